@@ -1,0 +1,245 @@
+/**
+ * The `data-labs` command line: the same core as the extension, for terminals,
+ * scripts and classrooms. `runCli` returns the exit code instead of exiting so it
+ * can be tested in process.
+ */
+import * as path from 'node:path';
+import { SECTIONS, countProgress } from '../core/curriculum/curriculum';
+import { ProgressStore } from '../core/curriculum/progress';
+import { resolveProgressDir } from '../core/curriculum/progressLocation';
+import { type CatalogEntry, findLab, loadCatalog } from '../core/labs/catalog';
+import { dependenciesInstalled, installDependencies } from '../core/labs/dependencies';
+import { formatProblem } from '../core/labs/manifest';
+import { LabFolderError, defaultLabsRoot, expandHome, learnerLabDir, scaffoldLab } from '../core/labs/scaffold';
+
+export const EXIT_OK = 0;
+/** The command ran and something failed (an unknown lab, an unwritable folder, a bad manifest). */
+export const EXIT_FAILURE = 1;
+/** The command line itself was wrong. */
+export const EXIT_USAGE = 2;
+
+export interface CliContext {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** The product's own `labs/` folder. */
+  readonly labsDir: string;
+  readonly version: string;
+}
+
+const HELP = `data-labs — Distributed Data Labs from the command line
+
+Usage:
+  data-labs list [--json]              Labs, their sections, and your progress
+  data-labs open <lab> [dir]           Put a lab's starter project in a folder and install it
+                                       (default folder: $DATA_LABS_ROOT or ~/data-labs, then <lab>)
+      --no-install                     Do not run npm install in the lab folder
+  data-labs validate [labs-dir]        Check every lab manifest; exit 1 naming file and field
+  data-labs --help | --version
+
+Environment:
+  DATA_LABS_ROOT           Where labs are opened (the editor's "dataLabs.labsRoot" setting)
+  DATA_LABS_PROGRESS_DIR   Folder of progress.json (default: the editor's global storage)
+
+Exit codes: 0 success, 1 failure, 2 wrong usage.
+`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  readonly positionals: string[];
+  readonly flags: Set<string>;
+}
+
+function parseArgs(args: readonly string[], known: readonly string[]): Parsed {
+  const positionals: string[] = [];
+  const flags = new Set<string>();
+  for (const arg of args) {
+    if (arg.startsWith('--')) {
+      if (!known.includes(arg)) {
+        throw new UsageError(`Unknown option ${arg}.`);
+      }
+      flags.add(arg);
+    } else {
+      positionals.push(arg);
+    }
+  }
+  return { positionals, flags };
+}
+
+export async function runCli(ctx: CliContext): Promise<number> {
+  const [command, ...rest] = ctx.argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        ctx.stdout(HELP);
+        return command === undefined ? EXIT_USAGE : EXIT_OK;
+      case '--version':
+      case '-v':
+        ctx.stdout(`${ctx.version}\n`);
+        return EXIT_OK;
+      case 'list':
+        return await listCommand(ctx, parseArgs(rest, ['--json', '--help']));
+      case 'open':
+        return await openCommand(ctx, parseArgs(rest, ['--no-install', '--help']));
+      case 'validate':
+        return await validateCommand(ctx, parseArgs(rest, ['--help']));
+      default:
+        throw new UsageError(`Unknown command "${command}".`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      ctx.stderr(`data-labs: ${error.message}\nRun "data-labs --help" for usage.\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof LabFolderError) {
+      ctx.stderr(`data-labs: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    ctx.stderr(`data-labs: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+function labsRoot(ctx: CliContext): string {
+  return path.resolve(ctx.cwd, expandHome(ctx.env['DATA_LABS_ROOT'] ?? defaultLabsRoot()));
+}
+
+async function listCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  if (args.flags.has('--help')) {
+    ctx.stdout('Usage: data-labs list [--json]\nLists the curriculum sections, their labs, and your checklist progress.\n');
+    return EXIT_OK;
+  }
+  const catalog = await loadCatalog(ctx.labsDir);
+  const store = await ProgressStore.open({ dir: await resolveProgressDir(ctx.env) });
+  const notice = store.takeNotice();
+  if (notice) {
+    ctx.stderr(`data-labs: your progress file was unreadable (${notice.reason}); it was kept as ${notice.keptAs}.\n`);
+  }
+  const progress = store.snapshot();
+  const counts = countProgress((id) => store.isDone(id));
+  if (args.flags.has('--json')) {
+    const json = {
+      progressFile: store.file,
+      overall: counts.overall,
+      sections: SECTIONS.map((section) => ({
+        id: section.id,
+        title: section.title,
+        done: counts.perSection.get(section.id)?.done ?? 0,
+        total: section.checklist.length,
+        checklist: section.checklist.map((item) => ({ id: item.id, label: item.label, done: store.isDone(item.id) })),
+        labs: catalog
+          .filter((e) => e.ok && e.manifest.section === section.id)
+          .map((e) => labJson(e, progress.labs)),
+      })),
+      brokenLabs: catalog.filter((e) => !e.ok).map((e) => ({ id: e.id, problems: e.ok ? [] : e.problems.map(formatProblem) })),
+    };
+    ctx.stdout(`${JSON.stringify(json, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const lines: string[] = [`Progress: ${counts.overall.done}/${counts.overall.total} checklist items`, ''];
+  for (const section of SECTIONS) {
+    const c = counts.perSection.get(section.id);
+    lines.push(`${section.title}  ${c?.done ?? 0}/${c?.total ?? 0}`);
+    for (const entry of catalog) {
+      if (entry.ok && entry.manifest.section === section.id) {
+        const record = progress.labs[entry.id];
+        const state = record?.passedAt ? 'passed' : record?.openedAt ? 'opened' : 'not started';
+        lines.push(`  lab  ${entry.id.padEnd(28)} ${entry.manifest.title} (${state})`);
+      }
+    }
+    for (const item of section.checklist) {
+      lines.push(`  [${store.isDone(item.id) ? 'x' : ' '}]  ${item.label}`);
+    }
+    lines.push('');
+  }
+  for (const entry of catalog) {
+    if (!entry.ok) {
+      lines.push(`Broken lab "${entry.id}":`, ...entry.problems.map((p) => `  ${formatProblem(p)}`), '');
+    }
+  }
+  ctx.stdout(`${lines.join('\n')}\n`);
+  return EXIT_OK;
+}
+
+function labJson(entry: CatalogEntry, labs: Record<string, { openedAt?: string | undefined; passedAt?: string | undefined }>): object {
+  if (!entry.ok) {
+    return { id: entry.id };
+  }
+  return {
+    id: entry.id,
+    title: entry.manifest.title,
+    completes: entry.manifest.completes,
+    services: entry.manifest.services,
+    openedAt: labs[entry.id]?.openedAt ?? null,
+    passedAt: labs[entry.id]?.passedAt ?? null,
+  };
+}
+
+async function openCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  if (args.flags.has('--help')) {
+    ctx.stdout('Usage: data-labs open <lab> [dir] [--no-install]\nCopies the lab\'s starter project into dir (never overwriting your files) and installs its dependencies.\n');
+    return EXIT_OK;
+  }
+  const [labId, dirArg, ...extra] = args.positionals;
+  if (!labId) {
+    throw new UsageError('open needs a lab id, e.g. "data-labs open relational-vs-document". See "data-labs list".');
+  }
+  if (extra.length > 0) {
+    throw new UsageError(`open takes a lab and at most one folder; got also ${extra.join(' ')}.`);
+  }
+  const catalog = await loadCatalog(ctx.labsDir);
+  const entry = findLab(catalog, labId);
+  if (!entry) {
+    const known = catalog.map((e) => e.id).join(', ') || 'none';
+    ctx.stderr(`data-labs: there is no lab "${labId}". Known labs: ${known}.\n`);
+    return EXIT_FAILURE;
+  }
+  if (!entry.ok) {
+    ctx.stderr(`data-labs: lab "${labId}" has a broken manifest:\n${entry.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
+    return EXIT_FAILURE;
+  }
+  const target = dirArg ? path.resolve(ctx.cwd, expandHome(dirArg)) : learnerLabDir(labsRoot(ctx), labId);
+  const result = await scaffoldLab(entry, target, ctx.version);
+  ctx.stdout(`Lab "${entry.manifest.title}" is in ${result.dir}\n`);
+  ctx.stdout(`  created ${result.created.length} file(s)${result.kept.length > 0 ? `, kept ${result.kept.length} of yours unchanged` : ''}\n`);
+  const store = await ProgressStore.open({ dir: await resolveProgressDir(ctx.env) });
+  await store.recordLabOpened(labId);
+  if (!args.flags.has('--no-install') && !(await dependenciesInstalled(target))) {
+    ctx.stdout('Installing the lab\'s dependencies (once; it works offline afterwards)...\n');
+    await installDependencies(target);
+  }
+  ctx.stdout(`Next: read ${result.readmeFile}, edit ${result.mainFile}, and run "npm test" in ${result.dir}.\n`);
+  return EXIT_OK;
+}
+
+async function validateCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  if (args.flags.has('--help')) {
+    ctx.stdout('Usage: data-labs validate [labs-dir]\nChecks every labs/<id>/lab.json; names the file and field of each problem.\n');
+    return EXIT_OK;
+  }
+  const dir = args.positionals[0] ? path.resolve(ctx.cwd, args.positionals[0]) : ctx.labsDir;
+  const catalog = await loadCatalog(dir);
+  if (catalog.length === 0) {
+    ctx.stderr(`data-labs: no labs found in ${dir}.\n`);
+    return EXIT_FAILURE;
+  }
+  let broken = 0;
+  for (const entry of catalog) {
+    if (entry.ok) {
+      ctx.stdout(`ok    ${entry.id}\n`);
+    } else {
+      broken++;
+      for (const problem of entry.problems) {
+        ctx.stderr(`error ${formatProblem(problem)}\n`);
+      }
+    }
+  }
+  ctx.stdout(`${catalog.length - broken} valid, ${broken} invalid\n`);
+  return broken === 0 ? EXIT_OK : EXIT_FAILURE;
+}

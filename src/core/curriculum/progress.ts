@@ -1,0 +1,343 @@
+/**
+ * The learner's progress: which checklist items are ticked, by whom and when, and
+ * which labs were opened or passed. Kept as one versioned JSON file.
+ *
+ * Guarantees:
+ * - Every write goes to a temporary file in the same folder, is flushed to disk, and
+ *   then renamed over the real file. A rename within one file system is atomic, so a
+ *   process killed mid-write leaves either the old file or the new one, never half.
+ * - A file that cannot be read as progress (bad JSON, unknown shape, a newer version)
+ *   is moved aside to `progress.corrupt-<time>.json`, never overwritten, and reported
+ *   once through `takeNotice()`; the store then starts empty and keeps working.
+ * - Writes are serialised: the last change always wins on disk.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { CHECKLIST, findChecklistItem } from './curriculum';
+
+export const PROGRESS_FILE_NAME = 'progress.json';
+export const PROGRESS_SCHEMA_VERSION = 1;
+
+const tickSchema = z.object({
+  at: z.string(),
+  /** `learner` when ticked by hand, `lab:<id>` when a passing grade ticked it. */
+  by: z.string(),
+});
+
+const labRecordSchema = z.object({
+  openedAt: z.string().optional(),
+  passedAt: z.string().optional(),
+});
+
+export const progressFileSchema = z.object({
+  version: z.literal(PROGRESS_SCHEMA_VERSION),
+  items: z.record(z.string(), tickSchema),
+  labs: z.record(z.string(), labRecordSchema),
+});
+
+export type ProgressData = z.infer<typeof progressFileSchema>;
+export type Tick = z.infer<typeof tickSchema>;
+
+export function emptyProgress(): ProgressData {
+  return { version: PROGRESS_SCHEMA_VERSION, items: {}, labs: {} };
+}
+
+export type ProgressNotice =
+  | { readonly kind: 'corrupt'; readonly file: string; readonly keptAs: string; readonly reason: string };
+
+export type ParseOutcome = { readonly ok: true; readonly data: ProgressData } | { readonly ok: false; readonly reason: string };
+
+/** Reads progress JSON text (from the store or an export); unknown checklist ids are dropped. */
+export function parseProgress(text: string): ParseOutcome {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `not valid JSON (${(error as Error).message})` };
+  }
+  if (typeof json === 'object' && json !== null && 'version' in json && typeof json.version === 'number' && json.version > PROGRESS_SCHEMA_VERSION) {
+    return { ok: false, reason: `written by a newer version of the extension (schema ${json.version}; this one reads ${PROGRESS_SCHEMA_VERSION})` };
+  }
+  const parsed = progressFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first && first.path.length > 0 ? ` at "${first.path.join('.')}"` : '';
+    return { ok: false, reason: `not a progress file${where}: ${first?.message ?? 'unknown shape'}` };
+  }
+  const items = Object.fromEntries(Object.entries(parsed.data.items).filter(([id]) => findChecklistItem(id) !== undefined));
+  return { ok: true, data: { ...parsed.data, items } };
+}
+
+export interface ProgressStoreOptions {
+  /** Folder holding the progress file (the extension's global storage, or a CLI override). */
+  readonly dir: string;
+  readonly now?: () => Date;
+}
+
+export class ProgressStore {
+  private data: ProgressData = emptyProgress();
+  private notice: ProgressNotice | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
+  private readonly now: () => Date;
+  readonly file: string;
+
+  private constructor(private readonly dir: string, now: (() => Date) | undefined) {
+    this.file = path.join(dir, PROGRESS_FILE_NAME);
+    this.now = now ?? (() => new Date());
+  }
+
+  /** Opens the store, reading the file back if there is one. Never throws for a bad file. */
+  static async open(options: ProgressStoreOptions): Promise<ProgressStore> {
+    const store = new ProgressStore(options.dir, options.now);
+    await store.load();
+    return store;
+  }
+
+  private async load(): Promise<void> {
+    await removeStaleTempFiles(this.dir);
+    const onDisk = await this.readFromDisk();
+    if (onDisk) {
+      this.data = onDisk;
+    }
+  }
+
+  /**
+   * Reads the file as it is now. Missing → undefined. Unreadable → moved aside,
+   * reported once, undefined. Never overwrites a file it could not read.
+   */
+  private async readFromDisk(): Promise<ProgressData | undefined> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return undefined;
+      }
+      throw error;
+    }
+    const outcome = parseProgress(text);
+    if (outcome.ok) {
+      return outcome.data;
+    }
+    const stamp = this.now().toISOString().replace(/[:.]/g, '-');
+    const keptAs = path.join(this.dir, `progress.corrupt-${stamp}.json`);
+    await fs.rename(this.file, keptAs);
+    this.notice = { kind: 'corrupt', file: this.file, keptAs, reason: outcome.reason };
+    return undefined;
+  }
+
+  /**
+   * Picks up changes another process made (a second editor window, the CLI). The
+   * extension calls this when it sees the file change.
+   */
+  async reload(): Promise<void> {
+    await this.writing;
+    const onDisk = await this.readFromDisk();
+    if (onDisk && JSON.stringify(onDisk) !== JSON.stringify(this.data)) {
+      this.data = onDisk;
+      this.emit();
+    }
+  }
+
+  /** A problem found while loading, handed out once so it is reported once. */
+  takeNotice(): ProgressNotice | undefined {
+    const notice = this.notice;
+    this.notice = undefined;
+    return notice;
+  }
+
+  onDidChange(listener: () => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  snapshot(): ProgressData {
+    return structuredClone(this.data);
+  }
+
+  isDone(itemId: string): boolean {
+    return this.data.items[itemId] !== undefined;
+  }
+
+  tick(itemId: string): Promise<void> {
+    return this.setTicks([itemId], true, 'learner');
+  }
+
+  untick(itemId: string): Promise<void> {
+    return this.setTicks([itemId], false, 'learner');
+  }
+
+  /** Ticks and unticks several items in one write (a multi-select in the tree). */
+  setTicks(itemIds: readonly string[], done: boolean, by: string): Promise<void> {
+    for (const id of itemIds) {
+      if (!findChecklistItem(id)) {
+        return Promise.reject(new Error(`Unknown checklist item "${id}".`));
+      }
+    }
+    return this.change((data) => {
+      const at = this.now().toISOString();
+      for (const id of itemIds) {
+        if (done) {
+          data.items[id] ??= { at, by };
+        } else {
+          delete data.items[id];
+        }
+      }
+    });
+  }
+
+  /**
+   * Called by the grader when a lab passes: records the pass and ticks the lab's
+   * checklist items. Items the learner ticked earlier keep their original tick.
+   */
+  recordLabPassed(labId: string, completes: readonly string[]): Promise<void> {
+    return this.change((data) => {
+      const at = this.now().toISOString();
+      data.labs[labId] = { ...data.labs[labId], passedAt: at };
+      for (const id of completes) {
+        if (findChecklistItem(id)) {
+          data.items[id] ??= { at, by: `lab:${labId}` };
+        }
+      }
+    });
+  }
+
+  recordLabOpened(labId: string): Promise<void> {
+    return this.change((data) => {
+      data.labs[labId] = { ...data.labs[labId], openedAt: data.labs[labId]?.openedAt ?? this.now().toISOString() };
+    });
+  }
+
+  /** True once the learner has ticked anything or opened a lab. */
+  hasStarted(): boolean {
+    return Object.keys(this.data.items).length > 0 || Object.keys(this.data.labs).length > 0;
+  }
+
+  /** Writes the current progress to another file (atomically as well). */
+  async exportTo(file: string): Promise<void> {
+    await this.writing;
+    await writeFileAtomic(file, serialise(this.data));
+  }
+
+  /**
+   * Replaces progress with an exported file's. The file is checked first; a bad one
+   * changes nothing and the error says why.
+   */
+  async importFrom(file: string): Promise<{ readonly items: number }> {
+    const text = await fs.readFile(file, 'utf8');
+    const outcome = parseProgress(text);
+    if (!outcome.ok) {
+      throw new Error(`${file} is ${outcome.reason}. Nothing was changed.`);
+    }
+    await this.change((data) => {
+      data.items = outcome.data.items;
+      data.labs = outcome.data.labs;
+    });
+    return { items: Object.keys(outcome.data.items).length };
+  }
+
+  reset(): Promise<void> {
+    return this.change((data) => {
+      data.items = {};
+      data.labs = {};
+    });
+  }
+
+  /**
+   * Applies a change in memory at once (the UI updates immediately), then, in order
+   * after any earlier write, applies it again to the file as it is on disk and writes
+   * the result. Re-reading first keeps changes made meanwhile by another process.
+   * Changes are set operations, so applying one twice is harmless.
+   */
+  private change(mutate: (data: ProgressData) => void): Promise<void> {
+    mutate(this.data);
+    this.emit();
+    const write = this.writing.then(async () => {
+      const onDisk = await this.readFromDisk();
+      if (onDisk) {
+        mutate(onDisk);
+        const changedElsewhere = JSON.stringify(onDisk) !== JSON.stringify(this.data);
+        this.data = onDisk;
+        if (changedElsewhere) {
+          this.emit();
+        }
+      }
+      await writeFileAtomic(this.file, serialise(this.data));
+    });
+    // A failed write must not block later ones; the caller still sees its own failure.
+    this.writing = write.catch(() => undefined);
+    return write;
+  }
+
+  private emit(): void {
+    for (const listener of this.listeners) {
+      listener();
+    }
+  }
+}
+
+function serialise(data: ProgressData): string {
+  // Items are written in curriculum order so the file diffs well and reads naturally.
+  const order = new Map(CHECKLIST.map((item, i) => [item.id, i]));
+  const items = Object.fromEntries(
+    Object.entries(data.items).sort(([a], [b]) => (order.get(a) ?? 0) - (order.get(b) ?? 0)),
+  );
+  return `${JSON.stringify({ ...data, items }, null, 2)}\n`;
+}
+
+let tempCounter = 0;
+
+/** Temp files older than this belong to a writer that was killed mid-write. */
+const STALE_TEMP_MS = 60_000;
+
+async function removeStaleTempFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  const cutoff = Date.now() - STALE_TEMP_MS;
+  for (const name of names) {
+    if (name.startsWith(`.${PROGRESS_FILE_NAME}.`) && name.endsWith('.tmp')) {
+      const file = path.join(dir, name);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (stat && stat.mtimeMs < cutoff) {
+        await fs.rm(file, { force: true });
+      }
+    }
+  }
+}
+
+/** Writes a file so that readers see either the old content or the new, never a mix. */
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`);
+  const handle = await fs.open(temp, 'w');
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(temp, file);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+  // Flush the directory entry too, so the rename itself survives a power cut.
+  try {
+    const dirHandle = await fs.open(dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  } catch {
+    // Some platforms (Windows) cannot open a directory; the rename is still atomic there.
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The lab manifest (`labs/<id>/lab.json`) and its schema. A manifest that does not
+ * match is reported with the file and the field named, and never stops other labs
+ * from loading.
+ */
+import * as path from 'node:path';
+import { z } from 'zod';
+import { SECTION_IDS, findChecklistItem } from '../curriculum/curriculum';
+
+/** Services a lab can ask for. The container runtime that starts them arrives with issue 3. */
+export const SERVICE_KINDS = ['postgres', 'redis'] as const;
+export type ServiceKind = (typeof SERVICE_KINDS)[number];
+
+const relativeFile = z
+  .string()
+  .min(1)
+  .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes('..'), {
+    message: 'must be a relative path inside the lab folder (no "..", not absolute)',
+  });
+
+export const labManifestSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lower-case words joined by "-"'),
+    title: z.string().min(3),
+    section: z.enum(SECTION_IDS),
+    summary: z.string().min(10),
+    completes: z
+      .array(z.string().refine((id) => findChecklistItem(id) !== undefined, { message: 'is not a checklist item id' }))
+      .min(1),
+    services: z
+      .array(
+        z.object({
+          service: z.enum(SERVICE_KINDS),
+          count: z.number().int().min(1).max(5).default(1),
+          /** Whether an embedded engine can honestly stand in for this service without Docker. */
+          embedded: z.boolean().default(false),
+        }).strict(),
+      )
+      .default([]),
+    readme: relativeFile.default('README.md'),
+    starter: z
+      .object({
+        dir: relativeFile,
+        /** The file opened beside the README; one of `files`. */
+        main: relativeFile,
+        files: z.array(relativeFile).min(1),
+      })
+      .strict(),
+    /** The visible tests, each one of the starter's files. */
+    tests: z.array(relativeFile).min(1),
+    hints: z.array(z.object({ title: z.string().min(1), text: z.string().min(1) }).strict()).min(1),
+    estimatedMinutes: z.number().int().positive().optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (!m.starter.files.includes(m.starter.main)) {
+      ctx.addIssue({ code: 'custom', path: ['starter', 'main'], message: `"${m.starter.main}" is not listed in starter.files` });
+    }
+    m.tests.forEach((t, i) => {
+      if (!m.starter.files.includes(t)) {
+        ctx.addIssue({ code: 'custom', path: ['tests', i], message: `"${t}" is not listed in starter.files` });
+      }
+    });
+  });
+
+export type LabManifest = z.infer<typeof labManifestSchema>;
+
+export interface ManifestProblem {
+  /** The manifest file the problem is in. */
+  readonly file: string;
+  /** The field, as a dotted path (`starter.files.2`), or empty for the whole file. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export type ManifestResult =
+  | { readonly ok: true; readonly manifest: LabManifest }
+  | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
+
+/** Checks raw manifest text against the schema; never throws. */
+export function parseManifest(text: string, file: string): ManifestResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problems: [{ file, field: '', message: `is not valid JSON: ${(error as Error).message}` }] };
+  }
+  const result = labManifestSchema.safeParse(json);
+  if (result.success) {
+    return { ok: true, manifest: result.data };
+  }
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => ({
+      file,
+      field: issue.path.map(String).join('.'),
+      message: issue.message,
+    })),
+  };
+}
+
+export function formatProblem(p: ManifestProblem): string {
+  return p.field ? `${p.file}: field "${p.field}" ${p.message}` : `${p.file}: ${p.message}`;
+}

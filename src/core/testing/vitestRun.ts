@@ -1,0 +1,171 @@
+/**
+ * Runs a lab's visible tests with the lab's own Vitest and turns Vitest's JSON
+ * report into per-test results, each failure placed at the line that failed.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export type TestStatus = 'passed' | 'failed' | 'skipped';
+
+export interface TestLocation {
+  readonly file: string;
+  /** 0-based. */
+  readonly line: number;
+  /** 0-based. */
+  readonly column: number;
+}
+
+export interface TestResult {
+  /** Absolute path of the test file. */
+  readonly file: string;
+  /** Enclosing suite names, outermost first, then the test's own name. */
+  readonly names: readonly string[];
+  readonly status: TestStatus;
+  readonly durationMs: number | undefined;
+  readonly message: string | undefined;
+  /** Where it failed: the deepest stack frame inside the test file, else inside the lab. */
+  readonly failureLocation: TestLocation | undefined;
+}
+
+export interface FileError {
+  readonly file: string;
+  /** Why the file could not run at all (a syntax error, a failed import). */
+  readonly message: string;
+  readonly location: TestLocation | undefined;
+}
+
+export interface VitestReport {
+  readonly results: readonly TestResult[];
+  readonly fileErrors: readonly FileError[];
+}
+
+/** The parts of Vitest's (Jest-compatible) JSON report that are used here. */
+interface JsonReport {
+  testResults?: Array<{
+    name: string;
+    status?: string;
+    message?: string;
+    assertionResults?: Array<{
+      ancestorTitles?: string[];
+      title: string;
+      status: string;
+      duration?: number | null;
+      failureMessages?: string[] | null;
+    }>;
+  }>;
+}
+
+// eslint-disable-next-line no-control-regex -- ANSI colour codes are control characters by definition.
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+/**
+ * Finds the most useful place to show a failure: a stack frame in the test file
+ * itself, otherwise the first frame inside the lab folder (the learner's code).
+ */
+export function failureLocation(stack: string, testFile: string, labDir: string): TestLocation | undefined {
+  const frames: TestLocation[] = [];
+  const frame = /(?:\(|at |\s)((?:file:\/\/)?(?:[A-Za-z]:)?[^\s():]+):(\d+):(\d+)\)?/g;
+  for (const match of stripAnsi(stack).matchAll(frame)) {
+    const rawFile = (match[1] ?? '').replace(/^file:\/\//, '');
+    frames.push({ file: path.resolve(rawFile), line: Number(match[2]) - 1, column: Math.max(0, Number(match[3]) - 1) });
+  }
+  const inLab = frames.filter((f) => f.file.startsWith(path.resolve(labDir) + path.sep) && !f.file.includes(`${path.sep}node_modules${path.sep}`));
+  return inLab.find((f) => f.file === path.resolve(testFile)) ?? inLab[0];
+}
+
+export function parseVitestReport(json: string, labDir: string): VitestReport {
+  const report = JSON.parse(json) as JsonReport;
+  const results: TestResult[] = [];
+  const fileErrors: FileError[] = [];
+  for (const file of report.testResults ?? []) {
+    const assertions = file.assertionResults ?? [];
+    if (assertions.length === 0 && file.status === 'failed') {
+      const message = stripAnsi(file.message ?? 'The test file failed to run.');
+      fileErrors.push({ file: file.name, message, location: failureLocation(message, file.name, labDir) });
+      continue;
+    }
+    for (const a of assertions) {
+      const status: TestStatus = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
+      const failure = (a.failureMessages ?? []).map(stripAnsi).join('\n');
+      results.push({
+        file: file.name,
+        names: [...(a.ancestorTitles ?? []), a.title],
+        status,
+        durationMs: a.duration ?? undefined,
+        message: status === 'failed' ? firstParagraph(failure) : undefined,
+        failureLocation: status === 'failed' ? failureLocation(failure, file.name, labDir) : undefined,
+      });
+    }
+  }
+  return { results, fileErrors };
+}
+
+/** The error message without the stack trace that follows it. */
+function firstParagraph(failure: string): string {
+  const lines = failure.split('\n');
+  const stackStart = lines.findIndex((l) => /^\s+at /.test(l));
+  return (stackStart === -1 ? lines : lines.slice(0, stackStart)).join('\n').trim();
+}
+
+export interface RunOptions {
+  /** Test files to run (absolute or relative to the lab); all when empty. */
+  readonly files?: readonly string[];
+  /** Only tests whose full name matches (Vitest's `--testNamePattern`). */
+  readonly namePattern?: string;
+  readonly signal?: AbortSignal;
+  /** Vitest's console output, line by line, for a terminal or a log. */
+  readonly onOutput?: (text: string) => void;
+  /** The Node executable; in VS Code this is the editor's own runtime. */
+  readonly nodePath?: string;
+}
+
+export class VitestRunError extends Error {
+  override readonly name = 'VitestRunError';
+}
+
+/** Runs the lab's Vitest once and returns the parsed report. */
+export async function runVitest(labDir: string, options: RunOptions = {}): Promise<VitestReport> {
+  const vitestEntry = path.join(labDir, 'node_modules', 'vitest', 'vitest.mjs');
+  try {
+    await fs.access(vitestEntry);
+  } catch {
+    throw new VitestRunError(`Vitest is not installed in ${labDir}. Install the lab's dependencies first (npm install).`);
+  }
+  const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'data-labs-vitest-'));
+  const outputFile = path.join(outDir, 'report.json');
+  const args = [vitestEntry, 'run', '--reporter=json', `--outputFile=${outputFile}`, '--reporter=default'];
+  if (options.namePattern) {
+    args.push(`--testNamePattern=${options.namePattern}`);
+  }
+  args.push(...(options.files ?? []));
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(options.nodePath ?? process.execPath, args, {
+        cwd: labDir,
+        // ELECTRON_RUN_AS_NODE makes desktop VS Code's runtime behave as plain Node.
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', FORCE_COLOR: '0', CI: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      child.stdout.on('data', (d: Buffer) => options.onOutput?.(d.toString('utf8')));
+      child.stderr.on('data', (d: Buffer) => options.onOutput?.(d.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    let json: string;
+    try {
+      json = await fs.readFile(outputFile, 'utf8');
+    } catch {
+      throw new VitestRunError(`Vitest exited with code ${String(code)} without a report; see the test output for its error.`);
+    }
+    return parseVitestReport(json, labDir);
+  } finally {
+    await fs.rm(outDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The Curriculum view: sections, each with its concepts, its labs and its part of
+ * the Progress Checklist as native checkboxes. Counts per section and overall.
+ */
+import * as vscode from 'vscode';
+import { type ChecklistItem, type Concept, SECTIONS, type Section, countProgress } from '../core/curriculum/curriculum';
+import type { BrokenLab, Lab } from '../core/labs/catalog';
+import type { DataLabsContext } from '../context';
+
+export type CurriculumNode =
+  | { readonly kind: 'section'; readonly section: Section }
+  | { readonly kind: 'group'; readonly section: Section; readonly group: 'concepts' | 'labs' | 'checklist' }
+  | { readonly kind: 'concept'; readonly concept: Concept }
+  | { readonly kind: 'lab'; readonly lab: Lab }
+  | { readonly kind: 'brokenLab'; readonly lab: BrokenLab }
+  | { readonly kind: 'item'; readonly item: ChecklistItem };
+
+export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<CurriculumNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly view: vscode.TreeView<CurriculumNode>;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Nodes are cached by key so that refreshes keep their identity and expansion state. */
+  private readonly nodes = new Map<string, CurriculumNode>();
+
+  constructor(private readonly ctx: DataLabsContext) {
+    this.view = vscode.window.createTreeView('dataLabs.curriculum', {
+      treeDataProvider: this,
+      showCollapseAll: true,
+      manageCheckboxStateManually: true,
+    });
+    this.disposables.push(
+      this.view,
+      this.changed,
+      this.view.onDidChangeCheckboxState((event) => this.onCheckboxes(event)),
+      ctx.store.onDidChange(() => this.refresh()),
+      ctx.onDidChangeCatalog(() => this.refresh()),
+    );
+    this.updateDescription();
+  }
+
+  refresh(): void {
+    this.updateDescription();
+    this.changed.fire(undefined);
+  }
+
+  private updateDescription(): void {
+    const { overall } = countProgress((id) => this.ctx.store.isDone(id));
+    this.view.description = vscode.l10n.t('{0}/{1} done', overall.done, overall.total);
+    void vscode.commands.executeCommand('setContext', 'dataLabs.started', this.ctx.store.hasStarted());
+  }
+
+  private async onCheckboxes(event: vscode.TreeCheckboxChangeEvent<CurriculumNode>): Promise<void> {
+    const ticked: string[] = [];
+    const unticked: string[] = [];
+    for (const [node, state] of event.items) {
+      if (node.kind === 'item') {
+        (state === vscode.TreeItemCheckboxState.Checked ? ticked : unticked).push(node.item.id);
+      }
+    }
+    try {
+      if (ticked.length > 0) {
+        await this.ctx.store.setTicks(ticked, true, 'learner');
+      }
+      if (unticked.length > 0) {
+        await this.ctx.store.setTicks(unticked, false, 'learner');
+      }
+      this.ctx.log.info(`Checklist: ticked [${ticked.join(', ')}] unticked [${unticked.join(', ')}]`);
+    } catch (error) {
+      this.ctx.log.error('Could not save progress', error);
+      void vscode.window.showErrorMessage(
+        vscode.l10n.t('Your checklist change could not be saved: {0}. It is kept in this window; try again or export your progress.', String(error)),
+      );
+    }
+  }
+
+  private node<T extends CurriculumNode>(key: string, make: () => T): T {
+    let node = this.nodes.get(key);
+    if (!node) {
+      node = make();
+      this.nodes.set(key, node);
+    }
+    return node as T;
+  }
+
+  getChildren(parent?: CurriculumNode): CurriculumNode[] {
+    if (!parent) {
+      return SECTIONS.map((section) => this.node(`section:${section.id}`, () => ({ kind: 'section' as const, section })));
+    }
+    switch (parent.kind) {
+      case 'section': {
+        const groups: Array<'concepts' | 'labs' | 'checklist'> = ['concepts', 'labs', 'checklist'];
+        return groups
+          .filter((group) => group !== 'labs' || this.labsOf(parent.section).length > 0)
+          .map((group) => this.node(`group:${parent.section.id}:${group}`, () => ({ kind: 'group' as const, section: parent.section, group })));
+      }
+      case 'group':
+        if (parent.group === 'concepts') {
+          return parent.section.concepts.map((concept) => this.node(`concept:${concept.id}`, () => ({ kind: 'concept' as const, concept })));
+        }
+        if (parent.group === 'checklist') {
+          return parent.section.checklist.map((item) => this.node(`item:${item.id}`, () => ({ kind: 'item' as const, item })));
+        }
+        return this.labsOf(parent.section);
+      default:
+        return [];
+    }
+  }
+
+  /** Labs of a section, plus broken labs (shown under the section their folder is meant for, else the first). */
+  private labsOf(section: Section): CurriculumNode[] {
+    const result: CurriculumNode[] = [];
+    for (const entry of this.ctx.catalog) {
+      if (entry.ok && entry.manifest.section === section.id) {
+        // Lab nodes are rebuilt each time: the manifest may have been reloaded.
+        result.push({ kind: 'lab', lab: entry });
+      } else if (!entry.ok && section.id === SECTIONS[0]?.id) {
+        result.push({ kind: 'brokenLab', lab: entry });
+      }
+    }
+    return result;
+  }
+
+  getParent(node: CurriculumNode): CurriculumNode | undefined {
+    switch (node.kind) {
+      case 'group':
+        return this.nodes.get(`section:${node.section.id}`);
+      case 'concept': {
+        const section = SECTIONS.find((s) => s.concepts.includes(node.concept));
+        return section && this.nodes.get(`group:${section.id}:concepts`);
+      }
+      case 'item':
+        return this.nodes.get(`group:${node.item.section}:checklist`);
+      case 'lab':
+        return this.nodes.get(`group:${node.lab.manifest.section}:labs`);
+      default:
+        return undefined;
+    }
+  }
+
+  getTreeItem(node: CurriculumNode): vscode.TreeItem {
+    const counts = countProgress((id) => this.ctx.store.isDone(id));
+    switch (node.kind) {
+      case 'section': {
+        const c = counts.perSection.get(node.section.id);
+        const item = new vscode.TreeItem(node.section.title, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `section:${node.section.id}`;
+        if (c) {
+          item.description = `${c.done}/${c.total}`;
+        }
+        item.iconPath = new vscode.ThemeIcon(c && c.done === c.total ? 'pass-filled' : 'circle-large-outline');
+        item.contextValue = 'section';
+        return item;
+      }
+      case 'group': {
+        const titles = { concepts: vscode.l10n.t('Concepts'), labs: vscode.l10n.t('Labs'), checklist: vscode.l10n.t('Checklist') };
+        const expanded = node.group === 'concepts' ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.Expanded;
+        const item = new vscode.TreeItem(titles[node.group], expanded);
+        item.id = `group:${node.section.id}:${node.group}`;
+        if (node.group === 'checklist') {
+          const c = counts.perSection.get(node.section.id);
+          if (c) {
+            item.description = `${c.done}/${c.total}`;
+          }
+        }
+        item.iconPath = new vscode.ThemeIcon({ concepts: 'book', labs: 'beaker', checklist: 'checklist' }[node.group]);
+        return item;
+      }
+      case 'concept': {
+        const item = new vscode.TreeItem(node.concept.title, vscode.TreeItemCollapsibleState.None);
+        item.id = `concept:${node.concept.id}`;
+        item.description = node.concept.blurb;
+        item.tooltip = `${node.concept.title}: ${node.concept.blurb}`;
+        item.iconPath = new vscode.ThemeIcon('note');
+        item.contextValue = 'concept';
+        item.command = { command: 'dataLabs.openConcept', title: vscode.l10n.t('Open Concept Page'), arguments: [node.concept.id] };
+        return item;
+      }
+      case 'lab': {
+        const record = this.ctx.store.snapshot().labs[node.lab.id];
+        const item = new vscode.TreeItem(node.lab.manifest.title, vscode.TreeItemCollapsibleState.None);
+        item.id = `lab:${node.lab.id}`;
+        item.description = record?.passedAt ? vscode.l10n.t('passed') : record?.openedAt ? vscode.l10n.t('opened') : vscode.l10n.t('lab');
+        const md = new vscode.MarkdownString(`**${node.lab.manifest.title}**\n\n${node.lab.manifest.summary}`);
+        if (node.lab.manifest.estimatedMinutes) {
+          md.appendMarkdown(`\n\n${vscode.l10n.t('About {0} minutes.', node.lab.manifest.estimatedMinutes)}`);
+        }
+        item.tooltip = md;
+        item.iconPath = new vscode.ThemeIcon(record?.passedAt ? 'pass' : 'beaker');
+        item.contextValue = record?.openedAt ? 'lab.opened' : 'lab';
+        item.command = { command: 'dataLabs.openLab', title: vscode.l10n.t('Open Lab'), arguments: [node.lab.id] };
+        return item;
+      }
+      case 'brokenLab': {
+        const item = new vscode.TreeItem(vscode.l10n.t('{0} (manifest error)', node.lab.id), vscode.TreeItemCollapsibleState.None);
+        item.id = `brokenLab:${node.lab.id}`;
+        const first = node.lab.problems[0];
+        if (first) {
+          item.description = `${first.field || 'lab.json'}: ${first.message}`;
+        }
+        item.tooltip = node.lab.problems.map((p) => `${p.file}: ${p.field ? `"${p.field}" ` : ''}${p.message}`).join('\n');
+        item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('list.errorForeground'));
+        item.contextValue = 'lab.broken';
+        item.command = { command: 'dataLabs.showLabProblems', title: vscode.l10n.t('Show Lab Manifest Problems'), arguments: [node.lab.id] };
+        return item;
+      }
+      case 'item': {
+        const tick = this.ctx.store.snapshot().items[node.item.id];
+        const item = new vscode.TreeItem(node.item.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `item:${node.item.id}`;
+        item.checkboxState = tick ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;
+        item.contextValue = tick ? 'item.done' : 'item';
+        if (tick) {
+          const when = new Date(tick.at).toLocaleDateString();
+          item.tooltip = tick.by === 'learner'
+            ? vscode.l10n.t('Ticked by you on {0}', when)
+            : vscode.l10n.t('Ticked on {0} when lab "{1}" passed', when, tick.by.replace(/^lab:/, ''));
+        } else {
+          item.tooltip = vscode.l10n.t('Tick this when you have learned it.');
+        }
+        return item;
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}
