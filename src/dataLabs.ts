@@ -14,6 +14,16 @@ import { resumePendingOpen } from './labs/labWorkspace';
 import { LabTestController } from './testing/labTestController';
 import { CurriculumTree } from './views/curriculumTree';
 
+/**
+ * What activate() returns: the live objects, for the extension-host tests (and any
+ * extension that builds on this one). Nothing here is a copy or a stand-in.
+ */
+export interface DataLabsApi {
+  readonly context: DataLabsContext;
+  readonly tree: CurriculumTree;
+  readonly tests: LabTestController;
+}
+
 type CommandFactory = (ctx: DataLabsContext) => (...args: unknown[]) => unknown;
 
 /** Every command, by name. package.json declares the same names. */
@@ -32,7 +42,7 @@ const COMMANDS: Record<string, CommandFactory> = {
 };
 
 export class DataLabs {
-  static async start(extension: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<DataLabsContext> {
+  static async start(extension: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<DataLabsApi> {
     const storageDir = extension.globalStorageUri.fsPath;
     const store = await ProgressStore.open({ dir: storageDir });
     const ctx = new DataLabsContext(extension, log, store);
@@ -67,6 +77,6 @@ export class DataLabs {
     // Work that need not hold up activation.
     void tests.discoverAll().catch((error: unknown) => log.error('Test discovery failed', error));
     void resumePendingOpen(ctx).catch((error: unknown) => log.error('Finishing the lab open failed', error));
-    return ctx;
+    return { context: ctx, tree, tests };
   }
 }

@@ -3,22 +3,23 @@
  * Failures are shown to the learner, since VS Code itself only logs them.
  */
 import * as vscode from 'vscode';
-import { DataLabs } from './dataLabs';
+import { DataLabs, type DataLabsApi } from './dataLabs';
 
 declare global {
   // Set by the bundle's first line (see esbuild.js) so activation can be timed from module load.
   var __dataLabsLoadStart: number | undefined;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export async function activate(context: vscode.ExtensionContext): Promise<DataLabsApi> {
   const log = vscode.window.createOutputChannel('Distributed Data Labs', { log: true });
   context.subscriptions.push(log);
   try {
-    await DataLabs.start(context, log);
+    const api = await DataLabs.start(context, log);
     const started = globalThis.__dataLabsLoadStart;
     if (started !== undefined) {
       log.info(`Activated in ${(performance.now() - started).toFixed(1)} ms`);
     }
+    return api;
   } catch (error) {
     log.error('Activation failed', error);
     void vscode.window

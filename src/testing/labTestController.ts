@@ -26,6 +26,10 @@ export class LabTestController implements vscode.Disposable {
   private readonly data = new WeakMap<vscode.TestItem, ItemData>();
   private readonly disposables: vscode.Disposable[] = [];
   private watchers: vscode.Disposable[] = [];
+  /** What the last run reported per test item id; read by the extension-host tests. */
+  readonly lastResults = new Map<string, { readonly state: 'passed' | 'failed' | 'errored' | 'skipped'; readonly message?: string; readonly line?: number }>();
+  private readonly runFinished = new vscode.EventEmitter<void>();
+  readonly onDidFinishRun = this.runFinished.event;
 
   constructor(private readonly ctx: DataLabsContext) {
     this.controller = vscode.tests.createTestController('dataLabs', vscode.l10n.t('Distributed Data Labs'));
@@ -120,25 +124,27 @@ export class LabTestController implements vscode.Disposable {
       }
     } finally {
       run.end();
+      this.runFinished.fire();
     }
   }
 
   private async runLab(run: vscode.TestRun, labDir: string, items: vscode.TestItem[], token: vscode.CancellationToken): Promise<void> {
     const leaves = items.flatMap((item) => [...leavesOf(item)]);
+    this.lastResults.clear();
     for (const leaf of leaves) {
       run.enqueued(leaf);
     }
     if (!vscode.workspace.isTrusted) {
       const message = new vscode.TestMessage(vscode.l10n.t('Running a lab\'s tests executes its code, which needs a trusted workspace. Trust this workspace, then run again.'));
       for (const leaf of leaves) {
-        run.errored(leaf, message);
+        this.errored(run, leaf, message);
       }
       return;
     }
     if (!(await ensureDependencies(this.ctx, labDir))) {
       const message = new vscode.TestMessage(vscode.l10n.t('The lab\'s dependencies are not installed. Run "Distributed Data Labs: Install Lab Dependencies" and try again.'));
       for (const leaf of leaves) {
-        run.errored(leaf, message);
+        this.errored(run, leaf, message);
       }
       return;
     }
@@ -174,13 +180,14 @@ export class LabTestController implements vscode.Disposable {
         }
         for (const leaf of fileItem ? [...leavesOf(fileItem)] : []) {
           seen.add(leaf);
-          run.errored(leaf, message);
+          this.errored(run, leaf, message);
         }
       }
       // Whatever was asked for but did not run was filtered out or skipped.
       for (const leaf of leaves) {
         if (!seen.has(leaf)) {
           run.skipped(leaf);
+          this.lastResults.set(leaf.id, { state: 'skipped' });
         }
       }
     } catch (error) {
@@ -190,7 +197,7 @@ export class LabTestController implements vscode.Disposable {
       const text = error instanceof VitestRunError ? error.message : vscode.l10n.t('Vitest could not run: {0}', String(error));
       this.ctx.log.error(text);
       for (const leaf of leaves) {
-        run.errored(leaf, new vscode.TestMessage(text));
+        this.errored(run, leaf, new vscode.TestMessage(text));
       }
     } finally {
       cancel.dispose();
@@ -200,8 +207,10 @@ export class LabTestController implements vscode.Disposable {
   private report(run: vscode.TestRun, item: vscode.TestItem, result: TestResult): void {
     if (result.status === 'passed') {
       run.passed(item, result.durationMs);
+      this.lastResults.set(item.id, { state: 'passed' });
     } else if (result.status === 'skipped') {
       run.skipped(item);
+      this.lastResults.set(item.id, { state: 'skipped' });
     } else {
       const message = new vscode.TestMessage(result.message ?? vscode.l10n.t('Test failed'));
       const where = result.failureLocation;
@@ -211,7 +220,17 @@ export class LabTestController implements vscode.Disposable {
         message.location = new vscode.Location(item.uri, item.range);
       }
       run.failed(item, message, result.durationMs);
+      this.lastResults.set(item.id, {
+        state: 'failed',
+        message: typeof message.message === 'string' ? message.message : message.message.value,
+        ...(message.location ? { line: message.location.range.start.line } : {}),
+      });
     }
+  }
+
+  private errored(run: vscode.TestRun, item: vscode.TestItem, message: vscode.TestMessage): void {
+    run.errored(item, message);
+    this.lastResults.set(item.id, { state: 'errored', message: typeof message.message === 'string' ? message.message : message.message.value });
   }
 
   private findFileItem(labDir: string, file: string): vscode.TestItem | undefined {
@@ -243,6 +262,7 @@ export class LabTestController implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.runFinished.dispose();
     for (const d of [...this.watchers, ...this.disposables]) {
       d.dispose();
     }

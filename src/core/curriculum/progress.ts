@@ -13,7 +13,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from '../schema';
 import { CHECKLIST, findChecklistItem } from './curriculum';
 
 export const PROGRESS_FILE_NAME = 'progress.json';
@@ -26,8 +26,8 @@ const tickSchema = z.object({
 });
 
 const labRecordSchema = z.object({
-  openedAt: z.string().optional(),
-  passedAt: z.string().optional(),
+  openedAt: z.optional(z.string()),
+  passedAt: z.optional(z.string()),
 });
 
 export const progressFileSchema = z.object({
@@ -36,8 +36,8 @@ export const progressFileSchema = z.object({
   labs: z.record(z.string(), labRecordSchema),
 });
 
-export type ProgressData = z.infer<typeof progressFileSchema>;
-export type Tick = z.infer<typeof tickSchema>;
+export type ProgressData = z.output<typeof progressFileSchema>;
+export type Tick = z.output<typeof tickSchema>;
 
 export function emptyProgress(): ProgressData {
   return { version: PROGRESS_SCHEMA_VERSION, items: {}, labs: {} };

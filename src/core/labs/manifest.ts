@@ -4,66 +4,63 @@
  * from loading.
  */
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from '../schema';
 import { SECTION_IDS, findChecklistItem } from '../curriculum/curriculum';
 
 /** Services a lab can ask for. The container runtime that starts them arrives with issue 3. */
 export const SERVICE_KINDS = ['postgres', 'redis'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 
-const relativeFile = z
-  .string()
-  .min(1)
-  .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes('..'), {
+const relativeFile = z.string().check(
+  z.minLength(1),
+  z.refine((p: string) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes('..'), {
     message: 'must be a relative path inside the lab folder (no "..", not absolute)',
-  });
+  }),
+);
+
+const serviceSchema = z.strictObject({
+  service: z.enum(SERVICE_KINDS),
+  count: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5)), 1),
+  /** Whether an embedded engine can honestly stand in for this service without Docker. */
+  embedded: z._default(z.boolean(), false),
+});
 
 export const labManifestSchema = z
-  .object({
-    id: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lower-case words joined by "-"'),
-    title: z.string().min(3),
+  .strictObject({
+    id: z.string().check(z.regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lower-case words joined by "-"')),
+    title: z.string().check(z.minLength(3)),
     section: z.enum(SECTION_IDS),
-    summary: z.string().min(10),
+    summary: z.string().check(z.minLength(10)),
     completes: z
-      .array(z.string().refine((id) => findChecklistItem(id) !== undefined, { message: 'is not a checklist item id' }))
-      .min(1),
-    services: z
-      .array(
-        z.object({
-          service: z.enum(SERVICE_KINDS),
-          count: z.number().int().min(1).max(5).default(1),
-          /** Whether an embedded engine can honestly stand in for this service without Docker. */
-          embedded: z.boolean().default(false),
-        }).strict(),
-      )
-      .default([]),
-    readme: relativeFile.default('README.md'),
-    starter: z
-      .object({
-        dir: relativeFile,
-        /** The file opened beside the README; one of `files`. */
-        main: relativeFile,
-        files: z.array(relativeFile).min(1),
-      })
-      .strict(),
+      .array(z.string().check(z.refine((id: string) => findChecklistItem(id) !== undefined, { message: 'is not a checklist item id' })))
+      .check(z.minLength(1)),
+    services: z._default(z.array(serviceSchema), []),
+    readme: z._default(relativeFile, 'README.md'),
+    starter: z.strictObject({
+      dir: relativeFile,
+      /** The file opened beside the README; one of `files`. */
+      main: relativeFile,
+      files: z.array(relativeFile).check(z.minLength(1)),
+    }),
     /** The visible tests, each one of the starter's files. */
-    tests: z.array(relativeFile).min(1),
-    hints: z.array(z.object({ title: z.string().min(1), text: z.string().min(1) }).strict()).min(1),
-    estimatedMinutes: z.number().int().positive().optional(),
+    tests: z.array(relativeFile).check(z.minLength(1)),
+    hints: z.array(z.strictObject({ title: z.string().check(z.minLength(1)), text: z.string().check(z.minLength(1)) })).check(z.minLength(1)),
+    estimatedMinutes: z.optional(z.number().check(z.int(), z.positive())),
   })
-  .strict()
-  .superRefine((m, ctx) => {
-    if (!m.starter.files.includes(m.starter.main)) {
-      ctx.addIssue({ code: 'custom', path: ['starter', 'main'], message: `"${m.starter.main}" is not listed in starter.files` });
-    }
-    m.tests.forEach((t, i) => {
-      if (!m.starter.files.includes(t)) {
-        ctx.addIssue({ code: 'custom', path: ['tests', i], message: `"${t}" is not listed in starter.files` });
+  .check(
+    z.superRefine((m, ctx) => {
+      if (!m.starter.files.includes(m.starter.main)) {
+        ctx.issues.push({ code: 'custom', input: m.starter.main, path: ['starter', 'main'], message: `"${m.starter.main}" is not listed in starter.files` });
       }
-    });
-  });
+      m.tests.forEach((t, i) => {
+        if (!m.starter.files.includes(t)) {
+          ctx.issues.push({ code: 'custom', input: t, path: ['tests', i], message: `"${t}" is not listed in starter.files` });
+        }
+      });
+    }),
+  );
 
-export type LabManifest = z.infer<typeof labManifestSchema>;
+export type LabManifest = z.output<typeof labManifestSchema>;
 
 export interface ManifestProblem {
   /** The manifest file the problem is in. */
