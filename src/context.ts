@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ProgressStore } from './core/curriculum/progress';
-import { type CatalogEntry, type Lab, loadCatalog } from './core/labs/catalog';
+import type { CatalogEntry, Lab } from './core/labs/catalog';
 import { defaultLabsRoot, expandHome } from './core/labs/scaffold';
 
 export class DataLabsContext {
@@ -13,12 +13,39 @@ export class DataLabsContext {
   private readonly catalogChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeCatalog = this.catalogChanged.event;
 
+  /**
+   * Resolves once progress and the lab catalog are loaded. Activation does not wait
+   * for it (that keeps activation fast); views and commands do.
+   */
+  readonly ready: Promise<void>;
+
+  private loadedStore: ProgressStore | undefined;
+
   constructor(
     readonly extension: vscode.ExtensionContext,
     readonly log: vscode.LogOutputChannel,
-    readonly store: ProgressStore,
   ) {
     extension.subscriptions.push(this.catalogChanged);
+    this.ready = Promise.all([this.loadStore(), this.reloadCatalog()]).then(() => undefined);
+  }
+
+  /** The progress store; only after `ready`. */
+  get store(): ProgressStore {
+    if (!this.loadedStore) {
+      throw new Error('Progress is not loaded yet: wait for ctx.ready.');
+    }
+    return this.loadedStore;
+  }
+
+  /** The folder of progress.json: the extension's global storage. */
+  get progressDir(): string {
+    return this.extension.globalStorageUri.fsPath;
+  }
+
+  private async loadStore(): Promise<void> {
+    // Loaded on first use, not at activation: the schema library is the costliest module to evaluate.
+    const { ProgressStore } = await import('./core/curriculum/progress');
+    this.loadedStore = await ProgressStore.open({ dir: this.progressDir });
   }
 
   get productVersion(): string {
@@ -34,6 +61,7 @@ export class DataLabsContext {
   }
 
   async reloadCatalog(): Promise<void> {
+    const { loadCatalog } = await import('./core/labs/catalog');
     this.catalogEntries = await loadCatalog(this.labsDir);
     for (const entry of this.catalogEntries) {
       if (!entry.ok) {

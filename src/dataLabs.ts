@@ -3,7 +3,7 @@
  * all of them through the extension context.
  */
 import * as vscode from 'vscode';
-import { ProgressStore } from './core/curriculum/progress';
+import type { ProgressStore } from './core/curriculum/progress';
 import { DataLabsContext } from './context';
 import { exportProgressCommand, importProgressCommand, resetProgressCommand } from './commands/progressCommands';
 import { installLabDependenciesCommand, runLabTestsCommand, showLabProblemsCommand } from './commands/labFolderCommands';
@@ -41,42 +41,66 @@ const COMMANDS: Record<string, CommandFactory> = {
   'dataLabs.showLog': (ctx) => () => ctx.log.show(),
 };
 
+/** Tells the learner, once, that their progress file could not be read and where it was kept. */
+function reportUnreadableProgress(store: ProgressStore, log: vscode.LogOutputChannel): void {
+  const notice = store.takeNotice();
+  if (!notice) {
+    return;
+  }
+  log.warn(`Progress file was unreadable (${notice.reason}); kept as ${notice.keptAs}`);
+  const reveal = vscode.l10n.t('Show the Kept File');
+  void vscode.window
+    .showWarningMessage(
+      vscode.l10n.t('Your saved progress could not be read ({0}). It was kept as {1} and progress starts afresh. You can import an exported copy.', notice.reason, notice.keptAs),
+      reveal,
+    )
+    .then((choice) => choice === reveal && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(notice.keptAs)));
+}
+
 export class DataLabs {
-  static async start(extension: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<DataLabsApi> {
-    const storageDir = extension.globalStorageUri.fsPath;
-    const store = await ProgressStore.open({ dir: storageDir });
-    const ctx = new DataLabsContext(extension, log, store);
-    log.info(`Progress file: ${store.file}`);
-    const notice = store.takeNotice();
-    if (notice) {
-      log.warn(`Progress file was unreadable (${notice.reason}); kept as ${notice.keptAs}`);
-      const reveal = vscode.l10n.t('Show the Kept File');
-      void vscode.window
-        .showWarningMessage(
-          vscode.l10n.t('Your saved progress could not be read ({0}). It was kept as {1} and progress starts afresh. You can import an exported copy.', notice.reason, notice.keptAs),
-          reveal,
-        )
-        .then((choice) => choice === reveal && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(notice.keptAs)));
-    }
-    await ctx.reloadCatalog();
+  /**
+   * Registers everything without waiting for any I/O, so activation stays in the
+   * low milliseconds; loading progress and the catalog continues in the background
+   * (`ctx.ready`), and views and commands wait for it.
+   */
+  static start(extension: vscode.ExtensionContext, log: vscode.LogOutputChannel): DataLabsApi {
+    const ctx = new DataLabsContext(extension, log);
 
     const tree = new CurriculumTree(ctx);
     const welcome = vscode.window.createTreeView('dataLabs.welcome', { treeDataProvider: { getChildren: () => [], getTreeItem: (x: vscode.TreeItem) => x } });
     const tests = new LabTestController(ctx);
     // Another window or the CLI may change progress; show their changes here too.
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(storageDir), 'progress.json'));
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(ctx.progressDir), 'progress.json'));
     const reload = (): void => {
-      void store.reload().catch((error: unknown) => log.error('Reloading progress failed', error));
+      void ctx.ready.then(() => ctx.store.reload()).catch((error: unknown) => log.error('Reloading progress failed', error));
     };
     extension.subscriptions.push(tree, welcome, tests, watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload));
     for (const [name, factory] of Object.entries(COMMANDS)) {
-      extension.subscriptions.push(vscode.commands.registerCommand(name, factory(ctx)));
+      const run = factory(ctx);
+      extension.subscriptions.push(
+        vscode.commands.registerCommand(name, async (...args: unknown[]) => {
+          await ctx.ready;
+          return run(...args);
+        }),
+      );
     }
-    await vscode.commands.executeCommand('setContext', 'dataLabs.ready', true);
 
-    // Work that need not hold up activation.
-    void tests.discoverAll().catch((error: unknown) => log.error('Test discovery failed', error));
-    void resumePendingOpen(ctx).catch((error: unknown) => log.error('Finishing the lab open failed', error));
+    void ctx.ready.then(
+      async () => {
+        log.info(`Progress file: ${ctx.store.file}`);
+        reportUnreadableProgress(ctx.store, log);
+        tree.refresh();
+        await vscode.commands.executeCommand('setContext', 'dataLabs.ready', true);
+        await Promise.all([
+          tests.discoverAll().catch((error: unknown) => log.error('Test discovery failed', error)),
+          resumePendingOpen(ctx).catch((error: unknown) => log.error('Finishing the lab open failed', error)),
+        ]);
+      },
+      (error: unknown) => {
+        log.error('Loading progress or the lab catalog failed', error);
+        void vscode.window.showErrorMessage(vscode.l10n.t('Distributed Data Labs could not load its data: {0}', String(error)));
+      },
+    );
     return { context: ctx, tree, tests };
   }
 }

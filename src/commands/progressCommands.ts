@@ -3,12 +3,15 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DataLabsContext } from '../context';
 
-const JSON_FILTER = { [vscode.l10n.t('Progress (JSON)')]: ['json'] };
+/** Built on use: module-level work would add to activation time. */
+function jsonFilter(): Record<string, string[]> {
+  return { [vscode.l10n.t('Progress (JSON)')]: ['json'] };
+}
 
 export async function exportProgressCommand(ctx: DataLabsContext, target?: vscode.Uri): Promise<void> {
   const uri = target ?? (await vscode.window.showSaveDialog({
     defaultUri: vscode.Uri.file(path.join(os.homedir(), 'data-labs-progress.json')),
-    filters: JSON_FILTER,
+    filters: jsonFilter(),
     title: vscode.l10n.t('Export Distributed Data Labs progress'),
   }));
   if (!uri) {
@@ -24,7 +27,7 @@ export async function exportProgressCommand(ctx: DataLabsContext, target?: vscod
 }
 
 export async function importProgressCommand(ctx: DataLabsContext, source?: vscode.Uri): Promise<void> {
-  const uri = source ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: JSON_FILTER, title: vscode.l10n.t('Import Distributed Data Labs progress') }))?.[0];
+  const uri = source ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: jsonFilter(), title: vscode.l10n.t('Import Distributed Data Labs progress') }))?.[0];
   if (!uri) {
     return;
   }

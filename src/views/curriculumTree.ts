@@ -33,10 +33,9 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
       this.view,
       this.changed,
       this.view.onDidChangeCheckboxState((event) => this.onCheckboxes(event)),
-      ctx.store.onDidChange(() => this.refresh()),
       ctx.onDidChangeCatalog(() => this.refresh()),
     );
-    this.updateDescription();
+    void ctx.ready.then(() => this.disposables.push(ctx.store.onDidChange(() => this.refresh())));
   }
 
   refresh(): void {
@@ -83,9 +82,10 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
     return node as T;
   }
 
-  getChildren(parent?: CurriculumNode): CurriculumNode[] {
+  getChildren(parent?: CurriculumNode): CurriculumNode[] | Promise<CurriculumNode[]> {
     if (!parent) {
-      return SECTIONS.map((section) => this.node(`section:${section.id}`, () => ({ kind: 'section' as const, section })));
+      // Until progress is loaded the counts would be wrong; the view shows its progress bar meanwhile.
+      return this.ctx.ready.then(() => SECTIONS.map((section) => this.node(`section:${section.id}`, () => ({ kind: 'section' as const, section }))));
     }
     switch (parent.kind) {
       case 'section': {
