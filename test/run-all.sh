@@ -28,7 +28,7 @@ step "labs: starters fail their tests, reference solutions pass"
 npm run test:lab
 
 step "package the .vsix"
-npx vsce package --no-dependencies --out dist/distributed-data-labs.vsix
+npx vsce package --no-dependencies --no-rewrite-relative-links --out dist/distributed-data-labs.vsix
 ls -l dist/distributed-data-labs.vsix
 
 step "extension-host tests in a real VS Code (code-server)"

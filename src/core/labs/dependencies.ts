@@ -84,5 +84,6 @@ export async function installDependencies(dir: string, options: InstallOptions =
       : 'See the log for npm\'s own message.';
     throw new DependencyInstallError(`npm install failed in ${dir} (exit code ${String(code)}). ${advice}`, output);
   }
+  await fs.mkdir(path.join(dir, 'node_modules'), { recursive: true });
   await fs.writeFile(path.join(dir, STAMP_FILE), `${await packageHash(dir)}\n`);
 }
