@@ -1,0 +1,297 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli } from '../../src/cli/cli';
+import { CHECKLIST, SECTIONS } from '../../src/core/curriculum/curriculum';
+import { PROGRESS_FILE_NAME, ProgressStore } from '../../src/core/curriculum/progress';
+import { LAB_MARKER_FILE, readLabMarker } from '../../src/core/labs/scaffold';
+import { REAL_LABS_DIR, STARTER_FILES, exists, useTempDirs, validManifest, writeFixtureLab } from './helpers';
+
+const tempDir = useTempDirs('ddl-cli-');
+
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A catalog with one good lab and one broken one. */
+let labsDir: string;
+let progressDir: string;
+let labsRoot: string;
+let cwd: string;
+
+beforeAll(async () => {
+  labsDir = await tempDir();
+  await writeFixtureLab(labsDir, 'demo-lab');
+  await writeFixtureLab(labsDir, 'broken-lab', { ...validManifest('broken-lab'), section: 'sharding' });
+});
+
+beforeEach(async () => {
+  progressDir = path.join(await tempDir(), 'progress');
+  labsRoot = path.join(await tempDir(), 'my-labs');
+  cwd = await tempDir();
+});
+
+async function cli(argv: readonly string[], options: { labs?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Outcome> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli({
+    argv,
+    env: options.env ?? { DATA_LABS_PROGRESS_DIR: progressDir, DATA_LABS_ROOT: labsRoot },
+    cwd,
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    labsDir: options.labs ?? labsDir,
+    version: '1.2.3',
+  });
+  return { code, stdout, stderr };
+}
+
+describe('usage', () => {
+  it.each([['--help'], ['-h'], ['help']])('%s prints the help and exits 0', async (flag) => {
+    const out = await cli([flag]);
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toContain('Usage:');
+    for (const command of ['data-labs list', 'data-labs open <lab> [dir]', 'data-labs validate', '--no-install', 'DATA_LABS_ROOT', 'DATA_LABS_PROGRESS_DIR']) {
+      expect(out.stdout).toContain(command);
+    }
+    expect(out.stderr).toBe('');
+  });
+
+  it('with no arguments prints the help and exits 2', async () => {
+    const out = await cli([]);
+    expect(out.code).toBe(EXIT_USAGE);
+    expect(EXIT_USAGE).toBe(2);
+    expect(out.stdout).toContain('Usage:');
+  });
+
+  it('--version prints the version', async () => {
+    expect(await cli(['--version'])).toEqual({ code: 0, stdout: '1.2.3\n', stderr: '' });
+    expect((await cli(['-v'])).stdout).toBe('1.2.3\n');
+  });
+
+  it('an unknown command exits 2 and says so', async () => {
+    expect(await cli(['frobnicate'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'data-labs: Unknown command "frobnicate".\nRun "data-labs --help" for usage.\n',
+    });
+  });
+
+  it('an unknown option exits 2 and names it', async () => {
+    const out = await cli(['list', '--bogus']);
+    expect(out.code).toBe(EXIT_USAGE);
+    expect(out.stderr).toContain('Unknown option --bogus.');
+    expect(out.stdout).toBe('');
+    expect((await cli(['open', 'demo-lab', '--force'])).code).toBe(EXIT_USAGE);
+    expect((await cli(['validate', '--json'])).code).toBe(EXIT_USAGE);
+  });
+
+  it('open without a lab, or with too many arguments, exits 2', async () => {
+    const none = await cli(['open']);
+    expect(none.code).toBe(EXIT_USAGE);
+    expect(none.stderr).toContain('open needs a lab id');
+    const many = await cli(['open', 'demo-lab', 'a', 'b']);
+    expect(many.code).toBe(EXIT_USAGE);
+    expect(many.stderr).toContain('got also b');
+  });
+
+  it.each([['list'], ['open'], ['validate']])('%s --help prints that command\'s usage', async (command) => {
+    const out = await cli([command, '--help']);
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toContain(`Usage: data-labs ${command}`);
+  });
+});
+
+describe('list', () => {
+  it('shows every checklist item, the sections with counts, the labs and broken labs', async () => {
+    const out = await cli(['list']);
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stderr).toBe('');
+    const lines = out.stdout.split('\n');
+    expect(lines[0]).toBe('Progress: 0/17 checklist items');
+    expect(lines.filter((l) => l.startsWith('  [ ]  ')).map((l) => l.slice(7))).toEqual(CHECKLIST.map((i) => i.label));
+    for (const [title, total] of [['Database Types', 5], ['Consistency Patterns', 4], ['Replication', 4], ['Hands-On Project', 4]] as const) {
+      expect(lines).toContain(`${title}  0/${total}`);
+    }
+    expect(out.stdout).toMatch(/^ {2}lab {2}demo-lab +Demo lab \(not started\)$/m);
+    expect(out.stdout).toContain('Broken lab "broken-lab":');
+    expect(out.stdout).toContain('field "section"');
+    // Nothing was written just by listing.
+    expect(await exists(path.join(progressDir, PROGRESS_FILE_NAME))).toBe(false);
+  });
+
+  it('shows progress ticked through the store in the same folder', async () => {
+    const store = await ProgressStore.open({ dir: progressDir });
+    await store.tick('understand-relational-vs-nosql');
+    await store.tick('try-multi-master');
+    await store.recordLabOpened('demo-lab');
+    const out = await cli(['list']);
+    expect(out.stdout).toContain('Progress: 2/17 checklist items');
+    expect(out.stdout).toContain('Database Types  1/5');
+    expect(out.stdout).toContain('Replication  1/4');
+    expect(out.stdout).toContain('Consistency Patterns  0/4');
+    expect(out.stdout).toContain('  [x]  Understand relational vs NoSQL');
+    expect(out.stdout).toContain('  [x]  Try multi-master');
+    expect(out.stdout).toContain('  [ ]  Learn document database (MongoDB)');
+    expect(out.stdout).toMatch(/demo-lab +Demo lab \(opened\)/);
+    await store.recordLabPassed('demo-lab', ['compare-trade-offs']);
+    const after = await cli(['list']);
+    expect(after.stdout).toContain('Database Types  2/5');
+    expect(after.stdout).toMatch(/demo-lab +Demo lab \(passed\)/);
+  });
+
+  it('--json gives the whole picture in a stable shape', async () => {
+    const store = await ProgressStore.open({ dir: progressDir });
+    await store.tick('compare-trade-offs');
+    const out = await cli(['list', '--json']);
+    expect(out.code).toBe(EXIT_OK);
+    const json = JSON.parse(out.stdout) as {
+      progressFile: string;
+      overall: { done: number; total: number };
+      sections: Array<{ id: string; title: string; done: number; total: number; checklist: Array<{ id: string; label: string; done: boolean }>; labs: Array<Record<string, unknown>> }>;
+      brokenLabs: Array<{ id: string; problems: string[] }>;
+    };
+    expect(Object.keys(json)).toEqual(['progressFile', 'overall', 'sections', 'brokenLabs']);
+    expect(json.progressFile).toBe(path.join(progressDir, PROGRESS_FILE_NAME));
+    expect(json.overall).toEqual({ done: 1, total: 17 });
+    expect(json.sections.map((s) => [s.id, s.title, s.done, s.total])).toEqual(SECTIONS.map((s) => [s.id, s.title, s.id === 'database-types' ? 1 : 0, s.checklist.length]));
+    expect(json.sections.flatMap((s) => s.checklist)).toEqual(CHECKLIST.map((i) => ({ id: i.id, label: i.label, done: i.id === 'compare-trade-offs' })));
+    expect(json.sections[0]?.labs).toEqual([
+      { id: 'demo-lab', title: 'Demo lab', completes: ['understand-relational-vs-nosql', 'compare-trade-offs'], services: [], openedAt: null, passedAt: null },
+    ]);
+    expect(json.sections.slice(1).every((s) => s.labs.length === 0)).toBe(true);
+    expect(json.brokenLabs).toHaveLength(1);
+    expect(json.brokenLabs[0]?.id).toBe('broken-lab');
+    expect(json.brokenLabs[0]?.problems[0]).toContain(`${path.join(labsDir, 'broken-lab', 'lab.json')}: field "section"`);
+  });
+
+  it('reports an unreadable progress file on stderr, keeps it, and still lists', async () => {
+    await fs.mkdir(progressDir, { recursive: true });
+    await fs.writeFile(path.join(progressDir, PROGRESS_FILE_NAME), 'garbage');
+    const out = await cli(['list']);
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stderr).toMatch(/^data-labs: your progress file was unreadable \(not valid JSON.*\); it was kept as .*progress\.corrupt-.*\.json\.\n$/);
+    expect(out.stdout).toContain('Progress: 0/17');
+    const kept = (await fs.readdir(progressDir)).filter((n) => n.startsWith('progress.corrupt-'));
+    expect(kept).toHaveLength(1);
+    expect(await fs.readFile(path.join(progressDir, kept[0] as string), 'utf8')).toBe('garbage');
+  });
+
+  it('works with no labs at all', async () => {
+    const out = await cli(['list'], { labs: path.join(cwd, 'no-labs-here') });
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toContain('Progress: 0/17');
+    expect(out.stdout).not.toContain('  lab  ');
+  });
+});
+
+describe('open', () => {
+  it('an unknown lab exits 1 and lists the known labs', async () => {
+    const out = await cli(['open', 'no-such-lab', path.join(cwd, 'x'), '--no-install']);
+    expect(out.code).toBe(EXIT_FAILURE);
+    expect(out.stderr).toBe('data-labs: there is no lab "no-such-lab". Known labs: broken-lab, demo-lab.\n');
+    expect(await exists(path.join(cwd, 'x'))).toBe(false);
+  });
+
+  it('a broken lab exits 1 and names its problems', async () => {
+    const out = await cli(['open', 'broken-lab', path.join(cwd, 'x'), '--no-install']);
+    expect(out.code).toBe(EXIT_FAILURE);
+    expect(out.stderr).toContain('lab "broken-lab" has a broken manifest');
+    expect(out.stderr).toContain(`${path.join(labsDir, 'broken-lab', 'lab.json')}: field "section"`);
+  });
+
+  it('an unwritable folder exits 1 with a message that names it and says what to do', async () => {
+    const afile = path.join(cwd, 'afile');
+    await fs.writeFile(afile, 'not a folder');
+    const out = await cli(['open', 'demo-lab', path.join(afile, 'sub'), '--no-install']);
+    expect(out.code).toBe(EXIT_FAILURE);
+    expect(out.stderr).toBe(`data-labs: ${afile} is a file, not a folder. Choose another folder for your labs.\n`);
+    expect(out.stdout).toBe('');
+    // Nothing was recorded for a lab that could not be opened.
+    expect(await exists(path.join(progressDir, PROGRESS_FILE_NAME))).toBe(false);
+  });
+
+  it('<lab> <dir> --no-install creates the files and records the lab as opened', async () => {
+    const target = path.join(cwd, 'here', 'demo');
+    const out = await cli(['open', 'demo-lab', target, '--no-install']);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toContain(`Lab "Demo lab" is in ${target}\n`);
+    expect(out.stdout).toContain('created 5 file(s)\n');
+    expect(out.stdout).not.toContain('Installing');
+    expect(out.stdout).toContain(`Next: read ${path.join(target, 'README.md')}, edit ${path.join(target, 'src/main.ts')}`);
+    for (const [relative, text] of Object.entries(STARTER_FILES)) {
+      expect(await fs.readFile(path.join(target, relative), 'utf8')).toBe(text);
+    }
+    expect(await readLabMarker(target)).toMatchObject({ lab: 'demo-lab', productVersion: '1.2.3' });
+    const store = await ProgressStore.open({ dir: progressDir });
+    expect(store.snapshot().labs['demo-lab']?.openedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(store.hasStarted()).toBe(true);
+    expect(CHECKLIST.some((i) => store.isDone(i.id))).toBe(false);
+  });
+
+  it('a second open keeps the learner\'s files and says so', async () => {
+    const target = path.join(cwd, 'demo');
+    await cli(['open', 'demo-lab', target, '--no-install']);
+    await fs.writeFile(path.join(target, 'src/main.ts'), 'my answer\n');
+    const out = await cli(['open', 'demo-lab', target, '--no-install']);
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toContain('created 0 file(s), kept 4 of yours unchanged');
+    expect(await fs.readFile(path.join(target, 'src/main.ts'), 'utf8')).toBe('my answer\n');
+  });
+
+  it('without a folder, opens into $DATA_LABS_ROOT/<lab>; a relative folder is taken from the cwd', async () => {
+    expect((await cli(['open', 'demo-lab', '--no-install'])).code).toBe(EXIT_OK);
+    expect(await exists(path.join(labsRoot, 'demo-lab', LAB_MARKER_FILE))).toBe(true);
+    expect((await cli(['open', '--no-install', 'demo-lab', 'rel/dir'])).code).toBe(EXIT_OK);
+    expect(await exists(path.join(cwd, 'rel', 'dir', 'src', 'main.ts'))).toBe(true);
+  });
+
+  it('without --no-install, installs the lab\'s dependencies with npm', async () => {
+    const target = path.join(cwd, 'installed');
+    const out = await cli(['open', 'demo-lab', target]);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toContain('Installing the lab\'s dependencies');
+    expect(await exists(path.join(target, 'node_modules', '.data-labs-installed'))).toBe(true);
+    // Installed once: a second open does not install again.
+    const again = await cli(['open', 'demo-lab', target]);
+    expect(again.stdout).not.toContain('Installing');
+  }, 120_000);
+});
+
+describe('validate', () => {
+  it('passes on the real labs/ folder', async () => {
+    const out = await cli(['validate'], { labs: REAL_LABS_DIR });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toMatch(/^\d+ valid, 0 invalid$/m);
+    expect(out.stdout).not.toMatch(/^0 valid/m);
+  });
+
+  it('fails on a broken manifest, naming the file and the field on stderr', async () => {
+    const out = await cli(['validate']);
+    expect(out.code).toBe(EXIT_FAILURE);
+    expect(out.stdout).toContain('ok    demo-lab\n');
+    expect(out.stdout).toContain('1 valid, 1 invalid\n');
+    expect(out.stderr).toContain(`error ${path.join(labsDir, 'broken-lab', 'lab.json')}: field "section"`);
+  });
+
+  it('takes a labs folder argument, relative to the cwd', async () => {
+    const dir = path.join(cwd, 'other-labs');
+    await writeFixtureLab(dir, 'only-lab', { ...validManifest('only-lab'), tests: ['test/missing.test.ts'] });
+    const out = await cli(['validate', 'other-labs']);
+    expect(out.code).toBe(EXIT_FAILURE);
+    expect(out.stderr).toBe(
+      `error ${path.join(dir, 'only-lab', 'lab.json')}: field "tests.0" "test/missing.test.ts" is not listed in starter.files\n`,
+    );
+  });
+
+  it('fails when there are no labs at all', async () => {
+    const out = await cli(['validate', 'empty']);
+    expect(out.code).toBe(EXIT_FAILURE);
+    expect(out.stderr).toBe(`data-labs: no labs found in ${path.join(cwd, 'empty')}.\n`);
+  });
+});
