@@ -46,6 +46,11 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
   private updateDescription(): void {
     const { overall } = countProgress((id) => this.ctx.store.isDone(id));
     this.view.description = vscode.l10n.t('{0}/{1} done', overall.done, overall.total);
+    // The description is hidden when this is the container's only view; the badge on the
+    // activity bar icon keeps the overall count in sight.
+    this.view.badge = overall.done > 0
+      ? { value: overall.done, tooltip: vscode.l10n.t('{0}/{1} checklist items done', overall.done, overall.total) }
+      : undefined;
     void vscode.commands.executeCommand('setContext', 'dataLabs.started', this.ctx.store.hasStarted());
   }
 

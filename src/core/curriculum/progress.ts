@@ -69,6 +69,8 @@ export function parseProgress(text: string): ParseOutcome {
   return { ok: true, data: { ...parsed.data, items } };
 }
 
+type Mutation = (data: ProgressData) => void;
+
 export interface ProgressStoreOptions {
   /** Folder holding the progress file (the extension's global storage, or a CLI override). */
   readonly dir: string;
@@ -79,6 +81,8 @@ export class ProgressStore {
   private data: ProgressData = emptyProgress();
   private notice: ProgressNotice | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** Changes applied in memory whose write has not finished yet, oldest first. */
+  private readonly pending: Mutation[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly now: () => Date;
   readonly file: string;
@@ -122,8 +126,16 @@ export class ProgressStore {
       return outcome.data;
     }
     const stamp = this.now().toISOString().replace(/[:.]/g, '-');
-    const keptAs = path.join(this.dir, `progress.corrupt-${stamp}.json`);
-    await fs.rename(this.file, keptAs);
+    const keptAs = path.join(this.dir, `progress.corrupt-${stamp}-${process.pid}.json`);
+    try {
+      await fs.rename(this.file, keptAs);
+    } catch (error) {
+      // Another window moved it aside first (several windows restore at once); it reports it.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return undefined;
+      }
+      throw error;
+    }
     this.notice = { kind: 'corrupt', file: this.file, keptAs, reason: outcome.reason };
     return undefined;
   }
@@ -135,9 +147,8 @@ export class ProgressStore {
   async reload(): Promise<void> {
     await this.writing;
     const onDisk = await this.readFromDisk();
-    if (onDisk && JSON.stringify(onDisk) !== JSON.stringify(this.data)) {
-      this.data = onDisk;
-      this.emit();
+    if (onDisk) {
+      this.adopt(onDisk);
     }
   }
 
@@ -176,8 +187,8 @@ export class ProgressStore {
         return Promise.reject(new Error(`Unknown checklist item "${id}".`));
       }
     }
+    const at = this.now().toISOString();
     return this.change((data) => {
-      const at = this.now().toISOString();
       for (const id of itemIds) {
         if (done) {
           data.items[id] ??= { at, by };
@@ -193,8 +204,8 @@ export class ProgressStore {
    * checklist items. Items the learner ticked earlier keep their original tick.
    */
   recordLabPassed(labId: string, completes: readonly string[]): Promise<void> {
+    const at = this.now().toISOString();
     return this.change((data) => {
-      const at = this.now().toISOString();
       data.labs[labId] = { ...data.labs[labId], passedAt: at };
       for (const id of completes) {
         if (findChecklistItem(id)) {
@@ -205,8 +216,9 @@ export class ProgressStore {
   }
 
   recordLabOpened(labId: string): Promise<void> {
+    const at = this.now().toISOString();
     return this.change((data) => {
-      data.labs[labId] = { ...data.labs[labId], openedAt: data.labs[labId]?.openedAt ?? this.now().toISOString() };
+      data.labs[labId] = { ...data.labs[labId], openedAt: data.labs[labId]?.openedAt ?? at };
     });
   }
 
@@ -247,28 +259,48 @@ export class ProgressStore {
 
   /**
    * Applies a change in memory at once (the UI updates immediately), then, in order
-   * after any earlier write, applies it again to the file as it is on disk and writes
-   * the result. Re-reading first keeps changes made meanwhile by another process.
-   * Changes are set operations, so applying one twice is harmless.
+   * after any earlier write and holding the cross-process lock, applies it again to
+   * the file as it is on disk and writes the result. Re-reading under the lock keeps
+   * changes made meanwhile by another process (a second window, the CLI). A change
+   * is a deterministic set operation (its time is taken once, outside), so applying
+   * it twice is harmless.
    */
-  private change(mutate: (data: ProgressData) => void): Promise<void> {
+  private change(mutate: Mutation): Promise<void> {
     mutate(this.data);
+    this.pending.push(mutate);
     this.emit();
-    const write = this.writing.then(async () => {
-      const onDisk = await this.readFromDisk();
-      if (onDisk) {
-        mutate(onDisk);
-        const changedElsewhere = JSON.stringify(onDisk) !== JSON.stringify(this.data);
-        this.data = onDisk;
-        if (changedElsewhere) {
-          this.emit();
-        }
-      }
-      await writeFileAtomic(this.file, serialise(this.data));
-    });
+    const write = this.writing.then(() =>
+      withFileLock(`${this.file}.lock`, async () => {
+        const base = (await this.readFromDisk()) ?? structuredClone(this.data);
+        mutate(base);
+        await writeFileAtomic(this.file, serialise(base));
+        return base;
+      }),
+    ).then(
+      (written) => {
+        this.pending.splice(this.pending.indexOf(mutate), 1);
+        this.adopt(written);
+      },
+      (error: unknown) => {
+        this.pending.splice(this.pending.indexOf(mutate), 1);
+        throw error;
+      },
+    );
     // A failed write must not block later ones; the caller still sees its own failure.
     this.writing = write.catch(() => undefined);
     return write;
+  }
+
+  /** Takes the file's state as truth, with the changes still queued applied on top. */
+  private adopt(onDisk: ProgressData): void {
+    const next = structuredClone(onDisk);
+    for (const mutate of this.pending) {
+      mutate(next);
+    }
+    if (JSON.stringify(next) !== JSON.stringify(this.data)) {
+      this.data = next;
+      this.emit();
+    }
   }
 
   private emit(): void {
@@ -288,6 +320,78 @@ function serialise(data: ProgressData): string {
 }
 
 let tempCounter = 0;
+
+/** A lock older than this is abandoned even if its process id is alive (ids are reused). */
+const STALE_LOCK_MS = 30_000;
+/** An empty lock older than this was left by a writer killed while creating it. */
+const ORPHAN_LOCK_MS = 1_000;
+/** How long a writer waits for another one before it gives up with an error. */
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * Runs `fn` while holding an exclusive lock file, so that two processes never
+ * interleave their read-modify-write of the progress file. The lock names its
+ * owner's process id; a lock whose owner is gone (killed mid-write) is taken over.
+ */
+async function withFileLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+  await fs.mkdir(path.dirname(lockFile), { recursive: true });
+  // The lock is made by hard-linking a file that already holds our process id, so a
+  // lock never exists without its owner's id, even if we are killed while taking it.
+  const claim = path.join(path.dirname(lockFile), `.${path.basename(lockFile)}.${process.pid}.${++tempCounter}.tmp`);
+  await fs.writeFile(claim, `${process.pid}\n`);
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fs.link(claim, lockFile);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw error;
+        }
+        if (await lockIsAbandoned(lockFile)) {
+          await fs.rm(lockFile, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`Another process has held ${lockFile} for over ${LOCK_WAIT_MS / 1000} s; your change is kept in memory. Try again.`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  } finally {
+    await fs.rm(claim, { force: true });
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lockFile, { force: true });
+  }
+}
+
+async function lockIsAbandoned(lockFile: string): Promise<boolean> {
+  try {
+    const [text, stat] = await Promise.all([fs.readFile(lockFile, 'utf8'), fs.stat(lockFile)]);
+    if (Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
+      return true;
+    }
+    const pid = Number(text.trim());
+    if (text.trim() === '' || !Number.isInteger(pid) || pid <= 0) {
+      // Empty: its owner was killed between creating it and writing its id (a lock
+      // is written within microseconds of being created), or it is being written now.
+      return Date.now() - stat.mtimeMs > ORPHAN_LOCK_MS;
+    }
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  } catch {
+    // Released between our attempt and this look: not abandoned, just try again.
+    return false;
+  }
+}
 
 /** Temp files older than this belong to a writer that was killed mid-write. */
 const STALE_TEMP_MS = 60_000;

@@ -88,11 +88,14 @@ export function parseManifest(text: string, file: string): ManifestResult {
   }
   return {
     ok: false,
-    problems: result.error.issues.map((issue) => ({
-      file,
-      field: issue.path.map(String).join('.'),
-      message: issue.message,
-    })),
+    problems: result.error.issues.flatMap((issue): ManifestProblem[] => {
+      const parent = issue.path.map(String);
+      // An unknown key is a problem of that key, so name it as its own field.
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => ({ file, field: [...parent, key].join('.'), message: 'is not a known field (a typo?)' }));
+      }
+      return [{ file, field: parent.join('.'), message: issue.message }];
+    }),
   };
 }
 

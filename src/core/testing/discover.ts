@@ -18,6 +18,9 @@ const SUITE_NAMES = new Set(['describe', 'suite']);
 const TEST_NAMES = new Set(['it', 'test']);
 const MODIFIERS = new Set(['skip', 'only', 'todo', 'concurrent', 'sequential', 'fails', 'skipIf', 'runIf']);
 
+/** Keywords after which a `/` starts a regex literal. */
+const REGEX_KEYWORDS = new Set(['return', 'typeof', 'case', 'do', 'else', 'in', 'of', 'new', 'delete', 'void', 'throw', 'yield', 'await']);
+
 interface Frame {
   readonly node: DiscoveredTest | undefined;
 }
@@ -117,27 +120,63 @@ export function discoverTests(source: string): DiscoveredTest[] {
     }
   };
 
+  /** Skips a regex literal starting at `i` (the opening slash), classes and escapes included. */
+  const skipRegex = (): void => {
+    let inClass = false;
+    i++;
+    while (i < n && source[i] !== '\n') {
+      const c = source[i];
+      if (c === '\\') {
+        i += 2;
+        continue;
+      }
+      if (c === '[') {
+        inClass = true;
+      } else if (c === ']') {
+        inClass = false;
+      } else if (c === '/' && !inClass) {
+        break;
+      }
+      i++;
+    }
+    i++;
+    while (i < n && /[a-z]/i.test(source[i] as string)) i++;
+  };
+
+  // What came before a `/` tells a regex from a division: after a value (a name, a
+  // number, a closing bracket, a string) it divides; after an operator it starts a regex.
+  let lastSignificant = '';
+  let lastWord = '';
+
   while (i < n) {
     const c = source[i] as string;
     if (c === '\n' || c === ' ' || c === '\t' || c === '\r' || (c === '/' && (source[i + 1] === '/' || source[i + 1] === '*'))) {
       skipSpace();
       continue;
     }
+    if (c === '/' && (/^[(,=:[!&|?{};+\-*%<>~^]?$/.test(lastSignificant) || (lastSignificant === 'a' && REGEX_KEYWORDS.has(lastWord)))) {
+      skipRegex();
+      lastSignificant = '/';
+      continue;
+    }
     if (c === '"' || c === "'" || c === '`') {
       readString();
+      lastSignificant = '"';
       continue;
     }
     if (c === '(') {
       frames.push({ node: undefined });
       i++;
+      lastSignificant = c;
       continue;
     }
     if (c === ')') {
       frames.pop();
       i++;
+      lastSignificant = c;
       continue;
     }
-    if (/[A-Za-z_$]/.test(c)) {
+    if (/[A-Za-z_$0-9]/.test(c)) {
       const startLine = line;
       const previous = source[i - 1];
       let word = '';
@@ -145,6 +184,8 @@ export function discoverTests(source: string): DiscoveredTest[] {
         word += source[i];
         i++;
       }
+      lastSignificant = 'a';
+      lastWord = word;
       // `foo.it(` or `x.describe(` are somebody else's methods, not Vitest's.
       if (previous === '.' || (!SUITE_NAMES.has(word) && !TEST_NAMES.has(word))) {
         continue;
@@ -194,8 +235,10 @@ export function discoverTests(source: string): DiscoveredTest[] {
         currentChildren().push(node);
       }
       frames.push({ node: kind === 'suite' ? node : undefined });
+      lastSignificant = '(';
       continue;
     }
+    lastSignificant = c;
     i++;
   }
   return root;

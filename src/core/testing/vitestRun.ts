@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type TestStatus = 'passed' | 'failed' | 'skipped';
 
@@ -70,9 +71,23 @@ export function stripAnsi(text: string): string {
  */
 export function failureLocation(stack: string, testFile: string, labDir: string): TestLocation | undefined {
   const frames: TestLocation[] = [];
-  const frame = /(?:\(|at |\s)((?:file:\/\/)?(?:[A-Za-z]:)?[^\s():]+):(\d+):(\d+)\)?/g;
-  for (const match of stripAnsi(stack).matchAll(frame)) {
-    const rawFile = (match[1] ?? '').replace(/^file:\/\//, '');
+  // One place per line: a stack frame `at [fn (]path:line:col[)]`, or a compiler
+  // diagnostic `path:line:col: ERROR: ...`. Paths are absolute and read up to the
+  // line:col, so paths with spaces ("My Labs") survive.
+  const frame = /^\s*(?:at (?:.*? \()?)?((?:file:\/\/|[A-Za-z]:[\\/]|\/).+?):(\d+):(\d+)(?:\)?\s*$|: )/;
+  for (const line of stripAnsi(stack).split(/\r?\n/)) {
+    const match = frame.exec(line);
+    if (!match) {
+      continue;
+    }
+    let rawFile = match[1] ?? '';
+    if (rawFile.startsWith('file://')) {
+      try {
+        rawFile = fileURLToPath(rawFile);
+      } catch {
+        continue;
+      }
+    }
     frames.push({ file: path.resolve(rawFile), line: Number(match[2]) - 1, column: Math.max(0, Number(match[3]) - 1) });
   }
   const inLab = frames.filter((f) => f.file.startsWith(path.resolve(labDir) + path.sep) && !f.file.includes(`${path.sep}node_modules${path.sep}`));
@@ -111,6 +126,16 @@ function firstParagraph(failure: string): string {
   const lines = failure.split('\n');
   const stackStart = lines.findIndex((l) => /^\s+at /.test(l));
   return (stackStart === -1 ? lines : lines.slice(0, stackStart)).join('\n').trim();
+}
+
+/** Rewrites every path under `from` in a report to lie under `to` instead. */
+function rebaseReport(report: VitestReport, from: string, to: string): VitestReport {
+  const rebase = (file: string): string => (file === from || file.startsWith(from + path.sep) ? to + file.slice(from.length) : file);
+  const location = (l: TestLocation | undefined): TestLocation | undefined => l && { ...l, file: rebase(l.file) };
+  return {
+    results: report.results.map((r) => ({ ...r, file: rebase(r.file), failureLocation: location(r.failureLocation) })),
+    fileErrors: report.fileErrors.map((e) => ({ ...e, file: rebase(e.file), location: location(e.location) })),
+  };
 }
 
 export interface RunOptions {
@@ -164,7 +189,10 @@ export async function runVitest(labDir: string, options: RunOptions = {}): Promi
     } catch {
       throw new VitestRunError(`Vitest exited with code ${String(code)} without a report; see the test output for its error.`);
     }
-    return parseVitestReport(json, labDir);
+    // Vitest reports real paths; a lab reached through a symlink is shown under the path the learner opened.
+    const realLab = await fs.realpath(labDir);
+    const report = parseVitestReport(json, realLab);
+    return realLab === path.resolve(labDir) ? report : rebaseReport(report, realLab, path.resolve(labDir));
   } finally {
     await fs.rm(outDir, { recursive: true, force: true });
   }
