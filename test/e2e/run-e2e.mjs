@@ -1,0 +1,248 @@
+// End-to-end: the packaged .vsix installed into a real VS Code (code-server 4.100.3),
+// driven through its real web workbench in headless Chromium, as a learner would:
+// open the sidebar, tick a checklist item, reload and see it kept, open the lab,
+// let its dependencies install, run its tests from the Testing view and see them
+// fail, fix the code, run again and see them pass.
+//
+// Screenshots of each step go to test-results/e2e/; with UPDATE_SCREENSHOTS=1 the
+// ones the README shows are also written to media/screenshots/.
+//
+//   npm run package && npm run test:e2e
+/* global document -- page.evaluate() callbacks run in the browser. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, launchBrowser, openWorkbench, startCodeServer } from '../support/code-server.mjs';
+
+const LAB_ID = 'relational-vs-document';
+const LAB_TITLE = 'Relational vs document modelling';
+const ITEM = 'Understand relational vs NoSQL';
+const ITEM_ID = 'understand-relational-vs-nosql';
+const TEST_COUNT = 10;
+const vsix = path.join(REPO_ROOT, 'dist', 'distributed-data-labs.vsix');
+const shotsDir = path.join(REPO_ROOT, 'test-results', 'e2e');
+const readmeShots = path.join(REPO_ROOT, 'media', 'screenshots');
+const started = Date.now();
+
+if (!fs.existsSync(vsix)) {
+  console.error(`${vsix} is missing: run "npm run package" first.`);
+  process.exit(1);
+}
+fs.mkdirSync(shotsDir, { recursive: true });
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'data-labs-e2e-'));
+const labsRoot = path.join(work, 'labs');
+const workspace = path.join(work, 'workspace');
+fs.mkdirSync(labsRoot);
+fs.mkdirSync(workspace);
+const labDir = path.join(labsRoot, LAB_ID);
+
+const results = [];
+let page;
+
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    results.push({ name, ok: false });
+    console.log(`  ✗ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n    ${String(error?.stack ?? error).split('\n').slice(0, 6).join('\n    ')}`);
+    await shot(`failed-${results.length}`).catch(() => {});
+    throw error;
+  }
+}
+
+async function shot(name, { readme = false } = {}) {
+  const file = path.join(shotsDir, `${name}.png`);
+  await page.screenshot({ path: file });
+  if (readme && process.env.UPDATE_SCREENSHOTS === '1') {
+    fs.mkdirSync(readmeShots, { recursive: true });
+    fs.copyFileSync(file, path.join(readmeShots, `${name}.png`));
+  }
+}
+
+async function until(what, predicate, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const treeRow = (text) => page.locator('.monaco-list-row', { hasText: text }).first();
+const checkbox = (text) => treeRow(text).locator('.custom-view-tree-node-item-checkbox');
+
+async function openSidebar() {
+  const icon = page.locator('.activitybar [aria-label="Distributed Data Labs"]').first();
+  await icon.waitFor({ timeout: 60_000 });
+  // Clicking the icon of the open container would close it; only open it when closed.
+  if (!(await page.locator('.pane-header', { hasText: 'Curriculum' }).first().isVisible().catch(() => false))) {
+    await icon.click();
+  }
+  await treeRow(ITEM).waitFor({ timeout: 60_000 });
+}
+
+async function runCommand(title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input').first();
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+const progressFile = (userDataDir) => path.join(userDataDir, 'User', 'globalStorage', 'ddlabs.distributed-data-labs', 'progress.json');
+
+/** Reads the Testing view's per-test states by the icons VS Code gives each row. */
+async function testStates() {
+  return page.evaluate(() => {
+    const rows = [...document.querySelectorAll('.test-explorer .monaco-list-row')];
+    const state = (row) => {
+      const icon = row.querySelector('.computed-state');
+      const cls = icon ? icon.className : '';
+      return /testing-passed/.test(cls) ? 'passed' : /testing-failed|testing-error/.test(cls) ? 'failed' : /testing-(queued|loading)/.test(cls) ? 'running' : 'none';
+    };
+    return rows.map((row) => ({ label: row.getAttribute('aria-label') ?? row.textContent ?? '', level: Number(row.getAttribute('aria-level')), state: state(row) }));
+  });
+}
+
+async function expandAllTests() {
+  // VS Code's Testing view has no "expand all"; open every collapsed row, deepest last.
+  for (let round = 0; round < 6; round++) {
+    const collapsed = page.locator('.test-explorer .monaco-list-row[aria-expanded="false"]');
+    const n = await collapsed.count();
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) {
+      await collapsed.first().locator('.monaco-tl-twistie').click().catch(() => {});
+    }
+  }
+}
+
+const cs = await startCodeServer({
+  vsix,
+  folder: workspace,
+  settings: {
+    'dataLabs.labsRoot': labsRoot,
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    // The peek view would cover the tree in the screenshots; failures still show inline.
+    'testing.automaticallyOpenPeekView': 'never',
+  },
+});
+const browser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
+page = browser.page;
+let failed = false;
+try {
+  console.log(`e2e: code-server at ${cs.url}, labs in ${labsRoot}`);
+  await openWorkbench(page, cs.workbenchUrl);
+
+  await check('the sidebar shows the curriculum: four sections, 0/17 done, unticked checklist', async () => {
+    await openSidebar();
+    for (const section of ['Database Types', 'Consistency Patterns', 'Replication', 'Hands-On Project']) {
+      await treeRow(section).waitFor({ timeout: 10_000 }).catch(async () => {
+        // Lower sections may be scrolled out of the virtualised tree; collapse the first to bring them in.
+        await page.locator('.pane-header', { hasText: 'Curriculum' }).first().hover();
+      });
+    }
+    await page.locator('.pane-header', { hasText: 'Curriculum' }).locator('.description', { hasText: '0/17 done' }).waitFor({ state: 'attached', timeout: 10_000 });
+    if ((await checkbox(ITEM).getAttribute('aria-checked')) !== 'false') throw new Error('the item starts ticked');
+    await treeRow(LAB_TITLE).waitFor();
+    await shot('welcome');
+  });
+
+  await check('ticking a checklist item saves it and updates the counts', async () => {
+    await checkbox(ITEM).click();
+    await until('the checkbox to be ticked', async () => (await checkbox(ITEM).getAttribute('aria-checked')) === 'true', 10_000);
+    await until('progress.json to hold the tick', async () => {
+      try {
+        return JSON.parse(fs.readFileSync(progressFile(cs.userDataDir), 'utf8')).items[ITEM_ID] !== undefined;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+    // The overall count: the badge on the activity bar icon (the view description hides when the view is alone).
+    await page.locator('.activitybar [aria-label^="Distributed Data Labs"] .badge-content', { hasText: '1' }).waitFor({ timeout: 10_000 });
+    await until('the view description to say 1/17', async () => (await page.locator('.pane-header .description, .title .description').allTextContents()).some((t) => t.includes('1/17 done')), 10_000);
+    await treeRow('Database Types').locator('.label-description', { hasText: '1/5' }).waitFor({ timeout: 10_000 });
+    // Open a concept group too, so the screenshot shows what a section holds.
+    await treeRow('Concepts').click();
+    await treeRow('Relational (SQL)').waitFor({ timeout: 10_000 });
+    await shot('curriculum', { readme: true });
+  });
+
+  await check('the tick survives a window reload', async () => {
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.locator('.monaco-workbench').first().waitFor({ timeout: 120_000 });
+    await openSidebar();
+    await until('the reloaded checkbox to show the tick', async () => (await checkbox(ITEM).getAttribute('aria-checked')) === 'true', 20_000);
+  });
+
+  await check('opening the lab scaffolds it and shows its README beside the main file', async () => {
+    await treeRow(LAB_TITLE).click();
+    // Adding the lab folder turns the window into a multi-root workspace: VS Code reloads it.
+    await until('the lab folder to be scaffolded', async () => fs.existsSync(path.join(labDir, '.data-lab.json')), 30_000);
+    await until('the workbench to come back with the lab open', async () => {
+      try {
+        return (await page.locator('.tabs-container .tab', { hasText: 'shop.ts' }).count()) > 0 && (await page.locator('.tabs-container .tab', { hasText: 'README' }).count()) > 0;
+      } catch {
+        return false; // the page is navigating
+      }
+    }, 120_000);
+    for (const file of ['README.md', 'package.json', 'src/shop.ts', 'test/relational.test.ts']) {
+      if (!fs.existsSync(path.join(labDir, file))) throw new Error(`${file} was not scaffolded`);
+    }
+  });
+
+  await check('the lab\'s dependencies install once, with a progress notification', async () => {
+    await until('the npm install to finish', async () => fs.existsSync(path.join(labDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
+    await page.waitForTimeout(1000);
+    await shot('lab-open', { readme: true });
+  });
+
+  await check(`the Testing view lists the lab's ${TEST_COUNT} tests`, async () => {
+    await page.locator('.activitybar [aria-label^="Testing"]').first().click();
+    await page.locator('.test-explorer .monaco-list-row', { hasText: LAB_TITLE }).first().waitFor({ timeout: 60_000 });
+    await until(`${TEST_COUNT} tests to be listed`, async () => {
+      await expandAllTests();
+      const rows = await testStates();
+      return rows.filter((r) => r.level === 4).length >= TEST_COUNT;
+    }, 60_000);
+  });
+
+  await check('running the tests from the Testing view shows each starter test failing', async () => {
+    await runCommand('Test: Run All Tests');
+    await until('every test to fail (the starter has TODOs)', async () => {
+      await expandAllTests();
+      const leaves = (await testStates()).filter((r) => r.level === 4);
+      return leaves.length >= TEST_COUNT && leaves.every((r) => r.state === 'failed');
+    }, 5 * 60_000);
+    // Show a failure where it happened: open the first failing test's file at its line.
+    await page.locator('.test-explorer .monaco-list-row[aria-level="4"]').first().dblclick();
+    await page.waitForTimeout(1500);
+    await shot('testing', { readme: true });
+  });
+
+  await check('after the learner fixes the code, the same run passes every test', async () => {
+    fs.copyFileSync(path.join(REPO_ROOT, 'labs', LAB_ID, 'solution', 'src', 'shop.ts'), path.join(labDir, 'src', 'shop.ts'));
+    await runCommand('Test: Run All Tests');
+    await until('every test to pass', async () => {
+      await expandAllTests();
+      const leaves = (await testStates()).filter((r) => r.level === 4);
+      return leaves.length >= TEST_COUNT && leaves.every((r) => r.state === 'passed');
+    }, 5 * 60_000);
+    await shot('testing-passed');
+  });
+} catch {
+  failed = true;
+  console.log(cs.describeLogs({ lines: 40 }));
+} finally {
+  await browser.close();
+  await cs.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+const passed = results.filter((r) => r.ok).length;
+console.log(`\ne2e finished in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(REPO_ROOT, shotsDir)}/`);
+console.log(`${passed} passed, ${results.length - passed} failed`);
+process.exitCode = failed || passed !== results.length ? 1 : 0;
