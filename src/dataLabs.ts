@@ -10,6 +10,7 @@ import { installLabDependenciesCommand, runLabTestsCommand, showLabProblemsComma
 import { openConceptCommand } from './commands/openConcept';
 import { openLabCommand } from './commands/openLab';
 import { resetLabCommand } from './commands/resetLab';
+import { showLabHintsCommand } from './commands/showLabHints';
 import { resumePendingOpen } from './labs/labWorkspace';
 import { LabTestController } from './testing/labTestController';
 import { CurriculumTree } from './views/curriculumTree';
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, CommandFactory> = {
   'dataLabs.openConcept': (ctx) => (arg) => openConceptCommand(ctx, arg),
   'dataLabs.installLabDependencies': (ctx) => (arg) => installLabDependenciesCommand(ctx, arg),
   'dataLabs.runLabTests': () => () => runLabTestsCommand(),
+  'dataLabs.showLabHints': (ctx) => (arg) => showLabHintsCommand(ctx, arg),
   'dataLabs.showLabProblems': (ctx) => (id) => showLabProblemsCommand(ctx, id),
   'dataLabs.exportProgress': (ctx) => (uri) => exportProgressCommand(ctx, uri instanceof vscode.Uri ? uri : undefined),
   'dataLabs.importProgress': (ctx) => (uri) => importProgressCommand(ctx, uri instanceof vscode.Uri ? uri : undefined),

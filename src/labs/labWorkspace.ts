@@ -144,6 +144,8 @@ export async function ensureDependencies(ctx: DataLabsContext, dir: string, forc
           },
         });
         ctx.log.info(`Dependencies installed in ${dir}`);
+        // The TypeScript server may have started before the types existed; let it see them now.
+        void vscode.commands.executeCommand('typescript.restartTsServer').then(undefined, () => undefined);
         return true;
       } catch (error) {
         const message = error instanceof DependencyInstallError ? error.message : String(error);
