@@ -32,9 +32,9 @@ npx vsce package --no-dependencies --no-rewrite-relative-links --out dist/distri
 ls -l dist/distributed-data-labs.vsix
 
 step "extension-host tests in a real VS Code (code-server)"
-npm run test:extension
+npm run test:extension -- --no-build   # the production bundle built above is what it tests
 
 step "end-to-end: .vsix in code-server, driven in Chromium"
-npm run test:e2e
+UPDATE_SCREENSHOTS="${UPDATE_SCREENSHOTS:-0}" npm run test:e2e
 
 step "all tiers passed"

@@ -120,6 +120,16 @@ async function expandAllTests() {
   }
 }
 
+/** Runs every test from the Testing view and waits until each of the lab's tests shows `state`. */
+async function runAllTestsUntil(state) {
+  await runCommand('Test: Run All Tests');
+  await until(`every test to be ${state}`, async () => {
+    await expandAllTests();
+    const leaves = (await testStates()).filter((r) => r.level === 4);
+    return leaves.length >= TEST_COUNT && leaves.every((r) => r.state === state);
+  }, 5 * 60_000);
+}
+
 const cs = await startCodeServer({
   vsix,
   folder: workspace,
@@ -212,12 +222,7 @@ try {
   });
 
   await check('running the tests from the Testing view shows each starter test failing', async () => {
-    await runCommand('Test: Run All Tests');
-    await until('every test to fail (the starter has TODOs)', async () => {
-      await expandAllTests();
-      const leaves = (await testStates()).filter((r) => r.level === 4);
-      return leaves.length >= TEST_COUNT && leaves.every((r) => r.state === 'failed');
-    }, 5 * 60_000);
+    await runAllTestsUntil('failed');
     // Show a failure where it happened: open the first failing test's file at its line.
     await page.locator('.test-explorer .monaco-list-row[aria-level="4"]').first().dblclick();
     await page.waitForTimeout(1500);
@@ -226,12 +231,7 @@ try {
 
   await check('after the learner fixes the code, the same run passes every test', async () => {
     fs.copyFileSync(path.join(REPO_ROOT, 'labs', LAB_ID, 'solution', 'src', 'shop.ts'), path.join(labDir, 'src', 'shop.ts'));
-    await runCommand('Test: Run All Tests');
-    await until('every test to pass', async () => {
-      await expandAllTests();
-      const leaves = (await testStates()).filter((r) => r.level === 4);
-      return leaves.length >= TEST_COUNT && leaves.every((r) => r.state === 'passed');
-    }, 5 * 60_000);
+    await runAllTestsUntil('passed');
     await shot('testing-passed');
   });
 } catch {
