@@ -105,6 +105,14 @@ describe('scaffoldLab', () => {
     expect(await fs.readFile(afile, 'utf8')).toBe('I am a file');
   });
 
+  // Node's recursive mkdir spins forever under /proc; the scaffolder must answer instead.
+  it.runIf(process.platform === 'linux')('fails with advice, not a hang, on a file system that refuses folders (/proc)', async () => {
+    const target = path.join('/proc', `data-labs-${process.pid}`, 'demo-lab');
+    const error = await scaffoldLab(lab, target, '1.0.0').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LabFolderError);
+    expect((error as Error).message).toMatch(/^Cannot create .*the file system refused \(ENOENT\)\. Choose a folder on a normal disk/);
+  }, 10_000);
+
   it('fails with advice when the target itself is a file', async () => {
     const file = path.join(root, 'demo-lab');
     await fs.writeFile(file, '');

@@ -104,10 +104,10 @@ export async function scaffoldLab(lab: Lab, target: string, productVersion: stri
   const created: string[] = [];
   const kept: string[] = [];
   try {
-    await fs.mkdir(target, { recursive: true });
+    await makeDirectory(target);
     for (const [source, relative] of labFiles(lab)) {
       const destination = path.join(target, relative);
-      await fs.mkdir(path.dirname(destination), { recursive: true });
+      await makeDirectory(path.dirname(destination));
       try {
         // COPYFILE_EXCL: fail instead of replacing, so even a race cannot overwrite the learner's file.
         await fs.copyFile(source, destination, fsConstants.COPYFILE_EXCL);
@@ -166,7 +166,7 @@ export async function resetLab(lab: Lab, target: string, productVersion: string,
     const stamp = now.toISOString().replace(/[:.]/g, '-');
     backupDir = path.join(path.dirname(target), BACKUPS_DIR_NAME, `${path.basename(target)}-${stamp}`);
     try {
-      await fs.mkdir(backupDir, { recursive: true });
+      await makeDirectory(backupDir);
       for (const name of toMove) {
         await moveEntry(path.join(target, name), path.join(backupDir, name));
       }
@@ -191,8 +191,54 @@ async function moveEntry(from: string, to: string): Promise<void> {
   }
 }
 
+/**
+ * `mkdir -p`, one level at a time. Node's own recursive mkdir never returns on some
+ * special file systems (it spins on /proc), and a folder the learner typed must
+ * give an error, not a hang.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let current = path.resolve(dir);
+  for (;;) {
+    try {
+      if (!(await fs.stat(current)).isDirectory()) {
+        throw new LabFolderError(`${current} is a file, not a folder. Choose another folder for your labs.`);
+      }
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (error instanceof LabFolderError || (code !== 'ENOENT' && code !== 'ENOTDIR')) {
+        throw error;
+      }
+      missing.push(current);
+      const parent = path.dirname(current);
+      if (parent === current) {
+        break;
+      }
+      current = parent;
+    }
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      await fs.mkdir(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
+    }
+  }
+}
+
 function toFolderError(error: unknown, target: string): Error {
+  if (error instanceof LabFolderError) {
+    return error;
+  }
   const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new LabFolderError(
+      `Cannot create ${target}: the file system refused (${code}). Choose a folder on a normal disk: set "dataLabs.labsRoot" in the settings, or pass a folder to "data-labs open <lab> <dir>".`,
+    );
+  }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     return new LabFolderError(
       `Cannot write to ${target} (${code}). Choose a folder you own: set "dataLabs.labsRoot" in the settings, or pass a folder to "data-labs open <lab> <dir>".`,
