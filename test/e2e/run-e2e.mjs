@@ -176,9 +176,22 @@ try {
     await page.locator('.activitybar [aria-label^="Distributed Data Labs"] .badge-content', { hasText: '1' }).waitFor({ timeout: 10_000 });
     await until('the view description to say 1/17', async () => (await page.locator('.pane-header .description, .title .description').allTextContents()).some((t) => t.includes('1/17 done')), 10_000);
     await treeRow('Database Types').locator('.label-description', { hasText: '1/5' }).waitFor({ timeout: 10_000 });
-    // Open a concept group too, so the screenshot shows what a section holds.
+    await shot('checklist');
+  });
+
+  await check('a concept opens as a readable page', async () => {
     await treeRow('Concepts').click();
-    await treeRow('Relational (SQL)').waitFor({ timeout: 10_000 });
+    await treeRow('Relational (SQL)').click();
+    const preview = page.locator('.tabs-container .tab', { hasText: 'Preview relational.md' });
+    await preview.first().waitFor({ timeout: 30_000 });
+    // The page itself renders inside the preview's webview frame.
+    await until('the concept page to render', async () => {
+      for (const frame of page.frames()) {
+        const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
+        if (text.includes('When to use it') && text.includes('Trade-offs')) return true;
+      }
+      return false;
+    }, 30_000);
     await shot('curriculum', { readme: true });
   });
 

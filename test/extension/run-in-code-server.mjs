@@ -9,7 +9,7 @@
 // parameter, a JSON list of [name, value] pairs (what VS Code uses to open an
 // "Extension Development Host" window in the browser). This script opens
 //
-//   http://127.0.0.1:PORT/?folder=WORKSPACE&payload=[
+//   http://127.0.0.1:PORT/?workspace=WORKSPACE_FILE&payload=[
 //     ["extensionDevelopmentPath", "vscode-remote://127.0.0.1:PORT/EXTENSION"],
 //     ["extensionTestsPath",       "vscode-remote://127.0.0.1:PORT/…/out/extension-tests/index.js"]]
 //
@@ -31,17 +31,30 @@
 // run that fails for any reason but a test — a build error, a crash, no summary, the
 // hard timeout — counts one more failure) and exits 0 only if all passed.
 //
+// The window is a multi-root workspace from the start: by default a fresh temporary
+// `tests.code-workspace` file listing one fresh temporary folder. VS Code restarts
+// the extension host when a single-folder window gains a folder (it becomes an
+// untitled multi-root workspace), which would end the run midway; a window opened on
+// a workspace file keeps its extension host when folders are added or removed, so
+// tests can open labs (which adds their folder) and remove them again.
+//
 // The extension host inherits this script's environment (less what would misdirect
 // code-server: see serverEnvironment in ../support/code-server.mjs), the --env
 // variables, and DATA_LABS_TEST_RESULT, DATA_LABS_TEST_OUTPUT, DATA_LABS_TEST_GREP,
-// DATA_LABS_EXTENSION_PATH and DATA_LABS_TEST_WORKSPACE (the folder it opened).
+// DATA_LABS_EXTENSION_PATH, DATA_LABS_TEST_WORKSPACE (the folder it opened, the
+// workspace's first) and DATA_LABS_TEST_WORKSPACE_FILE (the .code-workspace file it
+// opened; unset with --single-folder).
 // DATA_LABS_MOCHA_TIMEOUT (ms, default 30000) sets mocha's per-test timeout.
 //
 // Options (environment variable in brackets):
 //   --extension PATH  extension under development [DATA_LABS_EXTENSION_PATH]; default
 //                     the repo root, which is built first with `node esbuild.js`
-//   --folder PATH     workspace folder to open [DATA_LABS_TEST_WORKSPACE]; default a
+//   --folder PATH     the workspace's folder [DATA_LABS_TEST_WORKSPACE]; default a
 //                     fresh temporary folder
+//   --workspace FILE  open this .code-workspace file as it is, instead of a fresh one
+//                     [DATA_LABS_TEST_WORKSPACE_FILE]
+//   --single-folder   open the folder alone, with no workspace file (tests that add a
+//                     folder to the workspace then skip themselves)
 //   --env NAME=VALUE  extra environment variable for the extension host (repeatable);
 //                     the host also inherits this script's environment
 //   --grep REGEXP     only tests whose full title matches [DATA_LABS_TEST_GREP]
@@ -54,7 +67,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
-import { REPO_ROOT, launchBrowser, runProcess, startCodeServer } from '../support/code-server.mjs';
+import { REPO_ROOT, launchBrowser, runProcess, startCodeServer, workbenchQuery } from '../support/code-server.mjs';
 import { buildSuite } from './build-suite.mjs';
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,6 +80,8 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
   const options = {
     extensionPath: env.DATA_LABS_EXTENSION_PATH || REPO_ROOT,
     folder: env.DATA_LABS_TEST_WORKSPACE || undefined,
+    workspaceFile: env.DATA_LABS_TEST_WORKSPACE_FILE || undefined,
+    singleFolder: false,
     env: {},
     grep: env.DATA_LABS_TEST_GREP || undefined,
     timeoutMs: (Number(env.DATA_LABS_TEST_HARD_TIMEOUT) || 600) * 1000,
@@ -88,6 +103,12 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
         break;
       case '--folder':
         options.folder = value();
+        break;
+      case '--workspace':
+        options.workspaceFile = value();
+        break;
+      case '--single-folder':
+        options.singleFolder = true;
         break;
       case '--env': {
         const pair = value();
@@ -121,7 +142,39 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
   }
   options.extensionPath = path.resolve(options.extensionPath);
   if (options.folder) options.folder = path.resolve(options.folder);
+  if (options.workspaceFile) {
+    options.workspaceFile = path.resolve(options.workspaceFile);
+    if (!options.workspaceFile.endsWith('.code-workspace')) throw new UsageError(`--workspace wants a .code-workspace file, not ${options.workspaceFile}`);
+    if (options.singleFolder) throw new UsageError('--workspace and --single-folder exclude each other');
+  }
   return options;
+}
+
+/**
+ * What the window opens (see the header): `options.workspaceFile` as it is, or a
+ * fresh `tests.code-workspace` in `runDir` listing the folder (`options.folder`, else
+ * a fresh `runDir/workspace`), or with `options.singleFolder` the folder alone.
+ * Returns { folder, workspaceFile } (workspaceFile undefined for a single folder;
+ * folder is the workspace's first folder, if any, for a given file).
+ */
+export function prepareWorkspace(options, runDir) {
+  if (options.workspaceFile) {
+    if (!fs.existsSync(options.workspaceFile)) throw new Error(`${options.workspaceFile} does not exist`);
+    let folder;
+    try {
+      const first = JSON.parse(fs.readFileSync(options.workspaceFile, 'utf8')).folders?.[0]?.path;
+      if (typeof first === 'string') folder = path.resolve(path.dirname(options.workspaceFile), first);
+    } catch {
+      // A workspace file with comments or trailing commas: VS Code reads it, we do not need to.
+    }
+    return { folder, workspaceFile: options.workspaceFile };
+  }
+  const folder = options.folder ?? path.join(runDir, 'workspace');
+  fs.mkdirSync(folder, { recursive: true });
+  if (options.singleFolder) return { folder, workspaceFile: undefined };
+  const workspaceFile = path.join(runDir, 'tests.code-workspace');
+  fs.writeFileSync(workspaceFile, `${JSON.stringify({ folders: [{ path: folder }], settings: {} }, null, 2)}\n`);
+  return { folder, workspaceFile };
 }
 
 /** Builds the extension under development: `node esbuild.js` when it is this repo. */
@@ -221,8 +274,7 @@ export async function runExtensionTests(options) {
   const resultFile = path.join(runDir, 'result.json');
   const outputFile = path.join(runDir, 'mocha-output.log');
   const browserLog = path.join(runDir, 'workbench.log');
-  const folder = options.folder ?? path.join(runDir, 'workspace');
-  fs.mkdirSync(folder, { recursive: true });
+  const { folder, workspaceFile } = prepareWorkspace(options, runDir);
   fs.writeFileSync(outputFile, '');
   const appendBrowserLog = (line) => fs.appendFileSync(browserLog, `${line}\n`);
   // Interrupted (Ctrl+C): the servers and the browser are stopped by their modules; this goes too.
@@ -249,6 +301,7 @@ export async function runExtensionTests(options) {
         DATA_LABS_TEST_GREP: options.grep,
         DATA_LABS_EXTENSION_PATH: options.extensionPath,
         DATA_LABS_TEST_WORKSPACE: folder,
+        DATA_LABS_TEST_WORKSPACE_FILE: workspaceFile,
       },
       settings: { 'workbench.startupEditor': 'none' },
       startTimeoutMs: Math.min(120_000, remaining()),
@@ -295,7 +348,7 @@ export async function runExtensionTests(options) {
       ['extensionDevelopmentPath', remoteUri(server.authority, options.extensionPath)],
       ['extensionTestsPath', remoteUri(server.authority, suite.entry)],
     ];
-    const url = `${server.url}?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    const url = `${server.url}?${workbenchQuery(workspaceFile ?? folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     await step('opening the workbench', () => page.goto(url, { waitUntil: 'domcontentloaded', timeout: remaining() }));
     exitCode = await step('running the tests', () => Promise.race([exited, summaryFinished, pageGone, serverGone]));
   } catch (caught) {

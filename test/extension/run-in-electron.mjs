@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { buildSuite } from './build-suite.mjs';
-import { buildExtension, parseOptions } from './run-in-code-server.mjs';
+import { buildExtension, parseOptions, prepareWorkspace } from './run-in-code-server.mjs';
 
 const require = createRequire(import.meta.url);
 const say = (message) => process.stderr.write(`[extension-tests:electron] ${message}\n`);
@@ -56,8 +56,8 @@ async function main() {
   const suite = await buildSuite();
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'data-labs-extension-tests-'));
   const resultFile = path.join(runDir, 'result.json');
-  const folder = options.folder ?? path.join(runDir, 'workspace');
-  fs.mkdirSync(folder, { recursive: true });
+  // A workspace file by default, as in run-in-code-server.mjs (see its header for why).
+  const { folder, workspaceFile } = prepareWorkspace(options, runDir);
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
     say('no DISPLAY: desktop VS Code needs one (run this under `xvfb-run -a`)');
   }
@@ -82,9 +82,10 @@ async function main() {
         DATA_LABS_TEST_GREP: options.grep,
         DATA_LABS_EXTENSION_PATH: options.extensionPath,
         DATA_LABS_TEST_WORKSPACE: folder,
+        DATA_LABS_TEST_WORKSPACE_FILE: workspaceFile,
       },
       launchArgs: [
-        folder,
+        workspaceFile ?? folder,
         '--disable-extensions', // installed ones; the extension under development still loads
         '--disable-workspace-trust',
         '--skip-welcome',

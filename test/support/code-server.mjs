@@ -533,7 +533,7 @@ async function launch({ install, options, port, workDir, userDataDir, extensions
     authority,
     url,
     /** The workbench on `options.folder` (or an empty window). */
-    workbenchUrl: options.folder ? `${url}?folder=${encodeURIComponent(path.resolve(options.folder))}` : url,
+    workbenchUrl: options.folder ? `${url}?${workbenchQuery(options.folder)}` : url,
     pid: pgid,
     workDir,
     userDataDir,
@@ -597,6 +597,18 @@ async function launch({ install, options, port, workDir, userDataDir, extensions
     throw error;
   }
   return server;
+}
+
+/**
+ * The query that makes the workbench open `target`: `workspace=…` for a
+ * `.code-workspace` file (a multi-root workspace, even with one folder), else
+ * `folder=…`. A window opened on a workspace file keeps its extension host when
+ * folders are added or removed; a single-folder window restarts it on the first
+ * folder added (it turns into an untitled multi-root workspace).
+ */
+export function workbenchQuery(target) {
+  const resolved = path.resolve(target);
+  return `${resolved.endsWith('.code-workspace') ? 'workspace' : 'folder'}=${encodeURIComponent(resolved)}`;
 }
 
 async function waitForHttp(server, child, timeoutMs) {

@@ -20,11 +20,21 @@ suite('Smoke: the tests run inside a real VS Code', () => {
     assert.match(vscode.version, /^1\.100\./);
   });
 
-  test('the folder that was opened is the workspace folder', () => {
+  test('the workspace that was opened is the window\'s workspace', () => {
     const folders = vscode.workspace.workspaceFolders ?? [];
-    assert.equal(folders.length, 1, `workspace folders: ${folders.map((f) => f.uri.toString()).join(', ')}`);
+    const listed = `workspace folders: ${folders.map((f) => f.uri.toString()).join(', ')}`;
+    const workspaceFile = process.env.DATA_LABS_TEST_WORKSPACE_FILE;
+    if (workspaceFile) {
+      // A multi-root workspace from the start (see run-in-code-server.mjs), so that tests
+      // can add folders without VS Code restarting the extension host.
+      assert.equal(vscode.workspace.workspaceFile?.fsPath, path.resolve(workspaceFile));
+    } else {
+      assert.equal(vscode.workspace.workspaceFile, undefined, 'a single-folder window');
+    }
+    // Tests that add folders remove them again.
+    assert.equal(folders.length, 1, listed);
     const expected = process.env.DATA_LABS_TEST_WORKSPACE;
-    if (expected) assert.equal(folders[0]?.uri.fsPath, path.resolve(expected));
+    if (expected) assert.equal(folders[0]?.uri.fsPath, path.resolve(expected), listed);
   });
 
   test('the workspace file system API reaches the folder on disk', async () => {
