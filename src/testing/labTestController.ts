@@ -108,7 +108,7 @@ export class LabTestController implements vscode.Disposable {
     try {
       // Group what was asked for by lab folder: one Vitest process per lab.
       const byLab = new Map<string, vscode.TestItem[]>();
-      const requested = request.include ?? [...iterate(this.controller.items)];
+      const requested = [...new Set(request.include ?? iterate(this.controller.items))];
       for (const item of requested) {
         const data = this.data.get(item);
         if (!data || request.exclude?.includes(item)) {
@@ -169,6 +169,9 @@ export class LabTestController implements vscode.Disposable {
       const seen = new Set<vscode.TestItem>();
       for (const result of report.results) {
         const item = this.itemFor(labDir, result);
+        if (result.status === 'skipped' && !leaves.includes(item)) {
+          continue; // not asked for (filtered out by the name pattern): its last result stands
+        }
         seen.add(item);
         this.report(run, item, result);
       }
