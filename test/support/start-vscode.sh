@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm install, not npm ci: with omit-lockfile-registry-resolved set, npm 11 writes
+  # lockfiles without other platforms' optional packages, and its npm ci then refuses them.
+  npm install --no-audit --no-fund
 fi
 npm run package
 
