@@ -91,7 +91,6 @@ export class DataLabs {
       async () => {
         log.info(`Progress file: ${ctx.store.file}`);
         reportUnreadableProgress(ctx.store, log);
-        tree.refresh();
         await vscode.commands.executeCommand('setContext', 'dataLabs.ready', true);
         await Promise.all([
           tests.discoverAll().catch((error: unknown) => log.error('Test discovery failed', error)),

@@ -33,17 +33,26 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
       this.view,
       this.changed,
       this.view.onDidChangeCheckboxState((event) => this.onCheckboxes(event)),
-      ctx.onDidChangeCatalog(() => this.refresh()),
     );
-    void ctx.ready.then(() => this.disposables.push(ctx.store.onDidChange(() => this.refresh())));
+    // The first render waits for `ready` (see getChildren), so only later changes need a
+    // refresh. A needless refresh is not free: it replaces the rows' command handles, and
+    // a click landing in that moment fails with "command not found".
+    void ctx.ready.then(() => {
+      this.updateCounts();
+      this.disposables.push(
+        ctx.store.onDidChange(() => this.refresh()),
+        ctx.onDidChangeCatalog(() => this.refresh()),
+      );
+    });
   }
 
   refresh(): void {
-    this.updateDescription();
+    this.updateCounts();
     this.changed.fire(undefined);
   }
 
-  private updateDescription(): void {
+  /** The overall count (description, badge) and the context key of the welcome view. */
+  private updateCounts(): void {
     const { overall } = countProgress((id) => this.ctx.store.isDone(id));
     this.view.description = vscode.l10n.t('{0}/{1} done', overall.done, overall.total);
     // The description is hidden when this is the container's only view; the badge on the
