@@ -7,6 +7,22 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 step() { printf '\n==== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 
+# Each test tier's output is kept so its counts add up to one closing line.
+counts=$(mktemp)
+trap 'rm -f "$counts"' EXIT
+tier() {
+  local out
+  out=$(mktemp)
+  set +e
+  "$@" 2>&1 | tee "$out"
+  local status=${PIPESTATUS[0]}
+  set -e
+  # The runner's own closing count: "N passed, M failed" or Vitest's "Tests  N passed | ...".
+  sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed|^ +Tests +[0-9]+ ' | tail -n 1 >> "$counts"
+  rm -f "$out"
+  return "$status"
+}
+
 step "npm dependencies"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # npm install, not npm ci: with omit-lockfile-registry-resolved set, npm 11 writes
@@ -24,19 +40,25 @@ step "lab manifests"
 npm run validate
 
 step "unit tests (core)"
-npm run test:unit
+tier npm run test:unit
 
 step "labs: starters fail their tests, reference solutions pass"
-npm run test:lab
+tier npm run test:lab
 
 step "package the .vsix"
 npx vsce package --no-dependencies --no-rewrite-relative-links --out dist/distributed-data-labs.vsix
 ls -l dist/distributed-data-labs.vsix
 
 step "extension-host tests in a real VS Code (code-server)"
-npm run test:extension -- --no-build   # the production bundle built above is what it tests
+# The production bundle built above is what it tests.
+tier npm run test:extension -- --no-build
 
 step "end-to-end: .vsix in code-server, driven in Chromium"
-UPDATE_SCREENSHOTS="${UPDATE_SCREENSHOTS:-0}" npm run test:e2e
+UPDATE_SCREENSHOTS="${UPDATE_SCREENSHOTS:-0}" tier npm run test:e2e
 
 step "all tiers passed"
+awk '
+  /passed, [0-9]+ failed/ { p += $1; f += $3; next }
+  { for (i = 1; i <= NF; i++) { if ($i == "passed") p += $(i-1); if ($i == "failed") f += $(i-1) } }
+  END { printf "%d passed, %d failed\n", p, f }
+' "$counts"
