@@ -30,7 +30,7 @@ type CommandFactory = (ctx: DataLabsContext) => (...args: unknown[]) => unknown;
 /** Every command, by name. package.json declares the same names. */
 const COMMANDS: Record<string, CommandFactory> = {
   'dataLabs.openLab': (ctx) => (arg) => openLabCommand(ctx, arg),
-  'dataLabs.resetLab': (ctx) => (arg) => resetLabCommand(ctx, arg),
+  'dataLabs.resetLab': (ctx) => (arg, confirmed) => resetLabCommand(ctx, arg, confirmed),
   'dataLabs.openConcept': (ctx) => (arg) => openConceptCommand(ctx, arg),
   'dataLabs.installLabDependencies': (ctx) => (arg) => installLabDependenciesCommand(ctx, arg),
   'dataLabs.runLabTests': () => () => runLabTestsCommand(),

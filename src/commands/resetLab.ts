@@ -4,20 +4,23 @@ import { resetLab } from '../core/labs/scaffold';
 import type { DataLabsContext } from '../context';
 import { pickLab } from './pickLab';
 
-export async function resetLabCommand(ctx: DataLabsContext, arg?: unknown): Promise<void> {
+/** `confirmed` is for tests and scripts that already asked; the backup is made either way. */
+export async function resetLabCommand(ctx: DataLabsContext, arg?: unknown, confirmed?: unknown): Promise<void> {
   const lab = await pickLab(ctx, arg, vscode.l10n.t('Which lab do you want to reset to its starter code?'));
   if (!lab) {
     return;
   }
   const dir = path.join(ctx.labsRoot(), lab.id);
-  const reset = vscode.l10n.t('Back Up and Reset');
-  const choice = await vscode.window.showWarningMessage(
-    vscode.l10n.t('Reset "{0}" to its starter code?', lab.manifest.title),
-    { modal: true, detail: vscode.l10n.t('Your files in {0} are first moved to a timestamped backup folder, so nothing is lost.', dir) },
-    reset,
-  );
-  if (choice !== reset) {
-    return;
+  if (confirmed !== true) {
+    const reset = vscode.l10n.t('Back Up and Reset');
+    const choice = await vscode.window.showWarningMessage(
+      vscode.l10n.t('Reset "{0}" to its starter code?', lab.manifest.title),
+      { modal: true, detail: vscode.l10n.t('Your files in {0} are first moved to a timestamped backup folder, so nothing is lost.', dir) },
+      reset,
+    );
+    if (choice !== reset) {
+      return;
+    }
   }
   try {
     // Unsaved edits would be written back over the fresh starter; save them into the backup first.

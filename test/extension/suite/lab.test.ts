@@ -271,4 +271,23 @@ suite('Lab: open, install, discover and run its tests', function () {
     assert.deepEqual([...results.keys()], [target.id], `results: ${describeResults()}`);
     assert.equal(results.get(target.id)?.state, 'passed');
   });
+
+  test('Reset Lab moves the learner\'s work to a timestamped backup, then restores the starter', async function () {
+    this.timeout(60_000);
+    // The solution was copied in above: that is the learner's work now.
+    const worked = fs.readFileSync(path.join(labDir, 'src', 'shop.ts'), 'utf8');
+    const starter = fs.readFileSync(path.join(sourceLab(), 'starter', 'src', 'shop.ts'), 'utf8');
+    assert.notEqual(worked, starter);
+    const backups = path.join(labsRoot, '.backups');
+    const before = fs.existsSync(backups) ? fs.readdirSync(backups) : [];
+    await vscode.commands.executeCommand('dataLabs.resetLab', LAB_ID, true);
+    const created = fs.readdirSync(backups).filter((name) => !before.includes(name));
+    assert.equal(created.length, 1, `one new backup in ${backups}: ${created.join(', ')}`);
+    assert.match(created[0] ?? '', new RegExp(`^${LAB_ID}-\\d{4}-\\d{2}-\\d{2}T`));
+    const backup = path.join(backups, created[0] ?? '');
+    assert.equal(fs.readFileSync(path.join(backup, 'src', 'shop.ts'), 'utf8'), worked, 'the backup holds the learner\'s file byte for byte');
+    assert.equal(fs.readFileSync(path.join(labDir, 'src', 'shop.ts'), 'utf8'), starter, 'the lab is back to its starter');
+    assert.ok(fs.existsSync(path.join(labDir, 'node_modules', '.data-labs-installed')), 'installed dependencies stay, so the lab still works offline');
+    assert.ok(!fs.existsSync(path.join(backup, 'node_modules')), 'node_modules is not copied into the backup');
+  });
 });
