@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { formatProblem } from '../core/labs/manifest';
 import type { DataLabsContext } from '../context';
 import { ensureDependencies, openLabFolders } from '../labs/labWorkspace';
+import { isLabNode } from './pickLab';
 
 /** The open lab folder a command is about: the one holding the active editor, else the only one, else ask. */
 async function currentLabFolder(ctx: DataLabsContext): Promise<string | undefined> {
@@ -43,8 +44,4 @@ export async function showLabProblemsCommand(ctx: DataLabsContext, id?: unknown)
   void vscode.window.showErrorMessage(
     vscode.l10n.t('Lab "{0}" has a manifest error: {1}', entry.id, entry.problems.map(formatProblem).join('; ')),
   );
-}
-
-function isLabNode(arg: unknown): arg is { kind: 'lab'; lab: { id: string } } {
-  return typeof arg === 'object' && arg !== null && 'kind' in arg && arg.kind === 'lab';
 }

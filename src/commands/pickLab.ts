@@ -27,6 +27,7 @@ export async function pickLab(ctx: DataLabsContext, arg: unknown, placeHolder: s
   return picked?.lab;
 }
 
-function isLabNode(arg: unknown): arg is { kind: 'lab'; lab: Lab } {
+/** A Curriculum tree node holding a lab, as menus pass it to commands. */
+export function isLabNode(arg: unknown): arg is { kind: 'lab'; lab: Lab } {
   return typeof arg === 'object' && arg !== null && 'kind' in arg && arg.kind === 'lab' && 'lab' in arg;
 }

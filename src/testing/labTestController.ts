@@ -105,6 +105,7 @@ export class LabTestController implements vscode.Disposable {
 
   private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
     const run = this.controller.createTestRun(request);
+    this.lastResults.clear();
     try {
       // Group what was asked for by lab folder: one Vitest process per lab.
       const byLab = new Map<string, vscode.TestItem[]>();
@@ -130,7 +131,6 @@ export class LabTestController implements vscode.Disposable {
 
   private async runLab(run: vscode.TestRun, labDir: string, items: vscode.TestItem[], token: vscode.CancellationToken): Promise<void> {
     const leaves = items.flatMap((item) => [...leavesOf(item)]);
-    this.lastResults.clear();
     for (const leaf of leaves) {
       run.enqueued(leaf);
     }

@@ -3,7 +3,7 @@
  * the Progress Checklist as native checkboxes. Counts per section and overall.
  */
 import * as vscode from 'vscode';
-import { type ChecklistItem, type Concept, SECTIONS, type Section, countProgress } from '../core/curriculum/curriculum';
+import { type ChecklistItem, type Concept, type Count, SECTIONS, type Section, countProgress } from '../core/curriculum/curriculum';
 import type { BrokenLab, Lab } from '../core/labs/catalog';
 import type { DataLabsContext } from '../context';
 
@@ -152,17 +152,19 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
     }
   }
 
+  /** Ticked and total items of one section. */
+  private sectionCount(section: Section): Count {
+    return countProgress((id) => this.ctx.store.isDone(id)).perSection.get(section.id) ?? { done: 0, total: section.checklist.length };
+  }
+
   getTreeItem(node: CurriculumNode): vscode.TreeItem {
-    const counts = countProgress((id) => this.ctx.store.isDone(id));
     switch (node.kind) {
       case 'section': {
-        const c = counts.perSection.get(node.section.id);
+        const c = this.sectionCount(node.section);
         const item = new vscode.TreeItem(node.section.title, vscode.TreeItemCollapsibleState.Expanded);
         item.id = `section:${node.section.id}`;
-        if (c) {
-          item.description = `${c.done}/${c.total}`;
-        }
-        item.iconPath = new vscode.ThemeIcon(c && c.done === c.total ? 'pass-filled' : 'circle-large-outline');
+        item.description = `${c.done}/${c.total}`;
+        item.iconPath = new vscode.ThemeIcon(c.done === c.total ? 'pass-filled' : 'circle-large-outline');
         item.contextValue = 'section';
         return item;
       }
@@ -172,10 +174,8 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         const item = new vscode.TreeItem(titles[node.group], expanded);
         item.id = `group:${node.section.id}:${node.group}`;
         if (node.group === 'checklist') {
-          const c = counts.perSection.get(node.section.id);
-          if (c) {
-            item.description = `${c.done}/${c.total}`;
-          }
+          const c = this.sectionCount(node.section);
+          item.description = `${c.done}/${c.total}`;
         }
         item.iconPath = new vscode.ThemeIcon({ concepts: 'book', labs: 'beaker', checklist: 'checklist' }[node.group]);
         return item;
@@ -191,7 +191,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         return item;
       }
       case 'lab': {
-        const record = this.ctx.store.snapshot().labs[node.lab.id];
+        const record = this.ctx.store.labRecord(node.lab.id);
         const item = new vscode.TreeItem(node.lab.manifest.title, vscode.TreeItemCollapsibleState.None);
         item.id = `lab:${node.lab.id}`;
         item.description = record?.passedAt ? vscode.l10n.t('passed') : record?.openedAt ? vscode.l10n.t('opened') : vscode.l10n.t('lab');
@@ -219,7 +219,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         return item;
       }
       case 'item': {
-        const tick = this.ctx.store.snapshot().items[node.item.id];
+        const tick = this.ctx.store.tickOf(node.item.id);
         const item = new vscode.TreeItem(node.item.label, vscode.TreeItemCollapsibleState.None);
         item.id = `item:${node.item.id}`;
         item.checkboxState = tick ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;

@@ -172,6 +172,15 @@ export class ProgressStore {
     return this.data.items[itemId] !== undefined;
   }
 
+  /** Who ticked an item and when, without copying the whole progress (the tree asks per row). */
+  tickOf(itemId: string): Readonly<Tick> | undefined {
+    return this.data.items[itemId];
+  }
+
+  labRecord(labId: string): Readonly<ProgressData['labs'][string]> | undefined {
+    return this.data.labs[labId];
+  }
+
   tick(itemId: string): Promise<void> {
     return this.setTicks([itemId], true, 'learner');
   }
