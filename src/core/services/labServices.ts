@@ -1,0 +1,426 @@
+/**
+ * A lab's database services as containers: start (or restart) them, wait until each
+ * really answers, hand out the connection details, stop, reset, and sweep what a
+ * crashed editor left behind.
+ *
+ * Containers are found again by their labels, never by remembered ids, so the state
+ * on the engine is the only truth: a second start after a stop restarts the same
+ * containers (their data kept), and a sweep needs nothing but the engine and a way to
+ * ask whether a session is still alive.
+ */
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { ServiceKind } from '../labs/manifest';
+import { type ContainerInfo, type ContainerRuntime, type PullLayerProgress, type RuntimeLogger, ReadinessTimeoutError, silentLogger } from './runtime';
+import { type ImageOverrides, type ServiceCredentials, type ServiceDefinition, generateCredentials, resolveServiceImage, serviceDefinition } from './serviceCatalog';
+
+export const LABEL_EXTENSION = 'dev.datalabs.extension';
+export const LABEL_LAB = 'dev.datalabs.lab';
+export const LABEL_SESSION = 'dev.datalabs.session';
+export const LABEL_SERVICE = 'dev.datalabs.service';
+export const LABEL_INDEX = 'dev.datalabs.index';
+/*
+ * The credentials live in labels so that a restarted container can be connected to
+ * again without any state outside the engine. They are no more exposed there than in
+ * the container's environment, which `docker inspect` shows anyway; the services only
+ * listen on 127.0.0.1.
+ */
+export const LABEL_USER = 'dev.datalabs.user';
+export const LABEL_PASSWORD = 'dev.datalabs.password';
+export const LABEL_DATABASE = 'dev.datalabs.database';
+
+/** Only loopback: a lab database must never be reachable from the network. */
+export const SERVICE_HOST = '127.0.0.1';
+export const ENV_FILE_NAME = '.env';
+
+/** A lab manifest's `services` entry, as far as the runtime cares. */
+export interface LabServiceRequest {
+  readonly service: ServiceKind;
+  readonly count: number;
+}
+
+export interface LabServicesOptions {
+  readonly labId: string;
+  /** This editor (or CLI) session; containers carry it so a sweep can tell them apart. */
+  readonly sessionId: string;
+  /** When given, the connection details are written to `<labDir>/.env`. */
+  readonly labDir?: string;
+  /** Service → image, from the `dataLabs.images` setting. */
+  readonly images?: ImageOverrides;
+  /** How long each service may take to answer after its start. */
+  readonly readinessTimeoutMs?: number;
+  readonly onPullProgress?: (image: string, progress: PullLayerProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly logger?: RuntimeLogger;
+  /** The source of passwords; crypto's unless a test needs otherwise. */
+  readonly randomBytes?: (size: number) => Buffer;
+}
+
+export interface ServiceConnection {
+  readonly service: ServiceKind;
+  /** 1-based, for labs with several of one service (`redis` ×3). */
+  readonly index: number;
+  /** The name the service has on the lab network and in `.env` (`redis`, `redis-2`). */
+  readonly name: string;
+  readonly containerId: string;
+  readonly image: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  readonly url: string;
+  /** Whether this start created the container (false: an existing one was restarted). */
+  readonly created: boolean;
+}
+
+export interface LabServicesResult {
+  readonly connections: readonly ServiceConnection[];
+  /** The lab network, when the lab has more than one container. */
+  readonly network?: string;
+  readonly envFile?: string;
+}
+
+const DEFAULT_READINESS_TIMEOUT_MS = 60_000;
+/** Short at first, because a warm restart is ready in well under a second. */
+const POLL_INTERVALS_MS = [50, 100, 100, 200, 250];
+const POLL_MAX_MS = 500;
+const ATTEMPT_TIMEOUT_MS = 2_000;
+const LOG_LINES_ON_FAILURE = 30;
+
+export function labLabels(labId: string): Record<string, string> {
+  return { [LABEL_EXTENSION]: '1', [LABEL_LAB]: labId };
+}
+
+export function serviceName(kind: ServiceKind, index: number): string {
+  return index === 1 ? kind : `${kind}-${index}`;
+}
+
+/** The network of a multi-container lab; one per lab, named after it. */
+export function labNetworkName(labId: string): string {
+  return `datalabs-${labId}`;
+}
+
+function credentialsFromLabels(labels: Readonly<Record<string, string>>): ServiceCredentials | undefined {
+  const user = labels[LABEL_USER];
+  const password = labels[LABEL_PASSWORD];
+  const database = labels[LABEL_DATABASE];
+  return user !== undefined && password !== undefined && database !== undefined ? { user, password, database } : undefined;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new Error('Starting the lab services was cancelled.'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Waits until the service answers its readiness check, polling quickly at first.
+ * A container that exits meanwhile fails at once; either failure carries its last log lines.
+ */
+export async function waitUntilReady(
+  runtime: ContainerRuntime,
+  definition: ServiceDefinition,
+  containerId: string,
+  credentials: ServiceCredentials,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ port: number }> {
+  const deadline = Date.now() + timeoutMs;
+  const wanted = `${definition.containerPort}/tcp`;
+  let lastProblem: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) {
+      throw new Error('Starting the lab services was cancelled.');
+    }
+    const info = await runtime.inspectContainer(containerId);
+    if (info.status === 'exited' || info.status === 'dead') {
+      lastProblem = `the container stopped${info.exitCode === undefined ? '' : ` with exit code ${info.exitCode}`}`;
+      break;
+    }
+    const binding = info.ports.find((p) => p.containerPort === wanted && p.hostIp === SERVICE_HOST) ?? info.ports.find((p) => p.containerPort === wanted);
+    if (info.status === 'running' && binding) {
+      const remaining = deadline - Date.now();
+      try {
+        await definition.checkReady({ host: SERVICE_HOST, port: binding.hostPort }, credentials, Math.max(200, Math.min(ATTEMPT_TIMEOUT_MS, remaining)));
+        return { port: binding.hostPort };
+      } catch (error) {
+        lastProblem = (error as Error).message;
+      }
+    } else {
+      lastProblem = `the container is ${info.status}`;
+    }
+    const pause = POLL_INTERVALS_MS[attempt] ?? POLL_MAX_MS;
+    if (Date.now() + pause >= deadline) {
+      break;
+    }
+    await sleep(pause, signal);
+  }
+  const lines = await runtime.containerLogs(containerId, { tail: LOG_LINES_ON_FAILURE, timeoutMs: 5_000 }).catch(() => []);
+  throw new ReadinessTimeoutError(definition.displayName, containerId, timeoutMs, lines, lastProblem);
+}
+
+async function ensureImage(runtime: ContainerRuntime, image: string, options: LabServicesOptions): Promise<void> {
+  if (await runtime.imageExists(image)) {
+    return;
+  }
+  await runtime.pullImage(image, {
+    ...(options.onPullProgress ? { onProgress: (p: PullLayerProgress) => options.onPullProgress?.(image, p) } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
+async function ensureNetwork(runtime: ContainerRuntime, options: LabServicesOptions): Promise<string> {
+  const name = labNetworkName(options.labId);
+  const existing = await runtime.listNetworks(labLabels(options.labId));
+  if (!existing.some((n) => n.name === name)) {
+    await runtime.createNetwork(name, { ...labLabels(options.labId), [LABEL_SESSION]: options.sessionId });
+  }
+  return name;
+}
+
+/**
+ * Starts every service a lab asks for and waits until each answers. Containers that
+ * already exist for this lab (found by labels) are started again, keeping their data
+ * and credentials; the missing ones are created with fresh random credentials.
+ */
+export async function startLabServices(runtime: ContainerRuntime, services: readonly LabServiceRequest[], options: LabServicesOptions): Promise<LabServicesResult> {
+  const logger = options.logger ?? silentLogger;
+  const random = options.randomBytes ?? cryptoRandomBytes;
+  const readinessTimeoutMs = options.readinessTimeoutMs ?? DEFAULT_READINESS_TIMEOUT_MS;
+  await runtime.ping();
+
+  const wanted = services.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ kind: s.service, index: i + 1 })));
+  const network = wanted.length > 1 ? await ensureNetwork(runtime, options) : undefined;
+  const existing = await runtime.listContainers(labLabels(options.labId));
+
+  // When one service fails, the others stop waiting for readiness at once instead of
+  // polling on until their own deadline; the caller's cancellation stops them all too.
+  const failed = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+  // Three Redis of one lab share one image: check (and pull) it once, not three times.
+  const images = new Map<string, Promise<void>>();
+  const imageReady = (image: string): Promise<void> => {
+    let ready = images.get(image);
+    if (!ready) {
+      ready = ensureImage(runtime, image, { ...options, signal });
+      images.set(image, ready);
+    }
+    return ready;
+  };
+  const startOne = async ({ kind, index }: { kind: ServiceKind; index: number }): Promise<ServiceConnection> => {
+    const definition = serviceDefinition(kind);
+    const name = serviceName(kind, index);
+    const found = existing.find((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index));
+    const foundCredentials = found ? credentialsFromLabels(found.labels) : undefined;
+    let containerId: string;
+    let credentials: ServiceCredentials;
+    let image: string;
+    let created = false;
+    if (found && foundCredentials) {
+      containerId = found.id;
+      credentials = foundCredentials;
+      image = found.image;
+      logger.info(`lab ${options.labId}: reusing ${name} (container ${containerId.slice(0, 12)}, ${found.status})`);
+      if (found.status === 'paused') {
+        await runtime.unpauseContainer(containerId);
+      } else if (found.status !== 'running' && found.status !== 'restarting') {
+        await runtime.startContainer(containerId);
+      }
+    } else {
+      if (found) {
+        // A container without its credentials cannot be connected to: replace it.
+        await runtime.removeContainer(found.id);
+      }
+      image = resolveServiceImage(kind, options.images);
+      await imageReady(image);
+      credentials = generateCredentials(kind, random);
+      containerId = await createServiceContainer(runtime, definition, { image, name, index, credentials, network, options });
+      created = true;
+      try {
+        await runtime.startContainer(containerId);
+      } catch (error) {
+        // A container that cannot start (its port taken, say) would only confuse the next start.
+        await runtime.removeContainer(containerId).catch(() => {});
+        throw error;
+      }
+    }
+    const { port } = await waitUntilReady(runtime, definition, containerId, credentials, readinessTimeoutMs, signal);
+    const url = definition.connectionUrl({ host: SERVICE_HOST, port }, credentials);
+    logger.info(`lab ${options.labId}: ${name} ready on ${SERVICE_HOST}:${port} (container ${containerId.slice(0, 12)})`);
+    return { service: kind, index, name, containerId, image, host: SERVICE_HOST, port, ...credentials, url, created };
+  };
+  const connections = await Promise.all(
+    wanted.map((w) =>
+      startOne(w).catch((error: unknown) => {
+        failed.abort();
+        throw error;
+      }),
+    ),
+  );
+
+  let envFile: string | undefined;
+  if (options.labDir !== undefined) {
+    envFile = path.join(options.labDir, ENV_FILE_NAME);
+    await writeEnvFileAtomic(envFile, renderEnvFile(connections));
+  }
+  return { connections, ...(network !== undefined ? { network } : {}), ...(envFile !== undefined ? { envFile } : {}) };
+}
+
+async function createServiceContainer(
+  runtime: ContainerRuntime,
+  definition: ServiceDefinition,
+  spec: { image: string; name: string; index: number; credentials: ServiceCredentials; network: string | undefined; options: LabServicesOptions },
+): Promise<string> {
+  const { options, credentials } = spec;
+  const command = definition.command(credentials);
+  // A random suffix keeps names unique even beside a leftover that lost its labels.
+  const containerName = `datalabs-${options.labId}-${spec.name}-${cryptoRandomBytes(3).toString('hex')}`;
+  return runtime.createContainer({
+    name: containerName,
+    image: spec.image,
+    env: definition.environment(credentials),
+    ...(command ? { cmd: command } : {}),
+    labels: {
+      ...labLabels(options.labId),
+      [LABEL_SESSION]: options.sessionId,
+      [LABEL_SERVICE]: definition.kind,
+      [LABEL_INDEX]: String(spec.index),
+      [LABEL_USER]: credentials.user,
+      [LABEL_PASSWORD]: credentials.password,
+      [LABEL_DATABASE]: credentials.database,
+    },
+    publish: [{ containerPort: `${definition.containerPort}/tcp`, hostIp: SERVICE_HOST }],
+    memoryBytes: definition.resources.memoryBytes,
+    nanoCpus: definition.resources.nanoCpus,
+    ...(spec.network !== undefined ? { network: { name: spec.network, aliases: [spec.name] } } : {}),
+  });
+}
+
+/** Stops a lab's containers, keeping them (and their data) for the next start. */
+export async function stopLabServices(runtime: ContainerRuntime, labId: string, timeoutSeconds = 5): Promise<ContainerInfo[]> {
+  const containers = await runtime.listContainers(labLabels(labId));
+  await Promise.all(
+    containers.map(async (c) => {
+      // A paused container cannot take a stop signal until it runs again.
+      if (c.status === 'paused') {
+        await runtime.unpauseContainer(c.id);
+      }
+      if (c.status === 'running' || c.status === 'paused' || c.status === 'restarting') {
+        await runtime.stopContainer(c.id, timeoutSeconds);
+      }
+    }),
+  );
+  return containers;
+}
+
+/** Removes a lab's containers and its network: nothing of the lab stays on the engine. */
+export async function removeLabServices(runtime: ContainerRuntime, labId: string): Promise<void> {
+  const containers = await runtime.listContainers(labLabels(labId));
+  await Promise.all(containers.map((c) => runtime.removeContainer(c.id)));
+  const networks = await runtime.listNetworks(labLabels(labId));
+  await Promise.all(networks.map((n) => runtime.removeNetwork(n.id)));
+}
+
+/** "Reset data": the lab's containers are removed with their volumes and created anew, empty. */
+export async function resetLabServices(runtime: ContainerRuntime, services: readonly LabServiceRequest[], options: LabServicesOptions): Promise<LabServicesResult> {
+  const containers = await runtime.listContainers(labLabels(options.labId));
+  await Promise.all(containers.map((c) => runtime.removeContainer(c.id)));
+  return startLabServices(runtime, services, options);
+}
+
+export interface SweepResult {
+  readonly removedContainers: readonly string[];
+  readonly removedNetworks: readonly string[];
+}
+
+/**
+ * Removes every container (and network) of this extension whose session is gone, so
+ * an editor killed with SIGKILL leaves nothing behind after the next start.
+ */
+export async function sweepOrphans(runtime: ContainerRuntime, isSessionAlive: (sessionId: string) => boolean | Promise<boolean>, logger: RuntimeLogger = silentLogger): Promise<SweepResult> {
+  const ours = { [LABEL_EXTENSION]: '1' };
+  const verdicts = new Map<string, boolean>();
+  const alive = async (session: string | undefined): Promise<boolean> => {
+    if (session === undefined) {
+      return false;
+    }
+    if (!verdicts.has(session)) {
+      verdicts.set(session, await isSessionAlive(session));
+    }
+    return verdicts.get(session) === true;
+  };
+  const removedContainers: string[] = [];
+  for (const c of await runtime.listContainers(ours)) {
+    if (!(await alive(c.labels[LABEL_SESSION]))) {
+      logger.info(`sweep: removing container ${c.id.slice(0, 12)} (${c.name}) of ended session ${c.labels[LABEL_SESSION] ?? '(none)'}`);
+      await runtime.removeContainer(c.id);
+      removedContainers.push(c.id);
+    }
+  }
+  const removedNetworks: string[] = [];
+  for (const n of await runtime.listNetworks(ours)) {
+    if (!(await alive(n.labels[LABEL_SESSION]))) {
+      try {
+        await runtime.removeNetwork(n.id);
+        removedNetworks.push(n.name);
+      } catch (error) {
+        // A network still used by a live session's container stays; the next sweep retries.
+        logger.warn(`sweep: kept network ${n.name}: ${(error as Error).message}`);
+      }
+    }
+  }
+  return { removedContainers, removedNetworks };
+}
+
+/** The `.env` text: `POSTGRES_URL=...` for the first of a kind, `POSTGRES_2_URL=...` after. */
+export function renderEnvFile(connections: readonly ServiceConnection[]): string {
+  const lines = ['# Written by Distributed Data Labs: connection details of this lab\'s databases.', '# Regenerated on every start; edits here are overwritten.'];
+  for (const c of connections) {
+    const definition = serviceDefinition(c.service);
+    const prefix = c.index === 1 ? definition.envPrefix : `${definition.envPrefix}_${c.index}`;
+    lines.push(
+      `${prefix}_HOST=${c.host}`,
+      `${prefix}_PORT=${c.port}`,
+      `${prefix}_USER=${c.user}`,
+      `${prefix}_PASSWORD=${c.password}`,
+      `${prefix}_DB=${c.database}`,
+      `${prefix}_URL=${c.url}`,
+    );
+    if (c.service === 'postgres' && c.index === 1) {
+      // The name most PostgreSQL tools and ORMs look for first.
+      lines.push(`DATABASE_URL=${c.url}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Writes the file through a temporary file in the same folder and a rename, so a reader
+ * never sees half a file; owner-only permissions because it holds passwords.
+ */
+export async function writeEnvFileAtomic(file: string, text: string): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${cryptoRandomBytes(4).toString('hex')}.tmp`);
+  const handle = await fs.open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(temp, file);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+}

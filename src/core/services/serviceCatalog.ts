@@ -1,0 +1,200 @@
+/**
+ * The database services labs can ask for, described as data: one entry per service,
+ * so adding MySQL or MongoDB later is one more entry and no new code paths.
+ *
+ * Each entry says which official image to run, how generated credentials become the
+ * image's environment and command, which port it serves, what resources it may use,
+ * and how to check that it really answers (a query, a PING), because an open TCP port
+ * alone does not mean the server accepts logins yet.
+ */
+import * as net from 'node:net';
+import pg from 'pg';
+import type { ServiceKind } from '../labs/manifest';
+
+/** The credentials a lab's service is created with; generated per lab, never fixed. */
+export interface ServiceCredentials {
+  readonly user: string;
+  readonly password: string;
+  /** The database name (PostgreSQL) or number (Redis). */
+  readonly database: string;
+}
+
+/** Where a running service answers, from the host. */
+export interface ServiceAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServiceDefinition {
+  readonly kind: ServiceKind;
+  readonly displayName: string;
+  /** The official image, with its tag; `dataLabs.images` may replace it. */
+  readonly image: string;
+  /** The port the server listens on inside the container. */
+  readonly containerPort: number;
+  /** The prefix of this service's variables in the lab's `.env` (`POSTGRES_PORT`). */
+  readonly envPrefix: string;
+  /** The user and database name to create; the password is always random. */
+  readonly defaultUser: string;
+  readonly defaultDatabase: string;
+  /** The container's environment, as the image's documentation asks for it. */
+  environment(credentials: ServiceCredentials): Record<string, string>;
+  /** The container's command, or undefined for the image's own. */
+  command(credentials: ServiceCredentials): string[] | undefined;
+  readonly resources: { readonly memoryBytes: number; readonly nanoCpus: number };
+  /** The URL a client library takes (`postgresql://...`, `redis://...`). */
+  connectionUrl(address: ServiceAddress, credentials: ServiceCredentials): string;
+  /**
+   * Talks to the server once and resolves only if it answers as a ready server would.
+   * Rejects with the reason otherwise; must give up within `timeoutMs`.
+   */
+  checkReady(address: ServiceAddress, credentials: ServiceCredentials, timeoutMs: number): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+const CPU = 1_000_000_000;
+
+/** One `select 1` through the same `pg` client learners use: proof that logins work. */
+async function checkPostgres(address: ServiceAddress, credentials: ServiceCredentials, timeoutMs: number): Promise<void> {
+  const client = new pg.Client({
+    host: address.host,
+    port: address.port,
+    user: credentials.user,
+    password: credentials.password,
+    database: credentials.database,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
+  // A server that drops the connection mid-start emits 'error' on the client; without a
+  // listener that would crash the process instead of failing this one attempt.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Encodes a command as a RESP array of bulk strings, the form every Redis accepts. */
+export function encodeRespCommand(args: readonly string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+}
+
+/**
+ * Reads the complete simple replies (`+OK`, `-ERR ...`) at the start of `text`. Bulk
+ * and array replies do not occur in the AUTH + PING exchange, so they are not parsed.
+ */
+export function parseRespSimpleReplies(text: string): { replies: string[]; rest: string } {
+  const replies: string[] = [];
+  let rest = text;
+  let end = rest.indexOf('\r\n');
+  while (end >= 0) {
+    replies.push(rest.slice(0, end));
+    rest = rest.slice(end + 2);
+    end = rest.indexOf('\r\n');
+  }
+  return { replies, rest };
+}
+
+/** Sends commands over one TCP connection and collects as many simple replies. */
+export function respExchange(address: ServiceAddress, commands: readonly (readonly string[])[], timeoutMs: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ host: address.host, port: address.port });
+    let received = '';
+    let settled = false;
+    const finish = (error: Error | undefined, replies?: string[]): void => {
+      if (settled) {
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (error) {
+        reject(error);
+      } else {
+        resolve(replies ?? []);
+      }
+    };
+    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(commands.map((c) => encodeRespCommand(c)).join('')));
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      const { replies } = parseRespSimpleReplies(received);
+      if (replies.length >= commands.length) {
+        finish(undefined, replies.slice(0, commands.length));
+      }
+    });
+    socket.on('error', (error) => finish(error));
+    socket.on('close', () => finish(new Error(`the server closed the connection after ${JSON.stringify(received)}`)));
+  });
+}
+
+/** `AUTH` then `PING` over raw RESP: ready means the password works and PING says PONG. */
+async function checkRedis(address: ServiceAddress, credentials: ServiceCredentials, timeoutMs: number): Promise<void> {
+  const [auth, ping] = await respExchange(address, [['AUTH', credentials.password], ['PING']], timeoutMs);
+  if (auth !== '+OK') {
+    throw new Error(`AUTH answered ${auth ?? 'nothing'}`);
+  }
+  // A Redis still loading its data set answers "-LOADING ..." here.
+  if (ping !== '+PONG') {
+    throw new Error(`PING answered ${ping ?? 'nothing'}`);
+  }
+}
+
+export const SERVICE_CATALOG: Readonly<Record<ServiceKind, ServiceDefinition>> = {
+  postgres: {
+    kind: 'postgres',
+    displayName: 'PostgreSQL',
+    image: 'postgres:15',
+    containerPort: 5432,
+    envPrefix: 'POSTGRES',
+    defaultUser: 'lab',
+    defaultDatabase: 'lab',
+    environment: (c) => ({ POSTGRES_USER: c.user, POSTGRES_PASSWORD: c.password, POSTGRES_DB: c.database }),
+    command: () => undefined,
+    resources: { memoryBytes: 512 * MiB, nanoCpus: 1 * CPU },
+    connectionUrl: (a, c) => `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${a.host}:${a.port}/${encodeURIComponent(c.database)}`,
+    checkReady: checkPostgres,
+  },
+  redis: {
+    kind: 'redis',
+    displayName: 'Redis',
+    image: 'redis:7',
+    containerPort: 6379,
+    envPrefix: 'REDIS',
+    defaultUser: 'default',
+    defaultDatabase: '0',
+    environment: () => ({}),
+    // The official image takes its server flags as the command; the password is the only one.
+    command: (c) => ['redis-server', '--requirepass', c.password],
+    resources: { memoryBytes: 256 * MiB, nanoCpus: CPU / 2 },
+    connectionUrl: (a, c) => `redis://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${a.host}:${a.port}/${c.database}`,
+    checkReady: checkRedis,
+  },
+};
+
+export function serviceDefinition(kind: ServiceKind): ServiceDefinition {
+  return SERVICE_CATALOG[kind];
+}
+
+/** Service → image replacements, as the `dataLabs.images` setting holds them. */
+export type ImageOverrides = Readonly<Partial<Record<string, string>>>;
+
+/**
+ * The image to run for a service: the override when there is a usable one, else the
+ * catalog's official image. Blank or non-string overrides are ignored, so a half-typed
+ * setting never produces an empty image name.
+ */
+export function resolveServiceImage(kind: ServiceKind, overrides: ImageOverrides = {}): string {
+  const override = overrides[kind];
+  return typeof override === 'string' && override.trim() !== '' ? override.trim() : SERVICE_CATALOG[kind].image;
+}
+
+/** Generates credentials for one service of one lab: a random password, fixed names. */
+export function generateCredentials(kind: ServiceKind, randomBytes: (size: number) => Buffer): ServiceCredentials {
+  const definition = SERVICE_CATALOG[kind];
+  // Hex keeps the password safe in URLs, shell commands and .env files without quoting.
+  return { user: definition.defaultUser, password: randomBytes(18).toString('hex'), database: definition.defaultDatabase };
+}

@@ -1,0 +1,105 @@
+/**
+ * The dockerode runtime's error mapping and deadlines, against a fake engine: an HTTP
+ * server on a unix socket that answers as the Docker API does. The real engine is
+ * exercised by test/docker; these cases are the ones an engine will not produce on cue.
+ */
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DockerodeRuntime } from '../../src/core/services/dockerodeRuntime';
+import { ContainerRuntimeError, ImageMissingError, PortConflictError } from '../../src/core/services/runtime';
+import { useTempDirs } from './helpers';
+
+const tempDir = useTempDirs('ddl-fake-engine-');
+const servers: http.Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+/** Starts a fake engine; `handler` answers each request, and the requests are recorded. */
+async function fakeEngine(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<{ runtime: DockerodeRuntime; log: string[] }> {
+  const socketPath = path.join(await tempDir(), 'docker.sock');
+  const server = http.createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  const log: string[] = [];
+  const runtime = new DockerodeRuntime({
+    host: { endpoint: { kind: 'socket', socketPath }, source: { kind: 'DOCKER_HOST', value: `unix://${socketPath}` }, description: `unix://${socketPath}` },
+    logger: { info: (m) => log.push(m), warn: (m) => log.push(m), error: (m) => log.push(m) },
+    callTimeoutMs: 300,
+  });
+  return { runtime, log };
+}
+
+function answer(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const ID = 'a'.repeat(64);
+
+describe('DockerodeRuntime against a fake engine', () => {
+  it('turns "port is already allocated" into PortConflictError with the port', async () => {
+    const { runtime, log } = await fakeEngine((_req, res) => answer(res, 500, { message: 'driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:5555 failed: port is already allocated' }));
+    const error = await runtime.startContainer(ID).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PortConflictError);
+    expect(error).toMatchObject({ hostPort: 5555 });
+    // The log names the container by its short id.
+    expect(log.some((line) => line.includes('start aaaaaaaaaaaa') && line.includes('PortConflictError'))).toBe(true);
+  });
+
+  it('turns a userland-proxy bind failure into PortConflictError', async () => {
+    const { runtime } = await fakeEngine((_req, res) => answer(res, 500, { message: 'Error starting userland proxy: listen tcp4 127.0.0.1:6000: bind: address already in use' }));
+    await expect(runtime.startContainer(ID)).rejects.toMatchObject({ name: 'PortConflictError', hostPort: 6000 });
+  });
+
+  it('turns "No such image" on create into ImageMissingError', async () => {
+    const { runtime } = await fakeEngine((_req, res) => answer(res, 404, { message: 'No such image: postgres:15' }));
+    await expect(runtime.createContainer({ image: 'postgres:15', labels: {} })).rejects.toBeInstanceOf(ImageMissingError);
+  });
+
+  it('treats stopping a stopped container and removing a removed one as done', async () => {
+    const { runtime } = await fakeEngine((req, res) => {
+      if (req.method === 'DELETE') {
+        answer(res, 404, { message: 'No such container' });
+      } else {
+        res.writeHead(304);
+        res.end();
+      }
+    });
+    await expect(runtime.stopContainer(ID, 1)).resolves.toBeUndefined();
+    await expect(runtime.removeContainer(ID)).resolves.toBeUndefined();
+  });
+
+  it('gives up on an engine that never answers, within the call deadline', async () => {
+    const { runtime } = await fakeEngine(() => {
+      // Never answers.
+    });
+    const started = Date.now();
+    const error = await runtime.inspectContainer(ID).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ContainerRuntimeError);
+    expect((error as Error).message).toMatch(/did not answer "inspect aaaaaaaaaaaa" within/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('reads published ports and state from inspect', async () => {
+    const { runtime } = await fakeEngine((_req, res) =>
+      answer(res, 200, {
+        Id: ID,
+        Name: '/datalabs-x-postgres-abc',
+        Config: { Image: 'postgres:15', Labels: { 'dev.datalabs.lab': 'x' } },
+        State: { Status: 'running', ExitCode: 0 },
+        NetworkSettings: { Ports: { '5432/tcp': [{ HostIp: '127.0.0.1', HostPort: '49153' }], '9999/tcp': null }, Networks: { 'datalabs-x': {} } },
+      }),
+    );
+    expect(await runtime.inspectContainer(ID)).toEqual({
+      id: ID,
+      name: 'datalabs-x-postgres-abc',
+      image: 'postgres:15',
+      status: 'running',
+      labels: { 'dev.datalabs.lab': 'x' },
+      ports: [{ containerPort: '5432/tcp', hostIp: '127.0.0.1', hostPort: 49153 }],
+      networks: ['datalabs-x'],
+    });
+  });
+});
