@@ -75,13 +75,18 @@ const treeRow = (text) => page.locator('.monaco-list-row', { hasText: text }).fi
 const checkbox = (text) => treeRow(text).locator('.custom-view-tree-node-item-checkbox');
 
 async function openSidebar() {
-  const icon = page.locator('.activitybar [aria-label="Distributed Data Labs"]').first();
-  await icon.waitFor({ timeout: 60_000 });
-  // Clicking the icon of the open container would close it; only open it when closed.
-  if (!(await page.locator('.pane-header', { hasText: 'Curriculum' }).first().isVisible().catch(() => false))) {
-    await icon.click();
-  }
-  await treeRow(ITEM).waitFor({ timeout: 60_000 });
+  const item = page.locator('.activitybar .action-item:has([aria-label^="Distributed Data Labs"])').first();
+  await item.waitFor({ timeout: 60_000 });
+  // Clicking the icon of an open container closes it, and the workbench may still be
+  // restoring the sidebar from before a reload; so click only while the item says it is
+  // closed (aria-expanded), and wait for the tree itself.
+  await until('the Curriculum tree to show', async () => {
+    if (await treeRow(ITEM).isVisible().catch(() => false)) return true;
+    if ((await item.getAttribute('aria-expanded').catch(() => null)) !== 'true') {
+      await item.click().catch(() => {});
+    }
+    return false;
+  }, 60_000);
 }
 
 async function runCommand(title) {
