@@ -9,8 +9,8 @@ import {
   emptyProgress,
   parseProgress,
   progressFileSchema,
-  writeFileAtomic,
 } from '../../src/core/curriculum/progress';
+import { writeFileAtomic } from '../../src/core/atomicFile';
 import { exists, useTempDirs } from './helpers';
 
 const tempDir = useTempDirs('ddl-progress-');

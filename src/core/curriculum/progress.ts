@@ -13,6 +13,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../atomicFile';
 import * as z from '../schema';
 import { CHECKLIST, findChecklistItem } from './curriculum';
 
@@ -421,36 +422,5 @@ async function removeStaleTempFiles(dir: string): Promise<void> {
         await fs.rm(file, { force: true });
       }
     }
-  }
-}
-
-/** Writes a file so that readers see either the old content or the new, never a mix. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const dir = path.dirname(file);
-  await fs.mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`);
-  const handle = await fs.open(temp, 'w');
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temp, file);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
-  // Flush the directory entry too, so the rename itself survives a power cut.
-  try {
-    const dirHandle = await fs.open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
-  } catch {
-    // Some platforms (Windows) cannot open a directory; the rename is still atomic there.
   }
 }

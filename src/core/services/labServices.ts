@@ -9,7 +9,7 @@
  * ask whether a session is still alive.
  */
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../atomicFile';
 import * as path from 'node:path';
 import type { ServiceKind } from '../labs/manifest';
 import { type ContainerInfo, type ContainerRuntime, type PullLayerProgress, type RuntimeLogger, ReadinessTimeoutError, silentLogger } from './runtime';
@@ -271,7 +271,8 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   let envFile: string | undefined;
   if (options.labDir !== undefined) {
     envFile = path.join(options.labDir, ENV_FILE_NAME);
-    await writeEnvFileAtomic(envFile, renderEnvFile(connections));
+    // Owner-only: the file holds passwords.
+    await writeFileAtomic(envFile, renderEnvFile(connections), { mode: 0o600 });
   }
   return { connections, ...(network !== undefined ? { network } : {}), ...(envFile !== undefined ? { envFile } : {}) };
 }
@@ -404,23 +405,3 @@ export function renderEnvFile(connections: readonly ServiceConnection[]): string
   return `${lines.join('\n')}\n`;
 }
 
-/**
- * Writes the file through a temporary file in the same folder and a rename, so a reader
- * never sees half a file; owner-only permissions because it holds passwords.
- */
-export async function writeEnvFileAtomic(file: string, text: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${cryptoRandomBytes(4).toString('hex')}.tmp`);
-  const handle = await fs.open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temp, file);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
-}
