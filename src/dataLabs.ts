@@ -74,7 +74,11 @@ export class DataLabs {
     // Another window or the CLI may change progress; show their changes here too.
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(ctx.progressDir), 'progress.json'));
     const reload = (): void => {
-      void ctx.ready.then(() => ctx.store.reload()).catch((error: unknown) => log.error('Reloading progress failed', error));
+      // Another process may also have left the file unreadable; the reload keeps it aside, and it is reported here.
+      void ctx.ready
+        .then(() => ctx.store.reload())
+        .then(() => reportUnreadableProgress(ctx.store, log))
+        .catch((error: unknown) => log.error('Reloading progress failed', error));
     };
     extension.subscriptions.push(tree, welcome, tests, watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload));
     for (const [name, factory] of Object.entries(COMMANDS)) {

@@ -43,8 +43,10 @@ export class LabTestController implements vscode.Disposable {
     this.disposables.push(
       this.controller,
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.discoverAll()),
-      ctx.onDidChangeCatalog(() => this.discoverAll()),
     );
+    // The first discovery runs once `ready` resolves (see DataLabs.start); only later
+    // catalog reloads need another, or start-up would discover everything twice.
+    void ctx.ready.then(() => this.disposables.push(ctx.onDidChangeCatalog(() => this.discoverAll())));
   }
 
   /** Finds every open lab and its tests; called on start and whenever folders change. */
