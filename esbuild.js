@@ -30,6 +30,9 @@ const common = {
   sourcesContent: false,
   logLevel: 'warning',
   plugins: [reportPlugin],
+  // dockerode's ssh transport (ssh2) can use these native add-ons when present and works
+  // without them; bundling them would only fail, so they stay out.
+  external: ['cpu-features', '*.node'],
 };
 
 async function main() {
@@ -38,7 +41,7 @@ async function main() {
       ...common,
       entryPoints: ['src/extension.ts'],
       outfile: 'dist/extension.js',
-      external: ['vscode'],
+      external: [...common.external, 'vscode'],
       // Activation time counts module evaluation (first to last line of the bundle)
       // as well as activate() itself; see src/extension.ts.
       banner: { js: 'globalThis.__dataLabsLoadStart = performance.now();' },
