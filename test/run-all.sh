@@ -33,6 +33,20 @@ fi
 step "system prerequisites"
 bash test/setup/prerequisites.sh
 
+step "Docker engine and local lab images"
+# Installs and starts dockerd and builds the local images once (about 2 minutes); later
+# runs reuse them (under a second). Outside CI a machine without root or Docker may skip
+# the Docker tier; in CI it may not.
+docker_ready=1
+if ! bash test/setup/docker.sh --no-verify; then
+  if [ "${CI:-}" = true ]; then
+    echo "The Docker tier cannot run (see above), and CI may not skip it." >&2
+    exit 1
+  fi
+  docker_ready=0
+  echo "Skipping the Docker tier: test/setup/docker.sh failed (see above)." >&2
+fi
+
 step "type-check, lint, bundle"
 npm run build
 
@@ -41,6 +55,11 @@ npm run validate
 
 step "unit tests (core)"
 tier npm run test:unit
+
+step "containers on a real Docker engine"
+if [ "$docker_ready" = 1 ]; then
+  tier npm run test:docker
+fi
 
 step "labs: starters fail their tests, reference solutions pass"
 tier npm run test:lab

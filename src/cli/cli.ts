@@ -27,6 +27,8 @@ export interface CliContext {
   /** The product's own `labs/` folder. */
   readonly labsDir: string;
   readonly version: string;
+  /** The bundled embedded PostgreSQL server (dist/embedded-postgres.js), for `services --backend embedded`. */
+  readonly embeddedServerScript?: string;
 }
 
 const HELP = `data-labs — Distributed Data Labs from the command line
@@ -37,11 +39,15 @@ Usage:
                                        (default folder: $DATA_LABS_ROOT or ~/data-labs, then <lab>)
       --no-install                     Do not run npm install in the lab folder
   data-labs validate [labs-dir]        Check every lab manifest; exit 1 naming file and field
+  data-labs services up|down|status|reset <lab> [dir] [--backend docker|embedded]
+                                       Start, stop, list or empty a lab's databases, headless
+                                       (see "data-labs services --help")
   data-labs --help | --version
 
 Environment:
   DATA_LABS_ROOT           Where labs are opened (the editor's "dataLabs.labsRoot" setting)
   DATA_LABS_PROGRESS_DIR   Folder of progress.json (default: the editor's global storage)
+  DATA_LABS_IMAGES         JSON map of service to image, like the editor's "dataLabs.images"
 
 Exit codes: 0 success, 1 failure, 2 wrong usage.
 `;
@@ -51,22 +57,35 @@ class UsageError extends Error {}
 interface Parsed {
   readonly positionals: string[];
   readonly flags: Set<string>;
+  /** Options that take a value (`--backend docker` or `--backend=docker`). */
+  readonly values: Map<string, string>;
 }
 
-function parseArgs(args: readonly string[], known: readonly string[]): Parsed {
+function parseArgs(args: readonly string[], known: readonly string[], withValue: readonly string[] = []): Parsed {
   const positionals: string[] = [];
   const flags = new Set<string>();
-  for (const arg of args) {
+  const values = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
     if (arg.startsWith('--')) {
-      if (!known.includes(arg)) {
+      const eq = arg.indexOf('=');
+      const name = eq >= 0 ? arg.slice(0, eq) : arg;
+      if (withValue.includes(name)) {
+        const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+        if (value === undefined || value === '' || value.startsWith('--')) {
+          throw new UsageError(`${name} needs a value.`);
+        }
+        values.set(name, value);
+      } else if (known.includes(arg)) {
+        flags.add(arg);
+      } else {
         throw new UsageError(`Unknown option ${arg}.`);
       }
-      flags.add(arg);
     } else {
       positionals.push(arg);
     }
   }
-  return { positionals, flags };
+  return { positionals, flags, values };
 }
 
 export async function runCli(ctx: CliContext): Promise<number> {
@@ -89,6 +108,8 @@ export async function runCli(ctx: CliContext): Promise<number> {
         return await openCommand(ctx, parseArgs(rest, ['--no-install', '--help']));
       case 'validate':
         return await validateCommand(ctx, parseArgs(rest, ['--help']));
+      case 'services':
+        return await servicesCommand(ctx, parseArgs(rest, ['--help', '--json', '--remove'], ['--backend']));
       default:
         throw new UsageError(`Unknown command "${command}".`);
     }
@@ -242,4 +263,59 @@ async function validateCommand(ctx: CliContext, args: Parsed): Promise<number> {
   }
   ctx.stdout(`${catalog.length - broken} valid, ${broken} invalid\n`);
   return broken === 0 ? EXIT_OK : EXIT_FAILURE;
+}
+
+async function servicesCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  // Loaded here, not at the top: the Docker client and pg cost time every other command would pay.
+  const { SERVICES_HELP, resolveLabDir, runServicesCommand } = await import('./services');
+  if (args.flags.has('--help')) {
+    ctx.stdout(SERVICES_HELP);
+    return EXIT_OK;
+  }
+  const [action, labId, dirArg, ...extra] = args.positionals;
+  if (action !== 'up' && action !== 'down' && action !== 'status' && action !== 'reset') {
+    throw new UsageError(action === undefined ? 'services needs an action: up, down, status or reset.' : `Unknown services action "${action}": use up, down, status or reset.`);
+  }
+  if (!labId) {
+    throw new UsageError(`services ${action} needs a lab id, e.g. "data-labs services ${action} relational-vs-document".`);
+  }
+  if (extra.length > 0) {
+    throw new UsageError(`services ${action} takes a lab and at most one folder; got also ${extra.join(' ')}.`);
+  }
+  const backendArg = args.values.get('--backend');
+  if (backendArg !== undefined && backendArg !== 'docker' && backendArg !== 'embedded') {
+    throw new UsageError(`--backend must be docker or embedded, not "${backendArg}".`);
+  }
+  let images: Record<string, string> = {};
+  const imagesEnv = ctx.env['DATA_LABS_IMAGES'];
+  if (imagesEnv !== undefined && imagesEnv.trim() !== '') {
+    try {
+      const parsed: unknown = JSON.parse(imagesEnv);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+        throw new Error('not an object of strings');
+      }
+      images = parsed as Record<string, string>;
+    } catch (error) {
+      ctx.stderr(`data-labs: DATA_LABS_IMAGES must be a JSON object mapping services to images, like {"postgres":"postgres:15"} (${(error as Error).message}).\n`);
+      return EXIT_USAGE;
+    }
+  }
+  const catalog = await loadCatalog(ctx.labsDir);
+  const entry = findLab(catalog, labId);
+  if (!entry) {
+    ctx.stderr(`data-labs: there is no lab "${labId}". Known labs: ${catalog.map((e) => e.id).join(', ') || 'none'}.\n`);
+    return EXIT_FAILURE;
+  }
+  if (!entry.ok) {
+    ctx.stderr(`data-labs: lab "${labId}" has a broken manifest:\n${entry.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
+    return EXIT_FAILURE;
+  }
+  const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
+  const { createServicesController } = await import('./servicesController');
+  const controller = createServicesController({ images, env: ctx.env, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
+  return runServicesCommand(
+    { action, lab: entry, labDir, backend: backendArg, remove: args.flags.has('--remove'), json: args.flags.has('--json') },
+    controller,
+    { stdout: ctx.stdout, stderr: ctx.stderr },
+  );
 }

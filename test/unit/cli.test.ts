@@ -295,3 +295,50 @@ describe('validate', () => {
     expect(out.stderr).toBe(`data-labs: no labs found in ${path.join(cwd, 'empty')}.\n`);
   });
 });
+
+describe('services', () => {
+  it('--help documents every action, the backend and DATA_LABS_IMAGES', async () => {
+    const out = await cli(['services', '--help']);
+    expect(out.code).toBe(EXIT_OK);
+    for (const text of ['services up <lab> [dir]', 'services down', 'services status', 'services reset', '--backend docker|embedded', '--remove', 'DATA_LABS_IMAGES']) {
+      expect(out.stdout).toContain(text);
+    }
+    expect((await cli(['--help'])).stdout).toContain('data-labs services up|down|status|reset <lab>');
+  });
+
+  it.each([
+    [['services'], 'services needs an action: up, down, status or reset.'],
+    [['services', 'start', 'demo-lab'], 'Unknown services action "start": use up, down, status or reset.'],
+    [['services', 'up'], 'services up needs a lab id'],
+    [['services', 'up', 'demo-lab', 'a', 'b'], 'takes a lab and at most one folder; got also b'],
+    [['services', 'up', 'demo-lab', '--backend', 'kubernetes'], '--backend must be docker or embedded, not "kubernetes".'],
+    [['services', 'up', 'demo-lab', '--backend'], '--backend needs a value.'],
+    [['services', 'up', 'demo-lab', '--frobnicate'], 'Unknown option --frobnicate.'],
+  ])('%j is a usage error', async (argv, message) => {
+    const out = await cli(argv);
+    expect(out.code).toBe(EXIT_USAGE);
+    expect(out.stderr).toContain(message);
+  });
+
+  it('rejects a DATA_LABS_IMAGES that is not a JSON object of strings', async () => {
+    for (const value of ['postgres=mirror/postgres:15', '["x"]', '{"postgres": 15}']) {
+      const out = await cli(['services', 'status', 'demo-lab'], { env: { DATA_LABS_PROGRESS_DIR: progressDir, DATA_LABS_ROOT: labsRoot, DATA_LABS_IMAGES: value } });
+      expect(out.code).toBe(EXIT_USAGE);
+      expect(out.stderr).toContain('DATA_LABS_IMAGES must be a JSON object mapping services to images');
+    }
+  });
+
+  it('names the known labs for an unknown one, and the problems of a broken one', async () => {
+    const unknown = await cli(['services', 'up', 'no-such-lab']);
+    expect(unknown.code).toBe(EXIT_FAILURE);
+    expect(unknown.stderr).toContain('there is no lab "no-such-lab". Known labs:');
+    const broken = await cli(['services', 'up', 'broken-lab']);
+    expect(broken.code).toBe(EXIT_FAILURE);
+    expect(broken.stderr).toContain('lab "broken-lab" has a broken manifest');
+  });
+
+  it('a lab without databases needs nothing started', async () => {
+    const out = await cli(['services', 'up', 'demo-lab', cwd]);
+    expect(out).toMatchObject({ code: EXIT_OK, stdout: 'Lab demo-lab needs no databases.\n' });
+  });
+});

@@ -361,6 +361,10 @@ export class DockerodeRuntime implements ContainerRuntime {
     await this.call('unpause', short(id), (abortSignal) => this.docker.getContainer(id).unpause({ abortSignal }));
   }
 
+  async renameContainer(id: string, name: string): Promise<void> {
+    await this.call(`rename to ${name}`, short(id), (abortSignal) => this.docker.getContainer(id).rename({ name, abortSignal }));
+  }
+
   async removeContainer(id: string): Promise<void> {
     await this.call('remove', short(id), async (abortSignal) => {
       try {

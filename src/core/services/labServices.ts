@@ -14,9 +14,11 @@ import * as path from 'node:path';
 import type { ServiceKind } from '../labs/manifest';
 import { type ContainerInfo, type ContainerRuntime, type PullLayerProgress, type RuntimeLogger, ReadinessTimeoutError, silentLogger } from './runtime';
 import { type ImageOverrides, type ServiceCredentials, type ServiceDefinition, generateCredentials, resolveServiceImage, serviceDefinition } from './serviceCatalog';
+import { PARKED_OWNER, isOwnerAlive } from './sessions';
 
 export const LABEL_EXTENSION = 'dev.datalabs.extension';
 export const LABEL_LAB = 'dev.datalabs.lab';
+/** The session that created the container. Who owns it now is in its name: see containerOwner. */
 export const LABEL_SESSION = 'dev.datalabs.session';
 export const LABEL_SERVICE = 'dev.datalabs.service';
 export const LABEL_INDEX = 'dev.datalabs.index';
@@ -88,6 +90,38 @@ const POLL_INTERVALS_MS = [50, 100, 100, 200, 250];
 const POLL_MAX_MS = 500;
 const ATTEMPT_TIMEOUT_MS = 2_000;
 const LOG_LINES_ON_FAILURE = 30;
+
+const OWNER_ID = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The session that owns a container now: the part of its name after the first ".".
+ * Labels cannot change after creation, but a name can, so a container reused by a later
+ * session (or parked by a clean stop) is renamed to its new owner. Names without an
+ * owner part (made by hand, or by an older version) fall back to the creating session.
+ */
+export function containerOwner(container: Pick<ContainerInfo, 'name' | 'labels'>): string | undefined {
+  const dot = container.name.indexOf('.');
+  return dot >= 0 ? container.name.slice(dot + 1) : container.labels[LABEL_SESSION];
+}
+
+/** The container's name with `owner` as its owner part. */
+export function nameWithOwner(name: string, owner: string): string {
+  const dot = name.indexOf('.');
+  return `${dot >= 0 ? name.slice(0, dot) : name}.${owner}`;
+}
+
+function checkOwnerId(owner: string): void {
+  if (!OWNER_ID.test(owner)) {
+    throw new Error(`A session id may only hold letters, digits, "_" and "-", not ${JSON.stringify(owner)}.`);
+  }
+}
+
+/** Makes `owner` the owner of a container, renaming it if it has another. */
+async function takeOwnership(runtime: ContainerRuntime, container: Pick<ContainerInfo, 'id' | 'name' | 'labels'>, owner: string): Promise<void> {
+  if (containerOwner(container) !== owner) {
+    await runtime.renameContainer(container.id, nameWithOwner(container.name, owner));
+  }
+}
 
 export function labLabels(labId: string): Record<string, string> {
   return { [LABEL_EXTENSION]: '1', [LABEL_LAB]: labId };
@@ -196,6 +230,7 @@ async function ensureNetwork(runtime: ContainerRuntime, options: LabServicesOpti
 export async function startLabServices(runtime: ContainerRuntime, services: readonly LabServiceRequest[], options: LabServicesOptions): Promise<LabServicesResult> {
   const logger = options.logger ?? silentLogger;
   const random = options.randomBytes ?? cryptoRandomBytes;
+  checkOwnerId(options.sessionId);
   const readinessTimeoutMs = options.readinessTimeoutMs ?? DEFAULT_READINESS_TIMEOUT_MS;
   await runtime.ping();
 
@@ -230,7 +265,8 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
       containerId = found.id;
       credentials = foundCredentials;
       image = found.image;
-      logger.info(`lab ${options.labId}: reusing ${name} (container ${containerId.slice(0, 12)}, ${found.status})`);
+      logger.info(`lab ${options.labId}: reusing ${name} (container ${containerId.slice(0, 12)}, ${found.status}, owner ${containerOwner(found) ?? 'none'})`);
+      await takeOwnership(runtime, found, options.sessionId);
       if (found.status === 'paused') {
         await runtime.unpauseContainer(containerId);
       } else if (found.status !== 'running' && found.status !== 'restarting') {
@@ -285,7 +321,7 @@ async function createServiceContainer(
   const { options, credentials } = spec;
   const command = definition.command(credentials);
   // A random suffix keeps names unique even beside a leftover that lost its labels.
-  const containerName = `datalabs-${options.labId}-${spec.name}-${cryptoRandomBytes(3).toString('hex')}`;
+  const containerName = `datalabs-${options.labId}-${spec.name}-${cryptoRandomBytes(3).toString('hex')}.${options.sessionId}`;
   return runtime.createContainer({
     name: containerName,
     image: spec.image,
@@ -307,9 +343,23 @@ async function createServiceContainer(
   });
 }
 
-/** Stops a lab's containers, keeping them (and their data) for the next start. */
-export async function stopLabServices(runtime: ContainerRuntime, labId: string, timeoutSeconds = 5): Promise<ContainerInfo[]> {
-  const containers = await runtime.listContainers(labLabels(labId));
+export interface StopOptions {
+  readonly timeoutSeconds?: number;
+  /**
+   * Stop only the containers this session owns: a window closing a lab leaves alone the
+   * containers another window (or `data-labs services up`) has taken over since.
+   */
+  readonly onlyOwnedBy?: string;
+}
+
+/**
+ * Stops a lab's containers and parks them: they keep their data, the sweep leaves them
+ * alone, and the next start of the lab restarts them.
+ */
+export async function stopLabServices(runtime: ContainerRuntime, labId: string, options: StopOptions = {}): Promise<ContainerInfo[]> {
+  const timeoutSeconds = options.timeoutSeconds ?? 5;
+  const all = await runtime.listContainers(labLabels(labId));
+  const containers = options.onlyOwnedBy === undefined ? all : all.filter((c) => containerOwner(c) === options.onlyOwnedBy);
   await Promise.all(
     containers.map(async (c) => {
       // A paused container cannot take a stop signal until it runs again.
@@ -319,6 +369,7 @@ export async function stopLabServices(runtime: ContainerRuntime, labId: string, 
       if (c.status === 'running' || c.status === 'paused' || c.status === 'restarting') {
         await runtime.stopContainer(c.id, timeoutSeconds);
       }
+      await takeOwnership(runtime, c, PARKED_OWNER);
     }),
   );
   return containers;
@@ -345,10 +396,12 @@ export interface SweepResult {
 }
 
 /**
- * Removes every container (and network) of this extension whose session is gone, so
- * an editor killed with SIGKILL leaves nothing behind after the next start.
+ * Removes every container of this extension whose owner is gone, so an editor killed
+ * with SIGKILL leaves nothing behind after the next start. Parked containers (stopped on
+ * purpose, kept for reuse) and those of `data-labs services up` have owners that never
+ * die. A lab network goes once its creator is gone and no container of the lab is left.
  */
-export async function sweepOrphans(runtime: ContainerRuntime, isSessionAlive: (sessionId: string) => boolean | Promise<boolean>, logger: RuntimeLogger = silentLogger): Promise<SweepResult> {
+export async function sweepOrphans(runtime: ContainerRuntime, isSessionAlive: (sessionId: string) => boolean | Promise<boolean> = isOwnerAlive, logger: RuntimeLogger = silentLogger): Promise<SweepResult> {
   const ours = { [LABEL_EXTENSION]: '1' };
   const verdicts = new Map<string, boolean>();
   const alive = async (session: string | undefined): Promise<boolean> => {
@@ -361,23 +414,28 @@ export async function sweepOrphans(runtime: ContainerRuntime, isSessionAlive: (s
     return verdicts.get(session) === true;
   };
   const removedContainers: string[] = [];
+  const labsWithContainers = new Set<string>();
   for (const c of await runtime.listContainers(ours)) {
-    if (!(await alive(c.labels[LABEL_SESSION]))) {
-      logger.info(`sweep: removing container ${c.id.slice(0, 12)} (${c.name}) of ended session ${c.labels[LABEL_SESSION] ?? '(none)'}`);
-      await runtime.removeContainer(c.id);
-      removedContainers.push(c.id);
+    const owner = containerOwner(c);
+    if (await alive(owner)) {
+      labsWithContainers.add(c.labels[LABEL_LAB] ?? '');
+      continue;
     }
+    logger.info(`sweep: removing container ${c.id.slice(0, 12)} (${c.name}, ${c.status}) of ended session ${owner ?? '(none)'}`);
+    await runtime.removeContainer(c.id);
+    removedContainers.push(c.id);
   }
   const removedNetworks: string[] = [];
   for (const n of await runtime.listNetworks(ours)) {
-    if (!(await alive(n.labels[LABEL_SESSION]))) {
-      try {
-        await runtime.removeNetwork(n.id);
-        removedNetworks.push(n.name);
-      } catch (error) {
-        // A network still used by a live session's container stays; the next sweep retries.
-        logger.warn(`sweep: kept network ${n.name}: ${(error as Error).message}`);
-      }
+    if (labsWithContainers.has(n.labels[LABEL_LAB] ?? '') || (await alive(n.labels[LABEL_SESSION]))) {
+      continue;
+    }
+    try {
+      await runtime.removeNetwork(n.id);
+      removedNetworks.push(n.name);
+    } catch (error) {
+      // A network still in use (a container being created this instant) stays; the next sweep retries.
+      logger.warn(`sweep: kept network ${n.name}: ${(error as Error).message}`);
     }
   }
   return { removedContainers, removedNetworks };

@@ -94,6 +94,8 @@ export interface ContainerRuntime {
   restartContainer(id: string, timeoutSeconds?: number): Promise<void>;
   pauseContainer(id: string): Promise<void>;
   unpauseContainer(id: string): Promise<void>;
+  /** Gives the container a new name (the only thing about a container that can change). */
+  renameContainer(id: string, name: string): Promise<void>;
   /** Removes the container and its anonymous volumes; a missing container is not an error. */
   removeContainer(id: string): Promise<void>;
   inspectContainer(id: string): Promise<ContainerInfo>;

@@ -1,0 +1,12 @@
+/** The CLI's lab-services controller: Docker found as the docker CLI would, owner `cli`. */
+import { DockerodeRuntime } from '../core/services/dockerodeRuntime';
+import { LabServicesController } from '../core/services/labServicesController';
+import { CLI_OWNER } from '../core/services/sessions';
+
+export function createServicesController(options: { images: Record<string, string>; env: NodeJS.ProcessEnv; embeddedServerScript?: string }): LabServicesController {
+  return new LabServicesController({
+    runtime: () => new DockerodeRuntime(),
+    owner: CLI_OWNER,
+    images: () => options.images,
+  });
+}

@@ -1,0 +1,204 @@
+/**
+ * One lab's databases, whichever engine runs them: Docker containers (labServices.ts) or
+ * the embedded fallback (embedded.ts). The extension and the CLI both go through this,
+ * so "up", "down", "status" and "reset" mean the same in the editor and in a terminal.
+ */
+import type { Lab } from '../labs/catalog';
+import type { ServiceKind } from '../labs/manifest';
+import { type LabServiceRequest, LABEL_INDEX, LABEL_SERVICE, containerOwner, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
+import type { ContainerRuntime, PortBinding, PullLayerProgress, RuntimeLogger } from './runtime';
+import type { ImageOverrides } from './serviceCatalog';
+
+export type Backend = 'docker' | 'embedded';
+export const BACKENDS: readonly Backend[] = ['docker', 'embedded'];
+
+export interface StartedConnection {
+  readonly service: ServiceKind;
+  readonly index: number;
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  readonly url: string;
+  /** Docker only. */
+  readonly containerId?: string;
+  readonly image?: string;
+  readonly created?: boolean;
+  /** Embedded only: the server process. */
+  readonly pid?: number;
+}
+
+export interface StartedServices {
+  readonly labId: string;
+  readonly backend: Backend;
+  readonly connections: readonly StartedConnection[];
+  readonly envFile?: string;
+  readonly network?: string;
+  /** What this backend cannot do, in plain words; empty for Docker. */
+  readonly limitations: readonly string[];
+}
+
+export interface ContainerStatusLine {
+  readonly id: string;
+  readonly name: string;
+  readonly service: string;
+  readonly index: number;
+  readonly status: string;
+  readonly image: string;
+  readonly ports: readonly PortBinding[];
+  readonly owner: string | undefined;
+}
+
+export interface EmbeddedStatusLine {
+  readonly running: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly note?: string;
+}
+
+export interface ServicesStatus {
+  readonly labId: string;
+  readonly docker: { readonly containers: readonly ContainerStatusLine[]; readonly error?: string };
+  readonly embedded?: EmbeddedStatusLine;
+}
+
+export interface UpOptions {
+  readonly backend: Backend;
+  /** "Reset data": recreate the databases empty. */
+  readonly reset?: boolean;
+  readonly onPullProgress?: (image: string, progress: PullLayerProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** The embedded engine as the controller needs it (implemented in embedded.ts). */
+export interface EmbeddedBackend {
+  up(lab: Lab, labDir: string, options: { reset: boolean; signal?: AbortSignal }): Promise<StartedServices>;
+  /** Whether a server was running (and is now stopped). */
+  down(labDir: string, options: { remove: boolean }): Promise<boolean>;
+  status(labDir: string): Promise<EmbeddedStatusLine | undefined>;
+}
+
+export interface ControllerOptions {
+  /** Made on first use, so nothing loads the Docker client until a lab needs it. */
+  readonly runtime: () => ContainerRuntime;
+  /** The session id the containers are owned by (`cli` for the command line). */
+  readonly owner: string;
+  readonly images?: () => ImageOverrides;
+  readonly embedded?: EmbeddedBackend;
+  readonly logger?: RuntimeLogger;
+  readonly readinessTimeoutMs?: number;
+}
+
+export class EmbeddedNotAvailableError extends Error {
+  override readonly name = 'EmbeddedNotAvailableError';
+}
+
+export function labServiceRequests(lab: Lab): LabServiceRequest[] {
+  return lab.manifest.services.map((s) => ({ service: s.service, count: s.count }));
+}
+
+/** Whether every service of the lab may run on the embedded engine. */
+export function labAllowsEmbedded(lab: Lab): boolean {
+  return lab.manifest.services.length > 0 && lab.manifest.services.every((s) => s.embedded);
+}
+
+export class LabServicesController {
+  private runtimeInstance: ContainerRuntime | undefined;
+
+  constructor(private readonly options: ControllerOptions) {}
+
+  get runtime(): ContainerRuntime {
+    this.runtimeInstance ??= this.options.runtime();
+    return this.runtimeInstance;
+  }
+
+  async up(lab: Lab, labDir: string, options: UpOptions): Promise<StartedServices> {
+    if (options.backend === 'embedded') {
+      if (!this.options.embedded) {
+        throw new EmbeddedNotAvailableError('The embedded engine is not available here.');
+      }
+      return this.options.embedded.up(lab, labDir, { reset: options.reset === true, ...(options.signal ? { signal: options.signal } : {}) });
+    }
+    const services = labServiceRequests(lab);
+    const startOptions = {
+      labId: lab.manifest.id,
+      sessionId: this.options.owner,
+      labDir,
+      ...(this.options.images ? { images: this.options.images() } : {}),
+      ...(this.options.readinessTimeoutMs !== undefined ? { readinessTimeoutMs: this.options.readinessTimeoutMs } : {}),
+      ...(options.onPullProgress ? { onPullProgress: options.onPullProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    };
+    const result = options.reset === true ? await resetLabServices(this.runtime, services, startOptions) : await startLabServices(this.runtime, services, startOptions);
+    return {
+      labId: lab.manifest.id,
+      backend: 'docker',
+      connections: result.connections.map((c) => ({
+        service: c.service,
+        index: c.index,
+        name: c.name,
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        password: c.password,
+        database: c.database,
+        url: c.url,
+        containerId: c.containerId,
+        image: c.image,
+        created: c.created,
+      })),
+      ...(result.envFile !== undefined ? { envFile: result.envFile } : {}),
+      ...(result.network !== undefined ? { network: result.network } : {}),
+      limitations: [],
+    };
+  }
+
+  /**
+   * Stops (parks) or removes the lab's containers, and stops its embedded server.
+   * `onlyOwned` limits Docker to the containers this controller's owner holds.
+   */
+  async down(lab: Lab, labDir: string, options: { remove?: boolean; onlyOwned?: boolean; skipDocker?: boolean } = {}): Promise<{ docker: number; embedded: boolean }> {
+    let docker = 0;
+    if (options.skipDocker !== true) {
+      if (options.remove === true) {
+        docker = (await this.runtime.listContainers(labLabels(lab.manifest.id))).length;
+        await removeLabServices(this.runtime, lab.manifest.id);
+      } else {
+        const stopped = await stopLabServices(this.runtime, lab.manifest.id, options.onlyOwned === true ? { onlyOwnedBy: this.options.owner } : {});
+        docker = stopped.filter((c) => c.status === 'running' || c.status === 'paused' || c.status === 'restarting').length;
+      }
+    }
+    const embedded = this.options.embedded ? await this.options.embedded.down(labDir, { remove: options.remove === true }) : false;
+    return { docker, embedded };
+  }
+
+  async status(lab: Lab, labDir: string): Promise<ServicesStatus> {
+    let docker: ServicesStatus['docker'];
+    try {
+      await this.runtime.ping();
+      const containers = await this.runtime.listContainers(labLabels(lab.manifest.id));
+      docker = {
+        containers: containers
+          .map((c) => ({
+            id: c.id,
+            name: c.name,
+            service: c.labels[LABEL_SERVICE] ?? '?',
+            index: Number(c.labels[LABEL_INDEX] ?? '1'),
+            status: c.status,
+            image: c.image,
+            ports: c.ports,
+            owner: containerOwner(c),
+          }))
+          .sort((a, b) => a.service.localeCompare(b.service) || a.index - b.index),
+      };
+    } catch (error) {
+      docker = { containers: [], error: (error as Error).message };
+    }
+    const embedded = this.options.embedded ? await this.options.embedded.status(labDir) : undefined;
+    return { labId: lab.manifest.id, docker, ...(embedded ? { embedded } : {}) };
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Who owns a lab's containers, and whether that owner is still alive.
+ *
+ * Every running editor window (and every CLI run that starts services) is a session.
+ * A session id says where it lives: `ed-<host tag>-<pid>-<process start time>`, so any
+ * later process on the same machine can tell, from the id alone, whether its owner is
+ * still running, even after that owner was killed with SIGKILL and could clean nothing.
+ *
+ * Two owners are not processes and never die:
+ *   - `parked`: containers stopped on purpose (the lab was closed, the editor quit), kept
+ *     with their data so reopening the lab restarts them instead of creating new ones;
+ *   - `cli`: services started by `data-labs services up`, which must outlive the command
+ *     until `data-labs services down`.
+ *
+ * A container's owner is the suffix of its name after the first "." (a name is the one
+ * thing about a container that can change; its labels cannot). See labServices.ts.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+
+export const PARKED_OWNER = 'parked';
+export const CLI_OWNER = 'cli';
+
+const SESSION_PATTERN = /^ed-([0-9a-f]{6})-(\d+)-(\d+|x)$/;
+
+/** A short, stable tag for this machine, so ids from another host are never judged here. */
+export function hostTag(hostname: string = os.hostname()): string {
+  return createHash('sha256').update(hostname).digest('hex').slice(0, 6);
+}
+
+/**
+ * When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or
+ * undefined where there is no /proc. Together with the pid it names one process for
+ * good: a pid reused by a later process has a later start time.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces or ")": skip past its last ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[19];
+    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The session id of a process (by default this one). */
+export function sessionIdFor(pid: number = process.pid, hostname: string = os.hostname()): string {
+  return `ed-${hostTag(hostname)}-${pid}-${processStartTime(pid) ?? 'x'}`;
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface ParsedSession {
+  readonly host: string;
+  readonly pid: number;
+  readonly startTime: string | undefined;
+}
+
+export function parseSessionId(id: string): ParsedSession | undefined {
+  const match = SESSION_PATTERN.exec(id);
+  if (!match) {
+    return undefined;
+  }
+  const [, host, pid, start] = match as unknown as [string, string, string, string];
+  return { host, pid: Number(pid), startTime: start === 'x' ? undefined : start };
+}
+
+/**
+ * Whether the owner named by `id` still runs. `parked` and `cli` always "live"; a session
+ * of another machine is assumed alive (it cannot be checked from here, and removing
+ * someone else's containers is worse than leaving them); an id that is not a session id
+ * at all has no owner to wait for.
+ */
+export function isOwnerAlive(id: string, hostname: string = os.hostname()): boolean {
+  if (id === PARKED_OWNER || id === CLI_OWNER) {
+    return true;
+  }
+  const parsed = parseSessionId(id);
+  if (!parsed) {
+    return false;
+  }
+  if (parsed.host !== hostTag(hostname)) {
+    return true;
+  }
+  if (!pidExists(parsed.pid)) {
+    return false;
+  }
+  const start = processStartTime(parsed.pid);
+  return parsed.startTime === undefined || start === undefined || start === parsed.startTime;
+}

@@ -1,0 +1,120 @@
+/**
+ * The sweep after a crash, for real: a separate process starts a lab's containers as its
+ * own session and is killed with SIGKILL; the next sweep (what the extension runs on
+ * activation) removes its containers and network. Parked containers (stopped on purpose)
+ * and those of `data-labs services up` stay.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LABEL_LAB, containerOwner, labNetworkName, startLabServices, stopLabServices, sweepOrphans } from '../../src/core/services/labServices';
+import { CLI_OWNER, PARKED_OWNER, isOwnerAlive, sessionIdFor } from '../../src/core/services/sessions';
+import { LOCAL_IMAGES, leftoverContainers, newRuntime, testLogger, uniqueId, useLabCleanup } from './helpers';
+
+const runtime = newRuntime();
+const registerLab = useLabCleanup(runtime);
+let bundleDir: string;
+let holder: string;
+
+beforeAll(async () => {
+  bundleDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddl-sweep-'));
+  holder = path.join(bundleDir, 'holdServices.js');
+  await esbuild.build({
+    entryPoints: [path.join(__dirname, 'fixtures', 'holdServices.ts')],
+    outfile: holder,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['cpu-features', '*.node'],
+    logLevel: 'error',
+  });
+});
+
+afterAll(async () => {
+  await fs.rm(bundleDir, { recursive: true, force: true });
+});
+
+/** Starts the holder process and resolves once its services are up. */
+function holdServices(labId: string, service: string, count: number): Promise<{ child: ReturnType<typeof spawn>; sessionId: string; containers: string[]; network: string | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [holder, labId, service, String(count), JSON.stringify(LOCAL_IMAGES)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        resolve({ child, ...(JSON.parse(line) as { sessionId: string; containers: string[]; network: string | null }) });
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.once('exit', (code) => reject(new Error(`the holder exited (${code}) before its services were up: ${err}`)));
+  });
+}
+
+function killed(child: ReturnType<typeof spawn>): Promise<void> {
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+describe('after a SIGKILLed session', () => {
+  it('the next sweep removes its containers and network; live, parked and CLI ones stay', async () => {
+    const crashedLab = registerLab(uniqueId('crashed'));
+    const parkedLab = registerLab(uniqueId('parked'));
+    const cliLab = registerLab(uniqueId('cli'));
+    const liveLab = registerLab(uniqueId('live'));
+    const me = sessionIdFor();
+
+    const held = await holdServices(crashedLab, 'redis', 2);
+    expect(held.containers).toHaveLength(2);
+    expect(held.network).toBe(labNetworkName(crashedLab));
+    await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId: parkedLab, sessionId: me, images: LOCAL_IMAGES });
+    await stopLabServices(runtime, parkedLab);
+    await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId: cliLab, sessionId: CLI_OWNER, images: LOCAL_IMAGES });
+    await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId: liveLab, sessionId: me, images: LOCAL_IMAGES });
+
+    // While the holder runs, its session is alive and a sweep keeps everything.
+    const judged = new Set([held.sessionId, me, PARKED_OWNER, CLI_OWNER]);
+    // Only the owners of this test are judged for real, so other runs on the engine are safe.
+    const onlyOurs = (owner: string): boolean => (judged.has(owner) ? isOwnerAlive(owner) : true);
+    expect((await sweepOrphans(runtime, onlyOurs, testLogger)).removedContainers).toEqual([]);
+    expect(await leftoverContainers(runtime, crashedLab)).toBe(2);
+
+    await killed(held.child);
+    const result = await sweepOrphans(runtime, onlyOurs, testLogger);
+    expect([...result.removedContainers].sort()).toEqual([...held.containers].sort());
+    expect(result.removedNetworks).toEqual([labNetworkName(crashedLab)]);
+    expect(await leftoverContainers(runtime, crashedLab)).toBe(0);
+    expect(await runtime.listNetworks({ [LABEL_LAB]: crashedLab })).toEqual([]);
+
+    const parked = await runtime.listContainers({ [LABEL_LAB]: parkedLab });
+    expect(parked.map((c) => [c.status, containerOwner(c)])).toEqual([['exited', PARKED_OWNER]]);
+    expect(await leftoverContainers(runtime, cliLab)).toBe(1);
+    expect(await leftoverContainers(runtime, liveLab)).toBe(1);
+  });
+
+  it('a parked container taken over by a later session belongs to that session', async () => {
+    const labId = registerLab(uniqueId('takeover'));
+    const first = await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: 'first-session', images: LOCAL_IMAGES });
+    await stopLabServices(runtime, labId);
+    const held = await holdServices(labId, 'redis', 1);
+    // The same container, restarted and renamed to its new owner.
+    expect(held.containers).toEqual([first.connections[0]!.containerId]);
+    const [info] = await runtime.listContainers({ [LABEL_LAB]: labId });
+    expect(containerOwner(info!)).toBe(held.sessionId);
+    expect(info!.status).toBe('running');
+    // Closing the lab in the first session's window no longer touches it...
+    expect(await stopLabServices(runtime, labId, { onlyOwnedBy: 'first-session' })).toEqual([]);
+    // ...and when its new owner is killed, the sweep removes it.
+    await killed(held.child);
+    const judged = (owner: string): boolean => (owner === held.sessionId ? isOwnerAlive(owner) : true);
+    expect((await sweepOrphans(runtime, judged, testLogger)).removedContainers).toEqual(held.containers);
+  });
+});
