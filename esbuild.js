@@ -1,8 +1,13 @@
 // Bundles the two faces of the product from the same src/core:
 //   dist/extension.js  the VS Code extension (vscode stays external: the editor provides it)
 //   dist/cli.js        the data-labs command line
+// and the process both of them start for labs that run without Docker:
+//   dist/embedded-postgres.js  PGlite served over the PostgreSQL wire protocol, with
+//   dist/pglite/               the WebAssembly and data files PGlite loads at start-up
 // Type-checking and linting run before this script (see `npm run build`).
 const esbuild = require('esbuild');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -35,6 +40,62 @@ const common = {
   external: ['cpu-features', '*.node'],
 };
 
+/*
+ * The embedded PostgreSQL server. PGlite's ES module build finds its files through
+ * `import.meta.url`, which a CommonJS bundle does not have (esbuild leaves it undefined),
+ * and it creates `require` from the same URL. So `import.meta.url` becomes the bundle's
+ * own file URL, and the server passes the three files to PGlite explicitly from
+ * dist/pglite/ (see src/embedded/postgresServer.ts), where the plugin below copies them.
+ * `ws` is only reached by Emscripten's WebSocket file system, which PGlite never uses.
+ */
+// The package's main file is dist/index.cjs; its files sit beside it.
+const PGLITE_DIST = path.dirname(require.resolve('@electric-sql/pglite'));
+const PGLITE_ASSET_FILES = ['pglite.wasm', 'initdb.wasm', 'pglite.data'];
+
+/** Copies PGlite's files beside the bundle, skipping those already there with the same size. */
+function copyPgliteAssets(outdir) {
+  const target = path.join(outdir, 'pglite');
+  fs.mkdirSync(target, { recursive: true });
+  for (const name of PGLITE_ASSET_FILES) {
+    const from = path.join(PGLITE_DIST, name);
+    const to = path.join(target, name);
+    const existing = fs.statSync(to, { throwIfNoEntry: false });
+    if (!existing || existing.size !== fs.statSync(from).size) {
+      fs.copyFileSync(from, to);
+    }
+  }
+}
+
+/** esbuild options of the embedded server bundle; test/unit/embedded.test.ts builds with them too. */
+function embeddedServerOptions(outdir, { minify = false, sourcemap = false } = {}) {
+  return {
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify,
+    sourcemap,
+    sourcesContent: false,
+    logLevel: 'warning',
+    entryPoints: [path.join(__dirname, 'src', 'embedded', 'postgresServer.ts')],
+    outfile: path.join(outdir, 'embedded-postgres.js'),
+    external: ['ws'],
+    define: { 'import.meta.url': '__dataLabsModuleUrl' },
+    banner: { js: 'var __dataLabsModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    plugins: [
+      reportPlugin,
+      {
+        name: 'pglite-assets',
+        setup(build) {
+          build.onEnd((result) => {
+            if (result.errors.length === 0) copyPgliteAssets(outdir);
+          });
+        },
+      },
+    ],
+  };
+}
+
 async function main() {
   const contexts = await Promise.all([
     esbuild.context({
@@ -53,6 +114,7 @@ async function main() {
       outfile: 'dist/cli.js',
       banner: { js: '#!/usr/bin/env node' },
     }),
+    esbuild.context(embeddedServerOptions(path.join(__dirname, 'dist'), { minify: production, sourcemap: !production })),
   ]);
   if (watch) {
     await Promise.all(contexts.map((c) => c.watch()));
@@ -62,7 +124,12 @@ async function main() {
   await Promise.all(contexts.map((c) => c.dispose()));
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+module.exports = { embeddedServerOptions, PGLITE_ASSET_FILES };
+
+// Run as a script it builds; required (by a test), it only hands out the options above.
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -7,6 +7,8 @@ import * as vscode from 'vscode';
 import type { ProgressStore } from './core/curriculum/progress';
 import type { CatalogEntry, Lab } from './core/labs/catalog';
 import { defaultLabsRoot, expandHome } from './core/labs/scaffold';
+import { LabServicesManager } from './services/labServicesManager';
+import type { ContainersView } from './views/containersView';
 
 export class DataLabsContext {
   private catalogEntries: CatalogEntry[] = [];
@@ -21,11 +23,18 @@ export class DataLabsContext {
 
   private loadedStore: ProgressStore | undefined;
 
+  /** The labs' databases (Docker or embedded). */
+  readonly services: LabServicesManager;
+  /** Set once the view exists, so commands can refresh it after acting. */
+  containersView: ContainersView | undefined;
+
   constructor(
     readonly extension: vscode.ExtensionContext,
     readonly log: vscode.LogOutputChannel,
   ) {
     extension.subscriptions.push(this.catalogChanged);
+    this.services = new LabServicesManager(this);
+    extension.subscriptions.push(this.services);
     this.ready = Promise.all([this.loadStore(), this.reloadCatalog()]).then(() => undefined);
   }
 

@@ -10,9 +10,20 @@ import { installLabDependenciesCommand, runLabTestsCommand, showLabProblemsComma
 import { openConceptCommand } from './commands/openConcept';
 import { openLabCommand } from './commands/openLab';
 import { resetLabCommand } from './commands/resetLab';
+import {
+  containerActionCommand,
+  copyConnectionStringCommand,
+  openContainerShellCommand,
+  resetLabDataCommand,
+  showContainerLogsCommand,
+  startLabServicesCommand,
+  stopLabServicesCommand,
+  switchBackendCommand,
+} from './commands/servicesCommands';
 import { showLabHintsCommand } from './commands/showLabHints';
-import { resumePendingOpen } from './labs/labWorkspace';
+import { openLabFolders, resumePendingOpen } from './labs/labWorkspace';
 import { LabTestController } from './testing/labTestController';
+import { ContainersView } from './views/containersView';
 import { CurriculumTree } from './views/curriculumTree';
 
 /**
@@ -23,6 +34,7 @@ export interface DataLabsApi {
   readonly context: DataLabsContext;
   readonly tree: CurriculumTree;
   readonly tests: LabTestController;
+  readonly containers: ContainersView;
 }
 
 type CommandFactory = (ctx: DataLabsContext) => (...args: unknown[]) => unknown;
@@ -41,7 +53,39 @@ const COMMANDS: Record<string, CommandFactory> = {
   'dataLabs.resetProgress': (ctx) => (confirmed) => resetProgressCommand(ctx, confirmed),
   'dataLabs.refresh': (ctx) => () => ctx.reloadCatalog(),
   'dataLabs.showLog': (ctx) => () => ctx.log.show(),
+  'dataLabs.startDatabases': (ctx) => (node) => startLabServicesCommand(ctx, node),
+  'dataLabs.stopDatabases': (ctx) => (node) => stopLabServicesCommand(ctx, node),
+  'dataLabs.resetDatabases': (ctx) => (node, confirmed) => resetLabDataCommand(ctx, node, confirmed),
+  'dataLabs.switchDatabaseBackend': (ctx) => (node, backend) => switchBackendCommand(ctx, node, backend),
+  'dataLabs.refreshContainers': (ctx) => () => ctx.containersView?.refresh(),
+  'dataLabs.startContainer': (ctx) => (node) => containerActionCommand(ctx, 'start', node),
+  'dataLabs.stopContainer': (ctx) => (node) => containerActionCommand(ctx, 'stop', node),
+  'dataLabs.restartContainer': (ctx) => (node) => containerActionCommand(ctx, 'restart', node),
+  'dataLabs.showContainerLogs': (ctx) => (node) => showContainerLogsCommand(ctx, node),
+  'dataLabs.openContainerShell': (ctx) => (node) => openContainerShellCommand(ctx, node),
+  'dataLabs.copyConnectionString': (ctx) => (node) => copyConnectionStringCommand(ctx, node),
 };
+
+/**
+ * Keeps each open lab's databases running and stops those of labs whose folder left
+ * the workspace. Runs at start-up (after the sweep) and whenever folders change.
+ */
+async function syncLabServices(ctx: DataLabsContext): Promise<void> {
+  const open = await openLabFolders(ctx);
+  for (const state of ctx.services.allStates()) {
+    if ((state.phase === 'ready' || state.phase === 'starting') && !open.some((l) => l.labId === state.labId)) {
+      await ctx.services.stop(state.labId);
+    }
+  }
+  if (!vscode.workspace.getConfiguration('dataLabs').get<boolean>('startDatabasesOnOpen', true)) {
+    return;
+  }
+  await Promise.all(
+    open
+      .filter((l) => l.lab && l.lab.manifest.services.length > 0 && ctx.services.state(l.labId) === undefined)
+      .map((l) => ctx.services.start(l.lab!, l.folder.uri.fsPath)),
+  );
+}
 
 /** Tells the learner, once, that their progress file could not be read and where it was kept. */
 function reportUnreadableProgress(store: ProgressStore, log: vscode.LogOutputChannel): void {
@@ -71,6 +115,8 @@ export class DataLabs {
     const tree = new CurriculumTree(ctx);
     const welcome = vscode.window.createTreeView('dataLabs.welcome', { treeDataProvider: { getChildren: () => [], getTreeItem: (x: vscode.TreeItem) => x } });
     const tests = new LabTestController(ctx);
+    const containers = new ContainersView(ctx, ctx.services);
+    ctx.containersView = containers;
     // Another window or the CLI may change progress; show their changes here too.
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(ctx.progressDir), 'progress.json'));
     const reload = (): void => {
@@ -80,7 +126,7 @@ export class DataLabs {
         .then(() => reportUnreadableProgress(ctx.store, log))
         .catch((error: unknown) => log.error('Reloading progress failed', error));
     };
-    extension.subscriptions.push(tree, welcome, tests, watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload));
+    extension.subscriptions.push(tree, welcome, tests, containers, watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload));
     for (const [name, factory] of Object.entries(COMMANDS)) {
       const run = factory(ctx);
       extension.subscriptions.push(
@@ -99,13 +145,21 @@ export class DataLabs {
         await Promise.all([
           tests.discoverAll().catch((error: unknown) => log.error('Test discovery failed', error)),
           resumePendingOpen(ctx).catch((error: unknown) => log.error('Finishing the lab open failed', error)),
+          // Containers a crashed editor left are swept before this window starts its own.
+          ctx.services
+            .sweep()
+            .then(() => syncLabServices(ctx))
+            .catch((error: unknown) => log.error('Starting the open labs\' databases failed', error)),
         ]);
+        extension.subscriptions.push(
+          vscode.workspace.onDidChangeWorkspaceFolders(() => void syncLabServices(ctx).catch((error: unknown) => log.error('Syncing lab databases failed', error))),
+        );
       },
       (error: unknown) => {
         log.error('Loading progress or the lab catalog failed', error);
         void vscode.window.showErrorMessage(vscode.l10n.t('Distributed Data Labs could not load its data: {0}', String(error)));
       },
     );
-    return { context: ctx, tree, tests };
+    return { context: ctx, tree, tests, containers };
   }
 }

@@ -12,12 +12,16 @@ declare global {
   var __dataLabsLoadEnd: number | undefined;
 }
 
+/** The running instance, so deactivate() can stop the labs' databases. */
+let running: DataLabsApi | undefined;
+
 export function activate(context: vscode.ExtensionContext): DataLabsApi {
   const entered = performance.now();
   const log = vscode.window.createOutputChannel('Distributed Data Labs', { log: true });
   context.subscriptions.push(log);
   try {
     const api = DataLabs.start(context, log);
+    running = api;
     const { __dataLabsLoadStart: loadStart, __dataLabsLoadEnd: loadEnd } = globalThis;
     if (loadStart !== undefined && loadEnd !== undefined) {
       // Module evaluation plus activate(): the time this extension itself costs. The gap
@@ -36,6 +40,13 @@ export function activate(context: vscode.ExtensionContext): DataLabsApi {
   }
 }
 
-export function deactivate(): void {
-  // Everything is in context.subscriptions and is disposed by VS Code.
+/**
+ * Stops (parks) the databases this window started; VS Code waits for the promise. The
+ * rest is in context.subscriptions and disposed by VS Code. Should the editor die
+ * before this finishes, the next start's sweep removes what is left.
+ */
+export async function deactivate(): Promise<void> {
+  const api = running;
+  running = undefined;
+  await api?.context.services.stopAll();
 }

@@ -21,6 +21,7 @@ runCli({
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   labsDir: path.join(productRoot, 'labs'),
+  embeddedServerScript: path.join(__dirname, 'embedded-postgres.js'),
   version: productVersion(),
 }).then(
   (code) => {

@@ -1,12 +1,17 @@
 /** The CLI's lab-services controller: Docker found as the docker CLI would, owner `cli`. */
 import { DockerodeRuntime } from '../core/services/dockerodeRuntime';
+import { createEmbeddedBackend } from '../core/services/embeddedBackend';
 import { LabServicesController } from '../core/services/labServicesController';
 import { CLI_OWNER } from '../core/services/sessions';
+import { faultJournalDir } from '../core/services/stateDir';
 
 export function createServicesController(options: { images: Record<string, string>; env: NodeJS.ProcessEnv; embeddedServerScript?: string }): LabServicesController {
   return new LabServicesController({
     runtime: () => new DockerodeRuntime(),
     owner: CLI_OWNER,
     images: () => options.images,
+    faultJournalDir: faultJournalDir(options.env),
+    // No owner: a server started here outlives this command until "services down".
+    ...(options.embeddedServerScript !== undefined ? { embedded: createEmbeddedBackend({ serverScript: options.embeddedServerScript }) } : {}),
   });
 }

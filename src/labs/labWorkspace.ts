@@ -104,9 +104,11 @@ async function finishOpen(ctx: DataLabsContext, pending: PendingOpen): Promise<v
   if (config.get<boolean>('openReadmeOnOpen', true)) {
     await vscode.commands.executeCommand('markdown.showPreviewToSide', vscode.Uri.file(pending.readmeFile));
   }
-  if (config.get<boolean>('installDependenciesOnOpen', true)) {
-    await ensureDependencies(ctx, pending.dir);
-  }
+  const lab = ctx.lab(pending.labId);
+  await Promise.all([
+    config.get<boolean>('installDependenciesOnOpen', true) ? ensureDependencies(ctx, pending.dir) : Promise.resolve(true),
+    lab && config.get<boolean>('startDatabasesOnOpen', true) ? ctx.services.ensureStarted(lab, pending.dir) : Promise.resolve(undefined),
+  ]);
 }
 
 /**

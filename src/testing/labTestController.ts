@@ -150,6 +150,21 @@ export class LabTestController implements vscode.Disposable {
       }
       return;
     }
+    const lab = (await openLabFolders(this.ctx)).find((l) => path.resolve(l.folder.uri.fsPath) === path.resolve(labDir))?.lab;
+    if (lab && lab.manifest.services.length > 0) {
+      // The tests connect to the lab's databases through its .env: they must be up first.
+      const started = await this.ctx.services.ensureStarted(lab, labDir);
+      if (!started) {
+        const state = this.ctx.services.state(lab.id);
+        const message = new vscode.TestMessage(
+          vscode.l10n.t('The lab\'s databases are not running, so its tests cannot run. {0}', state?.error?.split('\n')[0] ?? vscode.l10n.t('Start them from the Containers view.')),
+        );
+        for (const leaf of leaves) {
+          this.errored(run, leaf, message);
+        }
+        return;
+      }
+    }
     for (const leaf of leaves) {
       run.started(leaf);
     }

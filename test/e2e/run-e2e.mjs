@@ -1,7 +1,8 @@
 // End-to-end: the packaged .vsix installed into a real VS Code (code-server 4.100.3),
 // driven through its real web workbench in headless Chromium, as a learner would:
 // open the sidebar, tick a checklist item, reload and see it kept, open the lab,
-// let its dependencies install, run its tests from the Testing view and see them
+// let its dependencies install and its PostgreSQL start in Docker (the Containers
+// view), run its tests from the Testing view and see them
 // fail, fix the code, run again and see them pass.
 //
 // Screenshots of each step go to test-results/e2e/; with UPDATE_SCREENSHOTS=1 the
@@ -9,6 +10,7 @@
 //
 //   npm run package && npm run test:e2e
 /* global document -- page.evaluate() callbacks run in the browser. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +21,7 @@ const LAB_TITLE = 'Relational vs document modelling';
 const ITEM = 'Understand relational vs NoSQL';
 const ITEM_ID = 'understand-relational-vs-nosql';
 const TEST_COUNT = 10;
+const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
 const vsix = path.join(REPO_ROOT, 'dist', 'distributed-data-labs.vsix');
 const shotsDir = path.join(REPO_ROOT, 'test-results', 'e2e');
 const readmeShots = path.join(REPO_ROOT, 'media', 'screenshots');
@@ -144,6 +147,9 @@ const cs = await startCodeServer({
     'workbench.tips.enabled': false,
     // The peek view would cover the tree in the screenshots; failures still show inline.
     'testing.automaticallyOpenPeekView': 'never',
+    // The lab's PostgreSQL runs in Docker from the local image test/setup/docker.sh builds
+    // (nothing can be pulled here), exactly as a mirror would be configured.
+    'dataLabs.images': LOCAL_IMAGES,
   },
 });
 const browser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
@@ -229,6 +235,23 @@ try {
     await shot('lab-open', { readme: true });
   });
 
+  await check('the Containers view shows the lab\'s PostgreSQL running in Docker, on 127.0.0.1', async () => {
+    await openSidebar();
+    const pane = page.locator('.pane-header', { hasText: 'Containers' }).first();
+    await pane.waitFor({ timeout: 20_000 });
+    if ((await pane.getAttribute('aria-expanded')) === 'false') await pane.click();
+    await until('the lab\'s database to be ready (its .env written)', async () => fs.existsSync(path.join(labDir, '.env')), 3 * 60_000);
+    const row = page.locator('.monaco-list-row', { hasText: 'postgres' }).filter({ hasText: 'running' }).first();
+    await row.waitFor({ timeout: 60_000 });
+    const description = await row.innerText();
+    if (!/running · 127\.0\.0\.1:\d+/.test(description)) throw new Error(`the container row says "${description}"`);
+    const port = /127\.0\.0\.1:(\d+)/.exec(description)[1];
+    const env = fs.readFileSync(path.join(labDir, '.env'), 'utf8');
+    if (!env.includes(`POSTGRES_PORT=${port}\n`)) throw new Error(`.env does not name port ${port}:\n${env}`);
+    await row.hover();
+    await shot('containers', { readme: true });
+  });
+
   await check(`the Testing view lists the lab's ${TEST_COUNT} tests`, async () => {
     await page.locator('.activitybar [aria-label^="Testing"]').first().click();
     await page.locator('.test-explorer .monaco-list-row', { hasText: LAB_TITLE }).first().waitFor({ timeout: 60_000 });
@@ -258,6 +281,9 @@ try {
 } finally {
   await browser.close();
   await cs.stop();
+  // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
+  // so the next sweep would remove it anyway).
+  spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${LAB_ID} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
   fs.rmSync(work, { recursive: true, force: true });
 }
 const passed = results.filter((r) => r.ok).length;

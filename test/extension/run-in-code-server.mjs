@@ -303,7 +303,11 @@ export async function runExtensionTests(options) {
         DATA_LABS_TEST_WORKSPACE: folder,
         DATA_LABS_TEST_WORKSPACE_FILE: workspaceFile,
       },
-      settings: { 'workbench.startupEditor': 'none' },
+      settings: {
+        'workbench.startupEditor': 'none',
+        // Labs' databases run in Docker from the local images test/setup/docker.sh builds.
+        'dataLabs.images': { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' },
+      },
       startTimeoutMs: Math.min(120_000, remaining()),
       keep: options.keep,
     })));

@@ -6,9 +6,20 @@
  *      only replaces starter files (never a visible test);
  *   2. the starter installs (`npm install`) in a temporary folder;
  *   3. the starter typechecks (`tsc --noEmit`);
- *   4. the starter FAILS at least one test in each visible test file (its TODOs are real);
- *   5. with solution/ laid over it, it still typechecks;
- *   6. and then every test passes, as many tests as the starter ran.
+ *   4. with solution/ laid over it, it still typechecks;
+ *   5. the starter FAILS at least one test in each visible test file (its TODOs are real);
+ *   6. and with solution/ laid over it every test passes, as many tests as the starter ran.
+ *
+ * A lab whose manifest lists `services` (databases) gets them from the product's command
+ * line before step 5 and gives them back after step 6:
+ *
+ *   node dist/cli.js services up <lab> <folder> --backend <docker|embedded>   (writes <folder>/.env)
+ *   node dist/cli.js services down <lab> <folder> --remove
+ *
+ * DATA_LABS_BACKEND picks the backend: `embedded` (the default: no Docker needed), `docker`,
+ * or `both`, which runs steps 5 and 6 once per backend. `DATABASE_URL` is removed from the
+ * tests' environment then, so that they use the database this script started. dist/cli.js
+ * must be built first (`npm run build` or `node esbuild.js`).
  *
  * Usage: node test/labs/check-labs.mjs [lab-id ...]
  *
@@ -19,7 +30,7 @@
  * The last line is `N passed, M failed` (N and M count checks); the exit code is
  * non-zero when any check failed. Only node built-ins are used.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -37,8 +48,24 @@ const npx = isWindows ? 'npx.cmd' : 'npx';
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
 const TYPECHECK_TIMEOUT_MS = 3 * 60_000;
 const TEST_TIMEOUT_MS = 10 * 60_000;
+const SERVICES_TIMEOUT_MS = 5 * 60_000;
 
-const CHECKS = ['layout', 'install', 'starter typecheck', 'starter tests fail', 'solution typecheck', 'solution tests pass'];
+const cliPath = path.join(repoRoot, 'dist', 'cli.js');
+
+const BACKENDS = ['embedded', 'docker'];
+const backendSetting = (process.env.DATA_LABS_BACKEND || 'embedded').trim().toLowerCase();
+/** The backends a lab with services is checked on, in order; undefined when DATA_LABS_BACKEND is wrong. */
+const backends = backendSetting === 'both' ? BACKENDS : BACKENDS.includes(backendSetting) ? [backendSetting] : undefined;
+
+/** The checks of one lab, in the order they run. */
+function planChecks(withServices) {
+  const checks = ['layout', 'install', 'starter typecheck', 'solution typecheck'];
+  if (!withServices) return [...checks, 'starter tests fail', 'solution tests pass'];
+  for (const backend of backends ?? []) {
+    checks.push(`services up (${backend})`, `starter tests fail (${backend})`, `solution tests pass (${backend})`, `services down (${backend})`);
+  }
+  return checks;
+}
 
 let passed = 0;
 let failed = 0;
@@ -51,9 +78,15 @@ function seconds(ms) {
 
 /** Children still running, so that stopping this script (Ctrl-C) stops them too. */
 const running = new Set();
+/** Labs whose services are up ({ labId, workDir }), so that stopping this script stops them too. */
+const servicesUp = new Set();
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     for (const child of running) stopChild(child);
+    for (const { labId, workDir } of servicesUp) {
+      console.log(`\n[check-labs] stopping the services of ${labId} (${workDir})`);
+      spawnSync(process.execPath, [cliPath, 'services', 'down', labId, workDir, '--remove'], { cwd: repoRoot, stdio: 'inherit', timeout: 60_000 });
+    }
     process.exit(130);
   });
 }
@@ -67,14 +100,19 @@ function stopChild(child) {
   }
 }
 
-/** Runs a command; resolves with its exit code and combined output (never rejects). */
-function run(command, args, cwd, timeoutMs) {
+/**
+ * Runs a command; resolves with its exit code and combined output (never rejects).
+ * `withoutEnv` names variables to remove from the child's environment.
+ */
+function run(command, args, cwd, timeoutMs, withoutEnv = []) {
   return new Promise((resolve) => {
     let output = '';
+    const env = { ...process.env, CI: 'true', FORCE_COLOR: '0', NO_COLOR: '1', npm_config_update_notifier: 'false' };
+    for (const name of withoutEnv) delete env[name];
     const child = spawn(command, args, {
       cwd,
       shell: isWindows,
-      env: { ...process.env, CI: 'true', FORCE_COLOR: '0', NO_COLOR: '1', npm_config_update_notifier: 'false' },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so a timeout stops vitest's workers too, not only npx.
       detached: !isWindows,
@@ -171,11 +209,11 @@ async function installDependencies(workDir) {
 // ─── vitest ───────────────────────────────────────────────────────────────────
 
 /** Runs vitest with the JSON reporter and returns, per visible test file, its test statuses. */
-async function runTests(workDir, tag) {
+async function runTests(workDir, tag, withoutEnv = []) {
   const reportFile = path.join(workDir, `.vitest-${tag}.json`);
   fs.rmSync(reportFile, { force: true });
   const started = Date.now();
-  const result = await run(npx, ['--no', '--', 'vitest', 'run', '--reporter=json', `--outputFile=${reportFile}`], workDir, TEST_TIMEOUT_MS);
+  const result = await run(npx, ['--no', '--', 'vitest', 'run', '--reporter=json', `--outputFile=${reportFile}`], workDir, TEST_TIMEOUT_MS, withoutEnv);
   const ms = Date.now() - started;
   if (!fs.existsSync(reportFile)) {
     return { error: `vitest wrote no report (exit ${result.code})\n${tail(result.output)}`, ms };
@@ -208,6 +246,7 @@ function firstLine(text) {
 async function checkLab(labId) {
   const labDir = path.join(labsDir, labId);
   const results = [];
+  let plan = planChecks(false);
   const record = (check, ok, detail, ms) => {
     results.push({ check, ok, detail, ms });
     if (ok) passed += 1;
@@ -216,7 +255,7 @@ async function checkLab(labId) {
     console.log(`  ${ok ? '✓' : '✗'} ${check}${time}${detail ? ` — ${detail}` : ''}`);
   };
   const skipRest = (reason) => {
-    for (const check of CHECKS.slice(results.length)) record(check, false, `not run: ${reason}`);
+    for (const check of plan.slice(results.length)) record(check, false, `not run: ${reason}`);
   };
 
   console.log(`\n${labId}`);
@@ -230,6 +269,8 @@ async function checkLab(labId) {
     skipRest('no manifest');
     return results;
   }
+  const withServices = Array.isArray(manifest.services) && manifest.services.length > 0;
+  plan = planChecks(withServices);
   const starterDir = path.join(labDir, manifest.starter?.dir ?? 'starter');
   const solutionDir = path.join(labDir, 'solution');
   const problems = [];
@@ -251,6 +292,7 @@ async function checkLab(labId) {
     if (!listed.includes(f)) problems.push(`solution/${f} replaces no starter file`);
     if (tests.includes(f)) problems.push(`solution/${f} would replace a visible test`);
   }
+  if (withServices && backends === undefined) problems.push(`DATA_LABS_BACKEND is "${backendSetting}"; use embedded, docker or both`);
   record('layout', problems.length === 0, problems.length ? problems.join('; ') : `${listed.length} starter files, ${tests.length} test files, ${solutionFiles.length} solution files`);
   if (problems.length) {
     skipRest('layout is wrong');
@@ -258,8 +300,11 @@ async function checkLab(labId) {
   }
 
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `lab-${labId}-`));
+  // solution/ only replaces starter files (checked above), so copying starter/ again undoes it.
+  const layStarter = () => fs.cpSync(starterDir, workDir, { recursive: true, force: true });
+  const laySolution = () => fs.cpSync(solutionDir, workDir, { recursive: true, force: true });
   try {
-    fs.cpSync(starterDir, workDir, { recursive: true });
+    layStarter();
 
     // 2. install
     let started = Date.now();
@@ -275,68 +320,118 @@ async function checkLab(labId) {
     let tsc = await run(npx, ['--no', '--', 'tsc', '--noEmit'], workDir, TYPECHECK_TIMEOUT_MS);
     record('starter typecheck', tsc.code === 0, tsc.code === 0 ? '' : `tsc exited with ${tsc.code}\n${tail(tsc.output)}`, Date.now() - started);
 
-    // 4. starter tests: at least one failure in each visible test file
-    const starterRun = await runTests(workDir, 'starter');
-    let starterCount = -1;
-    if (starterRun.error) {
-      record('starter tests fail', false, starterRun.error, starterRun.ms);
-    } else {
-      const complaints = [];
-      const perFile = [];
-      for (const t of tests) {
-        const file = starterRun.files.get(t);
-        if (!file) {
-          complaints.push(`${t} did not run`);
-          continue;
-        }
-        const failing = file.tests.filter((x) => x.status === 'failed');
-        perFile.push(`${t}: ${failing.length}/${file.tests.length} failing`);
-        if (file.tests.length === 0) complaints.push(`${t} ran no test (${firstLine(file.suiteMessage) || 'the file did not load'})`);
-        else if (failing.length === 0) complaints.push(`every test in ${t} already passes with the starter: its TODOs test nothing`);
-      }
-      starterCount = starterRun.total;
-      if (starterCount === 0) complaints.push('vitest ran no test at all');
-      record(
-        'starter tests fail',
-        complaints.length === 0,
-        complaints.length ? `\n${complaints.map((c) => `      - ${c}`).join('\n')}\n${tail(starterRun.output, 10)}` : `${perFile.join(', ')} (as intended)`,
-        starterRun.ms,
-      );
-    }
-
-    // 5. solution typecheck
-    fs.cpSync(solutionDir, workDir, { recursive: true, force: true });
+    // 4. solution typecheck
+    laySolution();
     started = Date.now();
     tsc = await run(npx, ['--no', '--', 'tsc', '--noEmit'], workDir, TYPECHECK_TIMEOUT_MS);
     record('solution typecheck', tsc.code === 0, tsc.code === 0 ? '' : `tsc exited with ${tsc.code}\n${tail(tsc.output)}`, Date.now() - started);
+    layStarter();
 
-    // 6. solution tests: all pass, same count as the starter
-    const solutionRun = await runTests(workDir, 'solution');
-    if (solutionRun.error) {
-      record('solution tests pass', false, solutionRun.error, solutionRun.ms);
-    } else {
-      const complaints = [];
-      const all = [...solutionRun.files.values()].flatMap((f) => f.tests);
-      for (const [file, info] of solutionRun.files) {
-        if (info.suiteStatus !== 'passed' && info.tests.length === 0) complaints.push(`${file} did not load: ${firstLine(info.suiteMessage)}`);
-      }
-      for (const t of tests) if (!solutionRun.files.has(t)) complaints.push(`${t} did not run`);
-      const notPassing = all.filter((x) => x.status !== 'passed');
-      for (const x of notPassing) complaints.push(`${x.status}: ${x.name}${x.message ? ` — ${firstLine(x.message)}` : ''}`);
-      if (solutionRun.total !== starterCount) complaints.push(`${solutionRun.total} tests ran, but the starter ran ${starterCount}`);
-      if (solutionRun.total === 0) complaints.push('vitest ran no test at all');
-      if (complaints.length === 0 && solutionRun.exitCode !== 0) complaints.push(`vitest exited with ${solutionRun.exitCode}\n${tail(solutionRun.output, 10)}`);
+    // 5. and 6., once per backend for a lab with services.
+    if (!withServices) {
+      await checkTests({ workDir, tests, record, laySolution, suffix: '', withoutEnv: [] });
+      return results;
+    }
+    for (const [i, backend] of backends.entries()) {
+      if (i > 0) layStarter();
+      const suffix = ` (${backend})`;
+      started = Date.now();
+      const envFile = path.join(workDir, '.env');
+      fs.rmSync(envFile, { force: true }); // the previous backend's
+      servicesUp.add({ labId, workDir });
+      const up = await services(['up', labId, workDir, '--backend', backend]);
+      const upOk = up.code === 0 && fs.existsSync(envFile);
       record(
-        'solution tests pass',
-        complaints.length === 0,
-        complaints.length ? `\n${complaints.map((c) => `      - ${c}`).join('\n')}` : `${all.length}/${solutionRun.total} passed`,
-        solutionRun.ms,
+        `services up${suffix}`,
+        upOk,
+        upOk ? firstLine(up.output) : `${up.code === 0 ? `exit 0 but no ${envFile}` : `exit ${up.code}`}\n${tail(up.output)}`,
+        Date.now() - started,
       );
+      if (upOk) {
+        await checkTests({ workDir, tests, record, laySolution, suffix, withoutEnv: ['DATABASE_URL'] });
+      } else {
+        record(`starter tests fail${suffix}`, false, 'not run: services up failed');
+        record(`solution tests pass${suffix}`, false, 'not run: services up failed');
+      }
+      // Down even after a failed up: a half-started service is removed too.
+      started = Date.now();
+      const down = await services(['down', labId, workDir, '--remove']);
+      servicesUp.clear();
+      record(`services down${suffix}`, down.code === 0, down.code === 0 ? '' : `exit ${down.code}\n${tail(down.output)}`, Date.now() - started);
     }
     return results;
   } finally {
     if (keepTmp) console.log(`  (kept ${workDir})`);
     else fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the product's `data-labs services ...` command. */
+async function services(args) {
+  if (!fs.existsSync(cliPath)) {
+    return { code: -1, output: `${cliPath} is missing: build the product first (npm run build, or node esbuild.js).` };
+  }
+  return run(process.execPath, [cliPath, 'services', ...args], repoRoot, SERVICES_TIMEOUT_MS);
+}
+
+/**
+ * The starter's tests, which must fail in each visible test file, then the same tests
+ * with solution/ laid over the starter, which must all pass.
+ */
+async function checkTests({ workDir, tests, record, laySolution, suffix, withoutEnv }) {
+  const tag = suffix ? suffix.replace(/[^a-z]/g, '') : '';
+  // starter tests: at least one failure in each visible test file
+  const starterRun = await runTests(workDir, `starter${tag ? `-${tag}` : ''}`, withoutEnv);
+  let starterCount = -1;
+  if (starterRun.error) {
+    record(`starter tests fail${suffix}`, false, starterRun.error, starterRun.ms);
+  } else {
+    const complaints = [];
+    const perFile = [];
+    for (const t of tests) {
+      const file = starterRun.files.get(t);
+      if (!file) {
+        complaints.push(`${t} did not run`);
+        continue;
+      }
+      const failing = file.tests.filter((x) => x.status === 'failed');
+      perFile.push(`${t}: ${failing.length}/${file.tests.length} failing`);
+      if (file.tests.length === 0) complaints.push(`${t} ran no test (${firstLine(file.suiteMessage) || 'the file did not load'})`);
+      else if (failing.length === 0) complaints.push(`every test in ${t} already passes with the starter: its TODOs test nothing`);
+    }
+    starterCount = starterRun.total;
+    if (starterCount === 0) complaints.push('vitest ran no test at all');
+    record(
+      `starter tests fail${suffix}`,
+      complaints.length === 0,
+      complaints.length ? `\n${complaints.map((c) => `      - ${c}`).join('\n')}\n${tail(starterRun.output, 10)}` : `${perFile.join(', ')} (as intended)`,
+      starterRun.ms,
+    );
+  }
+
+  // solution tests: all pass, same count as the starter
+  laySolution();
+  const solutionRun = await runTests(workDir, `solution${tag ? `-${tag}` : ''}`, withoutEnv);
+  if (solutionRun.error) {
+    record(`solution tests pass${suffix}`, false, solutionRun.error, solutionRun.ms);
+  } else {
+    const complaints = [];
+    const all = [...solutionRun.files.values()].flatMap((f) => f.tests);
+    for (const [file, info] of solutionRun.files) {
+      if (info.suiteStatus !== 'passed' && info.tests.length === 0) complaints.push(`${file} did not load: ${firstLine(info.suiteMessage)}`);
+    }
+    for (const t of tests) if (!solutionRun.files.has(t)) complaints.push(`${t} did not run`);
+    const notPassing = all.filter((x) => x.status !== 'passed');
+    for (const x of notPassing) complaints.push(`${x.status}: ${x.name}${x.message ? ` — ${firstLine(x.message)}` : ''}`);
+    if (solutionRun.total !== starterCount) complaints.push(`${solutionRun.total} tests ran, but the starter ran ${starterCount}`);
+    if (solutionRun.total === 0) complaints.push('vitest ran no test at all');
+    if (complaints.length === 0 && solutionRun.exitCode !== 0) complaints.push(`vitest exited with ${solutionRun.exitCode}\n${tail(solutionRun.output, 10)}`);
+    record(
+      `solution tests pass${suffix}`,
+      complaints.length === 0,
+      complaints.length ? `\n${complaints.map((c) => `      - ${c}`).join('\n')}` : `${all.length}/${solutionRun.total} passed`,
+      solutionRun.ms,
+    );
   }
 }
 
@@ -358,7 +453,7 @@ async function main() {
     console.log(`✗ no lab found in ${labsDir}`);
     failed += 1;
   }
-  console.log(`check-labs: ${labs.length} lab(s); dependency cache ${path.join(cacheRoot, 'lab-deps')}`);
+  console.log(`check-labs: ${labs.length} lab(s); dependency cache ${path.join(cacheRoot, 'lab-deps')}; services backend: ${backendSetting}`);
 
   const started = Date.now();
   const summary = [];

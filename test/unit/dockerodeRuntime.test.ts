@@ -71,6 +71,30 @@ describe('DockerodeRuntime against a fake engine', () => {
     await expect(runtime.removeContainer(ID)).resolves.toBeUndefined();
   });
 
+  it('finishes a removal the engine left half-done, and counts it done only once the id is gone', async () => {
+    // What the engine does when a forced removal races a start: the first DELETE fails
+    // half-way, the container stays "removal in progress", a second DELETE answers 409.
+    const requests: string[] = [];
+    let deletes = 0;
+    const { runtime } = await fakeEngine((req, res) => {
+      requests.push(`${req.method} ${req.url?.split('?')[0] ?? ''}`);
+      if (req.method === 'DELETE') {
+        deletes++;
+        if (deletes === 1) answer(res, 500, { message: 'unable to remove filesystem for x: unlinkat /var/lib/docker/containers/x: directory not empty' });
+        else if (deletes === 2) answer(res, 409, { message: 'removal of container x is already in progress' });
+        else {
+          res.writeHead(204);
+          res.end();
+        }
+      } else {
+        answer(res, 200, { Id: ID, Name: '/x', State: { Status: 'removing' }, Config: { Image: 'i', Labels: {} }, NetworkSettings: { Ports: {}, Networks: {} } });
+      }
+    });
+    await expect(runtime.removeContainer(ID)).resolves.toBeUndefined();
+    expect(requests.filter((r) => r.startsWith('DELETE'))).toHaveLength(3);
+    expect(requests.filter((r) => r.startsWith('GET'))).toHaveLength(2);
+  });
+
   it('gives up on an engine that never answers, within the call deadline', async () => {
     const { runtime } = await fakeEngine(() => {
       // Never answers.

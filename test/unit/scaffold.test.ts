@@ -224,7 +224,7 @@ loadLab(${JSON.stringify(path.join(labs, 'demo-lab'))})
 });
 
 describe('resetLab', () => {
-  it('moves the learner\'s files to <root>/.backups/<lab>-<stamp>/, leaves node_modules, and restores the starter', async () => {
+  it('moves the learner\'s files to <root>/.backups/<lab>-<stamp>/, leaves node_modules, .env and .data-labs, and restores the starter', async () => {
     const root = await tempDir();
     const target = learnerLabDir(root, 'demo-lab');
     await scaffoldLab(lab, target, '1.0.0');
@@ -232,6 +232,9 @@ describe('resetLab', () => {
     await fs.writeFile(path.join(target, 'notes.md'), 'my notes\n');
     await fs.mkdir(path.join(target, 'node_modules', 'pkg'), { recursive: true });
     await fs.writeFile(path.join(target, 'node_modules', 'pkg', 'index.js'), 'module.exports = 1;\n');
+    // The databases' connection details and the embedded engine's data are the product's, not the learner's work.
+    await fs.writeFile(path.join(target, '.env'), 'DATABASE_URL=postgresql://x\n');
+    await fs.mkdir(path.join(target, '.data-labs', 'pgdata'), { recursive: true });
 
     const now = new Date(Date.UTC(2026, 4, 6, 7, 8, 9, 10));
     const result = await resetLab(lab, target, '1.0.0', now);
@@ -242,6 +245,9 @@ describe('resetLab', () => {
     expect(await fs.readFile(path.join(backup, 'notes.md'), 'utf8')).toBe('my notes\n');
     expect(await exists(path.join(backup, LAB_MARKER_FILE))).toBe(true);
     expect(await exists(path.join(backup, 'node_modules'))).toBe(false);
+    expect(await exists(path.join(backup, '.env'))).toBe(false);
+    expect(await fs.readFile(path.join(target, '.env'), 'utf8')).toBe('DATABASE_URL=postgresql://x\n');
+    expect(await exists(path.join(target, '.data-labs', 'pgdata'))).toBe(true);
 
     expect(await fs.readFile(path.join(target, 'src/main.ts'), 'utf8')).toBe(STARTER_FILES['src/main.ts']);
     expect(await exists(path.join(target, 'notes.md'))).toBe(false);

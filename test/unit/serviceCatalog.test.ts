@@ -36,7 +36,7 @@ describe('the service catalog', () => {
   it("turns credentials into each image's environment contract", () => {
     const pg = generateCredentials('postgres', fixedBytes);
     expect(pg).toEqual({ user: 'lab', password: 'ab'.repeat(18), database: 'lab' });
-    expect(SERVICE_CATALOG.postgres.environment(pg)).toEqual({ POSTGRES_USER: 'lab', POSTGRES_PASSWORD: pg.password, POSTGRES_DB: 'lab' });
+    expect(SERVICE_CATALOG.postgres.environment(pg)).toEqual({ POSTGRES_USER: 'lab', POSTGRES_PASSWORD: pg.password, POSTGRES_DB: 'lab', POSTGRES_INITDB_ARGS: '--no-sync' });
     expect(SERVICE_CATALOG.postgres.command(pg)).toBeUndefined();
     const redis = generateCredentials('redis', fixedBytes);
     expect(SERVICE_CATALOG.redis.environment(redis)).toEqual({});

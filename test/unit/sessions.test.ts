@@ -52,3 +52,14 @@ describe('session ids', () => {
     expect(isOwnerAlive('ed-zzzzzz-1-1')).toBe(false);
   });
 });
+
+describe('the state folder', () => {
+  it('follows each platform\'s convention, and the override', async () => {
+    const { dataLabsStateDir, faultJournalDir } = await import('../../src/core/services/stateDir');
+    expect(dataLabsStateDir({}, 'linux', '/home/ada')).toBe('/home/ada/.local/state/data-labs');
+    expect(dataLabsStateDir({ XDG_STATE_HOME: '/xdg' }, 'linux', '/home/ada')).toBe('/xdg/data-labs');
+    expect(dataLabsStateDir({}, 'darwin', '/Users/ada')).toBe('/Users/ada/Library/Application Support/data-labs');
+    expect(dataLabsStateDir({ DATA_LABS_STATE_DIR: '/tmp/s' }, 'linux', '/home/ada')).toBe('/tmp/s');
+    expect(faultJournalDir({ DATA_LABS_STATE_DIR: '/tmp/s' })).toBe('/tmp/s/faults');
+  });
+});

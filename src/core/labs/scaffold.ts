@@ -146,6 +146,13 @@ export interface ResetResult extends ScaffoldResult {
 }
 
 /**
+ * What a reset leaves in place, being the product's and not the learner's: installed
+ * dependencies (the lab keeps working offline), the databases' connection details, and
+ * the embedded engine's data (its own "Reset Data" empties that).
+ */
+const KEPT_ON_RESET = ['node_modules', '.env', '.data-labs'];
+
+/**
  * Moves the learner's lab folder aside into `<labsRoot>/.backups/<lab>-<time>/` (the
  * installed dependencies stay where they are, so the lab still works offline), then
  * scaffolds the starter afresh.
@@ -161,7 +168,7 @@ export async function resetLab(lab: Lab, target: string, productVersion: string,
       throw toFolderError(error, target);
     }
   }
-  const toMove = entries.filter((name) => name !== 'node_modules');
+  const toMove = entries.filter((name) => !KEPT_ON_RESET.includes(name));
   if (toMove.length > 0) {
     const stamp = now.toISOString().replace(/[:.]/g, '-');
     backupDir = path.join(path.dirname(target), BACKUPS_DIR_NAME, `${path.basename(target)}-${stamp}`);

@@ -78,6 +78,10 @@ function engineMessage(error: EngineError): string {
   return (fromJson ?? error.message).trim();
 }
 
+/** How often, and how far apart, a removal the engine left half-done is tried again. */
+const REMOVE_ATTEMPTS = 50;
+const REMOVE_RETRY_MS = 100;
+
 const PORT_CONFLICT = /port is already allocated|address already in use|bind: .*in use/i;
 /** Pull failures that mean "cannot reach a registry" rather than "the registry said no". */
 const OFFLINE_PULL = /dial tcp|no such host|lookup .* on|i\/o timeout|connection refused|network is unreachable|TLS handshake timeout|Client\.Timeout|context deadline exceeded/i;
@@ -367,12 +371,30 @@ export class DockerodeRuntime implements ContainerRuntime {
 
   async removeContainer(id: string): Promise<void> {
     await this.call('remove', short(id), async (abortSignal) => {
-      try {
-        await this.docker.getContainer(id).remove({ force: true, v: true, abortSignal });
-      } catch (error) {
-        // Already gone is what the caller wanted; a removal in progress will finish on its own.
-        const e = asEngineError(error);
-        if (e.statusCode !== 404 && !(e.statusCode === 409 && /already in progress/i.test(engineMessage(e)))) {
+      // A forced removal that races a start can fail half-way ("unable to remove filesystem")
+      // and leave the container in "removal in progress", where further removals answer 409
+      // although it stays. So a removal is done only when the engine no longer knows the id.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.docker.getContainer(id).remove({ force: true, v: true, abortSignal });
+          return;
+        } catch (error) {
+          const e = asEngineError(error);
+          if (e.statusCode === 404) {
+            return; // already gone: what the caller wanted
+          }
+          const retryable = (e.statusCode === 409 && /already in progress/i.test(engineMessage(e))) || /unable to remove filesystem|directory not empty/i.test(engineMessage(e));
+          if (!retryable || attempt >= REMOVE_ATTEMPTS) {
+            throw error;
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS));
+        try {
+          await this.docker.getContainer(id).inspect({ abortSignal });
+        } catch (error) {
+          if (asEngineError(error).statusCode === 404) {
+            return;
+          }
           throw error;
         }
       }

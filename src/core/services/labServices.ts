@@ -85,8 +85,13 @@ export interface LabServicesResult {
 }
 
 const DEFAULT_READINESS_TIMEOUT_MS = 60_000;
-/** Short at first, because a warm restart is ready in well under a second. */
-const POLL_INTERVALS_MS = [50, 100, 100, 200, 250];
+/**
+ * Short at first, because a Redis answers about 20 ms after its start and a warm
+ * PostgreSQL about 60 ms after; then every 100 ms for about 5 s, which covers a cold
+ * PostgreSQL's initialisation (at 500 ms steps it waited 250 ms too long on average).
+ * Measured with `npm run bench:services`; one attempt costs an inspect and one connection.
+ */
+const POLL_INTERVALS_MS: readonly number[] = [10, 20, 20, 50, 50, ...Array.from({ length: 48 }, () => 100)];
 const POLL_MAX_MS = 500;
 const ATTEMPT_TIMEOUT_MS = 2_000;
 const LOG_LINES_ON_FAILURE = 30;
@@ -136,7 +141,7 @@ export function labNetworkName(labId: string): string {
   return `datalabs-${labId}`;
 }
 
-function credentialsFromLabels(labels: Readonly<Record<string, string>>): ServiceCredentials | undefined {
+export function credentialsFromLabels(labels: Readonly<Record<string, string>>): ServiceCredentials | undefined {
   const user = labels[LABEL_USER];
   const password = labels[LABEL_PASSWORD];
   const database = labels[LABEL_DATABASE];

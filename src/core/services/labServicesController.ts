@@ -5,9 +5,9 @@
  */
 import type { Lab } from '../labs/catalog';
 import type { ServiceKind } from '../labs/manifest';
-import { type LabServiceRequest, LABEL_INDEX, LABEL_SERVICE, containerOwner, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
+import { type LabServiceRequest, LABEL_INDEX, LABEL_SERVICE, SERVICE_HOST, containerOwner, credentialsFromLabels, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
 import type { ContainerRuntime, PortBinding, PullLayerProgress, RuntimeLogger } from './runtime';
-import type { ImageOverrides } from './serviceCatalog';
+import { type ImageOverrides, SERVICE_CATALOG } from './serviceCatalog';
 
 export type Backend = 'docker' | 'embedded';
 export const BACKENDS: readonly Backend[] = ['docker', 'embedded'];
@@ -49,6 +49,8 @@ export interface ContainerStatusLine {
   readonly image: string;
   readonly ports: readonly PortBinding[];
   readonly owner: string | undefined;
+  /** How to connect, while it runs with a published port. */
+  readonly url?: string;
 }
 
 export interface EmbeddedStatusLine {
@@ -90,6 +92,8 @@ export interface ControllerOptions {
   readonly embedded?: EmbeddedBackend;
   readonly logger?: RuntimeLogger;
   readonly readinessTimeoutMs?: number;
+  /** Where grading runs journal their faults; a crashed run's faults are undone before each start. */
+  readonly faultJournalDir?: string;
 }
 
 export class EmbeddedNotAvailableError extends Error {
@@ -123,6 +127,10 @@ export class LabServicesController {
       return this.options.embedded.up(lab, labDir, { reset: options.reset === true, ...(options.signal ? { signal: options.signal } : {}) });
     }
     const services = labServiceRequests(lab);
+    if (this.options.faultJournalDir !== undefined) {
+      const { recoverAbandonedFaults } = await import('./faults');
+      await recoverAbandonedFaults(this.runtime, this.options.faultJournalDir, this.options.logger);
+    }
     const startOptions = {
       labId: lab.manifest.id,
       sessionId: this.options.owner,
@@ -183,16 +191,24 @@ export class LabServicesController {
       const containers = await this.runtime.listContainers(labLabels(lab.manifest.id));
       docker = {
         containers: containers
-          .map((c) => ({
-            id: c.id,
-            name: c.name,
-            service: c.labels[LABEL_SERVICE] ?? '?',
-            index: Number(c.labels[LABEL_INDEX] ?? '1'),
-            status: c.status,
-            image: c.image,
-            ports: c.ports,
-            owner: containerOwner(c),
-          }))
+          .map((c): ContainerStatusLine => {
+            const service = c.labels[LABEL_SERVICE] ?? '?';
+            const definition = (SERVICE_CATALOG as Partial<Record<string, (typeof SERVICE_CATALOG)[ServiceKind]>>)[service];
+            const credentials = credentialsFromLabels(c.labels);
+            const port = c.ports.find((p) => p.hostIp === SERVICE_HOST)?.hostPort;
+            const url = definition && credentials && port !== undefined && c.status === 'running' ? definition.connectionUrl({ host: SERVICE_HOST, port }, credentials) : undefined;
+            return {
+              id: c.id,
+              name: c.name,
+              service,
+              index: Number(c.labels[LABEL_INDEX] ?? '1'),
+              status: c.status,
+              image: c.image,
+              ports: c.ports,
+              owner: containerOwner(c),
+              ...(url !== undefined ? { url } : {}),
+            };
+          })
           .sort((a, b) => a.service.localeCompare(b.service) || a.index - b.index),
       };
     } catch (error) {

@@ -29,21 +29,25 @@ export function hostTag(hostname: string = os.hostname()): string {
   return createHash('sha256').update(hostname).digest('hex').slice(0, 6);
 }
 
+/** The fields of /proc/<pid>/stat after the command name (field 3 first), or undefined without /proc. */
+export function procStatFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces or ")": skip past its last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or
  * undefined where there is no /proc. Together with the pid it names one process for
  * good: a pid reused by a later process has a later start time.
  */
 export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces or ")": skip past its last ")".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = fields[19];
-    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
-  } catch {
-    return undefined;
-  }
+  const start = procStatFields(pid)?.[19];
+  return start !== undefined && /^\d+$/.test(start) ? start : undefined;
 }
 
 /** The session id of a process (by default this one). */
@@ -51,14 +55,21 @@ export function sessionIdFor(pid: number = process.pid, hostname: string = os.ho
   return `ed-${hostTag(hostname)}-${pid}-${processStartTime(pid) ?? 'x'}`;
 }
 
-function pidExists(pid: number): boolean {
+/**
+ * Whether a process still runs: some process has the pid (`kill(pid, 0)`), and it is the
+ * same one, when its start time was recorded (a pid given again to a later process has a
+ * later start time; an unreadable one means the process is gone).
+ */
+export function isProcessAlive(pid: number, recordedStartTime: string | undefined): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') {
+      return false;
+    }
   }
+  return recordedStartTime === undefined || processStartTime(pid) === recordedStartTime;
 }
 
 export interface ParsedSession {
@@ -93,9 +104,5 @@ export function isOwnerAlive(id: string, hostname: string = os.hostname()): bool
   if (parsed.host !== hostTag(hostname)) {
     return true;
   }
-  if (!pidExists(parsed.pid)) {
-    return false;
-  }
-  const start = processStartTime(parsed.pid);
-  return parsed.startTime === undefined || start === undefined || start === parsed.startTime;
+  return isProcessAlive(parsed.pid, parsed.startTime);
 }

@@ -21,7 +21,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import pg from 'pg';
 import type { DataLabsApi } from '../../../src/dataLabs';
+import type { ContainersNode } from '../../../src/views/containersView';
 import {
   LAB_ID,
   LAB_TITLE,
@@ -42,6 +44,25 @@ const TEST_FILES = ['test/relational.test.ts', 'test/document.test.ts'];
 const TEST_COUNT = 10;
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
 const RUN_TIMEOUT_MS = 2 * 60_000;
+const SERVICES_TIMEOUT_MS = 3 * 60_000;
+
+/** The value of one variable in the lab's .env. */
+function envValue(labDir: string, key: string): string | undefined {
+  const text = fs.readFileSync(path.join(labDir, '.env'), 'utf8');
+  return text.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+}
+
+/** One query through the pg client, as the lab's own code connects. */
+async function query(url: string, sql: string): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.query(sql)).rows as unknown[];
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
 function* leavesOf(item: vscode.TestItem): Generator<vscode.TestItem> {
   if (item.children.size === 0) {
@@ -121,6 +142,8 @@ suite('Lab: open, install, discover and run its tests', function () {
       assert.ok(vscode.workspace.updateWorkspaceFolders(index, 1), 'VS Code accepts removing the lab folder');
       await removed;
     }
+    // The lab's databases leave the engine with the suite (closing the folder only parks them).
+    await api.context.services.stop(LAB_ID, { remove: true }).catch(() => {});
     await vscode.workspace.getConfiguration('dataLabs').update('labsRoot', undefined, vscode.ConfigurationTarget.Global);
     await resetProgress(api);
     await api.tests.discoverAll();
@@ -179,7 +202,7 @@ suite('Lab: open, install, discover and run its tests', function () {
     await within(opening, INSTALL_TIMEOUT_MS, 'dataLabs.openLab (npm install in the lab)');
     assert.ok(fs.existsSync(stamp), `${stamp} exists once the open has finished (see "Distributed Data Labs: Show Log" for npm's output)`);
     assert.ok(fs.existsSync(path.join(labDir, 'node_modules', 'vitest', 'vitest.mjs')), 'vitest is installed');
-    assert.ok(fs.existsSync(path.join(labDir, 'node_modules', '@electric-sql', 'pglite')), 'PGlite is installed');
+    assert.ok(fs.existsSync(path.join(labDir, 'node_modules', 'pg')), 'the pg client is installed');
     // The open is recorded, and the lab's tree item says so.
     assert.ok(api.context.store.snapshot().labs[LAB_ID]?.openedAt, 'progress records the open');
     const labs = await groupNode(api, 'database-types', 'labs');
@@ -189,6 +212,81 @@ suite('Lab: open, install, discover and run its tests', function () {
     const item = api.tree.getTreeItem(node);
     assert.equal(item.description, 'opened');
     assert.equal(item.contextValue, 'lab.opened');
+  });
+
+  /** The Containers view's nodes under this lab. */
+  async function containerNodes(): Promise<ContainersNode[]> {
+    const labs = await api.containers.getChildren();
+    const lab = labs.find((n) => n.kind === 'lab' && n.labId === LAB_ID);
+    return lab ? api.containers.getChildren(lab) : [];
+  }
+  const describeNodes = async (): Promise<string> =>
+    (await containerNodes()).map((n) => `${n.kind}:${String(api.containers.getTreeItem(n).label)} ${String(api.containers.getTreeItem(n).description ?? '')}`).join('; ');
+  let lastNodes = '';
+
+  test('the lab\'s PostgreSQL starts in Docker, answers, and its connection details are in .env', async function () {
+    this.timeout(SERVICES_TIMEOUT_MS + 30_000);
+    const state = await waitFor(() => api.context.services.state(LAB_ID)?.phase === 'ready' && api.context.services.state(LAB_ID), 'the lab\'s databases to be ready', {
+      timeoutMs: SERVICES_TIMEOUT_MS,
+      intervalMs: 250,
+      describe: () => JSON.stringify({ ...api.context.services.state(LAB_ID), started: undefined }),
+    });
+    assert.equal(state.backend, 'docker');
+    assert.equal(state.labDir, labDir);
+    const postgres = state.started?.connections[0];
+    assert.ok(postgres?.containerId, 'a container runs it');
+    assert.equal(postgres.host, '127.0.0.1');
+    assert.equal(envValue(labDir, 'DATABASE_URL'), postgres.url);
+    assert.equal(envValue(labDir, 'POSTGRES_PORT'), String(postgres.port));
+    assert.equal((fs.statSync(path.join(labDir, '.env')).mode & 0o777).toString(8), '600', '.env holds a password: owner only');
+    const rows = await query(postgres.url, "SELECT current_user AS who, split_part(version(), ' ', 2) AS v");
+    assert.deepEqual(rows, [{ who: 'lab', v: (rows[0] as { v: string }).v }]);
+    assert.match((rows[0] as { v: string }).v, /^15\./, 'real PostgreSQL 15');
+  });
+
+  test('the Containers view shows the container running on 127.0.0.1, and copies its connection string', async function () {
+    this.timeout(30_000);
+    const node = await waitFor(
+      async () => (await containerNodes()).find((n): n is Extract<ContainersNode, { kind: 'container' }> => n.kind === 'container' && n.container.status === 'running'),
+      'a running container in the Containers view',
+      { timeoutMs: 20_000, intervalMs: 250, describe: () => lastNodes },
+    ).catch(async (error: unknown) => {
+      lastNodes = await describeNodes();
+      throw error;
+    });
+    const item = api.containers.getTreeItem(node);
+    assert.equal(item.label, 'postgres');
+    const port = envValue(labDir, 'POSTGRES_PORT');
+    assert.equal(item.description, `running · 127.0.0.1:${port}`);
+    assert.equal(item.contextValue, 'container.running');
+    const labItem = api.containers.getTreeItem((await api.containers.getChildren()).find((n) => n.kind === 'lab' && n.labId === LAB_ID)!);
+    assert.equal(labItem.label, LAB_TITLE);
+    assert.equal(labItem.description, 'Docker · ready');
+    const copied = await vscode.commands.executeCommand<string>('dataLabs.copyConnectionString', node);
+    assert.equal(copied, envValue(labDir, 'DATABASE_URL'));
+    assert.equal(await vscode.env.clipboard.readText(), copied);
+  });
+
+  test('stopping and starting the container from the view keeps its data, and .env follows its new port', async function () {
+    this.timeout(90_000);
+    const url = envValue(labDir, 'DATABASE_URL')!;
+    await query(url, 'CREATE TABLE IF NOT EXISTS kept (n int); INSERT INTO kept VALUES (7)');
+    const running = (await containerNodes()).find((n) => n.kind === 'container');
+    assert.ok(running);
+    await vscode.commands.executeCommand('dataLabs.stopContainer', running);
+    const stopped = await waitFor(
+      async () => (await containerNodes()).find((n): n is Extract<ContainersNode, { kind: 'container' }> => n.kind === 'container' && n.container.status === 'exited'),
+      'the container to show as stopped',
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    assert.equal(api.containers.getTreeItem(stopped).contextValue, 'container.stopped');
+    await vscode.commands.executeCommand('dataLabs.startContainer', stopped);
+    const state = api.context.services.state(LAB_ID);
+    assert.equal(state?.phase, 'ready');
+    const newUrl = envValue(labDir, 'DATABASE_URL')!;
+    assert.equal(newUrl, state?.started?.connections[0]?.url);
+    assert.deepEqual(await query(newUrl, 'SELECT n FROM kept'), [{ n: 7 }]);
+    await query(newUrl, 'DROP TABLE kept');
   });
 
   test('opening it again keeps the learner\'s edits and does not install again', async function () {
@@ -257,6 +355,36 @@ suite('Lab: open, install, discover and run its tests', function () {
     const results = await runTests('testing.runAll');
     assert.equal(results.size, TEST_COUNT, `results: ${describeResults()}`);
     for (const [id, result] of results) assert.equal(result.state, 'passed', `${id}: ${result.message ?? ''}`);
+  });
+
+  test('switched to the embedded engine, the same tests pass there, and back on Docker again', async function () {
+    this.timeout(RUN_TIMEOUT_MS + SERVICES_TIMEOUT_MS);
+    const dockerUrl = envValue(labDir, 'DATABASE_URL');
+    assert.equal(await vscode.commands.executeCommand('dataLabs.switchDatabaseBackend', { labId: LAB_ID }, 'embedded'), true, 'the switch succeeds');
+    const state = api.context.services.state(LAB_ID);
+    assert.equal(state?.backend, 'embedded');
+    assert.equal(state?.phase, 'ready');
+    assert.ok((state?.started?.limitations.length ?? 0) > 0, 'embedded mode says what it cannot do');
+    const embeddedUrl = envValue(labDir, 'DATABASE_URL');
+    assert.notEqual(embeddedUrl, dockerUrl);
+    assert.equal(embeddedUrl, state?.started?.connections[0]?.url);
+    // Docker's container was parked when the lab left it.
+    const parked = await waitFor(
+      async () => (await containerNodes()).find((n) => n.kind === 'container' && n.container.status === 'exited'),
+      'the Docker container to be stopped',
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    assert.ok(parked);
+    const embedded = (await containerNodes()).find((n) => n.kind === 'embedded');
+    assert.ok(embedded && embedded.kind === 'embedded' && embedded.running, 'the view shows the embedded server running');
+
+    const results = await runTests('testing.runAll');
+    assert.equal(results.size, TEST_COUNT, `results: ${describeResults()}`);
+    for (const [id, result] of results) assert.equal(result.state, 'passed', `on embedded: ${id}: ${result.message ?? ''}`);
+
+    assert.equal(await vscode.commands.executeCommand('dataLabs.switchDatabaseBackend', { labId: LAB_ID }, 'docker'), true);
+    assert.equal(api.context.services.state(LAB_ID)?.backend, 'docker');
+    assert.equal(envValue(labDir, 'DATABASE_URL'), api.context.services.state(LAB_ID)?.started?.connections[0]?.url);
   });
 
   test('running a single test reports only that test', async function () {

@@ -1,11 +1,10 @@
 /**
  * The part of a PostgreSQL client this lab uses, and nothing more.
  *
- * In this lab the database is PGlite: real PostgreSQL compiled to WebAssembly and
- * running inside the Node process. A PGlite instance already has these three methods,
- * so the tests pass one straight in. Because your code only depends on this interface,
- * a later lab can hand it a client for a PostgreSQL server instead without any change
- * to shop.ts.
+ * The database is a PostgreSQL server that the Data Labs extension starts for this lab:
+ * a Docker container, or without Docker an embedded PostgreSQL (PGlite) served on a local
+ * port. Its address is in `.env`. The tests connect to it with the `pg` client and hand
+ * your code a `Db` (see test/support.ts), so shop.ts never deals with connections.
  *
  * You do not need to change this file.
  */
@@ -22,6 +21,11 @@ export interface Queryable {
   /**
    * Runs ONE statement. Pass values as parameters ($1, $2, ...) and never paste
    * them into the SQL text.
+   *
+   * Column values come back as JavaScript values: integer and text as number and string,
+   * jsonb as objects and arrays, timestamptz as Date. bigint and numeric come back as
+   * strings (a JavaScript number cannot hold every value they can), so cast them in
+   * SQL, e.g. `COUNT(*)::int`, when you want numbers.
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
   /** Runs one or more statements separated by `;`, without parameters. Handy for DDL. */
@@ -30,11 +34,16 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   /**
-   * Runs `fn` inside BEGIN ... COMMIT. If `fn` throws (or a statement fails), the
-   * whole transaction is rolled back and the error is thrown again.
+   * Runs `fn` inside BEGIN ... COMMIT on one connection. If `fn` throws (or a statement
+   * fails), the whole transaction is rolled back and the error is thrown again.
    *
-   * Inside `fn`, send every statement through `tx`, never through the Db: the Db
-   * waits for the transaction to finish, so the call would never return.
+   * Inside `fn`, send every statement through `tx`, never through the Db. The Db runs a
+   * statement on another connection, outside the transaction: it does not see the
+   * transaction's uncommitted rows, a rollback does not undo it, and on the embedded
+   * database it waits for the transaction to end, which never comes.
+   *
+   * Outside a transaction, each call may run on a different connection, so a setting
+   * made with `SET` may not apply to the next call; use `SET LOCAL` inside a transaction.
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }

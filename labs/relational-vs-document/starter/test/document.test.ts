@@ -1,7 +1,6 @@
-import type { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ProductDocument, createDocumentStore, findByAttribute, getProductDocument, saveProductDocument } from '../src/shop';
-import { closeDb, countRows, freshDb } from './support';
+import { type TestDb, closeDb, countRows, freshDb } from './support';
 
 const book: ProductDocument = {
   id: 'book-1',
@@ -21,7 +20,7 @@ const laptop: ProductDocument = {
 };
 
 describe('document model', () => {
-  let db: PGlite;
+  let db: TestDb;
 
   beforeEach(async () => {
     db = await freshDb();
@@ -43,7 +42,7 @@ describe('document model', () => {
 
     // Books have authors, laptops have specs, yet the table never grew a column for either.
     const columns = await db.query<{ column_name: string; data_type: string }>(
-      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'product_docs' ORDER BY ordinal_position`,
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'product_docs' ORDER BY ordinal_position`,
     );
     expect(columns.rows).toEqual([
       { column_name: 'id', data_type: 'text' },
@@ -80,16 +79,19 @@ describe('document model', () => {
   });
 
   it('TODO(4) a GIN index on doc serves the containment query', async () => {
-    const indexes = await db.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = 'product_docs'`);
+    const indexes = await db.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'product_docs'`);
     expect(indexes.rows.map((r) => r.indexdef).filter((def) => /USING gin \(doc/i.test(def)), 'a GIN index on product_docs.doc').not.toEqual([]);
 
     // With a handful of rows the planner would rather read the whole table, so forbid that
-    // and ask how PostgreSQL would run the containment query.
-    await db.exec('SET enable_seqscan = off');
-    const plan = await db.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT doc FROM product_docs WHERE doc @> $1::jsonb', [
-      JSON.stringify({ specs: { ram: 16 } }),
-    ]);
-    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    // and ask how PostgreSQL would run the containment query. SET LOCAL lasts until the end
+    // of the transaction, and the EXPLAIN must run in the same one to see the setting.
+    const text = await db.transaction(async (tx) => {
+      await tx.exec('SET LOCAL enable_seqscan = off');
+      const plan = await tx.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT doc FROM product_docs WHERE doc @> $1::jsonb', [
+        JSON.stringify({ specs: { ram: 16 } }),
+      ]);
+      return plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    });
     expect(text).toMatch(/Index Cond: \(doc @>/);
   });
 });

@@ -1,15 +1,19 @@
-import type { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type NewOrder, addCustomer, addProduct, createRelationalSchema, customerTotals, placeOrder } from '../src/shop';
-import { CHECK_VIOLATION, FOREIGN_KEY_VIOLATION, closeDb, countRows, freshDb, inTime, outcome } from './support';
+import { CHECK_VIOLATION, FOREIGN_KEY_VIOLATION, type TestDb, closeDb, countRows, freshDb, inTime, outcome } from './support';
 
 describe('relational model', () => {
-  let db: PGlite;
+  let db: TestDb;
   let ada: number;
 
-  /** placeOrder, with a clear message instead of a long hang if its transaction deadlocks. */
+  /** placeOrder, with a clear message instead of a long hang if its transaction waits for itself. */
   const place = (order: NewOrder): Promise<number> =>
-    inTime(placeOrder(db, order), 'placeOrder', 'Inside db.transaction(async (tx) => ...), send every statement through tx.query, not db.query.');
+    inTime(
+      placeOrder(db, order),
+      'placeOrder',
+      'Inside db.transaction(async (tx) => ...), send every statement through tx.query, not db.query: ' +
+        'db.query runs on another connection, and the embedded database makes it wait until the open transaction ends.',
+    );
 
   beforeEach(async () => {
     db = await freshDb();
@@ -25,12 +29,12 @@ describe('relational model', () => {
 
   it('TODO(1) creates the four tables, each with a primary key and the foreign keys between them', async () => {
     const primaryKeys = await db.query<{ table: string }>(
-      `SELECT conrelid::regclass::text AS "table" FROM pg_constraint WHERE contype = 'p' AND connamespace = 'public'::regnamespace ORDER BY 1`,
+      `SELECT conrelid::regclass::text AS "table" FROM pg_constraint WHERE contype = 'p' AND connamespace = current_schema()::regnamespace ORDER BY 1`,
     );
     expect(primaryKeys.rows.map((r) => r.table)).toEqual(['customers', 'order_items', 'orders', 'products']);
 
     const foreignKeys = await db.query<{ link: string }>(
-      `SELECT conrelid::regclass::text || ' -> ' || confrelid::regclass::text AS link FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace ORDER BY 1`,
+      `SELECT conrelid::regclass::text || ' -> ' || confrelid::regclass::text AS link FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace ORDER BY 1`,
     );
     expect(foreignKeys.rows.map((r) => r.link)).toEqual(['order_items -> orders', 'order_items -> products', 'orders -> customers']);
   });

@@ -1,0 +1,190 @@
+/**
+ * Commands on a lab's databases, from the Containers view or the Command Palette.
+ * Starting, restarting and resetting go through the services manager, which waits until
+ * each database answers and rewrites the lab's `.env` (Docker gives a restarted
+ * container a new host port).
+ */
+import { spawnSync } from 'node:child_process';
+import * as vscode from 'vscode';
+import type { Backend } from '../core/services/labServicesController';
+import type { DataLabsContext } from '../context';
+import { openLabFolders } from '../labs/labWorkspace';
+import type { ContainersNode } from '../views/containersView';
+
+/** The open lab a command is about: the node's, or one picked among the open labs with databases. */
+async function targetLab(ctx: DataLabsContext, node: unknown): Promise<{ labId: string; labDir: string } | undefined> {
+  if (typeof node === 'object' && node !== null && 'labId' in node && typeof (node as { labId: unknown }).labId === 'string') {
+    const labId = (node as { labId: string }).labId;
+    const open = (await openLabFolders(ctx)).find((l) => l.labId === labId);
+    if (open) {
+      return { labId, labDir: open.folder.uri.fsPath };
+    }
+  }
+  const candidates = (await openLabFolders(ctx)).filter((l) => l.lab && l.lab.manifest.services.length > 0);
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('No open lab needs databases. Open a lab first.'));
+    return undefined;
+  }
+  if (candidates.length === 1) {
+    const only = candidates[0]!;
+    return { labId: only.labId, labDir: only.folder.uri.fsPath };
+  }
+  const picked = await vscode.window.showQuickPick(
+    candidates.map((l) => ({ label: l.lab?.manifest.title ?? l.labId, description: l.labId, labId: l.labId, labDir: l.folder.uri.fsPath })),
+    { placeHolder: vscode.l10n.t('Which lab?') },
+  );
+  return picked ? { labId: picked.labId, labDir: picked.labDir } : undefined;
+}
+
+export async function startLabServicesCommand(ctx: DataLabsContext, node: unknown): Promise<boolean> {
+  const target = await targetLab(ctx, node);
+  const lab = target && ctx.lab(target.labId);
+  if (!target || !lab) {
+    return false;
+  }
+  return (await ctx.services.start(lab, target.labDir)) !== undefined;
+}
+
+export async function stopLabServicesCommand(ctx: DataLabsContext, node: unknown): Promise<void> {
+  const target = await targetLab(ctx, node);
+  if (target) {
+    await ctx.services.stop(target.labId);
+  }
+}
+
+export async function resetLabDataCommand(ctx: DataLabsContext, node: unknown, confirmed?: unknown): Promise<boolean> {
+  const target = await targetLab(ctx, node);
+  const lab = target && ctx.lab(target.labId);
+  if (!target || !lab) {
+    return false;
+  }
+  if (confirmed !== true) {
+    const reset = vscode.l10n.t('Reset Data');
+    const choice = await vscode.window.showWarningMessage(
+      vscode.l10n.t('Reset the data of {0}? Its databases are recreated empty, with new passwords; your code is not touched.', lab.manifest.title),
+      { modal: true },
+      reset,
+    );
+    if (choice !== reset) {
+      return false;
+    }
+  }
+  return (await ctx.services.start(lab, target.labDir, { reset: true })) !== undefined;
+}
+
+export async function switchBackendCommand(ctx: DataLabsContext, node: unknown, backendArg?: unknown): Promise<boolean> {
+  const target = await targetLab(ctx, node);
+  const lab = target && ctx.lab(target.labId);
+  if (!target || !lab) {
+    return false;
+  }
+  const { labAllowsEmbedded } = await import('../core/services/labServicesController');
+  const current = ctx.services.backendFor(lab.id);
+  const next: Backend = backendArg === 'docker' || backendArg === 'embedded' ? backendArg : current === 'docker' ? 'embedded' : 'docker';
+  if (next === 'embedded' && !labAllowsEmbedded(lab)) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('{0} needs Docker: its databases have no embedded stand-in.', lab.manifest.title));
+    return false;
+  }
+  await ctx.services.stop(lab.id);
+  await ctx.services.setBackend(lab.id, next);
+  return (await ctx.services.start(lab, target.labDir, { backend: next })) !== undefined;
+}
+
+function containerOf(node: unknown): Extract<ContainersNode, { kind: 'container' }> | undefined {
+  return typeof node === 'object' && node !== null && (node as ContainersNode).kind === 'container' ? (node as Extract<ContainersNode, { kind: 'container' }>) : undefined;
+}
+
+/** Start and restart go through the manager so readiness is awaited and `.env` rewritten. */
+export async function containerActionCommand(ctx: DataLabsContext, action: 'start' | 'stop' | 'restart', node: unknown): Promise<void> {
+  const target = containerOf(node);
+  if (!target) {
+    return;
+  }
+  const controller = await ctx.services.controller();
+  const id = target.container.id;
+  try {
+    if (action === 'stop') {
+      await controller.runtime.stopContainer(id, 5);
+      ctx.log.info(`Stopped container ${id.slice(0, 12)} from the Containers view`);
+      await ctx.containersView?.refresh();
+      return;
+    }
+    if (action === 'restart') {
+      await controller.runtime.restartContainer(id, 5);
+    }
+    const lab = ctx.lab(target.labId);
+    const open = (await openLabFolders(ctx)).find((l) => l.labId === target.labId);
+    if (lab && open) {
+      await ctx.services.start(lab, open.folder.uri.fsPath, { backend: 'docker' });
+    } else {
+      await controller.runtime.startContainer(id);
+    }
+  } catch (error) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Could not {0} {1}: {2}', action, target.container.name, (error as Error).message));
+  } finally {
+    await ctx.containersView?.refresh();
+  }
+}
+
+export async function showContainerLogsCommand(ctx: DataLabsContext, node: unknown): Promise<void> {
+  const target = containerOf(node);
+  if (target) {
+    await ctx.services.showLogs(target.container.id, target.container.name);
+  }
+}
+
+/** The URL of a container or embedded node, or of the only database of a lab node. */
+function connectionUrl(ctx: DataLabsContext, node: unknown): string | undefined {
+  const n = node as ContainersNode | undefined;
+  if (n?.kind === 'container') {
+    return n.connection?.url ?? n.container.url;
+  }
+  if (n?.kind === 'embedded') {
+    return n.connection?.url ?? ctx.services.state(n.labId)?.started?.connections[0]?.url;
+  }
+  if (n?.kind === 'lab') {
+    return ctx.services.state(n.labId)?.started?.connections[0]?.url;
+  }
+  return undefined;
+}
+
+export async function copyConnectionStringCommand(ctx: DataLabsContext, node: unknown): Promise<string | undefined> {
+  const url = connectionUrl(ctx, node);
+  if (url === undefined) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('This database is not running, so it has no connection string yet. Start it first.'));
+    return undefined;
+  }
+  await vscode.env.clipboard.writeText(url);
+  void vscode.window.setStatusBarMessage(vscode.l10n.t('Connection string copied'), 3_000);
+  return url;
+}
+
+/** The database's own shell (psql, redis-cli) inside the container, in a terminal. */
+export async function openContainerShellCommand(ctx: DataLabsContext, node: unknown): Promise<vscode.Terminal | undefined> {
+  const target = containerOf(node);
+  if (!target) {
+    return undefined;
+  }
+  const docker = spawnSync('docker', ['--version'], { encoding: 'utf8', timeout: 5_000 });
+  if (docker.error || docker.status !== 0) {
+    void vscode.window.showWarningMessage(
+      vscode.l10n.t('A shell needs the docker command, which is not on your PATH. Install the Docker CLI, or connect with the copied connection string from a client of your choice.'),
+    );
+    return undefined;
+  }
+  const c = target.container;
+  const url = target.connection?.url ?? c.url;
+  const args = ['exec', '-it', c.id];
+  if (c.service === 'postgres' && url !== undefined) {
+    const parsed = new URL(url);
+    args.push('psql', '-U', decodeURIComponent(parsed.username), '-d', decodeURIComponent(parsed.pathname.slice(1)));
+  } else if (c.service === 'redis' && url !== undefined) {
+    args.push('redis-cli', '-a', decodeURIComponent(new URL(url).password), '--no-auth-warning');
+  } else {
+    args.push('sh');
+  }
+  const terminal = vscode.window.createTerminal({ name: vscode.l10n.t('{0} shell', c.service), shellPath: 'docker', shellArgs: args });
+  terminal.show();
+  ctx.log.info(`Opened a shell in container ${c.id.slice(0, 12)}: docker ${args.slice(0, 3).join(' ')} ${args[3] ?? ''}`);
+  return terminal;
+}

@@ -1,0 +1,356 @@
+/**
+ * A lab's databases in the editor: started when the lab opens (with a progress
+ * notification, image pulls included), stopped when its folder leaves the workspace or
+ * the editor closes, and what a crashed editor left behind swept at the next start.
+ * Failures become one notification that says what to do, with the embedded engine
+ * offered wherever the lab allows it.
+ *
+ * Everything container-related is loaded on first use: the Docker client alone costs
+ * more than the whole activation may.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Lab } from '../core/labs/catalog';
+import type { Backend, LabServicesController, ServicesStatus, StartedServices } from '../core/services/labServicesController';
+import type { PullLayerProgress, RuntimeLogger } from '../core/services/runtime';
+import type { DataLabsContext } from '../context';
+
+const BACKEND_BY_LAB_KEY = 'dataLabs.backendByLab';
+
+export type LabServicesPhase = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
+
+export interface LabServicesState {
+  readonly labId: string;
+  readonly labDir: string;
+  readonly backend: Backend;
+  readonly phase: LabServicesPhase;
+  readonly started?: StartedServices;
+  readonly error?: string;
+}
+
+/** Bytes per layer of the pulls under way, summed into one line of the notification. */
+class PullTally {
+  private readonly layers = new Map<string, { current: number; total: number }>();
+
+  update(progress: PullLayerProgress): void {
+    const layer = this.layers.get(progress.layerId) ?? { current: 0, total: 0 };
+    if (progress.totalBytes !== undefined && progress.totalBytes > 0) {
+      layer.total = progress.totalBytes;
+    }
+    if (progress.currentBytes !== undefined && /download/i.test(progress.status)) {
+      layer.current = progress.currentBytes;
+    } else if (/complete|already exists|verifying|extract/i.test(progress.status) && layer.total > 0) {
+      layer.current = layer.total;
+    }
+    this.layers.set(progress.layerId, layer);
+  }
+
+  describe(image: string, latest: PullLayerProgress): string {
+    let current = 0;
+    let total = 0;
+    for (const layer of this.layers.values()) {
+      current += layer.current;
+      total += layer.total;
+    }
+    const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
+    const layerBytes =
+      latest.currentBytes !== undefined && latest.totalBytes !== undefined ? ` ${mb(latest.currentBytes)}/${mb(latest.totalBytes)} MB` : '';
+    return vscode.l10n.t(
+      'Pulling {0}: {1} of {2} MB in {3} layers (layer {4}: {5}{6})',
+      image,
+      mb(current),
+      total > 0 ? mb(total) : '?',
+      String(this.layers.size),
+      latest.layerId.slice(0, 12),
+      latest.status,
+      layerBytes,
+    );
+  }
+}
+
+export class LabServicesManager implements vscode.Disposable {
+  private controllerPromise: Promise<LabServicesController> | undefined;
+  private readonly states = new Map<string, LabServicesState>();
+  private readonly inflight = new Map<string, Promise<StartedServices | undefined>>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  /** Where container logs are shown, one channel per container, made on demand. */
+  private readonly logChannels = new Map<string, vscode.OutputChannel>();
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  readonly sessionId: Promise<string>;
+
+  constructor(private readonly ctx: DataLabsContext) {
+    this.sessionId = import('../core/services/sessions').then((m) => m.sessionIdFor());
+  }
+
+  /** The services controller, made once: Docker as the docker CLI finds it, owned by this window. */
+  controller(): Promise<LabServicesController> {
+    this.controllerPromise ??= (async () => {
+      const [{ LabServicesController }, { faultJournalDir }, { DockerodeRuntime }, { createEmbeddedBackend }] = await Promise.all([
+        import('../core/services/labServicesController'),
+        import('../core/services/stateDir'),
+        import('../core/services/dockerodeRuntime'),
+        import('../core/services/embeddedBackend'),
+      ]);
+      const log = this.ctx.log;
+      const logger: RuntimeLogger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
+      const sessionId = await this.sessionId;
+      return new LabServicesController({
+        runtime: () => new DockerodeRuntime({ logger }),
+        owner: sessionId,
+        images: () => imagesSetting(),
+        faultJournalDir: faultJournalDir(),
+        embedded: createEmbeddedBackend({ serverScript: path.join(this.ctx.extension.extensionPath, 'dist', 'embedded-postgres.js'), ownerPid: process.pid, logger }),
+        logger,
+      });
+    })();
+    return this.controllerPromise;
+  }
+
+  state(labId: string): LabServicesState | undefined {
+    return this.states.get(labId);
+  }
+
+  allStates(): LabServicesState[] {
+    return [...this.states.values()];
+  }
+
+  private setState(state: LabServicesState): void {
+    this.states.set(state.labId, state);
+    this.changed.fire();
+  }
+
+  /** The engine this lab uses: the learner's choice for it, else the `dataLabs.databases` setting. */
+  backendFor(labId: string): Backend {
+    const chosen = this.ctx.extension.globalState.get<Record<string, Backend>>(BACKEND_BY_LAB_KEY, {})[labId];
+    if (chosen === 'docker' || chosen === 'embedded') {
+      return chosen;
+    }
+    return vscode.workspace.getConfiguration('dataLabs').get<string>('databases') === 'embedded' ? 'embedded' : 'docker';
+  }
+
+  async setBackend(labId: string, backend: Backend): Promise<void> {
+    const map = { ...this.ctx.extension.globalState.get<Record<string, Backend>>(BACKEND_BY_LAB_KEY, {}), [labId]: backend };
+    await this.ctx.extension.globalState.update(BACKEND_BY_LAB_KEY, map);
+  }
+
+  /**
+   * Starts the lab's databases and writes its `.env`, showing progress; on failure shows
+   * what to do. Resolves with the started services, or undefined when it failed (the
+   * failure was shown) or the lab needs none.
+   */
+  start(lab: Lab, labDir: string, options: { reset?: boolean; backend?: Backend } = {}): Promise<StartedServices | undefined> {
+    // One start per lab at a time: two at once would each create the missing containers.
+    const running = this.inflight.get(lab.id);
+    if (running) {
+      return running;
+    }
+    const work = this.startNow(lab, labDir, options).finally(() => this.inflight.delete(lab.id));
+    this.inflight.set(lab.id, work);
+    return work;
+  }
+
+  /** Starts the lab's databases unless they are running already (for opening a lab and running its tests). */
+  async ensureStarted(lab: Lab, labDir: string): Promise<StartedServices | undefined> {
+    const state = this.states.get(lab.id);
+    if (state?.phase === 'ready' && state.started && state.labDir === labDir) {
+      return state.started;
+    }
+    return this.start(lab, labDir);
+  }
+
+  private async startNow(lab: Lab, labDir: string, options: { reset?: boolean; backend?: Backend }): Promise<StartedServices | undefined> {
+    if (lab.manifest.services.length === 0) {
+      return undefined;
+    }
+    const backend = options.backend ?? this.backendFor(lab.id);
+    const labId = lab.id;
+    this.setState({ labId, labDir, backend, phase: 'starting' });
+    try {
+      const controller = await this.controller();
+      const started = await vscode.window.withProgress(
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: options.reset === true ? vscode.l10n.t('Resetting the databases of {0}', lab.manifest.title) : vscode.l10n.t('Starting the databases of {0}', lab.manifest.title),
+          cancellable: true,
+        },
+        async (progress, token) => {
+          const abort = new AbortController();
+          const cancel = token.onCancellationRequested(() => abort.abort());
+          const tallies = new Map<string, PullTally>();
+          let lastPullReport = 0;
+          progress.report({ message: backend === 'embedded' ? vscode.l10n.t('embedded PostgreSQL (PGlite)') : vscode.l10n.t('Docker') });
+          try {
+            return await controller.up(lab, labDir, {
+              backend,
+              reset: options.reset === true,
+              signal: abort.signal,
+              onPullProgress: (image, layer) => {
+                const tally = tallies.get(image) ?? new PullTally();
+                tallies.set(image, tally);
+                tally.update(layer);
+                // The engine reports many times a second; the notification need not.
+                if (Date.now() - lastPullReport > 200) {
+                  lastPullReport = Date.now();
+                  progress.report({ message: tally.describe(image, layer) });
+                }
+              },
+            });
+          } finally {
+            cancel.dispose();
+          }
+        },
+      );
+      this.ctx.log.info(`Lab ${labId}: databases ready on ${backend}: ${started.connections.map((c) => `${c.name} ${c.host}:${c.port}`).join(', ')}`);
+      this.setState({ labId, labDir, backend, phase: 'ready', started });
+      return started;
+    } catch (error) {
+      const message = (error as Error).message;
+      this.ctx.log.error(`Lab ${labId}: starting the databases on ${backend} failed: ${message}`);
+      this.setState({ labId, labDir, backend, phase: 'failed', error: message });
+      void this.showStartFailure(lab, labDir, backend, error);
+      return undefined;
+    }
+  }
+
+  /** One notification per failure, with the actions that fit it. */
+  private async showStartFailure(lab: Lab, labDir: string, backend: Backend, error: unknown): Promise<void> {
+    const { labAllowsEmbedded } = await import('../core/services/labServicesController');
+    const name = (error as Error).name;
+    const useEmbedded = vscode.l10n.t('Use Embedded Databases');
+    const retry = vscode.l10n.t('Retry');
+    const showLog = vscode.l10n.t('Show Log');
+    const resetData = vscode.l10n.t('Reset Data');
+    const openSettings = vscode.l10n.t('Open Settings');
+    const actions: string[] = [];
+    if (backend === 'docker' && labAllowsEmbedded(lab)) {
+      actions.push(useEmbedded);
+    }
+    if (name === 'ImageMissingError' || name === 'PullFailedError') {
+      actions.push(openSettings);
+    }
+    if (name === 'ReadinessTimeoutError') {
+      actions.push(resetData);
+    }
+    actions.push(retry, showLog);
+    const firstLine = (error as Error).message.split('\n')[0] ?? '';
+    const choice = await vscode.window.showErrorMessage(vscode.l10n.t('The databases of {0} did not start. {1}', lab.manifest.title, firstLine), ...actions);
+    if (choice === useEmbedded) {
+      await this.setBackend(lab.id, 'embedded');
+      await this.start(lab, labDir, { backend: 'embedded' });
+    } else if (choice === retry) {
+      await this.start(lab, labDir);
+    } else if (choice === resetData) {
+      await this.start(lab, labDir, { reset: true });
+    } else if (choice === openSettings) {
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'dataLabs.images');
+    } else if (choice === showLog) {
+      this.ctx.log.show();
+    }
+  }
+
+  /** Stops (parks) the lab's databases this window owns; `remove` deletes them instead. */
+  async stop(labId: string, options: { remove?: boolean } = {}): Promise<void> {
+    const lab = this.ctx.lab(labId);
+    const state = this.states.get(labId);
+    if (!lab) {
+      return;
+    }
+    const labDir = state?.labDir ?? path.join(this.ctx.labsRoot(), labId);
+    if (state) {
+      this.setState({ ...state, phase: 'stopping' });
+    }
+    try {
+      const controller = await this.controller();
+      // Docker is asked only when the lab used it, so closing an embedded lab never needs an engine.
+      await controller.down(lab, labDir, { remove: options.remove === true, onlyOwned: options.remove !== true, skipDocker: state?.backend === 'embedded' && options.remove !== true });
+      this.ctx.log.info(`Lab ${labId}: databases ${options.remove === true ? 'removed' : 'stopped'}`);
+    } catch (error) {
+      this.ctx.log.warn(`Lab ${labId}: stopping the databases failed: ${(error as Error).message}`);
+    } finally {
+      if (state) {
+        this.setState({ ...state, phase: 'stopped' });
+      }
+    }
+  }
+
+  async status(labId: string): Promise<ServicesStatus | undefined> {
+    const lab = this.ctx.lab(labId);
+    if (!lab) {
+      return undefined;
+    }
+    const labDir = this.states.get(labId)?.labDir ?? path.join(this.ctx.labsRoot(), labId);
+    return (await this.controller()).status(lab, labDir);
+  }
+
+  /**
+   * Removes what ended sessions left (containers of an editor killed with SIGKILL). Quiet
+   * when Docker is not there: nothing can have been left on an engine that is not running.
+   */
+  async sweep(): Promise<void> {
+    try {
+      const [{ sweepOrphans }, { recoverAbandonedFaults }, { faultJournalDir }] = await Promise.all([
+        import('../core/services/labServices'),
+        import('../core/services/faults'),
+        import('../core/services/stateDir'),
+      ]);
+      const controller = await this.controller();
+      await controller.runtime.ping();
+      const logger: RuntimeLogger = { info: (m) => this.ctx.log.info(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) };
+      // Faults a crashed grading run left (a paused database, say) are undone first.
+      const recovered = await recoverAbandonedFaults(controller.runtime, faultJournalDir(), logger);
+      if (recovered.recovered.length > 0 || recovered.failed.length > 0) {
+        this.ctx.log.info(`Faults left by ended grading runs: undone for ${recovered.recovered.length} run(s), failed for ${recovered.failed.length}`);
+      }
+      const result = await sweepOrphans(controller.runtime, undefined, logger);
+      this.ctx.log.info(`Sweep: removed ${result.removedContainers.length} container(s) and ${result.removedNetworks.length} network(s) of ended sessions`);
+    } catch (error) {
+      this.ctx.log.info(`Sweep skipped: ${(error as Error).message.split('\n')[0] ?? ''}`);
+    }
+  }
+
+  /** The output channel of one container's log, filled with its last lines. */
+  async showLogs(containerId: string, title: string): Promise<void> {
+    const controller = await this.controller();
+    const lines = await controller.runtime.containerLogs(containerId, { tail: 500, timeoutMs: 10_000 });
+    let channel = this.logChannels.get(containerId);
+    if (!channel) {
+      channel = vscode.window.createOutputChannel(vscode.l10n.t('Data Labs: {0}', title));
+      this.logChannels.set(containerId, channel);
+      this.disposables.push(channel);
+    }
+    channel.clear();
+    channel.appendLine(vscode.l10n.t('Last {0} lines of container {1}, as of {2}:', String(lines.length), containerId.slice(0, 12), new Date().toLocaleTimeString()));
+    for (const line of lines) {
+      channel.appendLine(line);
+    }
+    channel.show(true);
+  }
+
+  /** Stops every lab this window runs; the editor is closing. */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.states.values()].filter((s) => s.phase === 'ready' || s.phase === 'starting').map((s) => this.stop(s.labId)),
+    );
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}
+
+/** The `dataLabs.images` setting, with anything that is not a string dropped. */
+export function imagesSetting(): Record<string, string> {
+  const raw = vscode.workspace.getConfiguration('dataLabs').get<unknown>('images');
+  const result: Record<string, string> = {};
+  if (typeof raw === 'object' && raw !== null) {
+    for (const [service, image] of Object.entries(raw)) {
+      if (typeof image === 'string' && image.trim() !== '') {
+        result[service] = image.trim();
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,339 @@
+/**
+ * The embedded PostgreSQL backend, end to end and for real: the server is bundled here
+ * with the same esbuild options as dist/embedded-postgres.js (into a temp folder, so
+ * this file needs no prior build), started as a detached process, and used through
+ * the `pg` client with the URL from the lab's `.env`.
+ *
+ * A first start creates the database (PGlite's initdb: about 3 s, more on a busy
+ * machine); a later start on the same data folder takes well under a second. The tests
+ * share one lab folder and run in order to keep the number of first starts at two.
+ *
+ * DATA_LABS_BENCH=1 adds a test that measures start-to-ready times and prints medians.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildOptions } from 'esbuild';
+import {
+  EMBEDDED_LIMITATIONS,
+  EmbeddedUnsupportedError,
+  embeddedPaths,
+  embeddedServicesStatus,
+  resetEmbeddedServices,
+  startEmbeddedServices,
+  stopEmbeddedServices,
+} from '../../src/core/services/embedded';
+import { renderEnvFile } from '../../src/core/services/labServices';
+import { REPO_ROOT, useTempDirs } from './helpers';
+
+const tempDir = useTempDirs('ddl-embedded-');
+const START_TIMEOUT = 120_000;
+const POSTGRES = [{ service: 'postgres', count: 1, embedded: true }] as const;
+
+let serverScript = '';
+/** A tiny program that starts a lab's server with startEmbeddedServices and exits, as the CLI does. */
+let starterScript = '';
+let labDir = '';
+/** Every lab folder a test started a server in, stopped again after the file. */
+const labDirs = new Set<string>();
+const owners: ChildProcess[] = [];
+
+interface EsbuildConfig {
+  embeddedServerOptions(outdir: string): BuildOptions;
+}
+
+beforeAll(async () => {
+  const out = await tempDir();
+  const load = createRequire(path.join(REPO_ROOT, 'esbuild.js'));
+  const config = load('./esbuild.js') as EsbuildConfig;
+  const esbuild = load('esbuild') as typeof import('esbuild');
+  await esbuild.build(config.embeddedServerOptions(out));
+  serverScript = path.join(out, 'embedded-postgres.js');
+  const starterSource = path.join(out, 'starter.ts');
+  await fs.writeFile(
+    starterSource,
+    [
+      `import { startEmbeddedServices } from ${JSON.stringify(path.join(REPO_ROOT, 'src', 'core', 'services', 'embedded.ts'))};`,
+      'const [labDir, serverScript] = process.argv.slice(2) as [string, string];',
+      "startEmbeddedServices({ labId: 'embedded-test', labDir, serverScript, services: [{ service: 'postgres', count: 1, embedded: true }] })",
+      '  .then((r) => console.log(JSON.stringify({ pid: r.pid, port: r.port })))',
+      '  .catch((e: unknown) => { console.error(e); process.exitCode = 1; });',
+    ].join('\n'),
+  );
+  starterScript = path.join(out, 'starter.js');
+  await esbuild.build({ entryPoints: [starterSource], outfile: starterScript, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' });
+  labDir = await tempDir();
+});
+
+afterAll(async () => {
+  for (const dir of labDirs) {
+    await stopEmbeddedServices(dir).catch(() => {});
+  }
+  for (const owner of owners) {
+    owner.kill('SIGKILL');
+  }
+});
+
+function start(dir: string, extra: { ownerPid?: number } = {}): ReturnType<typeof startEmbeddedServices> {
+  labDirs.add(dir);
+  return startEmbeddedServices({ labId: 'embedded-test', labDir: dir, services: POSTGRES, serverScript, readinessTimeoutMs: START_TIMEOUT, ...extra });
+}
+
+async function readEnv(dir: string): Promise<Record<string, string>> {
+  const text = await fs.readFile(path.join(dir, '.env'), 'utf8');
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('=') && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (up to a generous bound, never asserting speed) until a process is gone. */
+async function waitUntilGone(pid: number, boundMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + boundMs;
+  while (Date.now() < deadline) {
+    if (!processExists(pid)) {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !processExists(pid);
+}
+
+describe('embedded PostgreSQL', () => {
+  it('refuses services it cannot provide, naming them and Docker, before starting anything', async () => {
+    const dir = await tempDir();
+    const attempt = (services: Parameters<typeof startEmbeddedServices>[0]['services']): Promise<unknown> =>
+      startEmbeddedServices({ labId: 'needs-docker', labDir: dir, services, serverScript });
+    await expect(attempt([{ service: 'redis', count: 1, embedded: true }])).rejects.toThrow(EmbeddedUnsupportedError);
+    await expect(attempt([{ service: 'redis', count: 1 }])).rejects.toThrow(/Redis.*Docker/s);
+    await expect(attempt([{ service: 'postgres', count: 1, embedded: false }])).rejects.toThrow(/not marked "embedded": true.*Docker/s);
+    await expect(attempt([{ service: 'postgres', count: 2, embedded: true }])).rejects.toThrow(/2 PostgreSQL servers/);
+    const error = await attempt([POSTGRES[0], { service: 'redis', count: 1 }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EmbeddedUnsupportedError);
+    expect((error as EmbeddedUnsupportedError).service).toBe('redis');
+    expect(await fs.readdir(dir)).toEqual([]);
+    expect(EMBEDDED_LIMITATIONS.join(' ')).toMatch(/one at a time.*deadlocks.*cannot happen/s);
+  });
+
+  it('starts a server that the pg client reaches with the URL from .env: DDL, DML, a rolled-back transaction', { timeout: START_TIMEOUT }, async () => {
+    const result = await start(labDir);
+    expect(result.reused).toBe(false);
+    expect(result.connections).toHaveLength(1);
+    expect(processExists(result.pid)).toBe(true);
+    // The same .env format as the Docker backend's.
+    expect(await fs.readFile(result.envFile, 'utf8')).toBe(renderEnvFile(result.connections));
+    const env = await readEnv(labDir);
+    expect(env.POSTGRES_HOST).toBe('127.0.0.1');
+    expect(env.POSTGRES_PORT).toBe(String(result.port));
+    expect(env.DATABASE_URL).toBe(env.POSTGRES_URL);
+    expect(env.POSTGRES_URL).toBe(`postgresql://postgres:${env.POSTGRES_PASSWORD}@127.0.0.1:${result.port}/postgres`);
+    const state = JSON.parse(await fs.readFile(embeddedPaths(labDir).stateFile, 'utf8')) as Record<string, unknown>;
+    expect(state).toMatchObject({ pid: result.pid, port: result.port, startedAt: result.startedAt });
+
+    await withClient(env.DATABASE_URL ?? '', async (client) => {
+      const who = await client.query<{ user: string; db: string }>('select current_user as user, current_database() as db');
+      expect(who.rows[0]).toEqual({ user: 'postgres', db: 'postgres' });
+      await client.query('create table notes (id serial primary key, body text not null check (body <> \'\'))');
+      await client.query('insert into notes (body) values ($1), ($2)', ['kept', 'also kept']);
+      await expect(client.query('insert into notes (body) values ($1)', [''])).rejects.toMatchObject({ code: '23514' });
+      await client.query('begin');
+      await client.query('insert into notes (body) values ($1)', ['rolled back']);
+      expect((await client.query('select count(*)::int as n from notes')).rows[0]).toEqual({ n: 3 });
+      await client.query('rollback');
+      const rows = await client.query<{ body: string }>('select body from notes order by id');
+      expect(rows.rows.map((r) => r.body)).toEqual(['kept', 'also kept']);
+    });
+  });
+
+  it('serves two pool clients at once, running their transactions one after the other', async () => {
+    const env = await readEnv(labDir);
+    const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+    try {
+      const [a, b] = await Promise.all([pool.connect(), pool.connect()]);
+      try {
+        const pids = await Promise.all([a.query('select 1 as one'), b.query('select 2 as two')]);
+        expect(pids.map((r) => r.rows[0])).toEqual([{ one: 1 }, { two: 2 }]);
+        await a.query('begin');
+        await a.query('insert into notes (body) values ($1)', ['from a']);
+        // On a real server b would read at once and not see a's uncommitted row. Here
+        // b's statement waits until a's transaction ends, so it sees the row: the
+        // limitation EMBEDDED_LIMITATIONS describes, shown deterministically.
+        const seenByB = b.query<{ n: number }>("select count(*)::int as n from notes where body = 'from a'");
+        await a.query('commit');
+        expect((await seenByB).rows[0]).toEqual({ n: 1 });
+      } finally {
+        a.release();
+        b.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('reuses the live server on a second start (same pid and port) and reports it running', async () => {
+    const status = await embeddedServicesStatus(labDir);
+    expect(status.running).toBe(true);
+    if (!status.running) return;
+    expect(status.problem).toBeUndefined();
+    const again = await start(labDir);
+    expect(again.reused).toBe(true);
+    expect(again.pid).toBe(status.pid);
+    expect(again.port).toBe(status.port);
+  });
+
+  it('refuses a second server on a data folder already in use', { timeout: START_TIMEOUT }, async () => {
+    const status = await embeddedServicesStatus(labDir);
+    expect(status.running).toBe(true);
+    const child = spawn(process.execPath, [serverScript, '--data-dir', embeddedPaths(labDir).dataDir], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(JSON.parse(out.split('\n')[0] ?? '')).toMatchObject({ ready: false, error: expect.stringMatching(/in use by another embedded PostgreSQL server \(process \d+\)/) });
+  });
+
+  it('stops: the process ends, status says stopped, and the data survives the next start', { timeout: START_TIMEOUT }, async () => {
+    const before = await embeddedServicesStatus(labDir);
+    if (!before.running) throw new Error('expected a running server');
+    const stopped = await stopEmbeddedServices(labDir);
+    expect(stopped).toEqual({ stopped: true, pid: before.pid });
+    // Stopped means exited; this test process, its parent, may take a moment to reap it.
+    expect(await waitUntilGone(before.pid)).toBe(true);
+    expect(await embeddedServicesStatus(labDir)).toEqual({ running: false });
+    expect(await stopEmbeddedServices(labDir)).toEqual({ stopped: false });
+
+    const restarted = await start(labDir);
+    expect(restarted.reused).toBe(false);
+    expect(restarted.pid).not.toBe(before.pid);
+    const rows = await withClient((await readEnv(labDir)).DATABASE_URL ?? '', (c) => c.query<{ body: string }>('select body from notes order by id'));
+    expect(rows.rows.map((r) => r.body)).toEqual(['kept', 'also kept', 'from a']);
+  });
+
+  it('treats a corrupt state file as not running, says so, and starts anew over it', { timeout: START_TIMEOUT }, async () => {
+    await stopEmbeddedServices(labDir);
+    const { stateFile } = embeddedPaths(labDir);
+    await fs.writeFile(stateFile, '{"version": 1, "pid": ');
+    const status = await embeddedServicesStatus(labDir);
+    expect(status.running).toBe(false);
+    expect(status.running === false && status.message).toMatch(/embedded\.json is not valid JSON.*treated as not running/s);
+
+    await fs.writeFile(stateFile, JSON.stringify({ version: 1, pid: 'twelve' }));
+    const wrongShape = await embeddedServicesStatus(labDir);
+    expect(wrongShape.running === false && wrongShape.message).toMatch(/not one this version wrote/);
+
+    const warnings: string[] = [];
+    const result = await startEmbeddedServices({
+      labId: 'embedded-test',
+      labDir,
+      services: POSTGRES,
+      serverScript,
+      readinessTimeoutMs: START_TIMEOUT,
+      logger: { info() {}, warn: (m) => warnings.push(m), error() {} },
+    });
+    expect(result.reused).toBe(false);
+    expect(warnings.join('\n')).toMatch(/not one this version wrote/);
+    expect((await embeddedServicesStatus(labDir)).running).toBe(true);
+  });
+
+  it('notices a server that died without cleaning up (SIGKILL) and starts a new one', { timeout: START_TIMEOUT }, async () => {
+    const before = await embeddedServicesStatus(labDir);
+    if (!before.running) throw new Error('expected a running server');
+    process.kill(before.pid, 'SIGKILL');
+    expect(await waitUntilGone(before.pid)).toBe(true);
+    const status = await embeddedServicesStatus(labDir);
+    expect(status.running === false && status.message).toMatch(/no longer running/);
+    // Its lock file is left behind; the new server takes it over, and PostgreSQL recovers the data.
+    const result = await start(labDir);
+    expect(result.reused).toBe(false);
+    const rows = await withClient((await readEnv(labDir)).DATABASE_URL ?? '', (c) => c.query<{ n: number }>('select count(*)::int as n from notes'));
+    expect(rows.rows[0]).toEqual({ n: 3 });
+  });
+
+  it('ends by itself when its owner process dies', { timeout: START_TIMEOUT }, async () => {
+    await stopEmbeddedServices(labDir);
+    // A throwaway process stands in for the editor.
+    const owner = spawn('sleep', ['600'], { stdio: 'ignore' });
+    owners.push(owner);
+    const ownerPid = owner.pid;
+    if (ownerPid === undefined) throw new Error('could not start sleep');
+    const result = await start(labDir, { ownerPid });
+    expect(JSON.parse(await fs.readFile(embeddedPaths(labDir).stateFile, 'utf8'))).toMatchObject({ ownerPid });
+    owner.kill('SIGKILL');
+    expect(await waitUntilGone(result.pid)).toBe(true);
+    expect((await embeddedServicesStatus(labDir)).running).toBe(false);
+    // It shut down cleanly: its lock file is gone.
+    await expect(fs.access(`${embeddedPaths(labDir).dataDir}.lock`)).rejects.toThrow();
+  });
+
+  it('reset stops the server and empties the database', { timeout: START_TIMEOUT }, async () => {
+    await start(labDir);
+    const reset = await resetEmbeddedServices(labDir);
+    expect(reset).toMatchObject({ stopped: true, dataRemoved: true });
+    await expect(fs.access(embeddedPaths(labDir).dataDir)).rejects.toThrow();
+    expect((await embeddedServicesStatus(labDir)).running).toBe(false);
+    await start(labDir);
+    const tables = await withClient((await readEnv(labDir)).DATABASE_URL ?? '', (c) => c.query("select count(*)::int as n from information_schema.tables where table_name = 'notes'"));
+    expect(tables.rows[0]).toEqual({ n: 0 });
+  });
+
+  it('outlives the process that started it, which exits without waiting for the server', { timeout: START_TIMEOUT }, async () => {
+    await stopEmbeddedServices(labDir);
+    const starter = spawn(process.execPath, [starterScript, labDir, serverScript], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    starter.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    starter.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    // It exits on its own: neither the server's stdout pipe nor the child handle keeps it alive.
+    const code = await new Promise<number | null>((resolve) => starter.on('exit', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const started = JSON.parse(out) as { pid: number; port: number };
+    const status = await embeddedServicesStatus(labDir);
+    expect(status).toMatchObject({ running: true, pid: started.pid, port: started.port });
+    expect(status.running && status.problem).toBeUndefined();
+  });
+
+  it.runIf(process.env.DATA_LABS_BENCH === '1')('benchmark: start-to-ready, cold (empty data folder) and warm', { timeout: 600_000 }, async () => {
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const dir = await tempDir();
+    for (let i = 0; i < 3; i++) {
+      await resetEmbeddedServices(dir);
+      let t = performance.now();
+      await start(dir);
+      cold.push(performance.now() - t);
+      await stopEmbeddedServices(dir);
+      t = performance.now();
+      await start(dir);
+      warm.push(performance.now() - t);
+      await stopEmbeddedServices(dir);
+    }
+    const fmt = (xs: number[]): string => xs.map((x) => Math.round(x)).join(', ');
+    console.log(`embedded start-to-ready: cold median ${Math.round(median(cold))} ms [${fmt(cold)}], warm median ${Math.round(median(warm))} ms [${fmt(warm)}]`);
+  });
+});
