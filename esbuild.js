@@ -1,6 +1,7 @@
 // Bundles the two faces of the product from the same src/core:
 //   dist/extension.js  the VS Code extension (vscode stays external: the editor provides it)
 //   dist/cli.js        the data-labs command line
+//   dist/services-engine.js  the extension's lab-databases engine, loaded on first use
 // and the process both of them start for labs that run without Docker:
 //   dist/embedded-postgres.js  PGlite served over the PostgreSQL wire protocol, with
 //   dist/pglite/               the WebAssembly and data files PGlite loads at start-up
@@ -107,6 +108,13 @@ async function main() {
       // as well as activate() itself; see src/extension.ts.
       banner: { js: 'globalThis.__dataLabsLoadStart = performance.now();' },
       footer: { js: 'globalThis.__dataLabsLoadEnd = performance.now();' },
+    }),
+    // The lab-databases engine, loaded by the extension on first use (src/services/loadEngine.ts),
+    // so activation does not parse the Docker and pg clients.
+    esbuild.context({
+      ...common,
+      entryPoints: ['src/services/engine.ts'],
+      outfile: 'dist/services-engine.js',
     }),
     esbuild.context({
       ...common,

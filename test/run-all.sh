@@ -61,8 +61,14 @@ if [ "$docker_ready" = 1 ]; then
   tier npm run test:docker
 fi
 
-step "labs: starters fail their tests, reference solutions pass"
-tier npm run test:lab
+step "labs: starters fail their tests, reference solutions pass (embedded PostgreSQL, Docker unreachable)"
+# The embedded fallback must work where there is no Docker at all: this pass cannot reach it.
+DOCKER_HOST=unix:///nonexistent/docker.sock DATA_LABS_BACKEND=embedded tier npm run test:lab
+
+if [ "$docker_ready" = 1 ]; then
+  step "labs: the same on PostgreSQL in Docker"
+  DATA_LABS_IMAGES='{"postgres":"data-labs-local/postgres:15","redis":"data-labs-local/redis:7"}' DATA_LABS_BACKEND=docker tier npm run test:lab
+fi
 
 step "package the .vsix"
 npx vsce package --no-dependencies --no-rewrite-relative-links --out dist/distributed-data-labs.vsix

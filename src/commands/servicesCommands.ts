@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { Backend } from '../core/services/labServicesController';
 import type { DataLabsContext } from '../context';
 import { openLabFolders } from '../labs/labWorkspace';
+import { loadEngine } from '../services/loadEngine';
 import type { ContainersNode } from '../views/containersView';
 
 /** The open lab a command is about: the node's, or one picked among the open labs with databases. */
@@ -78,7 +79,7 @@ export async function switchBackendCommand(ctx: DataLabsContext, node: unknown, 
   if (!target || !lab) {
     return false;
   }
-  const { labAllowsEmbedded } = await import('../core/services/labServicesController');
+  const { labAllowsEmbedded } = loadEngine();
   const current = ctx.services.backendFor(lab.id);
   const next: Backend = backendArg === 'docker' || backendArg === 'embedded' ? backendArg : current === 'docker' ? 'embedded' : 'docker';
   if (next === 'embedded' && !labAllowsEmbedded(lab)) {

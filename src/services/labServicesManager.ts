@@ -14,6 +14,7 @@ import type { Lab } from '../core/labs/catalog';
 import type { Backend, LabServicesController, ServicesStatus, StartedServices } from '../core/services/labServicesController';
 import type { PullLayerProgress, RuntimeLogger } from '../core/services/runtime';
 import type { DataLabsContext } from '../context';
+import { loadEngine } from './loadEngine';
 
 const BACKEND_BY_LAB_KEY = 'dataLabs.backendByLab';
 
@@ -80,18 +81,13 @@ export class LabServicesManager implements vscode.Disposable {
   readonly sessionId: Promise<string>;
 
   constructor(private readonly ctx: DataLabsContext) {
-    this.sessionId = import('../core/services/sessions').then((m) => m.sessionIdFor());
+    this.sessionId = Promise.resolve().then(() => loadEngine().sessionIdFor());
   }
 
   /** The services controller, made once: Docker as the docker CLI finds it, owned by this window. */
   controller(): Promise<LabServicesController> {
     this.controllerPromise ??= (async () => {
-      const [{ LabServicesController }, { faultJournalDir }, { DockerodeRuntime }, { createEmbeddedBackend }] = await Promise.all([
-        import('../core/services/labServicesController'),
-        import('../core/services/stateDir'),
-        import('../core/services/dockerodeRuntime'),
-        import('../core/services/embeddedBackend'),
-      ]);
+      const { LabServicesController, faultJournalDir, DockerodeRuntime, createEmbeddedBackend } = loadEngine();
       const log = this.ctx.log;
       const logger: RuntimeLogger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
       const sessionId = await this.sessionId;
@@ -215,7 +211,7 @@ export class LabServicesManager implements vscode.Disposable {
 
   /** One notification per failure, with the actions that fit it. */
   private async showStartFailure(lab: Lab, labDir: string, backend: Backend, error: unknown): Promise<void> {
-    const { labAllowsEmbedded } = await import('../core/services/labServicesController');
+    const { labAllowsEmbedded } = loadEngine();
     const name = (error as Error).name;
     const useEmbedded = vscode.l10n.t('Use Embedded Databases');
     const retry = vscode.l10n.t('Retry');
@@ -289,11 +285,7 @@ export class LabServicesManager implements vscode.Disposable {
    */
   async sweep(): Promise<void> {
     try {
-      const [{ sweepOrphans }, { recoverAbandonedFaults }, { faultJournalDir }] = await Promise.all([
-        import('../core/services/labServices'),
-        import('../core/services/faults'),
-        import('../core/services/stateDir'),
-      ]);
+      const { sweepOrphans, recoverAbandonedFaults, faultJournalDir } = loadEngine();
       const controller = await this.controller();
       await controller.runtime.ping();
       const logger: RuntimeLogger = { info: (m) => this.ctx.log.info(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) };

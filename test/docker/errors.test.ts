@@ -1,10 +1,13 @@
 /**
- * Each typed error of the runtime, caused for real: no daemon, an image that is not
- * there, a port already taken, a service that never becomes ready, a failed pull.
+ * Each typed error of the runtime, caused for real: no daemon, a daemon stopped, a socket
+ * the user may not open, an image that is not there, a port already taken, a service that
+ * never becomes ready, a failed pull.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as esbuild from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveDockerHost, systemDockerHostInputs } from '../../src/core/services/dockerHost';
 import { DockerodeRuntime } from '../../src/core/services/dockerodeRuntime';
@@ -51,6 +54,65 @@ describe('an engine that is not there', () => {
     const stale = path.join(dir, 'docker.sock');
     await fs.writeFile(stale, '');
     await expect(runtimeAt(`unix://${stale}`, true).ping()).rejects.toMatchObject({ name: 'DockerUnavailableError', kind: 'daemon-down' });
+  });
+
+  it('says "daemon down" once a daemon that answered is stopped', async () => {
+    // A second, private dockerd (own socket, data and state), really stopped. It runs in a
+    // network namespace of its own: in the host's, starting a daemon without a bridge
+    // deletes the docker0 bridge the real engine's containers need.
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddl-dockerd-'));
+    scratch.push(dir);
+    const socket = path.join(dir, 'docker.sock');
+    const daemon = spawn(
+      'unshare',
+      ['--net', 'dockerd', '--host', `unix://${socket}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'docker.pid'), '--bridge', 'none', '--iptables=false', '--ip6tables=false'],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
+    try {
+      const privateEngine = runtimeAt(`unix://${socket}`, true);
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          await privateEngine.ping();
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+      daemon.kill('SIGTERM');
+      await exited;
+      const error = await privateEngine.ping().catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'DockerUnavailableError', kind: 'daemon-down' });
+      expect((error as Error).message).toContain(socket);
+      await expect(startLabServices(privateEngine, [{ service: 'postgres', count: 1 }], { labId: 'never', sessionId: 's' })).rejects.toMatchObject({ kind: 'daemon-down' });
+    } finally {
+      daemon.kill('SIGKILL');
+      await exited;
+    }
+    // The real engine did not notice: its containers still start and answer on 127.0.0.1.
+    const labId = registerLab(uniqueId('after-private-daemon'));
+    const started = await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: 'errors-test', images: LOCAL_IMAGES });
+    expect(started.connections).toHaveLength(1);
+  });
+
+  it.runIf(process.getuid?.() === 0)('says "permission denied" to a user outside the docker group, on the real socket', async () => {
+    // Root reads any socket, so the check runs as "nobody", for whom the engine's socket
+    // (root:docker, 0660) is closed: the same EACCES a learner not in the group meets.
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddl-nobody-'));
+    scratch.push(dir);
+    const script = path.join(dir, 'ping.js');
+    await esbuild.build({ entryPoints: [path.join(__dirname, 'fixtures', 'pingDocker.ts')], outfile: script, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['cpu-features', '*.node'], logLevel: 'error' });
+    await fs.chmod(dir, 0o755);
+    await fs.chmod(script, 0o644);
+    const endpoint = resolveDockerHost(systemDockerHostInputs()).endpoint;
+    expect(endpoint.kind).toBe('socket');
+    const run = spawnSync(process.execPath, [script], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env['PATH'] ?? '', HOME: dir } });
+    expect(run.stderr).toBe('');
+    const outcome = JSON.parse(run.stdout) as { ok: boolean; name?: string; kind?: string; message?: string };
+    expect(outcome).toMatchObject({ ok: false, name: 'DockerUnavailableError', kind: 'permission-denied' });
+    expect(outcome.message).toMatch(/usermod -aG docker/);
   });
 
   it('says "daemon down" for a TCP endpoint that refuses', async () => {

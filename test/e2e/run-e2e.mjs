@@ -248,8 +248,23 @@ try {
     const port = /127\.0\.0\.1:(\d+)/.exec(description)[1];
     const env = fs.readFileSync(path.join(labDir, '.env'), 'utf8');
     if (!env.includes(`POSTGRES_PORT=${port}\n`)) throw new Error(`.env does not name port ${port}:\n${env}`);
+    // Room for the view in the screenshot: the Curriculum pane folds away, the sidebar widens.
+    const curriculum = page.locator('.pane-header', { hasText: 'Curriculum' }).first();
+    if ((await curriculum.getAttribute('aria-expanded')) === 'true') await curriculum.click();
+    await row.click();
+    const sidebar = await page.locator('.part.sidebar').first().boundingBox();
+    if (sidebar) {
+      // Drag the sash on the sidebar's right edge.
+      const y = sidebar.y + sidebar.height / 2;
+      await page.mouse.move(sidebar.x + sidebar.width + 1, y);
+      await page.mouse.down();
+      await page.mouse.move(sidebar.x + sidebar.width + 160, y, { steps: 8 });
+      await page.mouse.up();
+    }
     await row.hover();
+    await page.waitForTimeout(500);
     await shot('containers', { readme: true });
+    if ((await curriculum.getAttribute('aria-expanded')) === 'false') await curriculum.click();
   });
 
   await check(`the Testing view lists the lab's ${TEST_COUNT} tests`, async () => {

@@ -1,0 +1,13 @@
+/**
+ * Everything the extension needs to run lab databases, bundled on its own as
+ * `dist/services-engine.js`: the Docker client, the pg client and the embedded engine's
+ * launcher weigh over a megabyte, which the extension's own bundle must not make every
+ * activation parse. The extension loads this file on first use (loadEngine below).
+ */
+export { LabServicesController, labAllowsEmbedded } from '../core/services/labServicesController';
+export { DockerodeRuntime } from '../core/services/dockerodeRuntime';
+export { createEmbeddedBackend } from '../core/services/embeddedBackend';
+export { sessionIdFor } from '../core/services/sessions';
+export { faultJournalDir } from '../core/services/stateDir';
+export { recoverAbandonedFaults } from '../core/services/faults';
+export { sweepOrphans } from '../core/services/labServices';
