@@ -37,6 +37,9 @@ export interface DataLabsApi {
   readonly containers: ContainersView;
 }
 
+/** How long after start-up the sweep waits when no open lab needs databases. */
+const SWEEP_DELAY_MS = 3_000;
+
 type CommandFactory = (ctx: DataLabsContext) => (...args: unknown[]) => unknown;
 
 /** Every command, by name. package.json declares the same names. */
@@ -146,8 +149,11 @@ export class DataLabs {
           tests.discoverAll().catch((error: unknown) => log.error('Test discovery failed', error)),
           resumePendingOpen(ctx).catch((error: unknown) => log.error('Finishing the lab open failed', error)),
           // Containers a crashed editor left are swept before this window starts its own.
-          ctx.services
-            .sweep()
+          // The sweep loads the Docker client (a megabyte of code); with no lab open that
+          // needs databases, it waits a moment so it does not hold up the window's start.
+          openLabFolders(ctx)
+            .then((labs) => new Promise((resolve) => setTimeout(resolve, labs.some((l) => (l.lab?.manifest.services.length ?? 0) > 0) ? 0 : SWEEP_DELAY_MS)))
+            .then(() => ctx.services.sweep())
             .then(() => syncLabServices(ctx))
             .catch((error: unknown) => log.error('Starting the open labs\' databases failed', error)),
         ]);

@@ -127,11 +127,9 @@ export async function containerActionCommand(ctx: DataLabsContext, action: 'star
   }
 }
 
-export async function showContainerLogsCommand(ctx: DataLabsContext, node: unknown): Promise<void> {
+export async function showContainerLogsCommand(ctx: DataLabsContext, node: unknown): Promise<string[] | undefined> {
   const target = containerOf(node);
-  if (target) {
-    await ctx.services.showLogs(target.container.id, target.container.name);
-  }
+  return target ? ctx.services.showLogs(target.container.id, target.container.name) : undefined;
 }
 
 /** The URL of a container or embedded node, or of the only database of a lab node. */

@@ -78,10 +78,14 @@ export class LabServicesManager implements vscode.Disposable {
   /** Where container logs are shown, one channel per container, made on demand. */
   private readonly logChannels = new Map<string, vscode.OutputChannel>();
   private readonly disposables: vscode.Disposable[] = [this.changed];
-  readonly sessionId: Promise<string>;
+  private session: string | undefined;
 
-  constructor(private readonly ctx: DataLabsContext) {
-    this.sessionId = Promise.resolve().then(() => loadEngine().sessionIdFor());
+  constructor(private readonly ctx: DataLabsContext) {}
+
+  /** This window's session id; loading the engine for it waits until a database is needed. */
+  get sessionId(): string {
+    this.session ??= loadEngine().sessionIdFor();
+    return this.session;
   }
 
   /** The services controller, made once: Docker as the docker CLI finds it, owned by this window. */
@@ -90,7 +94,7 @@ export class LabServicesManager implements vscode.Disposable {
       const { LabServicesController, faultJournalDir, DockerodeRuntime, createEmbeddedBackend } = loadEngine();
       const log = this.ctx.log;
       const logger: RuntimeLogger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
-      const sessionId = await this.sessionId;
+      const sessionId = this.sessionId;
       return new LabServicesController({
         runtime: () => new DockerodeRuntime({ logger }),
         owner: sessionId,
@@ -301,8 +305,8 @@ export class LabServicesManager implements vscode.Disposable {
     }
   }
 
-  /** The output channel of one container's log, filled with its last lines. */
-  async showLogs(containerId: string, title: string): Promise<void> {
+  /** The output channel of one container's log, filled with its last lines (also returned). */
+  async showLogs(containerId: string, title: string): Promise<string[]> {
     const controller = await this.controller();
     const lines = await controller.runtime.containerLogs(containerId, { tail: 500, timeoutMs: 10_000 });
     let channel = this.logChannels.get(containerId);
@@ -317,6 +321,7 @@ export class LabServicesManager implements vscode.Disposable {
       channel.appendLine(line);
     }
     channel.show(true);
+    return lines;
   }
 
   /** Stops every lab this window runs; the editor is closing. */

@@ -20,6 +20,7 @@ import {
   waitUntilReady,
 } from '../../src/core/services/labServices';
 import { SERVICE_CATALOG } from '../../src/core/services/serviceCatalog';
+import { snapshotImageName } from '../../src/core/services/snapshots';
 import { LOCAL_IMAGES, leftoverContainers, newRuntime, pgQuery, redisCommands, runtimeLog, tempLabDir, testLogger, uniqueId, useLabCleanup } from './helpers';
 
 const runtime = newRuntime();
@@ -70,7 +71,10 @@ describe('a lab with PostgreSQL and Redis', () => {
     const info = await runtime.inspectContainer(postgres.containerId);
     expect(info.ports).toEqual([{ containerPort: '5432/tcp', hostIp: '127.0.0.1', hostPort: postgres.port }]);
     expect(info.labels).toMatchObject({ [LABEL_EXTENSION]: '1', [LABEL_LAB]: labId, [LABEL_SESSION]: sessionId });
-    expect(info.image).toBe(LOCAL_IMAGES.postgres);
+    // It runs from the local snapshot of the mapped image (snapshots.ts), and says which image it stands for.
+    const source = await runtime.inspectImage(LOCAL_IMAGES.postgres);
+    expect(info.image).toBe(snapshotImageName('postgres', source!.id).image);
+    expect(postgres.image).toBe(LOCAL_IMAGES.postgres);
 
     // Two containers make a lab network, where each answers to its service name.
     expect(first.network).toBe(labNetworkName(labId));

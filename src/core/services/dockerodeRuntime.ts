@@ -229,6 +229,27 @@ export class DockerodeRuntime implements ContainerRuntime {
     }
   }
 
+  async inspectImage(image: string): Promise<{ id: string; labels: Record<string, string> } | undefined> {
+    try {
+      const info = await this.call('inspect image', image, () => this.docker.getImage(image).inspect());
+      return { id: info.Id, labels: info.Config.Labels ?? {} };
+    } catch (error) {
+      if (error instanceof ImageMissingError || (error instanceof ContainerRuntimeError && error.statusCode === 404)) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async commitContainer(id: string, image: { readonly repo: string; readonly tag: string; readonly changes: readonly string[] }): Promise<void> {
+    await this.call(
+      `commit to ${image.repo}:${image.tag}`,
+      short(id),
+      (abortSignal) => this.docker.getContainer(id).commit({ repo: image.repo, tag: image.tag, changes: [...image.changes], pause: false, abortSignal }),
+      120_000,
+    );
+  }
+
   async pullImage(image: string, options: PullOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
     const started = Date.now();

@@ -15,6 +15,7 @@ import type { ServiceKind } from '../labs/manifest';
 import { type ContainerInfo, type ContainerRuntime, type PullLayerProgress, type RuntimeLogger, ReadinessTimeoutError, silentLogger } from './runtime';
 import { type ImageOverrides, type ServiceCredentials, type ServiceDefinition, generateCredentials, resolveServiceImage, serviceDefinition } from './serviceCatalog';
 import { PARKED_OWNER, isOwnerAlive } from './sessions';
+import { SNAPSHOT_LAB_ID, type Snapshot, ensureSnapshot } from './snapshots';
 
 export const LABEL_EXTENSION = 'dev.datalabs.extension';
 export const LABEL_LAB = 'dev.datalabs.lab';
@@ -57,6 +58,11 @@ export interface LabServicesOptions {
   readonly logger?: RuntimeLogger;
   /** The source of passwords; crypto's unless a test needs otherwise. */
   readonly randomBytes?: (size: number) => Buffer;
+  /**
+   * Whether new containers start from a local snapshot of an initialised server
+   * (snapshots.ts; the first use of an image builds it). On by default.
+   */
+  readonly useSnapshots?: boolean;
 }
 
 export interface ServiceConnection {
@@ -285,10 +291,24 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
       image = resolveServiceImage(kind, options.images);
       await imageReady(image);
       credentials = generateCredentials(kind, random);
-      containerId = await createServiceContainer(runtime, definition, { image, name, index, credentials, network, options });
+      const snapshot = options.useSnapshots === false ? undefined : await snapshotOf(runtime, definition, image, { ...options, signal }, readinessTimeoutMs);
+      containerId = await createServiceContainer(runtime, definition, {
+        image: snapshot?.image ?? image,
+        name,
+        index,
+        credentials,
+        network,
+        options,
+        environment: snapshot ? (definition.snapshot?.environment ?? {}) : {},
+      });
       created = true;
       try {
         await runtime.startContainer(containerId);
+        if (snapshot && definition.snapshot) {
+          // The snapshot's server knows only the template password: it becomes the lab's own first.
+          const { port } = await waitUntilReady(runtime, definition, containerId, snapshot.credentials, readinessTimeoutMs, signal);
+          await definition.snapshot.rotatePassword({ host: SERVICE_HOST, port }, snapshot.credentials, credentials.password, ATTEMPT_TIMEOUT_MS);
+        }
       } catch (error) {
         // A container that cannot start (its port taken, say) would only confuse the next start.
         await runtime.removeContainer(containerId).catch(() => {});
@@ -318,10 +338,60 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   return { connections, ...(network !== undefined ? { network } : {}), ...(envFile !== undefined ? { envFile } : {}) };
 }
 
+/**
+ * The service's snapshot (built on the first use of its image), or undefined when it has
+ * none. A snapshot that cannot be built is not a failure: the container then initialises
+ * itself, as the image does anyway.
+ */
+async function snapshotOf(runtime: ContainerRuntime, definition: ServiceDefinition, image: string, options: LabServicesOptions, readinessTimeoutMs: number): Promise<Snapshot | undefined> {
+  const logger = options.logger ?? silentLogger;
+  try {
+    return await ensureSnapshot(runtime, definition, image, {
+      logger,
+      ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
+      startTemplate: async (source, credentials, environment) => {
+        const command = definition.command(credentials);
+        const id = await runtime.createContainer({
+          name: `datalabs-snapshot-${definition.kind}-${cryptoRandomBytes(3).toString('hex')}.${options.sessionId}`,
+          image: source,
+          env: { ...definition.environment(credentials), ...environment },
+          ...(command ? { cmd: command } : {}),
+          labels: { ...labLabels(SNAPSHOT_LAB_ID), [LABEL_SESSION]: options.sessionId, [LABEL_SERVICE]: definition.kind },
+          publish: [{ containerPort: `${definition.containerPort}/tcp`, hostIp: SERVICE_HOST }],
+          memoryBytes: definition.resources.memoryBytes,
+          nanoCpus: definition.resources.nanoCpus,
+        });
+        try {
+          await runtime.startContainer(id);
+          await waitUntilReady(runtime, definition, id, credentials, readinessTimeoutMs, options.signal);
+          return id;
+        } catch (error) {
+          await runtime.removeContainer(id).catch(() => {});
+          throw error;
+        }
+      },
+    });
+  } catch (error) {
+    if (options.signal?.aborted) {
+      throw error;
+    }
+    logger.warn(`snapshot of ${image} could not be made (${(error as Error).message.split('\n')[0] ?? ''}); the container initialises itself instead`);
+    return undefined;
+  }
+}
+
 async function createServiceContainer(
   runtime: ContainerRuntime,
   definition: ServiceDefinition,
-  spec: { image: string; name: string; index: number; credentials: ServiceCredentials; network: string | undefined; options: LabServicesOptions },
+  spec: {
+    image: string;
+    name: string;
+    index: number;
+    credentials: ServiceCredentials;
+    network: string | undefined;
+    options: LabServicesOptions;
+    environment: Readonly<Record<string, string>>;
+  },
 ): Promise<string> {
   const { options, credentials } = spec;
   const command = definition.command(credentials);
@@ -330,7 +400,7 @@ async function createServiceContainer(
   return runtime.createContainer({
     name: containerName,
     image: spec.image,
-    env: definition.environment(credentials),
+    env: { ...definition.environment(credentials), ...spec.environment },
     ...(command ? { cmd: command } : {}),
     labels: {
       ...labLabels(options.labId),

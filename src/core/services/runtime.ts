@@ -85,6 +85,13 @@ export interface ContainerRuntime {
   readonly endpointDescription: string;
 
   imageExists(image: string): Promise<boolean>;
+  /** The image's id (`sha256:…`) and labels, or undefined when it is not on this machine. */
+  inspectImage(image: string): Promise<{ readonly id: string; readonly labels: Readonly<Record<string, string>> } | undefined>;
+  /**
+   * Saves a (stopped) container's file system as an image `repo:tag`, with Dockerfile-style
+   * `changes` (`ENV K=V`, `LABEL k=v`) applied.
+   */
+  commitContainer(id: string, image: { readonly repo: string; readonly tag: string; readonly changes: readonly string[] }): Promise<void>;
   pullImage(image: string, options?: PullOptions): Promise<void>;
 
   createContainer(spec: ContainerCreateSpec): Promise<string>;

@@ -289,6 +289,20 @@ suite('Lab: open, install, discover and run its tests', function () {
     await query(newUrl, 'DROP TABLE kept');
   });
 
+  test('the container\'s log opens in an output channel, and its shell in a terminal', async function () {
+    this.timeout(30_000);
+    const node = (await containerNodes()).find((n) => n.kind === 'container' && n.container.status === 'running');
+    assert.ok(node);
+    const lines = await vscode.commands.executeCommand<string[]>('dataLabs.showContainerLogs', node);
+    assert.ok(lines?.some((l) => /database system is ready to accept connections/.test(l)), `PostgreSQL's own log: ${lines?.slice(-5).join(' | ')}`);
+    const terminal = await vscode.commands.executeCommand<vscode.Terminal>('dataLabs.openContainerShell', node);
+    assert.ok(terminal, 'a terminal opens');
+    const options = terminal.creationOptions as vscode.TerminalOptions;
+    assert.equal(options.shellPath, 'docker');
+    assert.deepEqual(options.shellArgs, ['exec', '-it', node.kind === 'container' ? node.container.id : '', 'psql', '-U', 'lab', '-d', 'lab']);
+    terminal.dispose();
+  });
+
   test('opening it again keeps the learner\'s edits and does not install again', async function () {
     this.timeout(60_000);
     const shop = vscode.Uri.file(path.join(labDir, 'src', 'shop.ts'));
@@ -417,5 +431,24 @@ suite('Lab: open, install, discover and run its tests', function () {
     assert.equal(fs.readFileSync(path.join(labDir, 'src', 'shop.ts'), 'utf8'), starter, 'the lab is back to its starter');
     assert.ok(fs.existsSync(path.join(labDir, 'node_modules', '.data-labs-installed')), 'installed dependencies stay, so the lab still works offline');
     assert.ok(!fs.existsSync(path.join(backup, 'node_modules')), 'node_modules is not copied into the backup');
+  });
+  test('closing the lab (its folder leaves the workspace) parks its databases: stopped, kept, owned by no session', async function () {
+    this.timeout(60_000);
+    const index = (vscode.workspace.workspaceFolders ?? []).findIndex((f) => f.uri.fsPath === labDir);
+    assert.ok(index >= 0);
+    const removed = nextEvent(vscode.workspace.onDidChangeWorkspaceFolders, 'the lab folder to leave the workspace', 20_000);
+    assert.ok(vscode.workspace.updateWorkspaceFolders(index, 1), 'VS Code accepts removing the lab folder');
+    await removed;
+    await waitFor(() => api.context.services.state(LAB_ID)?.phase === 'stopped', 'the lab\'s databases to stop', {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      describe: () => api.context.services.state(LAB_ID)?.phase ?? 'no state',
+    });
+    const status = await api.context.services.status(LAB_ID);
+    assert.deepEqual(
+      status?.docker.containers.map((c) => [c.service, c.status, c.owner]),
+      [['postgres', 'exited', 'parked']],
+    );
+    assert.ok(fs.existsSync(path.join(labDir, 'src', 'shop.ts')), 'the lab folder itself stays');
   });
 });
