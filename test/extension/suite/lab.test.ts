@@ -1,8 +1,11 @@
 // A lab from end to end, in the real extension host: `dataLabs.openLab` scaffolds
 // it into the labs folder, adds it to the workspace, opens its main file beside the
-// README and installs its dependencies; the test controller lists its tests, runs
-// them with the lab's own Vitest, and reports each failure at its line; the
-// reference solution makes them all pass; a single test runs alone.
+// README, installs its dependencies and starts its PostgreSQL in Docker (the local
+// image run-in-code-server.mjs maps in `dataLabs.images`), shown in the Containers
+// view; the test controller lists its tests, runs them with the lab's own Vitest
+// against that database, and reports each failure at its line; the reference solution
+// makes them all pass, on Docker and after switching to the embedded engine; a single
+// test runs alone; closing the lab parks its database.
 //
 // The window must be a multi-root workspace (a .code-workspace file) from the start:
 // adding a folder to a single-folder window makes VS Code restart the extension host,
