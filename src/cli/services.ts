@@ -27,9 +27,9 @@ export const SERVICES_HELP = `Usage:
   data-labs services up <lab> [dir] [--backend docker|embedded] [--json]
       Starts the lab's databases (restarting its stopped containers, or creating them),
       waits until each answers, writes the connection details to <dir>/.env and prints them.
-  data-labs services down <lab> [dir] [--remove]
+  data-labs services down <lab> [dir] [--remove] [--backend docker|embedded]
       Stops them, keeping their data for the next "up"; --remove deletes the containers
-      (and the embedded data) instead.
+      (and the embedded data) instead. --backend embedded leaves Docker alone.
   data-labs services status <lab> [dir] [--json]
       Lists the lab's containers (state, ports, owner) and its embedded server.
   data-labs services reset <lab> [dir] [--backend docker|embedded]
@@ -93,9 +93,12 @@ export async function runServicesCommand(request: ServicesCliRequest, controller
     return 0;
   }
   if (request.action === 'down') {
-    const result = await controller.down(lab, labDir, { remove: request.remove });
+    const result = await controller.down(lab, labDir, { remove: request.remove, skipDocker: request.backend === 'embedded' });
+    if (result.dockerUnavailable !== undefined) {
+      io.stdout(`Docker is not reachable, so no containers were stopped: ${result.dockerUnavailable.split('\n')[0] ?? ''}\n`);
+    }
     io.stdout(
-      `${result.docker > 0 ? `${request.remove ? 'Removed' : 'Stopped'} ${result.docker} container(s) of ${labId}${request.remove ? '' : '; their data is kept for the next "up"'}.\n` : `No running containers of ${labId}.\n`}` +
+      `${result.docker > 0 ? `${request.remove ? 'Removed' : 'Stopped'} ${result.docker} container(s) of ${labId}${request.remove ? '' : '; their data is kept for the next "up"'}.\n` : result.dockerUnavailable === undefined && request.backend !== 'embedded' ? `No running containers of ${labId}.\n` : ''}` +
         (result.embedded ? `Stopped the embedded server${request.remove ? ' and deleted its data' : ''}.\n` : ''),
     );
     return 0;

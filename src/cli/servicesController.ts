@@ -1,4 +1,5 @@
 /** The CLI's lab-services controller: Docker found as the docker CLI would, owner `cli`. */
+import { resolveDockerHost, systemDockerHostInputs } from '../core/services/dockerHost';
 import { DockerodeRuntime } from '../core/services/dockerodeRuntime';
 import { createEmbeddedBackend } from '../core/services/embeddedBackend';
 import { LabServicesController } from '../core/services/labServicesController';
@@ -7,7 +8,8 @@ import { faultJournalDir } from '../core/services/stateDir';
 
 export function createServicesController(options: { images: Record<string, string>; env: NodeJS.ProcessEnv; embeddedServerScript?: string }): LabServicesController {
   return new LabServicesController({
-    runtime: () => new DockerodeRuntime(),
+    // The engine named by this command's environment (DOCKER_HOST, DOCKER_CONTEXT), as the docker CLI would.
+    runtime: () => new DockerodeRuntime({ host: resolveDockerHost(systemDockerHostInputs(options.env)) }),
     owner: CLI_OWNER,
     images: () => options.images,
     faultJournalDir: faultJournalDir(options.env),

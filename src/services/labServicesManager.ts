@@ -73,6 +73,8 @@ export class LabServicesManager implements vscode.Disposable {
   private controllerPromise: Promise<LabServicesController> | undefined;
   private readonly states = new Map<string, LabServicesState>();
   private readonly inflight = new Map<string, Promise<StartedServices | undefined>>();
+  /** The last failure notification: what it said and which actions it offered. */
+  lastFailureShown: { readonly labId: string; readonly message: string; readonly actions: readonly string[] } | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   /** Where container logs are shown, one channel per container, made on demand. */
@@ -234,6 +236,7 @@ export class LabServicesManager implements vscode.Disposable {
     }
     actions.push(retry, showLog);
     const firstLine = (error as Error).message.split('\n')[0] ?? '';
+    this.lastFailureShown = { labId: lab.id, message: firstLine, actions };
     const choice = await vscode.window.showErrorMessage(vscode.l10n.t('The databases of {0} did not start. {1}', lab.manifest.title, firstLine), ...actions);
     if (choice === useEmbedded) {
       await this.setBackend(lab.id, 'embedded');

@@ -342,3 +342,22 @@ describe('services', () => {
     expect(out).toMatchObject({ code: EXIT_OK, stdout: 'Lab demo-lab needs no databases.\n' });
   });
 });
+
+describe('services down without Docker', () => {
+  it('stops nothing on an engine it cannot reach, says so, and succeeds', async () => {
+    const out = await cli(['services', 'down', 'demo-lab', cwd], {
+      env: { DATA_LABS_PROGRESS_DIR: progressDir, DATA_LABS_ROOT: labsRoot, DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+    });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stdout).toMatch(/^Docker is not reachable, so no containers were stopped: Docker is (installed but its daemon is not running|not installed) \(unix:\/\/\/nonexistent\/docker\.sock/);
+    expect(out.stdout).not.toContain('No running containers');
+  });
+
+  it('with --backend embedded, does not ask Docker at all', async () => {
+    const out = await cli(['services', 'down', 'demo-lab', cwd, '--backend', 'embedded'], {
+      env: { DATA_LABS_PROGRESS_DIR: progressDir, DATA_LABS_ROOT: labsRoot, DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+    });
+    expect(out).toEqual({ code: EXIT_OK, stdout: '', stderr: '' });
+  });
+});

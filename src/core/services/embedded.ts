@@ -29,7 +29,7 @@ import * as z from '../schema';
 import { ENV_FILE_NAME, SERVICE_HOST, type ServiceConnection, renderEnvFile } from './labServices';
 import { type RuntimeLogger, silentLogger } from './runtime';
 import { type ServiceCredentials, serviceDefinition } from './serviceCatalog';
-import { procStatFields, processStartTime } from './sessions';
+import { isProcessAlive, processStartTime } from './sessions';
 
 /**
  * What embedded mode cannot do, in words for the UI and the CLI to show beside a lab
@@ -195,21 +195,7 @@ async function readState(paths: EmbeddedPaths): Promise<StateRead> {
  * where a start time was recorded, started at that time (so a reused pid does not count).
  */
 function serverAlive(state: Pick<EmbeddedState, 'pid' | 'processStartTime'>): boolean {
-  try {
-    process.kill(state.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') {
-      return false;
-    }
-  }
-  const fields = procStatFields(state.pid);
-  if (fields?.[0] === 'Z') {
-    return false;
-  }
-  if (state.processStartTime !== undefined) {
-    return processStartTime(state.pid) === state.processStartTime;
-  }
-  return true;
+  return isProcessAlive(state.pid, state.processStartTime);
 }
 
 function sleep(ms: number): Promise<void> {

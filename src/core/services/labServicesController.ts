@@ -6,7 +6,7 @@
 import type { Lab } from '../labs/catalog';
 import type { ServiceKind } from '../labs/manifest';
 import { type LabServiceRequest, LABEL_INDEX, LABEL_SERVICE, SERVICE_HOST, containerOwner, credentialsFromLabels, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
-import type { ContainerRuntime, PortBinding, PullLayerProgress, RuntimeLogger } from './runtime';
+import { type ContainerRuntime, DockerUnavailableError, type PortBinding, type PullLayerProgress, type RuntimeLogger } from './runtime';
 import { type ImageOverrides, SERVICE_CATALOG } from './serviceCatalog';
 
 export type Backend = 'docker' | 'embedded';
@@ -169,19 +169,28 @@ export class LabServicesController {
    * Stops (parks) or removes the lab's containers, and stops its embedded server.
    * `onlyOwned` limits Docker to the containers this controller's owner holds.
    */
-  async down(lab: Lab, labDir: string, options: { remove?: boolean; onlyOwned?: boolean; skipDocker?: boolean } = {}): Promise<{ docker: number; embedded: boolean }> {
+  async down(lab: Lab, labDir: string, options: { remove?: boolean; onlyOwned?: boolean; skipDocker?: boolean } = {}): Promise<{ docker: number; embedded: boolean; dockerUnavailable?: string }> {
     let docker = 0;
+    let dockerUnavailable: string | undefined;
     if (options.skipDocker !== true) {
-      if (options.remove === true) {
-        docker = (await this.runtime.listContainers(labLabels(lab.manifest.id))).length;
-        await removeLabServices(this.runtime, lab.manifest.id);
-      } else {
-        const stopped = await stopLabServices(this.runtime, lab.manifest.id, options.onlyOwned === true ? { onlyOwnedBy: this.options.owner } : {});
-        docker = stopped.filter((c) => c.status === 'running' || c.status === 'paused' || c.status === 'restarting').length;
+      try {
+        if (options.remove === true) {
+          docker = (await this.runtime.listContainers(labLabels(lab.manifest.id))).length;
+          await removeLabServices(this.runtime, lab.manifest.id);
+        } else {
+          const stopped = await stopLabServices(this.runtime, lab.manifest.id, options.onlyOwned === true ? { onlyOwnedBy: this.options.owner } : {});
+          docker = stopped.filter((c) => c.status === 'running' || c.status === 'paused' || c.status === 'restarting').length;
+        }
+      } catch (error) {
+        // Without an engine there are no containers to stop; the embedded server still is.
+        if (!(error instanceof DockerUnavailableError)) {
+          throw error;
+        }
+        dockerUnavailable = error.message;
       }
     }
     const embedded = this.options.embedded ? await this.options.embedded.down(labDir, { remove: options.remove === true }) : false;
-    return { docker, embedded };
+    return { docker, embedded, ...(dockerUnavailable !== undefined ? { dockerUnavailable } : {}) };
   }
 
   async status(lab: Lab, labDir: string): Promise<ServicesStatus> {

@@ -56,7 +56,7 @@ export function sessionIdFor(pid: number = process.pid, hostname: string = os.ho
 }
 
 /**
- * Whether a process still runs: some process has the pid (`kill(pid, 0)`), and it is the
+ * Whether a process still runs: some process has the pid (`kill(pid, 0)`), not a zombie, and it is the
  * same one, when its start time was recorded (a pid given again to a later process has a
  * later start time; an unreadable one means the process is gone).
  */
@@ -68,6 +68,11 @@ export function isProcessAlive(pid: number, recordedStartTime: string | undefine
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') {
       return false;
     }
+  }
+  const fields = procStatFields(pid);
+  // A zombie has exited; only its parent has not collected it yet.
+  if (fields?.[0] === 'Z') {
+    return false;
   }
   return recordedStartTime === undefined || processStartTime(pid) === recordedStartTime;
 }

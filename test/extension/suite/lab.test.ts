@@ -435,6 +435,35 @@ suite('Lab: open, install, discover and run its tests', function () {
     assert.ok(fs.existsSync(path.join(labDir, 'node_modules', '.data-labs-installed')), 'installed dependencies stay, so the lab still works offline');
     assert.ok(!fs.existsSync(path.join(backup, 'node_modules')), 'node_modules is not copied into the backup');
   });
+  test('a database that cannot start says why, and offers the embedded engine, the setting, a retry and the log', async function () {
+    this.timeout(SERVICES_TIMEOUT_MS + 60_000);
+    const config = vscode.workspace.getConfiguration('dataLabs');
+    const images = config.get<Record<string, string>>('images') ?? {};
+    // A tag the local registry (127.0.0.1:5000, see test/setup/docker.sh) does not have: a real failed pull.
+    const missing = '127.0.0.1:5000/data-labs-local/postgres:no-such-tag';
+    await config.update('images', { ...images, postgres: missing }, vscode.ConfigurationTarget.Global);
+    try {
+      api.context.services.lastFailureShown = undefined;
+      assert.equal(await vscode.commands.executeCommand('dataLabs.resetDatabases', { labId: LAB_ID }, true), false, 'the reset fails');
+      const state = api.context.services.state(LAB_ID);
+      assert.equal(state?.phase, 'failed');
+      assert.match(state?.error ?? '', /Pulling 127\.0\.0\.1:5000\/data-labs-local\/postgres:no-such-tag failed: [\s\S]*dataLabs\.images/);
+      const shown = await waitFor(() => api.context.services.lastFailureShown, 'the failure notification');
+      assert.equal(shown.labId, LAB_ID);
+      assert.deepEqual(shown.actions, ['Use Embedded Databases', 'Open Settings', 'Retry', 'Show Log']);
+      const labNode = (await api.containers.getChildren()).find((n) => n.kind === 'lab' && n.labId === LAB_ID);
+      assert.ok(labNode);
+      assert.equal(api.containers.getTreeItem(labNode).description, 'Docker · failed');
+      const message = (await api.containers.getChildren(labNode)).find((n) => n.kind === 'message');
+      assert.match(String(message && api.containers.getTreeItem(message).label), /no-such-tag/);
+    } finally {
+      await config.update('images', images, vscode.ConfigurationTarget.Global);
+    }
+    // With the image back, the lab's database comes back, empty.
+    assert.ok(await vscode.commands.executeCommand('dataLabs.startDatabases', { labId: LAB_ID }), 'the databases start again');
+    assert.equal(api.context.services.state(LAB_ID)?.phase, 'ready');
+  });
+
   test('closing the lab (its folder leaves the workspace) parks its databases: stopped, kept, owned by no session', async function () {
     this.timeout(60_000);
     const index = (vscode.workspace.workspaceFolders ?? []).findIndex((f) => f.uri.fsPath === labDir);
