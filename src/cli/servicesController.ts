@@ -4,7 +4,7 @@ import { DockerodeRuntime } from '../core/services/dockerodeRuntime';
 import { createEmbeddedBackend } from '../core/services/embeddedBackend';
 import { LabServicesController } from '../core/services/labServicesController';
 import { CLI_OWNER } from '../core/services/sessions';
-import { faultJournalDir } from '../core/services/stateDir';
+import { embeddedTemplatesDir, faultJournalDir } from '../core/services/stateDir';
 
 export function createServicesController(options: { images: Record<string, string>; env: NodeJS.ProcessEnv; embeddedServerScript?: string }): LabServicesController {
   return new LabServicesController({
@@ -14,6 +14,6 @@ export function createServicesController(options: { images: Record<string, strin
     images: () => options.images,
     faultJournalDir: faultJournalDir(options.env),
     // No owner: a server started here outlives this command until "services down".
-    ...(options.embeddedServerScript !== undefined ? { embedded: createEmbeddedBackend({ serverScript: options.embeddedServerScript }) } : {}),
+    ...(options.embeddedServerScript !== undefined ? { embedded: createEmbeddedBackend({ serverScript: options.embeddedServerScript, templatesDir: embeddedTemplatesDir(options.env) }) } : {}),
   });
 }

@@ -49,6 +49,8 @@ interface ServerArgs {
   readonly ownerPid: number | undefined;
   readonly maxConnections: number;
   readonly assetsDir: string;
+  /** Where initialised clusters are kept to copy into new data folders; none: initialise each. */
+  readonly templatesDir: string | undefined;
 }
 
 class UsageError extends Error {}
@@ -73,6 +75,7 @@ function readArgs(argv: readonly string[]): ServerArgs {
       'owner-pid': { type: 'string' },
       'max-connections': { type: 'string' },
       'assets-dir': { type: 'string' },
+      'templates-dir': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -92,6 +95,7 @@ function readArgs(argv: readonly string[]): ServerArgs {
     maxConnections: positiveInteger('max-connections', values['max-connections'], DEFAULT_MAX_CONNECTIONS) ?? DEFAULT_MAX_CONNECTIONS,
     // In the bundle, __dirname is dist/, and esbuild.js puts the assets in dist/pglite/.
     assetsDir: path.resolve(values['assets-dir'] ?? path.join(__dirname, 'pglite')),
+    templatesDir: values['templates-dir'] ? path.resolve(values['templates-dir']) : undefined,
   };
 }
 
@@ -171,6 +175,50 @@ async function loadAssets(assetsDir: string): Promise<{ pgliteWasmModule: WebAss
   return { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([data as Buffer]) };
 }
 
+type Assets = Awaited<ReturnType<typeof loadAssets>>;
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Fills an empty data folder from a template: a cluster initialised once and shut down
+ * cleanly, kept per PGlite build (its files' sizes name it). Initialising a cluster is
+ * most of a first start (initdb, in WebAssembly); copying one takes a fraction of that.
+ * The first start on a machine makes the template, in a folder of its own that is renamed
+ * into place only when complete, so a reader never copies half a template.
+ */
+async function fillFromTemplate(dataDir: string, templatesDir: string, assetsDir: string, assets: Assets): Promise<void> {
+  if (await exists(path.join(dataDir, 'PG_VERSION'))) {
+    return;
+  }
+  const sizes = await Promise.all(PGLITE_ASSET_FILES.map(async (name) => (await fs.stat(path.join(assetsDir, name))).size));
+  const template = path.join(templatesDir, `pglite-${sizes.join('-')}`);
+  if (!(await exists(path.join(template, 'PG_VERSION')))) {
+    const started = Date.now();
+    await fs.mkdir(templatesDir, { recursive: true });
+    const building = await fs.mkdtemp(`${template}.building-`);
+    try {
+      const db = await PGlite.create({ dataDir: building, ...assets });
+      await db.close();
+      await fs.rename(building, template);
+      log(`made the template cluster ${template} in ${Date.now() - started} ms`);
+    } catch (error) {
+      // Another server may have put its template in place first: then that one is used.
+      await fs.rm(building, { recursive: true, force: true });
+      if (!(await exists(path.join(template, 'PG_VERSION')))) {
+        throw error;
+      }
+    }
+  }
+  const started = Date.now();
+  await fs.cp(template, dataDir, { recursive: true });
+  log(`copied the template cluster into ${dataDir} in ${Date.now() - started} ms`);
+}
+
 async function main(): Promise<void> {
   let args: ServerArgs;
   try {
@@ -248,6 +296,12 @@ async function main(): Promise<void> {
     await fs.mkdir(args.dataDir, { recursive: true });
     lockFile = await takeLock(args.dataDir);
     const assets = await loadAssets(args.assetsDir);
+    if (args.templatesDir !== undefined) {
+      await fillFromTemplate(args.dataDir, args.templatesDir, args.assetsDir, assets).catch((error: unknown) => {
+        // Without a template the data folder is initialised in place, as PGlite does anyway.
+        log(`no template cluster (${(error as Error).message}); initialising the data folder itself`);
+      });
+    }
     log(`opening ${args.dataDir}`);
     db = await PGlite.create({
       dataDir: args.dataDir,

@@ -8,6 +8,6 @@ export { LabServicesController, labAllowsEmbedded } from '../core/services/labSe
 export { DockerodeRuntime } from '../core/services/dockerodeRuntime';
 export { createEmbeddedBackend } from '../core/services/embeddedBackend';
 export { sessionIdFor } from '../core/services/sessions';
-export { faultJournalDir } from '../core/services/stateDir';
+export { embeddedTemplatesDir, faultJournalDir } from '../core/services/stateDir';
 export { recoverAbandonedFaults } from '../core/services/faults';
 export { sweepOrphans } from '../core/services/labServices';

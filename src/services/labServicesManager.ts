@@ -93,7 +93,7 @@ export class LabServicesManager implements vscode.Disposable {
   /** The services controller, made once: Docker as the docker CLI finds it, owned by this window. */
   controller(): Promise<LabServicesController> {
     this.controllerPromise ??= (async () => {
-      const { LabServicesController, faultJournalDir, DockerodeRuntime, createEmbeddedBackend } = loadEngine();
+      const { LabServicesController, faultJournalDir, embeddedTemplatesDir, DockerodeRuntime, createEmbeddedBackend } = loadEngine();
       const log = this.ctx.log;
       const logger: RuntimeLogger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
       const sessionId = this.sessionId;
@@ -102,7 +102,12 @@ export class LabServicesManager implements vscode.Disposable {
         owner: sessionId,
         images: () => imagesSetting(),
         faultJournalDir: faultJournalDir(),
-        embedded: createEmbeddedBackend({ serverScript: path.join(this.ctx.extension.extensionPath, 'dist', 'embedded-postgres.js'), ownerPid: process.pid, logger }),
+        embedded: createEmbeddedBackend({
+          serverScript: path.join(this.ctx.extension.extensionPath, 'dist', 'embedded-postgres.js'),
+          ownerPid: process.pid,
+          templatesDir: embeddedTemplatesDir(),
+          logger,
+        }),
         logger,
       });
     })();

@@ -317,6 +317,29 @@ describe('embedded PostgreSQL', () => {
     expect(status.running && status.problem).toBeUndefined();
   });
 
+  it('fills a new lab\'s data folder from a template cluster, made once and shared, each lab with its own data', { timeout: START_TIMEOUT * 2 }, async () => {
+    const templatesDir = await tempDir();
+    const [first, second] = [await tempDir(), await tempDir()];
+    labDirs.add(first);
+    labDirs.add(second);
+    const options = { labId: 'embedded-test', services: POSTGRES, serverScript, readinessTimeoutMs: START_TIMEOUT, templatesDir };
+    const a = await startEmbeddedServices({ ...options, labDir: first });
+    expect(await fs.readFile(a.logFile, 'utf8')).toMatch(/made the template cluster .*\n.*copied the template cluster into/);
+    const templates = await fs.readdir(templatesDir);
+    expect(templates).toHaveLength(1);
+    expect(templates[0]).toMatch(/^pglite-\d+-\d+-\d+$/);
+    await withClient(a.connections[0]!.url, (c) => c.query('CREATE TABLE only_in_first (n int)'));
+
+    const b = await startEmbeddedServices({ ...options, labDir: second });
+    const log = await fs.readFile(b.logFile, 'utf8');
+    expect(log).toContain('copied the template cluster into');
+    expect(log).not.toContain('made the template cluster');
+    const tables = await withClient(b.connections[0]!.url, (c) => c.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'only_in_first'"));
+    expect(tables.rows[0]).toEqual({ n: 0 });
+    await stopEmbeddedServices(first);
+    await stopEmbeddedServices(second);
+  });
+
   it.runIf(process.env.DATA_LABS_BENCH === '1')('benchmark: start-to-ready, cold (empty data folder) and warm', { timeout: 600_000 }, async () => {
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     const cold: number[] = [];
@@ -333,7 +356,20 @@ describe('embedded PostgreSQL', () => {
       warm.push(performance.now() - t);
       await stopEmbeddedServices(dir);
     }
+    // A new data folder filled from the template cluster (made by the first of these starts).
+    const fromTemplate: number[] = [];
+    const templatesDir = await tempDir();
+    for (let i = 0; i < 4; i++) {
+      const fresh = await tempDir();
+      labDirs.add(fresh);
+      const t = performance.now();
+      await startEmbeddedServices({ labId: 'embedded-bench', labDir: fresh, services: POSTGRES, serverScript, readinessTimeoutMs: START_TIMEOUT, templatesDir });
+      if (i > 0) fromTemplate.push(performance.now() - t);
+      await stopEmbeddedServices(fresh);
+    }
     const fmt = (xs: number[]): string => xs.map((x) => Math.round(x)).join(', ');
-    console.log(`embedded start-to-ready: cold median ${Math.round(median(cold))} ms [${fmt(cold)}], warm median ${Math.round(median(warm))} ms [${fmt(warm)}]`);
+    console.log(
+      `embedded start-to-ready: cold median ${Math.round(median(cold))} ms [${fmt(cold)}], cold from the template cluster median ${Math.round(median(fromTemplate))} ms [${fmt(fromTemplate)}], warm median ${Math.round(median(warm))} ms [${fmt(warm)}]`,
+    );
   });
 });

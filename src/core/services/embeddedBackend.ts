@@ -13,6 +13,8 @@ export interface EmbeddedBackendOptions {
   readonly serverScript: string;
   /** The editor passes its own pid: the server ends when the editor does. The CLI passes none. */
   readonly ownerPid?: number;
+  /** Where initialised clusters are kept for new labs' data folders (see embedded.ts). */
+  readonly templatesDir?: string;
   readonly logger?: RuntimeLogger;
 }
 
@@ -29,6 +31,7 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
         services: lab.manifest.services,
         serverScript: options.serverScript,
         ...(options.ownerPid !== undefined ? { ownerPid: options.ownerPid } : {}),
+        ...(options.templatesDir !== undefined ? { templatesDir: options.templatesDir } : {}),
         ...(logger ? { logger } : {}),
         ...(upOptions.signal ? { signal: upOptions.signal } : {}),
       });

@@ -27,3 +27,8 @@ export function dataLabsStateDir(env: NodeJS.ProcessEnv = process.env, platform:
 export function faultJournalDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(dataLabsStateDir(env), 'faults');
 }
+
+/** Initialised embedded PostgreSQL clusters, copied into new labs' data folders. */
+export function embeddedTemplatesDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(dataLabsStateDir(env), 'embedded-templates');
+}
