@@ -5,14 +5,24 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli';
 import { removeLabServices } from '../../src/core/services/labServices';
-import { REAL_LABS_DIR } from '../unit/helpers';
-import { LOCAL_IMAGES, newRuntime, pgQuery, tempLabDir } from './helpers';
+import { validManifest, writeFixtureLab } from '../unit/helpers';
+import { LOCAL_IMAGES, newRuntime, pgQuery, tempLabDir, uniqueId } from './helpers';
 
-const LAB = 'relational-vs-document';
+/**
+ * A lab of its own (a fixture with a PostgreSQL service), so the test never touches the
+ * containers of a real lab someone has open on this engine.
+ */
+const LAB = uniqueId('cli');
 const runtime = newRuntime();
+let labsDir: string;
+
+beforeAll(async () => {
+  labsDir = await tempLabDir();
+  await writeFixtureLab(labsDir, LAB, { ...validManifest(LAB), services: [{ service: 'postgres', count: 1, embedded: true }] });
+});
 
 async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -23,7 +33,7 @@ async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout:
     cwd,
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
-    labsDir: REAL_LABS_DIR,
+    labsDir,
     version: 'test',
   });
   return { code, stdout, stderr };
@@ -38,14 +48,12 @@ function envValue(env: string, key: string): string {
 }
 
 afterAll(async () => {
-  // The CLI test uses the real lab id; leave nothing of it behind.
   await removeLabServices(runtime, LAB);
 });
 
 describe('data-labs services on Docker', () => {
   it('up, status, down, up again, reset, down --remove', async () => {
     const labDir = await tempLabDir();
-    await removeLabServices(runtime, LAB);
 
     const up = await cli(['services', 'up', LAB, labDir], labDir);
     expect(up.stderr).toBe('');
@@ -63,7 +71,7 @@ describe('data-labs services on Docker', () => {
     const id = parsed.docker.containers[0]!.id;
 
     const down = await cli(['services', 'down', LAB, labDir], labDir);
-    expect(down.stdout).toContain('Stopped 1 container(s) of relational-vs-document; their data is kept');
+    expect(down.stdout).toContain(`Stopped 1 container(s) of ${LAB}; their data is kept`);
     expect((await cli(['services', 'status', LAB, labDir], labDir)).stdout).toMatch(/^postgres {4}exited .* owner parked$/m);
 
     const again = await cli(['services', 'up', LAB, labDir], labDir);
