@@ -38,19 +38,8 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
       return {
         labId: lab.manifest.id,
         backend: 'embedded',
-        connections: result.connections.map((c) => ({
-          service: c.service,
-          index: c.index,
-          name: c.name,
-          host: c.host,
-          port: c.port,
-          user: c.user,
-          password: c.password,
-          database: c.database,
-          url: c.url,
-          pid: result.pid,
-          created: !result.reused,
-        })),
+        // The embedded engine describes its server as Docker does a container; the Docker-only fields go.
+        connections: result.connections.map(({ containerId: _containerId, image: _image, created: _created, ...connection }) => ({ ...connection, pid: result.pid, created: !result.reused })),
         envFile: result.envFile,
         limitations: result.limitations,
       };

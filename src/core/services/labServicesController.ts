@@ -5,30 +5,23 @@
  */
 import type { Lab } from '../labs/catalog';
 import type { ServiceKind } from '../labs/manifest';
-import { type LabServiceRequest, LABEL_INDEX, LABEL_SERVICE, SERVICE_HOST, containerOwner, credentialsFromLabels, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
+import { type LabServiceRequest, type ServiceConnection, LABEL_INDEX, LABEL_SERVICE, SERVICE_HOST, containerOwner, credentialsFromLabels, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
 import { type ContainerRuntime, DockerUnavailableError, type PortBinding, type PullLayerProgress, type RuntimeLogger } from './runtime';
 import { type ImageOverrides, SERVICE_CATALOG } from './serviceCatalog';
 
 export type Backend = 'docker' | 'embedded';
 export const BACKENDS: readonly Backend[] = ['docker', 'embedded'];
 
-export interface StartedConnection {
-  readonly service: ServiceKind;
-  readonly index: number;
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-  readonly database: string;
-  readonly url: string;
+/** A started database, whichever engine runs it. */
+export type StartedConnection = Omit<ServiceConnection, 'containerId' | 'image' | 'created'> & {
   /** Docker only. */
   readonly containerId?: string;
   readonly image?: string;
+  /** Whether this start created it (false: an existing one was restarted or reused). */
   readonly created?: boolean;
   /** Embedded only: the server process. */
   readonly pid?: number;
-}
+};
 
 export interface StartedServices {
   readonly labId: string;
@@ -145,20 +138,7 @@ export class LabServicesController {
     return {
       labId: lab.manifest.id,
       backend: 'docker',
-      connections: result.connections.map((c) => ({
-        service: c.service,
-        index: c.index,
-        name: c.name,
-        host: c.host,
-        port: c.port,
-        user: c.user,
-        password: c.password,
-        database: c.database,
-        url: c.url,
-        containerId: c.containerId,
-        image: c.image,
-        created: c.created,
-      })),
+      connections: result.connections,
       ...(result.envFile !== undefined ? { envFile: result.envFile } : {}),
       ...(result.network !== undefined ? { network: result.network } : {}),
       limitations: [],
