@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultProxy, seededRandom } from '../../src/core/services/faultProxy';
+import { seededRandom } from '../../src/core/random';
+import { FaultProxy } from '../../src/core/services/faultProxy';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -35,6 +35,7 @@
  */
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { seededRandom } from '../random';
 import { type RuntimeLogger, silentLogger } from './runtime';
 
 export interface ProxyTarget {
@@ -84,21 +85,6 @@ export interface ProxyFaultState {
 export type ProxyFaultKind = 'latency' | 'drop' | 'refuse' | 'reset';
 
 export const PROXY_HOST = '127.0.0.1';
-
-/**
- * A small deterministic generator (mulberry32): the same seed gives the same numbers,
- * in [0, 1). Good enough for jitter and fault probabilities; not for secrets.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Above this many bytes held back by latency, the sending side stops being read. */
 const HELD_BYTES_HIGH_WATER = 1024 * 1024;

@@ -1,0 +1,128 @@
+/**
+ * What a grading run found, as data: each check's verdict with what was expected, what
+ * happened, the history that shows it and a hint for that failure; and the run's seed,
+ * so the same schedule can be replayed. `data-labs grade --json` prints exactly this
+ * (GRADE_REPORT_VERSION says which shape), and the editor's report is drawn from it.
+ */
+import * as z from '../schema';
+
+export const GRADE_REPORT_VERSION = 1;
+
+/**
+ * pass: the property held in every run. fail: a run broke it (the history shows how).
+ * unknown: it could not be decided (the checker's budget ran out, or the engine cannot
+ * cause what the check needs); never counted as a pass.
+ */
+export type CheckStatus = 'pass' | 'fail' | 'unknown';
+
+/**
+ * One thing that happened, Jepsen-style: an operation is invoked and then completes as
+ * ok (it happened), fail (it did not) or info (unknown: a timeout, a crash; it may have
+ * happened). Faults, crashes and notes mark the timeline in between.
+ */
+export type HistoryEventType = 'invoke' | 'ok' | 'fail' | 'info' | 'fault' | 'heal' | 'crash' | 'note';
+
+export interface HistoryEvent {
+  /** Milliseconds since the scenario started. */
+  readonly at: number;
+  /** Who did it: a client ("client-2"), the harness, a service. */
+  readonly process: string;
+  readonly type: HistoryEventType;
+  /** The operation ("POST /payments", "charge", "pause postgres"). */
+  readonly op: string;
+  /** Its arguments or result, as plain data. */
+  readonly value?: unknown;
+  readonly detail?: string;
+}
+
+/** What a checker decides about one scenario's history. */
+export interface CheckOutcome {
+  readonly status: CheckStatus;
+  /** The property, as the learner should read it. */
+  readonly expected: string;
+  /** What the history shows. */
+  readonly actual: string;
+  /** Advice written for this failure; none for a pass. */
+  readonly hint?: string;
+  /** The events that break the property (indexes into the history), for highlighting. */
+  readonly culprits?: readonly number[];
+}
+
+export interface CheckResult extends CheckOutcome {
+  readonly id: string;
+  readonly title: string;
+  /** The seed this check's scenario ran with; `--seed` replays it. */
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly history: readonly HistoryEvent[];
+}
+
+export interface GradeScore {
+  readonly passed: number;
+  readonly failed: number;
+  readonly unknown: number;
+  readonly total: number;
+}
+
+export interface GradeReport {
+  readonly version: typeof GRADE_REPORT_VERSION;
+  readonly labId: string;
+  readonly backend: 'docker' | 'embedded';
+  readonly seed: number;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  /** True only when every check passed: an unknown is not a pass. */
+  readonly passed: boolean;
+  readonly score: GradeScore;
+  readonly checks: readonly CheckResult[];
+}
+
+export function score(checks: readonly Pick<CheckResult, 'status'>[]): GradeScore {
+  const count = (status: CheckStatus): number => checks.filter((c) => c.status === status).length;
+  return { passed: count('pass'), failed: count('fail'), unknown: count('unknown'), total: checks.length };
+}
+
+/** A run passes when it has checks and every one of them passed. */
+export function allPassed(checks: readonly Pick<CheckResult, 'status'>[]): boolean {
+  return checks.length > 0 && checks.every((c) => c.status === 'pass');
+}
+
+const historyEventSchema = z.strictObject({
+  at: z.number(),
+  process: z.string(),
+  type: z.enum(['invoke', 'ok', 'fail', 'info', 'fault', 'heal', 'crash', 'note']),
+  op: z.string(),
+  value: z.optional(z.unknown()),
+  detail: z.optional(z.string()),
+});
+
+const checkResultSchema = z.strictObject({
+  id: z.string(),
+  title: z.string(),
+  status: z.enum(['pass', 'fail', 'unknown']),
+  expected: z.string(),
+  actual: z.string(),
+  hint: z.optional(z.string()),
+  culprits: z.optional(z.array(z.number().check(z.int(), z.nonnegative()))),
+  seed: z.number().check(z.int(), z.nonnegative()),
+  durationMs: z.number().check(z.nonnegative()),
+  history: z.array(historyEventSchema),
+});
+
+/** The documented shape of `data-labs grade --json`; reports read back are checked against it. */
+export const gradeReportSchema = z
+  .strictObject({
+    version: z.literal(GRADE_REPORT_VERSION),
+    labId: z.string(),
+    backend: z.enum(['docker', 'embedded']),
+    seed: z.number().check(z.int(), z.nonnegative()),
+    startedAt: z.string(),
+    durationMs: z.number().check(z.nonnegative()),
+    passed: z.boolean(),
+    score: z.strictObject({ passed: z.number(), failed: z.number(), unknown: z.number(), total: z.number() }),
+    checks: z.array(checkResultSchema),
+  })
+  .check(
+    z.refine((r) => r.passed === allPassed(r.checks), { message: 'passed must be true exactly when every check passed' }),
+    z.refine((r) => JSON.stringify(r.score) === JSON.stringify(score(r.checks)), { message: 'score must count the checks' }),
+  );

@@ -1,0 +1,169 @@
+/**
+ * The grading engine's core: seeded randomness that replays, verdicts where unknown is
+ * never a pass, scenarios that cannot run on an engine said so, budgets that end a hung
+ * scenario as unknown, and the documented report shape.
+ */
+import { describe, expect, it } from 'vitest';
+import { Rng, seededRandom } from '../../src/core/random';
+import { EMBEDDED_CANNOT, HistoryRecorder, type Scenario, runScenarios } from '../../src/core/grading/engine';
+import { type CheckResult, type HistoryEvent, allPassed, gradeReportSchema, score } from '../../src/core/grading/report';
+
+describe('seeded randomness', () => {
+  it('gives the same numbers for the same seed, and others for another', () => {
+    const draw = (seed: number): unknown[] => {
+      const rng = new Rng(seed);
+      return [rng.int(1, 6), rng.int(1, 6), rng.float(), rng.chance(0.5), rng.pick(['a', 'b', 'c']), rng.shuffle([1, 2, 3, 4, 5])];
+    };
+    expect(draw(42)).toEqual(draw(42));
+    expect(draw(42)).not.toEqual(draw(43));
+    expect(seededRandom(7)()).toBe(seededRandom(7)());
+  });
+
+  it('keeps whole numbers inside their bounds and refuses impossible ones', () => {
+    const rng = new Rng(1);
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const n = rng.int(3, 7);
+      expect(Number.isInteger(n) && n >= 3 && n <= 7).toBe(true);
+      seen.add(n);
+    }
+    expect([...seen].sort()).toEqual([3, 4, 5, 6, 7]);
+    expect(() => rng.int(5, 4)).toThrow(RangeError);
+    expect(() => rng.pick([])).toThrow(RangeError);
+  });
+
+  it('forks independent streams: what one part draws never shifts another', () => {
+    const a = new Rng(9);
+    const b = new Rng(9);
+    a.fork('noisy').float();
+    for (let i = 0; i < 100; i++) a.fork('noisy').float();
+    expect(a.fork('quiet').float()).toBe(b.fork('quiet').float());
+    expect(a.fork('quiet').seed).not.toBe(a.fork('other').seed);
+    expect(new Rng(9).fork('quiet').seed).not.toBe(new Rng(10).fork('quiet').seed);
+  });
+});
+
+/** A scenario whose history is a few seeded draws, judged by whether they include a six. */
+function diceScenario(id: string, options: Partial<Scenario> = {}): Scenario {
+  return {
+    id,
+    title: `${id} never rolls a six`,
+    async run({ rng, history }) {
+      for (let i = 0; i < 5; i++) {
+        await history.operation('player', 'roll', undefined, async () => rng.int(1, 6));
+      }
+    },
+    check(events: readonly HistoryEvent[]) {
+      const sixes = events.flatMap((e, i) => (e.type === 'ok' && e.value === 6 ? [i] : []));
+      return sixes.length === 0
+        ? { status: 'pass', expected: 'no six', actual: 'no six in 5 rolls' }
+        : { status: 'fail', expected: 'no six', actual: `${sixes.length} six(es)`, hint: 'roll lower', culprits: sixes };
+    },
+    ...options,
+  };
+}
+
+describe('runScenarios', () => {
+  it('replays: the same seed gives the same histories and verdicts; the seed is in the report', async () => {
+    const scenarios = [diceScenario('a'), diceScenario('b'), diceScenario('c')];
+    const values = (r: Awaited<ReturnType<typeof runScenarios>>): unknown[] => r.checks.map((c) => [c.status, c.seed, c.history.map((e) => [e.type, e.value])]);
+    const first = await runScenarios(scenarios, { labId: 'dice', backend: 'docker', seed: 5 });
+    const again = await runScenarios(scenarios, { labId: 'dice', backend: 'docker', seed: 5 });
+    expect(values(again)).toEqual(values(first));
+    expect(first.seed).toBe(5);
+    // Across seeds, the dice show both verdicts (the check really can fail and pass).
+    const statuses = new Set<string>();
+    for (let seed = 0; seed < 20; seed++) {
+      for (const c of (await runScenarios(scenarios, { labId: 'dice', backend: 'docker', seed })).checks) statuses.add(c.status);
+    }
+    expect([...statuses].sort()).toEqual(['fail', 'pass']);
+  });
+
+  it('a scenario\'s seed depends on its id, not on the scenarios before it', async () => {
+    const alone = await runScenarios([diceScenario('b')], { labId: 'dice', backend: 'docker', seed: 11 });
+    const after = await runScenarios([diceScenario('a'), diceScenario('b')], { labId: 'dice', backend: 'docker', seed: 11 });
+    expect(after.checks[1]?.seed).toBe(alone.checks[0]?.seed);
+    expect(after.checks[1]?.history.map((e) => e.value)).toEqual(alone.checks[0]?.history.map((e) => e.value));
+  });
+
+  it('on the embedded engine, a scenario that needs concurrency or container faults is unknown, saying Docker decides it', async () => {
+    const report = await runScenarios(
+      [diceScenario('races', { needs: ['concurrency'] }), diceScenario('pause', { needs: ['container-faults'] }), diceScenario('plain')],
+      { labId: 'dice', backend: 'embedded', seed: 1 },
+    );
+    const [races, pause] = report.checks;
+    expect(races).toMatchObject({ status: 'unknown', history: [] });
+    expect(races?.actual).toContain(EMBEDDED_CANNOT.concurrency);
+    expect(races?.actual).toContain('Grade with Docker');
+    expect(pause?.actual).toContain(EMBEDDED_CANNOT['container-faults']);
+    expect(report.passed).toBe(false);
+    // The same scenarios run on Docker.
+    const docker = await runScenarios([diceScenario('races', { needs: ['concurrency'] })], { labId: 'dice', backend: 'docker', seed: 1 });
+    expect(docker.checks[0]?.history.length).toBe(10);
+  });
+
+  it('a scenario over its budget, one whose harness throws, and a checker that throws are unknown, never a pass', async () => {
+    const report = await runScenarios(
+      [
+        diceScenario('hangs', { budgetMs: 100, run: ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => setTimeout(resolve, 10_000))) }),
+        diceScenario('breaks', { run: () => Promise.reject(new Error('the harness lost its database')) }),
+        diceScenario('undecided', { check: () => { throw new Error('search budget exhausted'); } }),
+      ],
+      { labId: 'dice', backend: 'docker', seed: 3 },
+    );
+    expect(report.checks.map((c) => c.status)).toEqual(['unknown', 'unknown', 'unknown']);
+    expect(report.checks[0]?.actual).toBe('The scenario did not finish within 0 s, so it could not be decided.');
+    expect(report.checks[1]?.actual).toBe('The grader could not finish this scenario: the harness lost its database');
+    expect(report.checks[2]?.actual).toBe('The checker could not decide: search budget exhausted');
+    expect(report.passed).toBe(false);
+    expect(report.score).toEqual({ passed: 0, failed: 0, unknown: 3, total: 3 });
+  });
+
+  it('refuses two scenarios with one id', async () => {
+    await expect(runScenarios([diceScenario('x'), diceScenario('x')], { labId: 'dice', backend: 'docker', seed: 1 })).rejects.toThrow('Two scenarios share the id "x".');
+  });
+
+  it('reports each check as it is decided', async () => {
+    const seen: string[] = [];
+    await runScenarios([diceScenario('a'), diceScenario('b')], { labId: 'dice', backend: 'docker', seed: 2, onCheck: (c) => seen.push(c.id) });
+    expect(seen).toEqual(['a', 'b']);
+  });
+});
+
+describe('the history recorder', () => {
+  it('records invoke then ok, fail or info, with the error\'s message', async () => {
+    const h = new HistoryRecorder();
+    await h.operation('c1', 'charge', { amount: 5 }, async () => 'ch_1');
+    await h.operation('c1', 'charge', { amount: 5 }, () => Promise.reject(new Error('card declined')), (e) => /declined/.test((e as Error).message));
+    const outcome = await h.operation('c2', 'charge', { amount: 5 }, () => Promise.reject(new Error('socket hang up')));
+    expect(outcome.ok).toBe(false);
+    expect(h.events.map((e) => [e.process, e.type, e.op, e.value ?? e.detail])).toEqual([
+      ['c1', 'invoke', 'charge', { amount: 5 }],
+      ['c1', 'ok', 'charge', 'ch_1'],
+      ['c1', 'invoke', 'charge', { amount: 5 }],
+      ['c1', 'fail', 'charge', 'card declined'],
+      ['c2', 'invoke', 'charge', { amount: 5 }],
+      ['c2', 'info', 'charge', 'socket hang up'],
+    ]);
+    const times = h.events.map((e) => e.at);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+});
+
+describe('the report format', () => {
+  it('is what runScenarios produces, and the schema refuses a report whose verdict or score lies', async () => {
+    const report = await runScenarios([diceScenario('a'), diceScenario('b')], { labId: 'dice', backend: 'docker', seed: 4 });
+    expect(gradeReportSchema.safeParse(JSON.parse(JSON.stringify(report))).success).toBe(true);
+    const failing: CheckResult = { ...report.checks[0]!, status: 'fail' };
+    const lying = { ...report, checks: [failing], passed: true, score: score([failing]) };
+    expect(gradeReportSchema.safeParse(lying).success).toBe(false);
+    const miscounted = { ...report, score: { passed: 9, failed: 0, unknown: 0, total: 9 } };
+    expect(gradeReportSchema.safeParse(miscounted).success).toBe(false);
+  });
+
+  it('passes only with at least one check and all of them passed', () => {
+    expect(allPassed([])).toBe(false);
+    expect(allPassed([{ status: 'pass' }, { status: 'unknown' }])).toBe(false);
+    expect(allPassed([{ status: 'pass' }, { status: 'pass' }])).toBe(true);
+  });
+});
