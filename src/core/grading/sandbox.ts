@@ -1,0 +1,740 @@
+/**
+ * The grading sandbox: compiles a learner's TypeScript into one CommonJS bundle and runs it
+ * in a separate Node process with a heap limit, calling its exports over IPC.
+ *
+ * Whatever the learner's code does — throws, loops forever, calls `process.exit`, leaves a
+ * rejected promise behind, runs out of memory — every call ends with a verdict as data and
+ * never hangs the grader.
+ *
+ * What the learner's code can reach:
+ * - its own files, bundled by esbuild, and the packages of the lab's own `node_modules`
+ *   (kept external and resolved from the lab folder at run time);
+ * - the arguments of each call, passed by structured clone (plain JSON today; later the
+ *   grader hands it capability objects such as a database connection string);
+ * - a minimal environment (PATH, HOME, temp folders, locale, plus what the caller passes),
+ *   not the editor's own environment.
+ * Nothing of the grader is importable: the child process runs a small harness given as a
+ * string (`node -e`) that loads only the bundle, and the grader's modules are neither in the
+ * bundle nor on the child's module path. This is isolation from the grader's memory and a
+ * limit on time and heap, not a security boundary: the learner's code is the learner's own
+ * and may still use Node's built-in modules (files, network) like any program they run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { BuildFailure, BuildOptions, BuildResult, Message } from 'esbuild';
+import { type RuntimeLogger, silentLogger } from '../services/runtime';
+
+// ─── Compiling ────────────────────────────────────────────────────────────────
+
+/**
+ * The part of esbuild's JS API used here. The caller supplies the module: esbuild ships a
+ * native binary, so it cannot be bundled into the extension; the lab's own node_modules has
+ * it (Vitest depends on Vite, which depends on esbuild).
+ */
+export interface EsbuildApi {
+  build(options: BuildOptions & { write: true }): Promise<BuildResult>;
+}
+
+/** A place in a learner's file. Both numbers are 1-based, as printed in `file:line:column`. */
+export interface SourceDiagnostic {
+  /** Relative to the lab folder, with `/` separators (`src/payments.ts`). */
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+/** `src/payments.ts:3:7: Expected ";" but found "x"`, as the CLI prints it. */
+export function formatDiagnostic(d: SourceDiagnostic): string {
+  return `${d.file}:${d.line}:${d.column}: ${d.message}`;
+}
+
+/** The learner's code could not be compiled; `diagnostics` says where and why. */
+export class CompileError extends Error {
+  override readonly name = 'CompileError';
+  constructor(readonly diagnostics: readonly SourceDiagnostic[]) {
+    super(`The learner's code does not compile:\n${diagnostics.map(formatDiagnostic).join('\n')}`);
+  }
+}
+
+export interface CompileOptions {
+  readonly esbuild: EsbuildApi;
+  /** The lab folder (absolute). Packages are resolved from its node_modules at run time. */
+  readonly labDir: string;
+  /** The module to load, relative to the lab folder (`src/payments.ts`). */
+  readonly entry: string;
+  /** Where the bundle is written (created when missing). Keep it outside the extension's own folder. */
+  readonly outDir: string;
+}
+
+export interface CompiledBundle {
+  /** Absolute path of the CommonJS bundle (with a source map beside it). */
+  readonly file: string;
+  /** The entry, relative to the lab folder, as the learner knows it. */
+  readonly entry: string;
+  /** What esbuild warned about (for example `import.meta` in CommonJS), in the same form as errors. */
+  readonly warnings: readonly SourceDiagnostic[];
+}
+
+function toPosix(p: string): string {
+  return p.split(path.sep).join('/');
+}
+
+/** esbuild's column counts UTF-8 bytes; editors count UTF-16 code units. */
+function utf16Column(lineText: string, byteColumn: number): number {
+  return Buffer.from(lineText, 'utf8').subarray(0, byteColumn).toString('utf8').length;
+}
+
+function toDiagnostic(message: Message, entry: string): SourceDiagnostic {
+  const text = message.notes.length > 0 ? `${message.text} (${message.notes.map((n) => n.text).join('; ')})` : message.text;
+  const location = message.location;
+  if (!location) {
+    return { file: entry, line: 1, column: 1, message: text };
+  }
+  return { file: toPosix(location.file), line: location.line, column: utf16Column(location.lineText, location.column) + 1, message: text };
+}
+
+function isBuildFailure(error: unknown): error is BuildFailure {
+  return error instanceof Error && Array.isArray((error as Partial<BuildFailure>).errors);
+}
+
+/**
+ * Bundles the learner's entry and its relative imports into one CommonJS file. Packages
+ * stay external. Only syntax and resolution errors are esbuild's to find; type errors are
+ * the editor's and `tsc`'s. Throws `CompileError` with the diagnostics when it fails.
+ */
+export async function compileLearnerCode(options: CompileOptions): Promise<CompiledBundle> {
+  const labDir = path.resolve(options.labDir);
+  const entry = toPosix(path.normalize(options.entry));
+  if (path.isAbsolute(options.entry) || entry.split('/').includes('..')) {
+    throw new CompileError([{ file: entry, line: 1, column: 1, message: 'The entry must be a path inside the lab folder, relative to it.' }]);
+  }
+  try {
+    await fs.access(path.join(labDir, entry));
+  } catch {
+    throw new CompileError([{ file: entry, line: 1, column: 1, message: `${entry} does not exist in the lab folder ${labDir}. Restore it (or reset the lab) and try again.` }]);
+  }
+  await fs.mkdir(options.outDir, { recursive: true });
+  const file = path.join(path.resolve(options.outDir), `${entry.replace(/\.[cm]?[jt]sx?$/, '').replace(/[^A-Za-z0-9_-]+/g, '_')}.cjs`);
+  let result: BuildResult;
+  try {
+    result = await options.esbuild.build({
+      absWorkingDir: labDir,
+      entryPoints: [entry],
+      outfile: file,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      packages: 'external',
+      sourcemap: true,
+      logLevel: 'silent',
+      write: true,
+    });
+  } catch (error) {
+    if (isBuildFailure(error)) {
+      throw new CompileError(error.errors.map((m) => toDiagnostic(m, entry)));
+    }
+    throw error;
+  }
+  return { file, entry, warnings: result.warnings.map((m) => toDiagnostic(m, entry)) };
+}
+
+// ─── The contract ─────────────────────────────────────────────────────────────
+
+export type ExportType = 'function' | 'object' | 'string' | 'number' | 'boolean' | 'bigint' | 'symbol' | 'undefined';
+
+/** What the learner's module exports, each name with its `typeof`. */
+export interface ModuleExports {
+  /** The entry, relative to the lab folder. */
+  readonly file: string;
+  readonly members: Readonly<Record<string, ExportType>>;
+}
+
+function withArticle(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/**
+ * Checks that the module exports every required name with the required type. Returns one
+ * problem per missing or mistyped export (empty when the contract holds), e.g.
+ * `"createPayment" is not exported by src/payments.ts (it exports: handleRequest, default)`.
+ */
+export function checkContract(exports: ModuleExports, required: Readonly<Record<string, ExportType>>): string[] {
+  const names = Object.keys(exports.members);
+  const problems: string[] = [];
+  for (const [name, type] of Object.entries(required)) {
+    const actual = Object.hasOwn(exports.members, name) ? exports.members[name] : undefined;
+    if (actual === undefined) {
+      problems.push(`"${name}" is not exported by ${exports.file} (${names.length > 0 ? `it exports: ${names.join(', ')}` : 'it exports nothing'})`);
+    } else if (actual !== type) {
+      problems.push(`"${name}" in ${exports.file} is ${withArticle(actual)}, not ${withArticle(type)}`);
+    }
+  }
+  return problems;
+}
+
+// ─── Running ──────────────────────────────────────────────────────────────────
+
+/** An error the learner's code threw, passed back as data. */
+export interface LearnerError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  /** The error's `code` property, when it has one (`23505` from PostgreSQL, `ECONNREFUSED`). */
+  readonly code?: string;
+}
+
+/** Why the sandbox process ended. */
+export type ProcessEnd =
+  /** A call ran past its time limit and the process was killed. */
+  | { readonly kind: 'timeout'; readonly message: string; readonly exportName: string; readonly timeoutMs: number }
+  /** The process ended by itself: `process.exit(code)`, or a signal not sent by the sandbox. */
+  | { readonly kind: 'exited'; readonly message: string; readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  /** An uncaught exception or an unhandled rejection, typically in background code. */
+  | { readonly kind: 'crashed'; readonly message: string; readonly origin: 'uncaughtException' | 'unhandledRejection'; readonly error: LearnerError }
+  | { readonly kind: 'out-of-memory'; readonly message: string; readonly memoryMb: number }
+  /** The grader stopped it: `dispose()`, `restart()`, or another call's timeout. */
+  | { readonly kind: 'stopped'; readonly message: string };
+
+export type CallFailure =
+  | { readonly ok: false; readonly kind: 'threw'; readonly message: string; readonly error: LearnerError }
+  /** The export is missing or not a function. */
+  | { readonly ok: false; readonly kind: 'not-callable'; readonly message: string }
+  /** The returned value cannot be passed back (a function, a socket, a class instance with private state). */
+  | { readonly ok: false; readonly kind: 'unserializable'; readonly message: string; readonly error: LearnerError }
+  /** The process was not running when the call was made; `cause` says why it ended. */
+  | { readonly ok: false; readonly kind: 'not-running'; readonly message: string; readonly cause: ProcessEnd }
+  | ({ readonly ok: false } & ProcessEnd);
+
+export type CallResult<T = unknown> = { readonly ok: true; readonly value: T } | CallFailure;
+
+export interface SandboxOptions {
+  readonly bundle: CompiledBundle;
+  /** The lab folder: the working directory, and where packages are resolved from. */
+  readonly labDir: string;
+  /** The V8 heap limit (`--max-old-space-size`). */
+  readonly memoryMb: number;
+  readonly logger?: RuntimeLogger;
+  /** The Node executable; in VS Code this is the editor's own runtime. */
+  readonly nodePath?: string;
+  /** Extra environment variables for the learner's process. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** How long loading the module may take before the start fails (default 15 s). */
+  readonly startTimeoutMs?: number;
+  /** How many lines of output `output()` keeps (default 50). */
+  readonly outputLines?: number;
+}
+
+/** The sandbox could not start: the module failed to load, or the process died while loading it. */
+export class SandboxStartError extends Error {
+  override readonly name = 'SandboxStartError';
+  constructor(
+    message: string,
+    /** The load error, or why the process ended. */
+    readonly failure: { readonly kind: 'load-failed'; readonly error: LearnerError } | ProcessEnd | { readonly kind: 'spawn-failed'; readonly error: LearnerError },
+    /** The last lines the process printed. */
+    readonly output: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The harness run in the child (`node -e`). It loads the bundle given as its first argument,
+ * reports the module's exports, then serves calls until the parent goes away. It keeps its
+ * own references to `process.send` and `process.exit` so the learner's code cannot break
+ * the reporting by replacing them.
+ */
+const HARNESS = String.raw`'use strict';
+(function main() {
+  const bundlePath = process.argv[1];
+  const send = process.send.bind(process);
+  const exit = process.exit.bind(process);
+  let crashed = false;
+  function text(value) {
+    try { return String(value); } catch { return '(a value that cannot be shown as text)'; }
+  }
+  function describe(error) {
+    const out = { name: 'Error', message: '' };
+    try {
+      if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
+        out.name = text(error.name !== undefined ? error.name : 'Error');
+        out.message = text(error.message !== undefined ? error.message : error);
+        if (typeof error.stack === 'string') out.stack = error.stack;
+        if (typeof error.code === 'string' || typeof error.code === 'number') out.code = text(error.code);
+      } else {
+        out.name = typeof error;
+        out.message = 'a ' + typeof error + ' was thrown instead of an Error: ' + text(error);
+      }
+    } catch {
+      out.message = out.message || 'the thrown value could not be inspected';
+    }
+    return out;
+  }
+  function post(message, then) {
+    try {
+      send(message, () => { if (then) then(); });
+    } catch {
+      if (then) then();
+    }
+  }
+  process.on('uncaughtException', (error, origin) => {
+    if (crashed) return;
+    crashed = true;
+    post({ type: 'crash', origin: origin, error: describe(error) }, () => exit(70));
+  });
+  process.on('disconnect', () => exit(0));
+  let mod;
+  try {
+    mod = require(bundlePath);
+  } catch (error) {
+    post({ type: 'load-failed', error: describe(error) }, () => exit(1));
+    return;
+  }
+  const members = {};
+  if (mod !== null && (typeof mod === 'object' || typeof mod === 'function')) {
+    for (const name of Object.keys(mod)) {
+      try { members[name] = typeof mod[name]; } catch { members[name] = 'undefined'; }
+    }
+  }
+  async function handle(message) {
+    const id = message.id;
+    let reply;
+    try {
+      const fn = mod == null ? undefined : mod[message.name];
+      if (typeof fn !== 'function') {
+        reply = { type: 'result', id: id, ok: false, kind: 'not-callable', message: '"' + message.name + '" is ' + typeof fn + ', not a function' };
+      } else {
+        reply = { type: 'result', id: id, ok: true, value: await fn(...message.args) };
+      }
+    } catch (error) {
+      reply = { type: 'result', id: id, ok: false, kind: 'threw', error: describe(error) };
+    }
+    try {
+      send(reply);
+    } catch (error) {
+      post({ type: 'result', id: id, ok: false, kind: 'unserializable', error: describe(error) });
+    }
+  }
+  process.on('message', (message) => {
+    if (message && message.type === 'call') handle(message);
+  });
+  post({ type: 'ready', members: members });
+})();
+`;
+
+type ChildMessage =
+  | { type: 'ready'; members: Record<string, ExportType> }
+  | { type: 'load-failed'; error: LearnerError }
+  | { type: 'crash'; origin: 'uncaughtException' | 'unhandledRejection'; error: LearnerError }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; kind: 'threw' | 'unserializable'; error: LearnerError }
+  | { type: 'result'; id: number; ok: false; kind: 'not-callable'; message: string };
+
+/** Environment variables a Node program needs to work normally; nothing else of the editor's is passed. */
+const INHERITED_ENV = ['PATH', 'Path', 'SystemRoot', 'SYSTEMROOT', 'ComSpec', 'HOME', 'USERPROFILE', 'TEMP', 'TMP', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ'];
+
+/** The last lines of the learner's stdout and stderr, and whether V8 reported running out of heap. */
+class OutputTail {
+  private readonly lines: string[] = [];
+  private readonly partial = { stdout: '', stderr: '' };
+  heapExhausted = false;
+  private static readonly MAX_LINE = 2000;
+
+  constructor(private readonly keep: number) {}
+
+  push(stream: 'stdout' | 'stderr', chunk: string): void {
+    const text = this.partial[stream] + chunk;
+    if (stream === 'stderr' && /heap out of memory/i.test(text)) {
+      this.heapExhausted = true;
+    }
+    const parts = text.split(/\r?\n/);
+    this.partial[stream] = (parts.pop() ?? '').slice(-OutputTail.MAX_LINE);
+    for (const line of parts) {
+      this.add(line);
+    }
+  }
+
+  /** Ends both streams' unfinished lines. */
+  flush(): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.partial[stream] !== '') {
+        this.add(this.partial[stream]);
+        this.partial[stream] = '';
+      }
+    }
+  }
+
+  add(line: string): void {
+    this.lines.push(line.length > OutputTail.MAX_LINE ? `${line.slice(0, OutputTail.MAX_LINE)} …` : line);
+    if (this.lines.length > this.keep) {
+      this.lines.splice(0, this.lines.length - this.keep);
+    }
+  }
+
+  snapshot(): string[] {
+    const pending = [this.partial.stdout, this.partial.stderr].filter((p) => p !== '');
+    return [...this.lines, ...pending].slice(-this.keep);
+  }
+}
+
+interface PendingCall {
+  readonly exportName: string;
+  readonly resolve: (result: CallResult) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** One learner process. A restart makes a new one. */
+class Worker {
+  readonly pending = new Map<number, PendingCall>();
+  /** Set by the sandbox just before it kills the process, so the exit is classified by its cause. */
+  killReason: ProcessEnd | undefined;
+  /** The call whose time limit killed the process. */
+  timedOutCall: number | undefined;
+  crash: Extract<ChildMessage, { type: 'crash' }> | undefined;
+  end: ProcessEnd | undefined;
+  readonly ended: Promise<ProcessEnd>;
+  private resolveEnded!: (end: ProcessEnd) => void;
+
+  constructor(readonly child: ChildProcess) {
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
+    });
+  }
+
+  finish(end: ProcessEnd): void {
+    this.end = end;
+    this.resolveEnded(end);
+  }
+}
+
+/** How long to wait, after the process exited, for its output pipes to close (a grandchild may hold them). */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * A running learner module. Create it with `startSandbox`. Calls may overlap (async exports
+ * run concurrently). When the process ends for any reason, every call still waiting resolves
+ * with that reason, and later calls resolve `not-running` until `restart()`.
+ */
+export class Sandbox {
+  private worker!: Worker;
+  private members: Record<string, ExportType> = {};
+  private nextId = 1;
+  private disposed = false;
+  private readonly tail: OutputTail;
+  private readonly logger: RuntimeLogger;
+
+  private constructor(private readonly options: SandboxOptions) {
+    this.tail = new OutputTail(options.outputLines ?? 50);
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** @internal Use `startSandbox`. */
+  static async start(options: SandboxOptions): Promise<Sandbox> {
+    const sandbox = new Sandbox(options);
+    await sandbox.launch();
+    return sandbox;
+  }
+
+  /** The module's exports and their `typeof`, as loaded by the current process. */
+  get exports(): ModuleExports {
+    return { file: this.options.bundle.entry, members: { ...this.members } };
+  }
+
+  /** The process id of the current learner process, or undefined once it has ended. */
+  get pid(): number | undefined {
+    return this.worker.end === undefined ? this.worker.child.pid : undefined;
+  }
+
+  /** Resolves when the current process ends, with why. */
+  get ended(): Promise<ProcessEnd> {
+    return this.worker.ended;
+  }
+
+  /** Why the current process ended, or undefined while it runs. */
+  get endReason(): ProcessEnd | undefined {
+    return this.worker.end;
+  }
+
+  /** The last lines (about 50) the learner's code printed to stdout and stderr, across restarts. */
+  output(): string[] {
+    return this.tail.snapshot();
+  }
+
+  /**
+   * Calls an export with `args` and waits up to `timeoutMs` for it (and the promise it
+   * returns) to finish. Past the limit the process is killed (SIGKILL: even a synchronous
+   * endless loop ends) and the call resolves `timeout`. Never rejects.
+   */
+  call<T = unknown>(exportName: string, args: readonly unknown[], timeoutMs: number): Promise<CallResult<T>> {
+    const worker = this.worker;
+    if (worker.end !== undefined) {
+      const cause = worker.end;
+      return Promise.resolve({ ok: false, kind: 'not-running', cause, message: `The sandbox is not running (${cause.message}). Restart it to call ${exportName}.` });
+    }
+    if (this.members[exportName] !== 'function') {
+      const problem = checkContract(this.exports, { [exportName]: 'function' })[0] ?? `"${exportName}" is not a function`;
+      return Promise.resolve({ ok: false, kind: 'not-callable', message: problem });
+    }
+    const id = this.nextId++;
+    return new Promise<CallResult<T>>((resolve) => {
+      const timer = setTimeout(() => {
+        this.logger.warn(`sandbox: ${exportName} did not finish within ${timeoutMs} ms; killing the learner's process`);
+        if (worker.killReason === undefined) {
+          worker.timedOutCall = id;
+        }
+        this.kill(worker, {
+          kind: 'timeout',
+          exportName,
+          timeoutMs,
+          message: `${exportName} did not finish within ${timeoutMs} ms, so its process was killed. Look for an endless loop, or a promise that never settles.`,
+        });
+      }, timeoutMs);
+      worker.pending.set(id, { exportName, timer, resolve: resolve as (result: CallResult) => void });
+      try {
+        worker.child.send({ type: 'call', id, name: exportName, args });
+      } catch (error) {
+        clearTimeout(timer);
+        worker.pending.delete(id);
+        resolve({
+          ok: false,
+          kind: 'unserializable',
+          message: `The arguments for ${exportName} cannot be passed to the learner's process: ${error instanceof Error ? error.message : String(error)}`,
+          error: { name: 'DataCloneError', message: error instanceof Error ? error.message : String(error) },
+        });
+      }
+    });
+  }
+
+  /** Kills the current process (if it still runs) and starts a fresh one from the same bundle. */
+  async restart(): Promise<void> {
+    if (this.disposed) {
+      throw new Error('The sandbox was disposed; start a new one instead of restarting it.');
+    }
+    await this.stop({ kind: 'stopped', message: 'The sandbox was restarted.' });
+    this.tail.flush();
+    this.tail.add('[the sandbox restarted]');
+    await this.launch();
+  }
+
+  /** Kills the process and waits until it is gone. Safe to call more than once. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.stop({ kind: 'stopped', message: 'The sandbox was disposed.' });
+  }
+
+  private async stop(reason: ProcessEnd): Promise<void> {
+    if (this.worker.end === undefined) {
+      this.kill(this.worker, reason);
+    }
+    await this.worker.ended;
+  }
+
+  private kill(worker: Worker, reason: ProcessEnd): void {
+    if (worker.end !== undefined) {
+      return;
+    }
+    worker.killReason ??= reason;
+    const pid = worker.child.pid;
+    // The child leads its own process group on POSIX; killing the group also ends any process the learner started.
+    if (pid !== undefined && process.platform !== 'win32') {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // The group is already gone; the direct kill below is harmless.
+      }
+    }
+    worker.child.kill('SIGKILL');
+  }
+
+  private spawnChild(): ChildProcess {
+    const env: Record<string, string> = {};
+    for (const name of INHERITED_ENV) {
+      const value = process.env[name];
+      if (value !== undefined) {
+        env[name] = value;
+      }
+    }
+    Object.assign(env, {
+      // Packages resolve from the lab, wherever the bundle was written.
+      NODE_PATH: path.join(path.resolve(this.options.labDir), 'node_modules'),
+      // ELECTRON_RUN_AS_NODE makes desktop VS Code's runtime behave as plain Node.
+      ELECTRON_RUN_AS_NODE: '1',
+      ...this.options.env,
+    });
+    const memoryMb = Math.max(16, Math.floor(this.options.memoryMb));
+    return spawn(this.options.nodePath ?? process.execPath, [`--max-old-space-size=${memoryMb}`, '--enable-source-maps', '-e', HARNESS, this.options.bundle.file], {
+      cwd: this.options.labDir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'advanced',
+      detached: process.platform !== 'win32',
+      windowsHide: true,
+    });
+  }
+
+  /** Starts a process, wires it up, and waits for the module to load. */
+  private async launch(): Promise<void> {
+    this.tail.heapExhausted = false;
+    const child = this.spawnChild();
+    const worker = new Worker(child);
+    this.worker = worker;
+    const entry = this.options.bundle.entry;
+    this.logger.info(`sandbox: started pid ${String(child.pid)} for ${entry} (heap limit ${this.options.memoryMb} MB)`);
+
+    let settleStart: ((outcome: { ok: true } | { ok: false; error: SandboxStartError }) => void) | undefined;
+    const started = new Promise<{ ok: true } | { ok: false; error: SandboxStartError }>((resolve) => {
+      settleStart = resolve;
+    });
+    const failStart = (message: string, failure: SandboxStartError['failure']): void => {
+      settleStart?.({ ok: false, error: new SandboxStartError(message, failure, this.tail.snapshot()) });
+      settleStart = undefined;
+    };
+
+    child.stdout?.setEncoding('utf8');
+    child.stderr?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => this.tail.push('stdout', d));
+    child.stderr?.on('data', (d: string) => this.tail.push('stderr', d));
+
+    child.on('message', (raw: unknown) => {
+      const message = raw as ChildMessage;
+      switch (message.type) {
+        case 'ready':
+          this.members = message.members;
+          settleStart?.({ ok: true });
+          settleStart = undefined;
+          return;
+        case 'load-failed':
+          failStart(`${entry} threw while it was loaded: ${message.error.name}: ${message.error.message}`, { kind: 'load-failed', error: message.error });
+          return;
+        case 'crash':
+          worker.crash = message;
+          return;
+        case 'result': {
+          const call = worker.pending.get(message.id);
+          if (!call) {
+            return;
+          }
+          worker.pending.delete(message.id);
+          clearTimeout(call.timer);
+          if (message.ok) {
+            call.resolve({ ok: true, value: message.value });
+          } else if (message.kind === 'not-callable') {
+            call.resolve({ ok: false, kind: 'not-callable', message: message.message });
+          } else if (message.kind === 'threw') {
+            call.resolve({ ok: false, kind: 'threw', error: message.error, message: `${call.exportName} threw ${message.error.name}: ${message.error.message}` });
+          } else {
+            call.resolve({
+              ok: false,
+              kind: 'unserializable',
+              error: message.error,
+              message: `${call.exportName} returned a value that cannot be passed back to the grader (${message.error.message}). Return plain data: objects, arrays, strings, numbers, dates.`,
+            });
+          }
+          return;
+        }
+      }
+    });
+
+    let exited = false;
+    child.on('error', (error) => {
+      // Spawning failed (no such executable), or a kill failed; only the first matters.
+      if (!exited && child.pid === undefined) {
+        exited = true;
+        this.finishWorker(worker, { kind: 'exited', code: null, signal: null, message: `The learner's process could not be started: ${error.message}` });
+        failStart(`The sandbox could not start Node (${this.options.nodePath ?? process.execPath}): ${error.message}`, { kind: 'spawn-failed', error: { name: error.name, message: error.message } });
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (exited) {
+        return;
+      }
+      exited = true;
+      // Wait for the pipes to drain (the heap message comes last), but not forever.
+      let grace: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (grace !== undefined) {
+          clearTimeout(grace);
+          grace = undefined;
+        }
+        child.removeListener('close', done);
+        if (worker.end !== undefined) {
+          return;
+        }
+        this.tail.flush();
+        const end = this.classify(worker, code, signal);
+        this.logger.info(`sandbox: pid ${String(child.pid)} ended: ${end.message}`);
+        this.finishWorker(worker, end);
+        failStart(`${entry} could not be loaded: ${end.message}`, end);
+      };
+      grace = setTimeout(done, CLOSE_GRACE_MS);
+      child.once('close', done);
+    });
+
+    const startTimeoutMs = this.options.startTimeoutMs ?? 15_000;
+    const startTimer = setTimeout(() => {
+      this.kill(worker, {
+        kind: 'timeout',
+        exportName: '(loading the module)',
+        timeoutMs: startTimeoutMs,
+        message: `Loading ${entry} did not finish within ${startTimeoutMs} ms, so its process was killed. Look for an endless loop in the module's top-level code.`,
+      });
+    }, startTimeoutMs);
+    try {
+      const outcome = await started;
+      if (!outcome.ok) {
+        this.kill(worker, { kind: 'stopped', message: 'The module failed to load.' });
+        await worker.ended;
+        throw outcome.error;
+      }
+    } finally {
+      clearTimeout(startTimer);
+    }
+  }
+
+  /** Decides why a process ended, most specific cause first. */
+  private classify(worker: Worker, code: number | null, signal: NodeJS.Signals | null): ProcessEnd {
+    if (worker.killReason) {
+      return worker.killReason;
+    }
+    if (this.tail.heapExhausted) {
+      this.tail.heapExhausted = false;
+      const memoryMb = this.options.memoryMb;
+      return { kind: 'out-of-memory', memoryMb, message: `The learner's code ran out of memory (the heap limit is ${memoryMb} MB). Look for data that grows without bound.` };
+    }
+    if (worker.crash) {
+      const { origin, error } = worker.crash;
+      const what = origin === 'unhandledRejection' ? 'A promise rejected with nobody handling it' : 'An exception was thrown with nobody catching it';
+      return { kind: 'crashed', origin, error, message: `${what}, which crashed the learner's process: ${error.name}: ${error.message}` };
+    }
+    const how = signal !== null ? `was ended by the signal ${signal}` : `exited with code ${String(code)}`;
+    return { kind: 'exited', code, signal, message: `The learner's process ${how} (did the code call process.exit?).` };
+  }
+
+  /** Records the end and resolves every call still waiting, so nothing is left hanging. */
+  private finishWorker(worker: Worker, end: ProcessEnd): void {
+    worker.finish(end);
+    for (const [id, call] of worker.pending) {
+      clearTimeout(call.timer);
+      if (end.kind === 'timeout' && worker.timedOutCall !== id) {
+        call.resolve({ ok: false, kind: 'stopped', message: `${call.exportName} was cut short: the process was killed because ${end.exportName} ran past its time limit.` });
+      } else {
+        call.resolve({ ok: false, ...end });
+      }
+    }
+    worker.pending.clear();
+    worker.child.stdout?.removeAllListeners('data');
+    worker.child.stderr?.removeAllListeners('data');
+    worker.child.removeAllListeners('message');
+  }
+}
+
+/**
+ * Starts the learner's module in its own Node process and waits until it has loaded.
+ * Throws `SandboxStartError` when it cannot load (it throws at top level, loops, or exits).
+ */
+export function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  return Sandbox.start(options);
+}

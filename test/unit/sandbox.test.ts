@@ -1,0 +1,247 @@
+/**
+ * The grading sandbox with real child processes and the repository's real esbuild. The
+ * learner's modules are in fixtures/sandbox/src; each test file run copies them into a temp
+ * lab whose node_modules is a symlink to the repository's (so `pg` resolves from the lab).
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CallResult, CompileError, type CompiledBundle, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, formatDiagnostic, startSandbox } from '../../src/core/grading/sandbox';
+import { REPO_ROOT, useTempDirs } from './helpers';
+
+const tempDir = useTempDirs('ddl-sandbox-');
+let labDir: string;
+let outDir: string;
+const started: Sandbox[] = [];
+
+beforeAll(async () => {
+  labDir = await tempDir();
+  outDir = await tempDir();
+  await fs.cp(path.join(__dirname, 'fixtures', 'sandbox', 'src'), path.join(labDir, 'src'), { recursive: true });
+  await fs.symlink(path.join(REPO_ROOT, 'node_modules'), path.join(labDir, 'node_modules'), 'dir');
+});
+
+afterAll(async () => {
+  await Promise.all(started.map((s) => s.dispose()));
+});
+
+function compile(entry: string): Promise<CompiledBundle> {
+  return compileLearnerCode({ esbuild, labDir, entry, outDir });
+}
+
+async function start(entry: string, memoryMb = 128): Promise<Sandbox> {
+  const sandbox = await startSandbox({ bundle: await compile(entry), labDir, memoryMb });
+  started.push(sandbox);
+  return sandbox;
+}
+
+function expectFailure<K extends string>(result: CallResult, kind: K): Extract<CallResult, { kind: K }> {
+  expect(result.ok, JSON.stringify(result)).toBe(false);
+  expect((result as { kind?: string }).kind, JSON.stringify(result)).toBe(kind);
+  return result as Extract<CallResult, { kind: K }>;
+}
+
+/** True while a process with this id exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+describe('compileLearnerCode', () => {
+  it('bundles the entry and its relative imports into one CommonJS file with a source map', async () => {
+    const bundle = await compile('src/payments.ts');
+    expect(bundle.entry).toBe('src/payments.ts');
+    expect(bundle.file.startsWith(outDir)).toBe(true);
+    const code = await fs.readFile(bundle.file, 'utf8');
+    expect(code).toContain('function toCents');
+    expect(code).toContain('sourceMappingURL=');
+    await expect(fs.access(`${bundle.file}.map`)).resolves.toBeUndefined();
+    expect(bundle.warnings).toEqual([]);
+  });
+
+  it('reports a syntax error at file:line:column relative to the lab folder, counting characters, not bytes', async () => {
+    const badLine = '  const greeting = "héllo wörld" + ;';
+    await fs.writeFile(path.join(labDir, 'src', 'broken.ts'), ['export function greet(): string {', badLine, '  return greeting;', '}', ''].join('\n'));
+    const error = await compile('src/broken.ts').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CompileError);
+    const diagnostics = (error as CompileError).diagnostics;
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]).toMatchObject({ file: 'src/broken.ts', line: 2, column: badLine.indexOf(';') + 1 });
+    expect(formatDiagnostic(diagnostics[0]!)).toMatch(/^src\/broken\.ts:2:36: Unexpected ";"/);
+    expect((error as CompileError).message).toContain('src/broken.ts:2:36');
+  });
+
+  it('reports an import that does not resolve at the importing line', async () => {
+    await fs.writeFile(path.join(labDir, 'src', 'badImport.ts'), "import { nothing } from './nowhere';\nexport const x = nothing;\n");
+    const error = (await compile('src/badImport.ts').catch((e: unknown) => e)) as CompileError;
+    expect(error).toBeInstanceOf(CompileError);
+    expect(error.diagnostics[0]).toMatchObject({ file: 'src/badImport.ts', line: 1, column: 25 });
+    expect(error.diagnostics[0]?.message).toContain('./nowhere');
+  });
+
+  it('says which entry is missing instead of letting esbuild guess', async () => {
+    const error = (await compile('src/payment.ts').catch((e: unknown) => e)) as CompileError;
+    expect(error).toBeInstanceOf(CompileError);
+    expect(error.diagnostics[0]?.message).toMatch(/^src\/payment\.ts does not exist in the lab folder/);
+  });
+});
+
+describe('the contract', () => {
+  it('lists the exports with their typeof and names missing and mistyped ones', async () => {
+    const sandbox = await start('src/payments.ts');
+    expect(sandbox.exports).toEqual({
+      file: 'src/payments.ts',
+      members: { PaymentDeclined: 'function', callback: 'function', createPayment: 'function', default: 'function', settings: 'object', throwString: 'function' },
+    });
+    expect(checkContract(sandbox.exports, { createPayment: 'function', default: 'function' })).toEqual([]);
+    expect(checkContract(sandbox.exports, { refund: 'function', settings: 'function', createPayment: 'object' })).toEqual([
+      '"refund" is not exported by src/payments.ts (it exports: PaymentDeclined, callback, createPayment, default, settings, throwString)',
+      '"settings" in src/payments.ts is an object, not a function',
+      '"createPayment" in src/payments.ts is a function, not an object',
+    ]);
+    expect(checkContract({ file: 'src/empty.ts', members: {} }, { run: 'function' })).toEqual(['"run" is not exported by src/empty.ts (it exports nothing)']);
+    // Calling something that is not a function is answered without a round trip, with the same words.
+    expectFailure(await sandbox.call('refund', [], 1000), 'not-callable');
+    const notAFunction = expectFailure(await sandbox.call('settings', [], 1000), 'not-callable');
+    expect(notAFunction.message).toBe('"settings" in src/payments.ts is an object, not a function');
+  });
+});
+
+describe('calls', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await start('src/payments.ts');
+  });
+
+  it('returns the value, structured-cloned (a Date stays a Date), and keeps the printed output', async () => {
+    const result = await sandbox.call('createPayment', [12.5, 'EUR'], 5000);
+    expect(result).toEqual({ ok: true, value: { amountCents: 1250, currency: 'EUR', at: new Date(0) } });
+    expect(await sandbox.call('default', ['/pay'], 5000)).toEqual({ ok: true, value: 'handled /pay' });
+    expect(sandbox.output()).toContain('payment of 12.5 EUR');
+  });
+
+  it('passes a thrown error back as data, with its name, code and a stack in the TypeScript source, and stays usable', async () => {
+    const failure = expectFailure(await sandbox.call('createPayment', [-1, 'EUR'], 5000), 'threw');
+    expect(failure.error).toMatchObject({ name: 'PaymentDeclined', message: 'amount must be positive, got -1', code: 'DECLINED' });
+    expect(failure.error.stack).toContain(path.join(labDir, 'src', 'payments.ts'));
+    expect(failure.message).toBe('createPayment threw PaymentDeclined: amount must be positive, got -1');
+    const thrownString = expectFailure(await sandbox.call('throwString', [], 5000), 'threw');
+    expect(thrownString.error.message).toContain('just a string');
+    expect((await sandbox.call('createPayment', [1, 'USD'], 5000)).ok).toBe(true);
+  });
+
+  it('says when a returned value cannot be passed back, and stays usable', async () => {
+    const failure = expectFailure(await sandbox.call('callback', [], 5000), 'unserializable');
+    expect(failure.message).toMatch(/^callback returned a value that cannot be passed back/);
+    expect((await sandbox.call('default', ['/again'], 5000)).ok).toBe(true);
+  });
+});
+
+describe('failure modes', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await start('src/faults.ts', 64);
+  });
+
+  it('kills a synchronous endless loop at its time limit; a call cut short by it says so; restart brings it back', async () => {
+    const pid = sandbox.pid!;
+    const [spun, slept] = await Promise.all([sandbox.call('spin', [], 500), sandbox.call('sleep', [60_000], 120_000)]);
+    const timeout = expectFailure(spun, 'timeout');
+    expect(timeout).toMatchObject({ exportName: 'spin', timeoutMs: 500 });
+    expect(timeout.message).toMatch(/^spin did not finish within 500 ms/);
+    expect(expectFailure(slept, 'stopped').message).toContain('spin ran past its time limit');
+    expect(alive(pid)).toBe(false);
+    const later = expectFailure(await sandbox.call('echo', [1], 1000), 'not-running');
+    expect(later.cause.kind).toBe('timeout');
+    await sandbox.restart();
+    expect(sandbox.pid).not.toBe(pid);
+    expect(await sandbox.call('echo', [{ a: [1, 2] }], 5000)).toEqual({ ok: true, value: { a: [1, 2] } });
+  });
+
+  it('reports process.exit(3) as exited with code 3, then restarts', async () => {
+    const exited = expectFailure(await sandbox.call('exitWith', [3], 10_000), 'exited');
+    expect(exited).toMatchObject({ code: 3, signal: null });
+    expect(sandbox.endReason?.kind).toBe('exited');
+    await sandbox.restart();
+    expect(await sandbox.call('echo', ['back'], 5000)).toEqual({ ok: true, value: 'back' });
+  });
+
+  it('reports an unhandled rejection as a crash with its message', async () => {
+    const crashed = expectFailure(await sandbox.call('leaveRejection', [], 30_000), 'crashed');
+    expect(crashed.origin).toBe('unhandledRejection');
+    expect(crashed.error.message).toBe('lost in the background');
+    expect(crashed.message).toContain('lost in the background');
+    await sandbox.restart();
+  });
+
+  it('reports an exception thrown from a timer after the call returned, through `ended`', async () => {
+    expect(await sandbox.call('throwLater', [], 5000)).toEqual({ ok: true, value: 'scheduled' });
+    const end = await sandbox.ended;
+    expect(end).toMatchObject({ kind: 'crashed', origin: 'uncaughtException', error: { name: 'TypeError', message: 'background job failed' } });
+    const next = expectFailure(await sandbox.call('echo', [1], 1000), 'not-running');
+    expect(next.message).toContain('background job failed');
+    await sandbox.restart();
+  });
+
+  it('reports running out of a 64 MB heap as out-of-memory, then restarts', async () => {
+    const oom = expectFailure(await sandbox.call('hog', [], 60_000), 'out-of-memory');
+    expect(oom.memoryMb).toBe(64);
+    expect(sandbox.output().join('\n')).toMatch(/heap out of memory/i);
+    await sandbox.restart();
+    expect(await sandbox.call('echo', [7], 5000)).toEqual({ ok: true, value: 7 });
+  });
+
+  it('dispose() kills the process, leaves nothing behind, and later calls say why', async () => {
+    const pid = sandbox.pid!;
+    expect(alive(pid)).toBe(true);
+    const pending = sandbox.call('sleep', [60_000], 120_000);
+    await sandbox.dispose();
+    expect(alive(pid)).toBe(false);
+    expect(expectFailure(await pending, 'stopped').message).toBe('The sandbox was disposed.');
+    expect(expectFailure(await sandbox.call('echo', [1], 1000), 'not-running').cause.kind).toBe('stopped');
+    await sandbox.dispose();
+    await expect(sandbox.restart()).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('loading', () => {
+  it('resolves packages such as pg from the lab folder node_modules, not from where the bundle is', async () => {
+    const sandbox = await start('src/usesPg.ts');
+    const result = await sandbox.call('describeClient', ['postgresql://lab:secret@127.0.0.1:54329/lab'], 10_000);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    const value = (result as { value: { clientType: string; port: number; resolvedFrom: string } }).value;
+    expect(value).toMatchObject({ clientType: 'function', port: 54329 });
+    // Node reports the real path behind the lab's node_modules symlink.
+    expect(value.resolvedFrom.startsWith(await fs.realpath(path.join(labDir, 'node_modules', 'pg')))).toBe(true);
+  });
+
+  it('fails to start with the error when the module throws at load time, and kills the process', async () => {
+    await fs.writeFile(path.join(labDir, 'src', 'throwsAtLoad.ts'), "export const ready = true;\nthrow new Error('config missing');\n");
+    const error = (await start('src/throwsAtLoad.ts').catch((e: unknown) => e)) as SandboxStartError;
+    expect(error).toBeInstanceOf(SandboxStartError);
+    expect(error.failure).toMatchObject({ kind: 'load-failed', error: { message: 'config missing' } });
+    expect(error.message).toBe('src/throwsAtLoad.ts threw while it was loaded: Error: config missing');
+  });
+
+  it('fails to start when loading loops forever, after the start time limit', async () => {
+    await fs.writeFile(path.join(labDir, 'src', 'loopsAtLoad.ts'), 'export const ready = true;\nfor (;;) {\n  // never loads\n}\n');
+    const bundle = await compile('src/loopsAtLoad.ts');
+    const error = (await startSandbox({ bundle, labDir, memoryMb: 64, startTimeoutMs: 500 }).catch((e: unknown) => e)) as SandboxStartError;
+    expect(error).toBeInstanceOf(SandboxStartError);
+    expect(error.failure.kind).toBe('timeout');
+    expect(error.message).toMatch(/Loading src\/loopsAtLoad\.ts did not finish within 500 ms/);
+  });
+
+  it('fails to start with a clear error when the Node executable does not exist', async () => {
+    const bundle = await compile('src/payments.ts');
+    const error = (await startSandbox({ bundle, labDir, memoryMb: 64, nodePath: path.join(labDir, 'no-such-node') }).catch((e: unknown) => e)) as SandboxStartError;
+    expect(error).toBeInstanceOf(SandboxStartError);
+    expect(error.failure.kind).toBe('spawn-failed');
+    expect(error.message).toContain('no-such-node');
+  });
+});
