@@ -7,7 +7,19 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CallResult, CompileError, type CompiledBundle, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, formatDiagnostic, startSandbox } from '../../src/core/grading/sandbox';
+import {
+  type CallResult,
+  CompileError,
+  type CompiledBundle,
+  LabEsbuildMissingError,
+  type Sandbox,
+  SandboxStartError,
+  checkContract,
+  compileLearnerCode,
+  formatDiagnostic,
+  loadLabEsbuild,
+  startSandbox,
+} from '../../src/core/grading/sandbox';
 import { REPO_ROOT, useTempDirs } from './helpers';
 
 const tempDir = useTempDirs('ddl-sandbox-');
@@ -243,5 +255,28 @@ describe('loading', () => {
     expect(error).toBeInstanceOf(SandboxStartError);
     expect(error.failure.kind).toBe('spawn-failed');
     expect(error.message).toContain('no-such-node');
+  });
+});
+
+describe('esbuild from the lab', () => {
+  it('comes from the lab\'s own node_modules, and compiles with it', async () => {
+    const labEsbuild = loadLabEsbuild(labDir);
+    const bundle = await compileLearnerCode({ esbuild: labEsbuild, labDir, entry: 'src/money.ts', outDir });
+    expect(bundle.entry).toBe('src/money.ts');
+  });
+
+  it('missing (dependencies not installed) says to install them, naming the folder', async () => {
+    const bare = await tempDir();
+    const error = (() => {
+      try {
+        loadLabEsbuild(bare);
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(LabEsbuildMissingError);
+    expect((error as Error).message).toContain(`The lab's dependencies are not installed in ${bare}`);
+    expect((error as Error).message).toContain('npm install');
   });
 });

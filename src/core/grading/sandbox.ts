@@ -21,6 +21,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { BuildFailure, BuildOptions, BuildResult, Message } from 'esbuild';
 import { type RuntimeLogger, silentLogger } from '../services/runtime';
@@ -34,6 +35,29 @@ import { type RuntimeLogger, silentLogger } from '../services/runtime';
  */
 export interface EsbuildApi {
   build(options: BuildOptions & { write: true }): Promise<BuildResult>;
+}
+
+/** The lab's dependencies lack esbuild, so the learner's code cannot be compiled. */
+export class LabEsbuildMissingError extends Error {
+  override readonly name = 'LabEsbuildMissingError';
+  constructor(
+    readonly labDir: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`The lab's dependencies are not installed in ${labDir}: esbuild (it comes with Vitest) is missing from its node_modules. Run "npm install" in the lab folder (or "Install Lab Dependencies" in the editor), then grade again.`);
+  }
+}
+
+/**
+ * esbuild from the lab's own node_modules: every lab tests with Vitest, which brings it,
+ * and a native binary cannot travel inside the extension's bundle.
+ */
+export function loadLabEsbuild(labDir: string): EsbuildApi {
+  try {
+    return createRequire(path.join(path.resolve(labDir), 'package.json'))('esbuild') as EsbuildApi;
+  } catch (error) {
+    throw new LabEsbuildMissingError(labDir, error);
+  }
 }
 
 /** A place in a learner's file. Both numbers are 1-based, as printed in `file:line:column`. */
