@@ -85,18 +85,16 @@ export class PaymentProvider {
   ) {}
 
   static async start(): Promise<PaymentProvider> {
-    let provider: PaymentProvider | undefined;
-    const server = http.createServer((req, res) => {
-      void provider?.handle(req, res);
-    });
+    const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
-    provider = new PaymentProvider(server, (server.address() as AddressInfo).port);
-    server.on('connection', (socket) => {
-      provider?.sockets.add(socket);
-      socket.on('close', () => provider?.sockets.delete(socket));
+    const provider = new PaymentProvider(server, (server.address() as AddressInfo).port);
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void provider.handle(req, res));
+    server.on('connection', (socket: Socket) => {
+      provider.sockets.add(socket);
+      socket.on('close', () => provider.sockets.delete(socket));
     });
     return provider;
   }
