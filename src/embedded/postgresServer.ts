@@ -32,6 +32,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { isProcessAlive } from '../core/services/sessions';
 
 /** The files PGlite 0.5 loads at start-up; esbuild.js copies them into `dist/pglite/`. */
 const PGLITE_ASSET_FILES = ['pglite.wasm', 'initdb.wasm', 'pglite.data'] as const;
@@ -99,16 +100,6 @@ function readArgs(argv: readonly string[]): ServerArgs {
   };
 }
 
-/** Whether a process exists. EPERM means it does, but belongs to someone else. */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The one line the parent reads; written synchronously so it is out before any exit. */
 function report(message: Record<string, unknown>): void {
   try {
@@ -142,7 +133,7 @@ async function takeLock(dataDir: string): Promise<string> {
       }
     }
     const holder = Number.parseInt(await fs.readFile(lockFile, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processExists(holder)) {
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder, undefined)) {
       throw new Error(
         `The data folder ${dataDir} is in use by another embedded PostgreSQL server (process ${holder}). ` +
           `Stop that server first; if no such server runs, delete ${lockFile}.`,
@@ -283,12 +274,12 @@ async function main(): Promise<void> {
 
   try {
     if (args.ownerPid !== undefined) {
-      if (!processExists(args.ownerPid)) {
+      if (!isProcessAlive(args.ownerPid, undefined)) {
         throw new Error(`The owner process ${args.ownerPid} does not exist, so the server would stop at once; not starting.`);
       }
       const owner = args.ownerPid;
       ownerTimer = setInterval(() => {
-        if (!processExists(owner)) {
+        if (!isProcessAlive(owner, undefined)) {
           void shutdown(`the owner process ${owner} has ended`);
         }
       }, OWNER_POLL_MS);

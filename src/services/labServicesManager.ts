@@ -264,7 +264,7 @@ export class LabServicesManager implements vscode.Disposable {
     if (!lab) {
       return;
     }
-    const labDir = state?.labDir ?? path.join(this.ctx.labsRoot(), labId);
+    const labDir = this.labDirOf(labId);
     if (state) {
       this.setState({ ...state, phase: 'stopping' });
     }
@@ -282,12 +282,17 @@ export class LabServicesManager implements vscode.Disposable {
     }
   }
 
+  /** Where the lab's databases were started, else where its folder is opened by default. */
+  private labDirOf(labId: string): string {
+    return this.states.get(labId)?.labDir ?? path.join(this.ctx.labsRoot(), labId);
+  }
+
   async status(labId: string): Promise<ServicesStatus | undefined> {
     const lab = this.ctx.lab(labId);
     if (!lab) {
       return undefined;
     }
-    const labDir = this.states.get(labId)?.labDir ?? path.join(this.ctx.labsRoot(), labId);
+    const labDir = this.labDirOf(labId);
     return (await this.controller()).status(lab, labDir);
   }
 

@@ -216,17 +216,7 @@ export class DockerodeRuntime implements ContainerRuntime {
   }
 
   async imageExists(image: string): Promise<boolean> {
-    try {
-      await this.call('inspect image', image, () =>
-      // Image inspection ignores a signal, so only the deadline in call() bounds it.
-      this.docker.getImage(image).inspect(),);
-      return true;
-    } catch (error) {
-      if (error instanceof ImageMissingError || (error instanceof ContainerRuntimeError && error.statusCode === 404)) {
-        return false;
-      }
-      throw error;
-    }
+    return (await this.inspectImage(image)) !== undefined;
   }
 
   async inspectImage(image: string): Promise<{ id: string; labels: Record<string, string> } | undefined> {
