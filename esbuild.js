@@ -5,6 +5,7 @@
 // and the process both of them start for labs that run without Docker:
 //   dist/embedded-postgres.js  PGlite served over the PostgreSQL wire protocol, with
 //   dist/pglite/               the WebAssembly and data files PGlite loads at start-up
+// and the adapters graded labs load beside the learner's code (dist/adapters/*.cjs).
 // Type-checking and linting run before this script (see `npm run build`).
 const esbuild = require('esbuild');
 const fs = require('node:fs');
@@ -123,6 +124,15 @@ async function main() {
       banner: { js: '#!/usr/bin/env node' },
     }),
     esbuild.context(embeddedServerOptions(path.join(__dirname, 'dist'), { minify: production, sourcemap: !production })),
+    // The graded labs' adapters, each loaded in the learner's process beside their code
+    // (see src/core/grading/sandbox.ts); `pg` comes from the lab's own node_modules.
+    esbuild.context({
+      ...common,
+      entryPoints: { 'idempotency-keys': 'src/core/grading/adapters/idempotencyKeys.ts' },
+      outdir: 'dist/adapters',
+      outExtension: { '.js': '.cjs' },
+      external: [...common.external, 'pg'],
+    }),
   ]);
   if (watch) {
     await Promise.all(contexts.map((c) => c.watch()));

@@ -9,6 +9,8 @@ import type { CatalogEntry, Lab } from './core/labs/catalog';
 import { defaultLabsRoot, expandHome } from './core/labs/scaffold';
 import { LabServicesManager } from './services/labServicesManager';
 import type { ContainersView } from './views/containersView';
+import type { LabGrading } from './grading/labGrading';
+import type { LabTestController } from './testing/labTestController';
 
 export class DataLabsContext {
   private catalogEntries: CatalogEntry[] = [];
@@ -27,6 +29,9 @@ export class DataLabsContext {
   readonly services: LabServicesManager;
   /** Set once the view exists, so commands can refresh it after acting. */
   containersView: ContainersView | undefined;
+  /** Set once created: the Testing view's controller and the grading (the Grade command uses both). */
+  tests: LabTestController | undefined;
+  grading: LabGrading | undefined;
 
   constructor(
     readonly extension: vscode.ExtensionContext,

@@ -21,6 +21,10 @@ import {
   switchBackendCommand,
 } from './commands/servicesCommands';
 import { showLabHintsCommand } from './commands/showLabHints';
+import { gradeLabCommand } from './commands/gradeLab';
+import type { GradeReport } from './core/grading/report';
+import { LabGrading } from './grading/labGrading';
+import { GradeReportPanel } from './grading/reportPanel';
 import { openLabFolders, resumePendingOpen } from './labs/labWorkspace';
 import { LabTestController } from './testing/labTestController';
 import { ContainersView } from './views/containersView';
@@ -35,6 +39,9 @@ export interface DataLabsApi {
   readonly tree: CurriculumTree;
   readonly tests: LabTestController;
   readonly containers: ContainersView;
+  readonly grading: LabGrading;
+  /** Opens a report panel for a report, with handlers that do nothing (for the extension-host tests). */
+  showGradeReport(labTitle: string, report: GradeReport): GradeReportPanel;
 }
 
 /** How long after start-up the sweep waits when no open lab needs databases. */
@@ -50,6 +57,7 @@ const COMMANDS: Record<string, CommandFactory> = {
   'dataLabs.installLabDependencies': (ctx) => (arg) => installLabDependenciesCommand(ctx, arg),
   'dataLabs.runLabTests': () => () => runLabTestsCommand(),
   'dataLabs.showLabHints': (ctx) => (arg) => showLabHintsCommand(ctx, arg),
+  'dataLabs.gradeLab': (ctx) => (arg, request) => gradeLabCommand(ctx, arg, request),
   'dataLabs.showLabProblems': (ctx) => (id) => showLabProblemsCommand(ctx, id),
   'dataLabs.exportProgress': (ctx) => (uri) => exportProgressCommand(ctx, uri instanceof vscode.Uri ? uri : undefined),
   'dataLabs.importProgress': (ctx) => (uri) => importProgressCommand(ctx, uri instanceof vscode.Uri ? uri : undefined),
@@ -118,6 +126,9 @@ export class DataLabs {
     const tree = new CurriculumTree(ctx);
     const welcome = vscode.window.createTreeView('dataLabs.welcome', { treeDataProvider: { getChildren: () => [], getTreeItem: (x: vscode.TreeItem) => x } });
     const tests = new LabTestController(ctx);
+    const grading = new LabGrading(ctx);
+    ctx.tests = tests;
+    ctx.grading = grading;
     const containers = new ContainersView(ctx, ctx.services);
     ctx.containersView = containers;
     // Another window or the CLI may change progress; show their changes here too.
@@ -129,7 +140,7 @@ export class DataLabs {
         .then(() => reportUnreadableProgress(ctx.store, log))
         .catch((error: unknown) => log.error('Reloading progress failed', error));
     };
-    extension.subscriptions.push(tree, welcome, tests, containers, watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload));
+    extension.subscriptions.push(tree, welcome, tests, grading, containers, watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload));
     for (const [name, factory] of Object.entries(COMMANDS)) {
       const run = factory(ctx);
       extension.subscriptions.push(
@@ -166,6 +177,14 @@ export class DataLabs {
         void vscode.window.showErrorMessage(vscode.l10n.t('Distributed Data Labs could not load its data: {0}', String(error)));
       },
     );
-    return { context: ctx, tree, tests, containers };
+    const noop = (): void => undefined;
+    return {
+      context: ctx,
+      tree,
+      tests,
+      containers,
+      grading,
+      showGradeReport: (labTitle, report) => GradeReportPanel.show(extension.extensionUri, labTitle, report, { replay: noop, openFile: noop, gradeAgain: noop }),
+    };
   }
 }

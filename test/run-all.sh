@@ -61,6 +61,11 @@ if [ "$docker_ready" = 1 ]; then
   tier npm run test:docker
 fi
 
+step "graders: references pass every check, mutants fail theirs, on 10 seeds (Docker and embedded)"
+if [ "$docker_ready" = 1 ]; then
+  tier npm run test:graders
+fi
+
 step "labs: starters fail their tests, reference solutions pass (embedded PostgreSQL, Docker unreachable)"
 # The embedded fallback must work where there is no Docker at all: this pass cannot reach it.
 DOCKER_HOST=unix:///nonexistent/docker.sock DATA_LABS_BACKEND=embedded tier npm run test:lab

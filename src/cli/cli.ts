@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { SECTIONS, countProgress } from '../core/curriculum/curriculum';
 import { ProgressStore } from '../core/curriculum/progress';
 import { resolveProgressDir } from '../core/curriculum/progressLocation';
-import { type CatalogEntry, findLab, loadCatalog } from '../core/labs/catalog';
+import { type CatalogEntry, type Lab, findLab, loadCatalog } from '../core/labs/catalog';
 import { dependenciesInstalled, installDependencies } from '../core/labs/dependencies';
 import { formatProblem } from '../core/labs/manifest';
 import { LabFolderError, defaultLabsRoot, expandHome, learnerLabDir, scaffoldLab } from '../core/labs/scaffold';
@@ -29,6 +29,8 @@ export interface CliContext {
   readonly version: string;
   /** The bundled embedded PostgreSQL server (dist/embedded-postgres.js), for `services --backend embedded`. */
   readonly embeddedServerScript?: string;
+  /** The graded labs' adapters (dist/adapters), for `grade`. */
+  readonly adaptersDir?: string;
 }
 
 const HELP = `data-labs — Distributed Data Labs from the command line
@@ -42,6 +44,9 @@ Usage:
   data-labs services up|down|status|reset <lab> [dir] [--backend docker|embedded]
                                        Start, stop, list or empty a lab's databases, headless
                                        (see "data-labs services --help")
+  data-labs grade <lab> [dir] [--seed N] [--check ID] [--json] [--backend docker|embedded]
+                                       Run the lab's hidden checks on your code; exit 0 only
+                                       if every check passed (see "data-labs grade --help")
   data-labs --help | --version
 
 Environment:
@@ -110,6 +115,8 @@ export async function runCli(ctx: CliContext): Promise<number> {
         return await validateCommand(ctx, parseArgs(rest, ['--help']));
       case 'services':
         return await servicesCommand(ctx, parseArgs(rest, ['--help', '--json', '--remove'], ['--backend']));
+      case 'grade':
+        return await gradeCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--backend', '--seed', '--check']));
       default:
         throw new UsageError(`Unknown command "${command}".`);
     }
@@ -282,39 +289,106 @@ async function servicesCommand(ctx: CliContext, args: Parsed): Promise<number> {
   if (extra.length > 0) {
     throw new UsageError(`services ${action} takes a lab and at most one folder; got also ${extra.join(' ')}.`);
   }
-  const backendArg = args.values.get('--backend');
-  if (backendArg !== undefined && backendArg !== 'docker' && backendArg !== 'embedded') {
-    throw new UsageError(`--backend must be docker or embedded, not "${backendArg}".`);
+  const backend = backendOption(args);
+  const images = imagesFromEnv(ctx);
+  if (images === undefined) {
+    return EXIT_USAGE;
   }
-  let images: Record<string, string> = {};
-  const imagesEnv = ctx.env['DATA_LABS_IMAGES'];
-  if (imagesEnv !== undefined && imagesEnv.trim() !== '') {
-    try {
-      const parsed: unknown = JSON.parse(imagesEnv);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
-        throw new Error('not an object of strings');
-      }
-      images = parsed as Record<string, string>;
-    } catch (error) {
-      ctx.stderr(`data-labs: DATA_LABS_IMAGES must be a JSON object mapping services to images, like {"postgres":"postgres:15"} (${(error as Error).message}).\n`);
-      return EXIT_USAGE;
-    }
-  }
-  const catalog = await loadCatalog(ctx.labsDir);
-  const entry = findLab(catalog, labId);
+  const entry = await labForCommand(ctx, labId);
   if (!entry) {
-    ctx.stderr(`data-labs: there is no lab "${labId}". Known labs: ${catalog.map((e) => e.id).join(', ') || 'none'}.\n`);
-    return EXIT_FAILURE;
-  }
-  if (!entry.ok) {
-    ctx.stderr(`data-labs: lab "${labId}" has a broken manifest:\n${entry.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
     return EXIT_FAILURE;
   }
   const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
   const { createServicesController } = await import('./servicesController');
   const controller = createServicesController({ images, env: ctx.env, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
   return runServicesCommand(
-    { action, lab: entry, labDir, backend: backendArg, remove: args.flags.has('--remove'), json: args.flags.has('--json') },
+    { action, lab: entry, labDir, backend, remove: args.flags.has('--remove'), json: args.flags.has('--json') },
+    controller,
+    { stdout: ctx.stdout, stderr: ctx.stderr },
+  );
+}
+
+function backendOption(args: Parsed): 'docker' | 'embedded' | undefined {
+  const backend = args.values.get('--backend');
+  if (backend !== undefined && backend !== 'docker' && backend !== 'embedded') {
+    throw new UsageError(`--backend must be docker or embedded, not "${backend}".`);
+  }
+  return backend;
+}
+
+/** DATA_LABS_IMAGES as a map, or undefined (after saying why) when it is not one. */
+function imagesFromEnv(ctx: CliContext): Record<string, string> | undefined {
+  const imagesEnv = ctx.env['DATA_LABS_IMAGES'];
+  if (imagesEnv === undefined || imagesEnv.trim() === '') {
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(imagesEnv);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+      throw new Error('not an object of strings');
+    }
+    return parsed as Record<string, string>;
+  } catch (error) {
+    ctx.stderr(`data-labs: DATA_LABS_IMAGES must be a JSON object mapping services to images, like {"postgres":"postgres:15"} (${(error as Error).message}).\n`);
+    return undefined;
+  }
+}
+
+/** The lab with a valid manifest, or undefined after saying what is wrong. */
+async function labForCommand(ctx: CliContext, labId: string): Promise<Lab | undefined> {
+  const catalog = await loadCatalog(ctx.labsDir);
+  const entry = findLab(catalog, labId);
+  if (!entry) {
+    ctx.stderr(`data-labs: there is no lab "${labId}". Known labs: ${catalog.map((e) => e.id).join(', ') || 'none'}.\n`);
+    return undefined;
+  }
+  if (!entry.ok) {
+    ctx.stderr(`data-labs: lab "${labId}" has a broken manifest:\n${entry.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
+    return undefined;
+  }
+  return entry;
+}
+
+async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  // Loaded here: the grader, the Docker client and pg cost time every other command would pay.
+  const { GRADE_HELP, parseSeed, runGradeCommand } = await import('./grade');
+  if (args.flags.has('--help')) {
+    ctx.stdout(GRADE_HELP);
+    return EXIT_OK;
+  }
+  const [labId, dirArg, ...extra] = args.positionals;
+  if (!labId) {
+    throw new UsageError('grade needs a lab id, e.g. "data-labs grade idempotency-keys". See "data-labs list".');
+  }
+  if (extra.length > 0) {
+    throw new UsageError(`grade takes a lab and at most one folder; got also ${extra.join(' ')}.`);
+  }
+  const backend = backendOption(args);
+  const seedArg = args.values.get('--seed');
+  const seed = seedArg === undefined ? undefined : parseSeed(seedArg);
+  if (seedArg !== undefined && seed === undefined) {
+    throw new UsageError(`--seed must be a whole number from 0 to 2147483647, not "${seedArg}".`);
+  }
+  const checkArg = args.values.get('--check');
+  const only = checkArg === undefined ? undefined : checkArg.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  const images = imagesFromEnv(ctx);
+  if (images === undefined) {
+    return EXIT_USAGE;
+  }
+  const entry = await labForCommand(ctx, labId);
+  if (!entry) {
+    return EXIT_FAILURE;
+  }
+  if (ctx.adaptersDir === undefined) {
+    ctx.stderr('data-labs: this build has no grading adapters (dist/adapters).\n');
+    return EXIT_FAILURE;
+  }
+  const { resolveLabDir } = await import('./services');
+  const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
+  const { createServicesController } = await import('./servicesController');
+  const controller = createServicesController({ images, env: ctx.env, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
+  return runGradeCommand(
+    { lab: entry, labDir, labDirShown: dirArg ?? labDir, backend, seed, only, json: args.flags.has('--json'), adaptersDir: ctx.adaptersDir, env: ctx.env },
     controller,
     { stdout: ctx.stdout, stderr: ctx.stderr },
   );

@@ -22,6 +22,7 @@ runCli({
   stderr: (text) => process.stderr.write(text),
   labsDir: path.join(productRoot, 'labs'),
   embeddedServerScript: path.join(__dirname, 'embedded-postgres.js'),
+  adaptersDir: path.join(__dirname, 'adapters'),
   version: productVersion(),
 }).then(
   (code) => {

@@ -11,3 +11,7 @@ export { sessionIdFor } from '../core/services/sessions';
 export { embeddedTemplatesDir, faultJournalDir } from '../core/services/stateDir';
 export { recoverAbandonedFaults } from '../core/services/faults';
 export { sweepOrphans } from '../core/services/labServices';
+// Grading: the sandbox, the graders and their providers, loaded with the rest on first use.
+export { gradeLab, randomSeed, UnknownCheckError } from '../core/grading/gradeLab';
+export { GRADERS } from '../core/grading/graders';
+export { formatReport } from '../core/grading/format';

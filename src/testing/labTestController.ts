@@ -3,13 +3,20 @@
  * item, its test files below it, and their suites and tests below those, found by
  * reading the files. Running uses the lab's own Vitest, and each failure is shown at
  * the line where it failed.
+ *
+ * A graded lab also has "Hidden checks": one item per check of its grader. Running them
+ * grades the lab (all of them, or the ones selected); the Grade command shows its
+ * verdicts there too. Running the whole lab runs only its visible tests.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { GRADER_CHECKS } from '../core/grading/graderIds';
+import type { CheckResult } from '../core/grading/report';
 import { discoverTests, type DiscoveredTest } from '../core/testing/discover';
 import { type TestResult, VitestRunError, runVitest } from '../core/testing/vitestRun';
 import type { DataLabsContext } from '../context';
+import { GradeNotRun, type GradeRequest } from '../grading/labGrading';
 import { ensureDependencies, openLabFolders } from '../labs/labWorkspace';
 
 const SEPARATOR = ' › ';
@@ -19,6 +26,8 @@ interface ItemData {
   readonly file: string | undefined;
   /** Suite and test names from the file's top level down. */
   readonly names: readonly string[];
+  /** A hidden check's id, or `*` for the lab's "Hidden checks" group. */
+  readonly check?: string;
 }
 
 export class LabTestController implements vscode.Disposable {
@@ -65,6 +74,20 @@ export class LabTestController implements vscode.Disposable {
       for (const relative of testFiles) {
         root.children.add(await this.fileItem(labDir, path.join(labDir, relative)));
       }
+      const graderId = lab?.manifest.grader;
+      if (graderId !== undefined) {
+        const group = this.controller.createTestItem(gradeId(labDir), vscode.l10n.t('Hidden checks (Grade)'));
+        group.description = vscode.l10n.t('run by the grader under races, crashes and faults');
+        group.sortText = '~';
+        this.data.set(group, { labDir, file: undefined, names: [], check: '*' });
+        GRADER_CHECKS[graderId].forEach((check, index) => {
+          const item = this.controller.createTestItem(gradeId(labDir, check.id), check.title);
+          item.sortText = String(index).padStart(3, '0');
+          this.data.set(item, { labDir, file: undefined, names: [], check: check.id });
+          group.children.add(item);
+        });
+        root.children.add(group);
+      }
       roots.push(root);
       // Re-read a test file whenever the learner edits or saves it.
       const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, '{test,tests,src}/**/*.test.{ts,js,mts}'));
@@ -109,15 +132,17 @@ export class LabTestController implements vscode.Disposable {
     const run = this.controller.createTestRun(request);
     this.lastResults.clear();
     try {
-      // Group what was asked for by lab folder: one Vitest process per lab.
+      // Group what was asked for by lab folder: one Vitest process per lab, and one grading.
       const byLab = new Map<string, vscode.TestItem[]>();
+      const grades = new Map<string, vscode.TestItem[]>();
       const requested = [...new Set(request.include ?? iterate(this.controller.items))];
       for (const item of requested) {
         const data = this.data.get(item);
         if (!data || request.exclude?.includes(item)) {
           continue;
         }
-        byLab.set(data.labDir, [...(byLab.get(data.labDir) ?? []), item]);
+        const target = data.check !== undefined ? grades : byLab;
+        target.set(data.labDir, [...(target.get(data.labDir) ?? []), item]);
       }
       for (const [labDir, items] of byLab) {
         if (token.isCancellationRequested) {
@@ -125,14 +150,112 @@ export class LabTestController implements vscode.Disposable {
         }
         await this.runLab(run, labDir, items, token);
       }
+      for (const [labDir, items] of grades) {
+        if (token.isCancellationRequested) {
+          break;
+        }
+        const checks = items.map((item) => this.data.get(item)?.check);
+        await this.runGrade(run, labDir, checks.includes('*') ? {} : { only: checks.filter((c): c is string => c !== undefined) });
+      }
     } finally {
       run.end();
       this.runFinished.fire();
     }
   }
 
+  /**
+   * Grades a lab folder with its verdicts in the Testing view (the Grade command's path).
+   * Resolves with the report, or undefined when the grading could not run (already shown).
+   */
+  async grade(labDir: string, request: GradeRequest = {}): Promise<void> {
+    const group = this.controller.items.get(`lab:${labDir}`)?.children.get(gradeId(labDir));
+    const run = this.controller.createTestRun(new vscode.TestRunRequest(group ? [group] : undefined), vscode.l10n.t('Grade'), false);
+    try {
+      await this.runGrade(run, labDir, request);
+    } finally {
+      run.end();
+      this.runFinished.fire();
+    }
+  }
+
+  private async runGrade(run: vscode.TestRun, labDir: string, request: GradeRequest): Promise<void> {
+    const group = this.controller.items.get(`lab:${labDir}`)?.children.get(gradeId(labDir));
+    const wanted = request.only === undefined ? undefined : new Set(request.only);
+    const items = group ? [...iterate(group.children)].filter((item) => wanted === undefined || wanted.has(this.data.get(item)?.check ?? '')) : [];
+    for (const item of items) {
+      run.enqueued(item);
+    }
+    const lab = (await openLabFolders(this.ctx)).find((l) => path.resolve(l.folder.uri.fsPath) === path.resolve(labDir))?.lab;
+    const grading = this.ctx.grading;
+    if (!lab || !grading) {
+      return;
+    }
+    for (const item of items) {
+      run.started(item);
+    }
+    const reported = new Set<vscode.TestItem>();
+    try {
+      const report = await grading.grade(lab, labDir, {
+        ...request,
+        onCheck: (check) => {
+          const item = group?.children.get(gradeId(labDir, check.id));
+          if (item) {
+            reported.add(item);
+            this.reportCheck(run, item, check);
+          }
+          request.onCheck?.(check);
+        },
+      });
+      if (report.problem !== undefined) {
+        const message = new vscode.TestMessage(`${report.problem.message}\n${report.problem.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n')}`);
+        const first = report.problem.diagnostics[0];
+        if (first) {
+          message.location = new vscode.Location(vscode.Uri.file(path.join(labDir, first.file)), new vscode.Position(first.line - 1, first.column - 1));
+        }
+        for (const item of items) {
+          if (!reported.has(item)) {
+            this.errored(run, item, message);
+          }
+        }
+      }
+    } catch (error) {
+      const text = error instanceof GradeNotRun ? error.message : vscode.l10n.t('The grading failed: {0}', (error as Error).message);
+      if (!(error instanceof GradeNotRun)) {
+        this.ctx.log.error(text);
+        void vscode.window.showErrorMessage(text);
+      }
+      for (const item of items) {
+        if (!reported.has(item)) {
+          this.errored(run, item, new vscode.TestMessage(text));
+        }
+      }
+    }
+  }
+
+  private reportCheck(run: vscode.TestRun, item: vscode.TestItem, check: CheckResult): void {
+    if (check.status === 'pass') {
+      run.passed(item, check.durationMs);
+      this.lastResults.set(item.id, { state: 'passed' });
+      return;
+    }
+    const text = [
+      check.status === 'unknown' ? vscode.l10n.t('Unknown (not a pass): {0}', check.actual) : check.actual,
+      vscode.l10n.t('Expected: {0}', check.expected),
+      ...(check.hint !== undefined ? [vscode.l10n.t('Hint: {0}', check.hint)] : []),
+      vscode.l10n.t('Seed {0}: replay it from the report.', check.seed),
+    ].join('\n\n');
+    const message = new vscode.TestMessage(text);
+    if (check.status === 'fail') {
+      run.failed(item, message, check.durationMs);
+      this.lastResults.set(item.id, { state: 'failed', message: text });
+    } else {
+      this.errored(run, item, message);
+    }
+  }
+
   private async runLab(run: vscode.TestRun, labDir: string, items: vscode.TestItem[], token: vscode.CancellationToken): Promise<void> {
-    const leaves = items.flatMap((item) => [...leavesOf(item)]);
+    // Running the lab runs its visible tests; its hidden checks run when they are asked for.
+    const leaves = items.flatMap((item) => [...leavesOf(item)]).filter((leaf) => this.data.get(leaf)?.check === undefined);
     for (const leaf of leaves) {
       run.enqueued(leaf);
     }
@@ -287,6 +410,10 @@ export class LabTestController implements vscode.Disposable {
       d.dispose();
     }
   }
+}
+
+function gradeId(labDir: string, check?: string): string {
+  return check === undefined ? `grade:${path.resolve(labDir)}` : `grade:${path.resolve(labDir)}#${check}`;
 }
 
 function fileId(file: string): string {

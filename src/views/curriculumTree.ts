@@ -201,7 +201,8 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         }
         item.tooltip = md;
         item.iconPath = new vscode.ThemeIcon(record?.passedAt ? 'pass' : 'beaker');
-        item.contextValue = record?.openedAt ? 'lab.opened' : 'lab';
+        // `.graded`: the lab has hidden checks, so an opened one gets the Grade button.
+        item.contextValue = `${record?.openedAt ? 'lab.opened' : 'lab'}${node.lab.manifest.grader !== undefined ? '.graded' : ''}`;
         item.command = { command: 'dataLabs.openLab', title: vscode.l10n.t('Open Lab'), arguments: [node.lab.id] };
         return item;
       }

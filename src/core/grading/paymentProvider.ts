@@ -40,7 +40,12 @@ export type ProviderFault =
   /** Charge, record it, then cut the connection before answering: the caller cannot know. */
   | { readonly kind: 'cut-after-charge' }
   /** Wait this long before handling the request (a slow provider, a client timeout). */
-  | { readonly kind: 'delay'; readonly ms: number };
+  | { readonly kind: 'delay'; readonly ms: number }
+  /**
+   * Charge and record it, then run `action` (the grader kills the caller's process there)
+   * before answering: the charge exists, and the caller dies without knowing it.
+   */
+  | { readonly kind: 'after-charge'; readonly action: () => Promise<void> };
 
 export interface ProviderRequestRecord {
   readonly at: number;
@@ -49,9 +54,16 @@ export interface ProviderRequestRecord {
   readonly idempotencyKey?: string;
   readonly status: number | 'cut';
   readonly replayed: boolean;
+  /** The charge this request made, if it made one. */
+  readonly charge?: LedgerCharge;
 }
 
+/** How long stored answers are kept, as Stripe keeps them: a key older than this is new again. */
+export const PROVIDER_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
 interface StoredAnswer {
+  /** When it was stored, on the provider's clock (see setClockOffset). */
+  readonly storedAt: number;
   readonly fingerprint: string;
   readonly status: number;
   readonly body: string;
@@ -78,6 +90,8 @@ export class PaymentProvider {
   private readonly faults: ProviderFault[] = [];
   private readonly started = performance.now();
   private readonly sockets = new Set<Socket>();
+  private clockOffsetMs = 0;
+  private readonly listeners = new Set<(record: ProviderRequestRecord) => void>();
 
   private constructor(
     private readonly server: http.Server,
@@ -114,6 +128,20 @@ export class PaymentProvider {
     return [...this.requests];
   }
 
+  /** Calls `listener` with each request as it is answered; returns the function that stops it. */
+  onRequest(listener: (record: ProviderRequestRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Moves the provider's clock, as the grader moves the learner's: stored answers older
+   * than PROVIDER_KEY_TTL_MS on this clock are forgotten, as Stripe forgets keys after 24 h.
+   */
+  setClockOffset(ms: number): void {
+    this.clockOffsetMs = ms;
+  }
+
   /** The next charge requests suffer these faults, one each, in order. */
   failNext(...faults: ProviderFault[]): void {
     this.faults.push(...faults);
@@ -125,6 +153,7 @@ export class PaymentProvider {
     this.requests.length = 0;
     this.answers.clear();
     this.faults.length = 0;
+    this.clockOffsetMs = 0;
   }
 
   async close(): Promise<void> {
@@ -142,9 +171,22 @@ export class PaymentProvider {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const keyHeader = req.headers['idempotency-key'];
     const idempotencyKey = typeof keyHeader === 'string' && keyHeader !== '' ? keyHeader : undefined;
-    const record = (status: number | 'cut', replayed = false): void => {
-      this.requests.push({ at: this.now(), method: req.method ?? '?', path, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}), status, replayed });
+    const record = (status: number | 'cut', replayed = false, charge?: LedgerCharge): void => {
+      const entry: ProviderRequestRecord = {
+        at: this.now(),
+        method: req.method ?? '?',
+        path,
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+        status,
+        replayed,
+        ...(charge !== undefined ? { charge } : {}),
+      };
+      this.requests.push(entry);
+      for (const listener of this.listeners) {
+        listener(entry);
+      }
     };
+    const clock = Date.now() + this.clockOffsetMs;
     if (req.method === 'GET' && path === '/v1/charges') {
       json(res, 200, { data: this.ledger });
       record(200);
@@ -186,7 +228,9 @@ export class PaymentProvider {
     const fingerprint = raw.trim();
     if (idempotencyKey !== undefined) {
       const stored = this.answers.get(idempotencyKey);
-      if (stored) {
+      if (stored && clock - stored.storedAt > PROVIDER_KEY_TTL_MS) {
+        this.answers.delete(idempotencyKey);
+      } else if (stored) {
         if (stored.fingerprint !== fingerprint) {
           json(res, 400, { error: { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with. This key was used with ${stored.fingerprint}.` } });
           record(400);
@@ -206,13 +250,13 @@ export class PaymentProvider {
       record(400);
       return;
     }
-    const answer = (status: number, payload: unknown): void => {
+    const answer = (status: number, payload: unknown, charge?: LedgerCharge): void => {
       const text = json(res, status, payload);
       // Stripe stores errors from the request's execution too (a decline), not malformed requests.
       if (idempotencyKey !== undefined) {
-        this.answers.set(idempotencyKey, { fingerprint, status, body: text });
+        this.answers.set(idempotencyKey, { storedAt: clock, fingerprint, status, body: text });
       }
-      record(status);
+      record(status, false, charge);
     };
     const b = body as Record<string, unknown>;
     if (typeof b !== 'object' || b === null || !Number.isInteger(b['amount']) || (b['amount'] as number) <= 0) {
@@ -243,15 +287,23 @@ export class PaymentProvider {
       at: this.now(),
     };
     this.ledger.push(charge);
-    if (fault?.kind === 'cut-after-charge') {
+    // What the caller sees of the charge: not the ledger's bookkeeping (its time, its key).
+    const payload = { id: charge.id, amount: charge.amount, currency: charge.currency, customer: charge.customer, status: 'succeeded' };
+    if (fault?.kind === 'cut-after-charge' || fault?.kind === 'after-charge') {
       // The charge stands, and the answer never arrives: the caller sees a reset connection.
       if (idempotencyKey !== undefined) {
-        this.answers.set(idempotencyKey, { fingerprint, status: 201, body: JSON.stringify({ ...charge, status: 'succeeded' }) });
+        this.answers.set(idempotencyKey, { storedAt: clock, fingerprint, status: 201, body: JSON.stringify(payload) });
+      }
+      if (fault.kind === 'after-charge') {
+        record('cut', false, charge);
+        await fault.action();
+        res.socket?.resetAndDestroy();
+        return;
       }
       res.socket?.resetAndDestroy();
-      record('cut');
+      record('cut', false, charge);
       return;
     }
-    answer(201, { ...charge, status: 'succeeded' });
+    answer(201, payload, charge);
   }
 }

@@ -64,6 +64,28 @@ export interface GradeScore {
   readonly total: number;
 }
 
+/** A place in a learner's file. Both numbers are 1-based, as printed in `file:line:column`. */
+export interface SourceDiagnostic {
+  /** Relative to the lab folder, with `/` separators (`src/payments.ts`). */
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+/**
+ * Why no check could run: the code does not compile, its exports do not match the lab's
+ * contract, it throws as it loads, or its set-up (creating its tables) failed.
+ */
+export interface GradeProblem {
+  readonly kind: 'compile' | 'contract' | 'load' | 'setup';
+  readonly message: string;
+  /** Where, in the learner's files; empty when no line can be named. */
+  readonly diagnostics: readonly SourceDiagnostic[];
+  /** The last lines the learner's process printed, when it ran. */
+  readonly output?: readonly string[];
+}
+
 export interface GradeReport {
   readonly version: typeof GRADE_REPORT_VERSION;
   readonly labId: string;
@@ -75,6 +97,8 @@ export interface GradeReport {
   readonly passed: boolean;
   readonly score: GradeScore;
   readonly checks: readonly CheckResult[];
+  /** Set when the grading could not start; `checks` is then empty and `passed` false. */
+  readonly problem?: GradeProblem;
 }
 
 export function score(checks: readonly Pick<CheckResult, 'status'>[]): GradeScore {
@@ -121,6 +145,14 @@ export const gradeReportSchema = z
     passed: z.boolean(),
     score: z.strictObject({ passed: z.number(), failed: z.number(), unknown: z.number(), total: z.number() }),
     checks: z.array(checkResultSchema),
+    problem: z.optional(
+      z.strictObject({
+        kind: z.enum(['compile', 'contract', 'load', 'setup']),
+        message: z.string(),
+        diagnostics: z.array(z.strictObject({ file: z.string(), line: z.number().check(z.int(), z.positive()), column: z.number().check(z.int(), z.positive()), message: z.string() })),
+        output: z.optional(z.array(z.string())),
+      }),
+    ),
   })
   .check(
     z.refine((r) => r.passed === allPassed(r.checks), { message: 'passed must be true exactly when every check passed' }),

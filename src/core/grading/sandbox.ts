@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { BuildFailure, BuildOptions, BuildResult, Message } from 'esbuild';
 import { type RuntimeLogger, silentLogger } from '../services/runtime';
+import type { SourceDiagnostic } from './report';
 
 // ─── Compiling ────────────────────────────────────────────────────────────────
 
@@ -60,14 +61,7 @@ export function loadLabEsbuild(labDir: string): EsbuildApi {
   }
 }
 
-/** A place in a learner's file. Both numbers are 1-based, as printed in `file:line:column`. */
-export interface SourceDiagnostic {
-  /** Relative to the lab folder, with `/` separators (`src/payments.ts`). */
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly message: string;
-}
+export type { SourceDiagnostic };
 
 /** `src/payments.ts:3:7: Expected ";" but found "x"`, as the CLI prints it. */
 export function formatDiagnostic(d: SourceDiagnostic): string {
@@ -152,6 +146,9 @@ export async function compileLearnerCode(options: CompileOptions): Promise<Compi
       format: 'cjs',
       target: 'node20',
       packages: 'external',
+      // Files are known by the paths the learner sees, even when a lab folder links them
+      // from elsewhere: diagnostics name those paths, and relative imports resolve from them.
+      preserveSymlinks: true,
       sourcemap: true,
       logLevel: 'silent',
       write: true,
@@ -249,6 +246,14 @@ export interface SandboxOptions {
   readonly startTimeoutMs?: number;
   /** How many lines of output `output()` keeps (default 50). */
   readonly outputLines?: number;
+  /**
+   * A CommonJS module of the grader's, loaded in the learner's process after the bundle:
+   * its `createAdapter(learnerModule)` returns the functions `call` reaches. A lab's
+   * adapter builds what the learner's code is handed (a database connection, the lab's
+   * service clients) inside that process and calls the learner's exports with them.
+   * `exports` still lists the learner's own module.
+   */
+  readonly adapter?: string;
 }
 
 /** The sandbox could not start: the module failed to load, or the process died while loading it. */
@@ -274,6 +279,7 @@ export class SandboxStartError extends Error {
 const HARNESS = String.raw`'use strict';
 (function main() {
   const bundlePath = process.argv[1];
+  const adapterPath = process.argv[2];
   const send = process.send.bind(process);
   const exit = process.exit.bind(process);
   let crashed = false;
@@ -317,17 +323,32 @@ const HARNESS = String.raw`'use strict';
     post({ type: 'load-failed', error: describe(error) }, () => exit(1));
     return;
   }
-  const members = {};
-  if (mod !== null && (typeof mod === 'object' || typeof mod === 'function')) {
-    for (const name of Object.keys(mod)) {
-      try { members[name] = typeof mod[name]; } catch { members[name] = 'undefined'; }
+  function membersOf(value) {
+    const out = {};
+    if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+      for (const name of Object.keys(value)) {
+        try { out[name] = typeof value[name]; } catch { out[name] = 'undefined'; }
+      }
+    }
+    return out;
+  }
+  const members = membersOf(mod);
+  // With an adapter, calls go to the object it makes around the learner's module.
+  let target = mod;
+  if (adapterPath) {
+    try {
+      target = require(adapterPath).createAdapter(mod);
+    } catch (error) {
+      post({ type: 'load-failed', error: describe(error) }, () => exit(1));
+      return;
     }
   }
+  const callable = membersOf(target);
   async function handle(message) {
     const id = message.id;
     let reply;
     try {
-      const fn = mod == null ? undefined : mod[message.name];
+      const fn = target == null ? undefined : target[message.name];
       if (typeof fn !== 'function') {
         reply = { type: 'result', id: id, ok: false, kind: 'not-callable', message: '"' + message.name + '" is ' + typeof fn + ', not a function' };
       } else {
@@ -345,12 +366,12 @@ const HARNESS = String.raw`'use strict';
   process.on('message', (message) => {
     if (message && message.type === 'call') handle(message);
   });
-  post({ type: 'ready', members: members });
+  post({ type: 'ready', members: members, callable: callable });
 })();
 `;
 
 type ChildMessage =
-  | { type: 'ready'; members: Record<string, ExportType> }
+  | { type: 'ready'; members: Record<string, ExportType>; callable: Record<string, ExportType> }
   | { type: 'load-failed'; error: LearnerError }
   | { type: 'crash'; origin: 'uncaughtException' | 'unhandledRejection'; error: LearnerError }
   | { type: 'result'; id: number; ok: true; value: unknown }
@@ -445,6 +466,8 @@ const CLOSE_GRACE_MS = 1000;
 export class Sandbox {
   private worker!: Worker;
   private members: Record<string, ExportType> = {};
+  /** What `call` reaches: the module's exports, or the adapter's functions. */
+  private callable: Record<string, ExportType> = {};
   private nextId = 1;
   private disposed = false;
   private readonly tail: OutputTail;
@@ -498,8 +521,11 @@ export class Sandbox {
       const cause = worker.end;
       return Promise.resolve({ ok: false, kind: 'not-running', cause, message: `The sandbox is not running (${cause.message}). Restart it to call ${exportName}.` });
     }
-    if (this.members[exportName] !== 'function') {
-      const problem = checkContract(this.exports, { [exportName]: 'function' })[0] ?? `"${exportName}" is not a function`;
+    if (this.callable[exportName] !== 'function') {
+      const problem =
+        this.options.adapter === undefined
+          ? (checkContract(this.exports, { [exportName]: 'function' })[0] ?? `"${exportName}" is not a function`)
+          : `The grader's adapter has no function "${exportName}".`;
       return Promise.resolve({ ok: false, kind: 'not-callable', message: problem });
     }
     const id = this.nextId++;
@@ -589,7 +615,7 @@ export class Sandbox {
       ...this.options.env,
     });
     const memoryMb = Math.max(16, Math.floor(this.options.memoryMb));
-    return spawn(this.options.nodePath ?? process.execPath, [`--max-old-space-size=${memoryMb}`, '--enable-source-maps', '-e', HARNESS, this.options.bundle.file], {
+    return spawn(this.options.nodePath ?? process.execPath, [`--max-old-space-size=${memoryMb}`, '--enable-source-maps', '-e', HARNESS, this.options.bundle.file, ...(this.options.adapter !== undefined ? [this.options.adapter] : [])], {
       cwd: this.options.labDir,
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -627,6 +653,7 @@ export class Sandbox {
       switch (message.type) {
         case 'ready':
           this.members = message.members;
+          this.callable = message.callable;
           settleStart?.({ ok: true });
           settleStart = undefined;
           return;

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as z from '../schema';
 import { SECTION_IDS, findChecklistItem } from '../curriculum/curriculum';
+import { GRADER_IDS } from '../grading/graderIds';
 
 /** Services a lab can ask for. The container runtime that starts them arrives with issue 3. */
 export const SERVICE_KINDS = ['postgres', 'redis'] as const;
@@ -46,6 +47,8 @@ export const labManifestSchema = z
     tests: z.array(relativeFile).check(z.minLength(1)),
     hints: z.array(z.strictObject({ title: z.string().check(z.minLength(1)), text: z.string().check(z.minLength(1)) })).check(z.minLength(1)),
     estimatedMinutes: z.optional(z.number().check(z.int(), z.positive())),
+    /** The product's grader for this lab (its hidden checks); a lab without one has only its visible tests. */
+    grader: z.optional(z.enum(GRADER_IDS)),
   })
   .check(
     z.superRefine((m, ctx) => {

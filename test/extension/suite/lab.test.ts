@@ -41,6 +41,7 @@ import {
   previewTab,
   resetProgress,
   waitFor,
+  within,
 } from './helpers';
 
 const TEST_FILES = ['test/relational.test.ts', 'test/document.test.ts'];
@@ -73,21 +74,6 @@ function* leavesOf(item: vscode.TestItem): Generator<vscode.TestItem> {
     return;
   }
   for (const [, child] of item.children) yield* leavesOf(child);
-}
-
-/** Resolves with `promise`, or rejects after `ms` saying what did not finish. */
-async function within<T>(promise: Thenable<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      Promise.resolve(promise),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 suite('Lab: open, install, discover and run its tests', function () {

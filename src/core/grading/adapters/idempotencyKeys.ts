@@ -1,0 +1,136 @@
+/**
+ * The Idempotency Keys lab's adapter, loaded in the learner's process beside their bundle
+ * (see `adapter` in sandbox.ts). It builds what `createPayment(request, deps)` is handed —
+ * the database, an HTTP client for the grader's payment provider, a clock the grader can
+ * move — and gives the grader the few controls it needs: the clock, crash points, and
+ * the count of commit points a request passed.
+ *
+ * Bundled on its own into dist/adapters/idempotency-keys.cjs; it imports nothing of the
+ * extension or the grader.
+ */
+import { type CrashPlan, GradedDb } from './pgDb';
+
+export interface AdapterConfig {
+  readonly databaseUrl: string;
+  readonly schema: string;
+  readonly providerUrl: string;
+  readonly poolSize: number;
+  /** How long the provider client waits for an answer before the outcome is unknown. */
+  readonly providerTimeoutMs: number;
+}
+
+type ProviderResult =
+  | { kind: 'charged'; charge: Record<string, unknown>; replayed: boolean }
+  | { kind: 'declined'; status: 402; code: string; message: string }
+  | { kind: 'rejected'; status: number; type: string; message: string }
+  | { kind: 'unknown'; reason: string };
+
+interface LearnerModule {
+  migrate?: unknown;
+  createPayment?: unknown;
+}
+
+function errorFields(text: string): { type: string; code: string; message: string } {
+  try {
+    const parsed = JSON.parse(text) as { error?: { type?: unknown; code?: unknown; message?: unknown } };
+    const e = parsed.error ?? {};
+    return { type: String(e.type ?? 'error'), code: String(e.code ?? e.type ?? 'error'), message: String(e.message ?? text) };
+  } catch {
+    return { type: 'error', code: 'error', message: text };
+  }
+}
+
+/** The provider client the learner's code is handed: it never throws, an unknown outcome is data. */
+function providerClient(url: string, timeoutMs: number): { createCharge(params: Record<string, unknown>, options: { idempotencyKey: string }): Promise<ProviderResult> } {
+  return {
+    async createCharge(params, options): Promise<ProviderResult> {
+      if (typeof options?.idempotencyKey !== 'string' || options.idempotencyKey === '') {
+        // Refused here, as a real SDK would refuse a call missing a required option.
+        return { kind: 'rejected', status: 400, type: 'invalid_request_error', message: 'createCharge needs { idempotencyKey } (a non-empty string) as its second argument.' };
+      }
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetch(`${url}/v1/charges`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': options.idempotencyKey },
+          body: JSON.stringify({ amount: params['amount'], currency: params['currency'], customer: params['customer'], card: params['card'] }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        text = await response.text();
+      } catch (error) {
+        return { kind: 'unknown', reason: `The provider did not answer: ${error instanceof Error ? error.message : String(error)}` };
+      }
+      if (response.status === 200 || response.status === 201) {
+        return { kind: 'charged', charge: JSON.parse(text) as Record<string, unknown>, replayed: response.headers.get('idempotent-replayed') === 'true' };
+      }
+      if (response.status >= 500) {
+        return { kind: 'unknown', reason: `The provider failed with ${response.status}: ${errorFields(text).message}` };
+      }
+      const fields = errorFields(text);
+      if (response.status === 402) {
+        return { kind: 'declined', status: 402, code: fields.code, message: fields.message };
+      }
+      return { kind: 'rejected', status: response.status, type: fields.type, message: fields.message };
+    },
+  };
+}
+
+/** The functions the grader calls in the learner's process. */
+export function createAdapter(learner: LearnerModule): Record<string, (...args: never[]) => unknown> {
+  let graded: GradedDb | undefined;
+  let provider: ReturnType<typeof providerClient> | undefined;
+  let clockOffsetMs = 0;
+  const clock = { now: (): Date => new Date(Date.now() + clockOffsetMs) };
+
+  const deps = (): { db: GradedDb['db']; provider: ReturnType<typeof providerClient>; clock: typeof clock } => {
+    if (graded === undefined || provider === undefined) {
+      throw new Error('The grader did not configure the adapter.');
+    }
+    return { db: graded.db, provider, clock };
+  };
+
+  return {
+    async configure(config: AdapterConfig): Promise<void> {
+      await graded?.close().catch(() => undefined);
+      graded = new GradedDb({ databaseUrl: config.databaseUrl, schema: config.schema, poolSize: config.poolSize });
+      provider = providerClient(config.providerUrl, config.providerTimeoutMs);
+      await graded.createSchema();
+    },
+    setClock(offsetMs: number): void {
+      clockOffsetMs = offsetMs;
+    },
+    /** Starts counting commit points from zero, with a crash armed or not. */
+    arm(crash: CrashPlan | null): void {
+      graded?.reset(crash ?? undefined);
+    },
+    commitPoints(): number {
+      return graded?.count ?? 0;
+    },
+    /** Latency on every statement, and connections opened ahead, for the concurrency scenario. */
+    async network(options: { latencyMs: number; warm: number }): Promise<void> {
+      graded?.setLatency(options.latencyMs);
+      if (options.warm > 0) {
+        await graded?.warm(options.warm);
+      }
+    },
+    async migrate(): Promise<void> {
+      if (typeof learner.migrate !== 'function') {
+        throw new TypeError('src/payments.ts does not export a function migrate(db).');
+      }
+      await (learner.migrate as (db: unknown) => Promise<void>)(deps().db);
+    },
+    async createPayment(request: unknown): Promise<unknown> {
+      if (typeof learner.createPayment !== 'function') {
+        throw new TypeError('src/payments.ts does not export a function createPayment(request, deps).');
+      }
+      return (learner.createPayment as (r: unknown, d: unknown) => Promise<unknown>)(request, deps());
+    },
+    /** Ends the run: drops its schema and closes the connections. */
+    async finish(): Promise<void> {
+      const ending = graded;
+      graded = undefined;
+      await ending?.dropSchemaAndClose();
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The database a graded lab's code is handed, built inside the learner's process (this
+ * file is bundled into an adapter, never into the extension): a `pg` pool on the lab's
+ * PostgreSQL, pinned to the grading run's own schema, whose every commit is a point at
+ * which the grader can crash the process.
+ *
+ * A commit point is a transaction's COMMIT or a statement run outside a transaction (it
+ * commits on its own). The grader counts the points of a clean request, then replays the
+ * request with the process killed (SIGKILL, as a power cut would) just before or just
+ * after each one: that reaches every recovery point of any design without knowing it.
+ *
+ * `pg` comes from the lab's own node_modules: the learner's process runs in the lab folder.
+ */
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import type * as PgModule from 'pg';
+
+/** The shape of the Db every PostgreSQL lab declares in its src/db.ts. */
+export interface QueryResult<Row> {
+  readonly rows: Row[];
+  readonly affectedRows?: number;
+}
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  exec(sql: string): Promise<unknown>;
+}
+export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
+export interface Db extends Queryable {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { readonly isolation?: IsolationLevel }): Promise<T>;
+}
+
+export interface CrashPlan {
+  /** 1-based: the commit point to crash at. */
+  readonly point: number;
+  /** Kill the process just before the COMMIT is sent, or just after it returned. */
+  readonly when: 'before' | 'after';
+}
+
+export interface PgDbOptions {
+  readonly databaseUrl: string;
+  /** The schema every connection uses as its search_path. */
+  readonly schema: string;
+  readonly poolSize: number;
+}
+
+const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+const ISOLATION: Readonly<Record<IsolationLevel, string>> = {
+  'read committed': 'READ COMMITTED',
+  'repeatable read': 'REPEATABLE READ',
+  serializable: 'SERIALIZABLE',
+};
+
+function labPg(): typeof PgModule {
+  return createRequire(path.join(process.cwd(), 'package.json'))('pg') as typeof PgModule;
+}
+
+/** A pool-backed Db with commit points, and the controls the grader uses through the adapter. */
+export class GradedDb {
+  private readonly pool: PgModule.Pool;
+  private points = 0;
+  private crash: CrashPlan | undefined;
+  private latencyMs = 0;
+  readonly db: Db;
+  private readonly schema: string;
+
+  constructor(options: PgDbOptions) {
+    const pg = labPg();
+    if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
+      throw new Error(`Not a schema name: ${options.schema}`);
+    }
+    this.schema = options.schema;
+    this.pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize,
+      connectionTimeoutMillis: 10_000,
+      // The embedded server ignores the startup option `-c search_path`, so it is sent after connecting.
+      onConnect: async (client: PgModule.ClientBase) => {
+        await client.query(`SET search_path TO ${options.schema}`);
+      },
+    });
+    this.pool.on('error', () => undefined);
+    this.db = this.makeDb();
+  }
+
+  /** Counts from zero again, and arms (or disarms) a crash. */
+  reset(crash: CrashPlan | undefined): void {
+    this.points = 0;
+    this.crash = crash;
+  }
+
+  /**
+   * Network latency between the learner's code and the database: each statement waits
+   * this long before it is sent. It widens the windows a race needs, as a database on
+   * another machine would; 0 turns it off.
+   */
+  setLatency(ms: number): void {
+    this.latencyMs = Math.max(0, ms);
+  }
+
+  /** Opens `n` connections at once and puts them back in the pool, so a burst of requests does not wait for connecting. */
+  async warm(n: number): Promise<void> {
+    const clients = await Promise.all(Array.from({ length: n }, () => this.pool.connect()));
+    for (const client of clients) {
+      client.release();
+    }
+  }
+
+  private async delay(): Promise<void> {
+    if (this.latencyMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+    }
+  }
+
+  /** Commit points passed since the last reset. */
+  get count(): number {
+    return this.points;
+  }
+
+  /** Creates the run's schema (a retry or a restarted process finds it there). */
+  async createSchema(): Promise<void> {
+    await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+  }
+
+  /** Drops the run's schema with everything the learner's code created in it, and closes the pool. */
+  async dropSchemaAndClose(): Promise<void> {
+    try {
+      await this.pool.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+    } finally {
+      await this.pool.end();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+
+  private die(): never {
+    // What a power cut does: no cleanup, no ROLLBACK sent, open connections just drop.
+    process.kill(process.pid, 'SIGKILL');
+    throw new Error('unreachable');
+  }
+
+  /** Called around each commit point. */
+  private reach(when: 'before' | 'after', point: number): void {
+    if (this.crash !== undefined && this.crash.point === point && this.crash.when === when) {
+      this.die();
+    }
+  }
+
+  private queryable(target: PgModule.Pool | PgModule.PoolClient, autocommit: boolean): Queryable {
+    const run = async <T>(work: () => Promise<T>): Promise<T> => {
+      if (!autocommit) {
+        return work();
+      }
+      const point = this.points + 1;
+      this.reach('before', point);
+      const result = await work();
+      this.points = point;
+      this.reach('after', point);
+      return result;
+    };
+    return {
+      query: <Row = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<QueryResult<Row>> =>
+        run(async () => {
+          await this.delay();
+          // The extended protocol: one call runs exactly one statement.
+          const result = await target.query<Row & PgModule.QueryResultRow>({ text: sql, values: params, queryMode: 'extended' } as PgModule.QueryConfig);
+          return { rows: result.rows, ...(WRITES.has(result.command) && result.rowCount !== null ? { affectedRows: result.rowCount } : {}) };
+        }),
+      exec: (sql: string) =>
+        run(async () => {
+          await this.delay();
+          return target.query(sql);
+        }),
+    };
+  }
+
+  private makeDb(): Db {
+    return {
+      ...this.queryable(this.pool, true),
+      transaction: async <T>(fn: (tx: Queryable) => Promise<T>, options?: { readonly isolation?: IsolationLevel }): Promise<T> => {
+        const level = options?.isolation;
+        if (level !== undefined && !Object.hasOwn(ISOLATION, level)) {
+          throw new Error(`Unknown isolation level "${String(level)}": use 'read committed', 'repeatable read' or 'serializable'.`);
+        }
+        const client = await this.pool.connect();
+        let broken: Error | undefined;
+        try {
+          await client.query(level !== undefined ? `BEGIN ISOLATION LEVEL ${ISOLATION[level]}` : 'BEGIN');
+          let result: T;
+          try {
+            result = await fn(this.queryable(client, false));
+          } catch (error) {
+            await client.query('ROLLBACK').catch((e: unknown) => {
+              broken = e instanceof Error ? e : new Error(String(e));
+            });
+            throw error;
+          }
+          const point = this.points + 1;
+          this.reach('before', point);
+          try {
+            await client.query('COMMIT');
+          } catch (error) {
+            // A failed COMMIT (a serialization failure) has already ended the transaction.
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw error;
+          }
+          this.points = point;
+          this.reach('after', point);
+          return result;
+        } finally {
+          client.release(broken);
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The labs the product can grade, by grader id, with each grader's checks. Kept apart
+ * from the graders themselves so that the lab manifest's schema and the editor's Testing
+ * view can name them without loading any grading code.
+ */
+export const GRADER_IDS = ['idempotency-keys'] as const;
+export type GraderId = (typeof GRADER_IDS)[number];
+
+export interface CheckInfo {
+  readonly id: string;
+  readonly title: string;
+}
+
+export const GRADER_CHECKS: Readonly<Record<GraderId, readonly CheckInfo[]>> = {
+  'idempotency-keys': [
+    { id: 'missing-or-malformed-key', title: 'A missing or malformed key is refused with 400' },
+    { id: 'validation-stores-nothing', title: 'A request that fails validation stores nothing' },
+    { id: 'replay-after-success', title: 'A retry after success replays the stored response byte for byte' },
+    { id: 'replay-stored-error', title: 'A stored error (a declined card) is replayed, not run again' },
+    { id: 'params-mismatch', title: 'The same key with other parameters is refused and not run' },
+    { id: 'concurrent-same-key', title: 'Concurrent requests with one key charge once' },
+    { id: 'stale-lock', title: 'A fresh lock answers 409; a stale one is taken over' },
+    { id: 'crash-recovery', title: 'Killed at any commit point and retried: exactly one charge' },
+    { id: 'provider-failure', title: 'A provider failure leaves the key retryable, and the retry charges once' },
+    { id: 'per-user-scope', title: 'Keys are scoped to the user' },
+    { id: 'expired-key', title: 'A key older than 24 hours starts a new request' },
+  ],
+};

@@ -1,0 +1,8 @@
+/** Every grader the product has, by id (the `grader` field of a lab's manifest). */
+import type { GraderId } from './graderIds';
+import type { LabGrader } from './gradeLab';
+import { idempotencyKeysGrader } from './labs/idempotencyKeys';
+
+export const GRADERS: Readonly<Record<GraderId, LabGrader>> = {
+  'idempotency-keys': idempotencyKeysGrader,
+};

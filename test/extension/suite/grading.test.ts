@@ -1,0 +1,170 @@
+// Grading in the real extension host, on the Idempotency Keys lab: opening it lists its
+// hidden checks in the Testing view; Grade on the starter stops at its unwritten
+// migrate(), shown at that line; a first attempt with a bug (the grader's own mutant
+// that stores responses as jsonb) fails the replay check with its hint; a syntax error
+// lands in the Problems panel at its line; the reference solution passes every check,
+// which ticks the lab's checklist items; "Replay this failure" reruns one check with the
+// seed it had. The lab's PostgreSQL runs in Docker (the local image that
+// run-in-code-server.mjs maps in `dataLabs.images`).
+//
+// Like lab.test.ts, it needs a multi-root window and builds step by step; it cleans up:
+// the lab folder leaves the workspace, its container is removed, progress is reset.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { GradeReport } from '../../../src/core/grading/report';
+import type { DataLabsApi } from '../../../src/dataLabs';
+import { activateApi, closeAllEditors, nextEvent, resetProgress, waitFor, within } from './helpers';
+
+const LAB = 'idempotency-keys';
+const CHECK_COUNT = 11;
+const INSTALL_TIMEOUT_MS = 5 * 60_000;
+const GRADE_TIMEOUT_MS = 3 * 60_000;
+
+suite('Grading: the Idempotency Keys lab', function () {
+  let api: DataLabsApi;
+  let tempDir: string;
+  let labDir: string;
+  let opening: Promise<unknown> | undefined;
+  const sourceLab = (): string => path.join(api.context.labsDir, LAB);
+  const gradeGroup = (): vscode.TestItem | undefined => api.tests.controller.items.get(`lab:${labDir}`)?.children.get(`grade:${labDir}`);
+
+  /** Runs the Grade command and waits for its test run to end; returns the report. */
+  async function grade(request?: { seed?: number; only?: string[] }): Promise<GradeReport> {
+    const finished = nextEvent(api.tests.onDidFinishRun, 'the grading run', GRADE_TIMEOUT_MS);
+    finished.catch(() => {});
+    const before = api.grading.lastReports.get(labDir);
+    await within(vscode.commands.executeCommand('dataLabs.gradeLab', LAB, request), GRADE_TIMEOUT_MS, 'dataLabs.gradeLab');
+    await finished;
+    const report = api.grading.lastReports.get(labDir);
+    assert.ok(report && report !== before, 'the grading produced a new report');
+    return report;
+  }
+
+  suiteSetup(async function () {
+    if (!vscode.workspace.workspaceFile) {
+      this.skip();
+    }
+    api = await activateApi();
+    await resetProgress(api);
+    await closeAllEditors();
+    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'data-labs-grade-test-'));
+    const labsRoot = path.join(tempDir, 'labs');
+    labDir = path.join(labsRoot, LAB);
+    await vscode.workspace.getConfiguration('dataLabs').update('labsRoot', labsRoot, vscode.ConfigurationTarget.Global);
+    await waitFor(() => api.context.labsRoot() === labsRoot, 'dataLabs.labsRoot');
+  });
+
+  suiteTeardown(async function () {
+    this.timeout(60_000);
+    if (!api) return;
+    if (opening) await within(opening, 30_000, 'the lab open').catch(() => {});
+    await closeAllEditors().catch(() => vscode.commands.executeCommand('workbench.action.closeAllEditors'));
+    const index = (vscode.workspace.workspaceFolders ?? []).findIndex((f) => f.uri.fsPath === labDir);
+    if (index >= 0) {
+      const removed = nextEvent(vscode.workspace.onDidChangeWorkspaceFolders, 'the lab folder to leave the workspace', 20_000);
+      vscode.workspace.updateWorkspaceFolders(index, 1);
+      await removed;
+    }
+    await api.context.services.stop(LAB, { remove: true }).catch(() => {});
+    await vscode.workspace.getConfiguration('dataLabs').update('labsRoot', undefined, vscode.ConfigurationTarget.Global);
+    await resetProgress(api);
+    await api.tests.discoverAll();
+    fs.rmSync(tempDir, { recursive: true, force: true });
+  });
+
+  test('opening the lab lists its hidden checks in the Testing view', async function () {
+    this.timeout(INSTALL_TIMEOUT_MS + 60_000);
+    opening = Promise.resolve(vscode.commands.executeCommand('dataLabs.openLab', LAB));
+    opening.catch(() => {});
+    await within(opening, INSTALL_TIMEOUT_MS, 'opening the lab (scaffold, workspace, npm install)');
+    await waitFor(() => fs.existsSync(path.join(labDir, 'node_modules', 'esbuild')), 'the lab dependencies (esbuild comes with Vitest)', { timeoutMs: INSTALL_TIMEOUT_MS });
+    const group = await waitFor(gradeGroup, 'the "Hidden checks" test item', { timeoutMs: 30_000 });
+    const checks = [...group.children].map(([, item]) => item.label);
+    assert.equal(checks.length, CHECK_COUNT);
+    assert.ok(checks.includes('Concurrent requests with one key charge once'), checks.join(' | '));
+  });
+
+  test('Grade on the starter stops at its unwritten migrate(), shown at its line with the report panel', async function () {
+    this.timeout(GRADE_TIMEOUT_MS + 30_000);
+    const report = await grade();
+    assert.equal(report.passed, false);
+    assert.equal(report.problem?.kind, 'setup', `the starter's migrate() throws its TODO: ${JSON.stringify(report.problem ?? report.score)}`);
+    assert.match(report.problem?.message ?? '', /TODO\(1\)/);
+    const file = path.join(labDir, 'src', 'payments.ts');
+    const diagnostic = await waitFor(() => vscode.languages.getDiagnostics(vscode.Uri.file(file)).find((d) => d.source === 'Data Labs grader'), 'the set-up error in Problems');
+    const todoLine = fs.readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes("TODO(1)") && l.includes('throw'));
+    assert.equal(diagnostic.range.start.line, todoLine, 'at the line that throws');
+    const result = api.tests.lastResults.get(`grade:${labDir}#stale-lock`);
+    assert.equal(result?.state, 'errored', 'each hidden check says why it did not run');
+    const panel = await waitFor(() => api.grading.panelFor(labDir), 'the report panel');
+    assert.match(panel.html, /Content-Security-Policy/);
+    assert.doesNotMatch(panel.html, /unsafe-inline/);
+    assert.equal(api.context.store.isDone('add-idempotency-keys'), false);
+  });
+
+  test('a first attempt that stores the response as jsonb fails the replay check, with its hint, in the Testing view', async function () {
+    this.timeout(GRADE_TIMEOUT_MS);
+    const attempt = path.join(api.context.labsDir, '..', 'test', 'graders', 'idempotency', 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts');
+    fs.copyFileSync(attempt, path.join(labDir, 'src', 'payments.ts'));
+    const report = await grade();
+    const replay = report.checks.find((c) => c.id === 'replay-after-success');
+    assert.equal(replay?.status, 'fail', report.checks.map((c) => `${c.id}=${c.status}`).join(', '));
+    assert.match(replay?.hint ?? '', /jsonb/);
+    assert.ok((replay?.culprits ?? []).length > 0, 'the failure points at events of its history');
+    const result = api.tests.lastResults.get(`grade:${labDir}#replay-after-success`);
+    assert.equal(result?.state, 'failed');
+    assert.match(result?.message ?? '', /Hint: .*jsonb/s);
+    assert.equal(api.tests.lastResults.get(`grade:${labDir}#per-user-scope`)?.state, 'passed');
+  });
+
+  test('a syntax error is shown in the Problems panel at its line, and no check runs', async function () {
+    this.timeout(GRADE_TIMEOUT_MS);
+    const file = path.join(labDir, 'src', 'payments.ts');
+    const original = fs.readFileSync(file, 'utf8');
+    const lines = original.split('\n');
+    lines.push('const broken = ;');
+    const brokenLine = lines.length - 1;
+    fs.writeFileSync(file, lines.join('\n'));
+    try {
+      const report = await grade();
+      assert.equal(report.problem?.kind, 'compile');
+      assert.equal(report.checks.length, 0);
+      const diagnostics = await waitFor(
+        () => {
+          const list = vscode.languages.getDiagnostics(vscode.Uri.file(file)).filter((d) => d.source === 'Data Labs grader');
+          return list.length > 0 ? list : undefined;
+        },
+        'the grader\'s diagnostic on src/payments.ts',
+      );
+      assert.equal(diagnostics[0]?.range.start.line, brokenLine, 'at the line of the error');
+      assert.equal(api.tests.lastResults.get(`grade:${labDir}#stale-lock`)?.state, 'errored');
+    } finally {
+      fs.writeFileSync(file, original);
+    }
+  });
+
+  test('with the reference solution every check passes, the checklist is ticked, and a failure can be replayed by seed', async function () {
+    this.timeout(2 * GRADE_TIMEOUT_MS);
+    fs.copyFileSync(path.join(sourceLab(), 'solution', 'src', 'payments.ts'), path.join(labDir, 'src', 'payments.ts'));
+    const report = await grade();
+    assert.deepEqual(
+      report.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.actual}`),
+      [],
+    );
+    assert.equal(report.passed, true);
+    assert.equal(api.context.store.isDone('add-idempotency-keys'), true);
+    assert.equal(api.context.store.isDone('handle-retries-safely'), true);
+    assert.equal(vscode.languages.getDiagnostics(vscode.Uri.file(path.join(labDir, 'src', 'payments.ts'))).filter((d) => d.source === 'Data Labs grader').length, 0, 'the compile error is gone from Problems');
+
+    const staleLock = report.checks.find((c) => c.id === 'stale-lock');
+    const replay = await grade({ seed: report.seed, only: ['stale-lock'] });
+    assert.deepEqual(
+      replay.checks.map((c) => [c.id, c.seed, c.status]),
+      [['stale-lock', staleLock?.seed, 'pass']],
+      'the replay runs that one check with the seed it had',
+    );
+  });
+});

@@ -1,0 +1,1 @@
+../../../../../../labs/idempotency-keys/starter/src/db.ts

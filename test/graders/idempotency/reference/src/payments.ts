@@ -1,0 +1,1 @@
+../../../../../labs/idempotency-keys/solution/src/payments.ts
