@@ -214,13 +214,7 @@ async function openCommand(ctx: CliContext, args: Parsed): Promise<number> {
     ctx.stdout('Usage: data-labs open <lab> [dir] [--no-install]\nCopies the lab\'s starter project into dir (never overwriting your files) and installs its dependencies.\n');
     return EXIT_OK;
   }
-  const [labId, dirArg, ...extra] = args.positionals;
-  if (!labId) {
-    throw new UsageError('open needs a lab id, e.g. "data-labs open relational-vs-document". See "data-labs list".');
-  }
-  if (extra.length > 0) {
-    throw new UsageError(`open takes a lab and at most one folder; got also ${extra.join(' ')}.`);
-  }
+  const [labId, dirArg] = labAndFolder(args.positionals, 'open', 'relational-vs-document');
   const catalog = await loadCatalog(ctx.labsDir);
   const entry = findLab(catalog, labId);
   if (!entry) {
@@ -308,6 +302,18 @@ async function servicesCommand(ctx: CliContext, args: Parsed): Promise<number> {
   );
 }
 
+/** `<lab> [dir]`, or a usage error naming the command. */
+function labAndFolder(positionals: readonly string[], command: string, example: string): [string, string | undefined] {
+  const [labId, dirArg, ...extra] = positionals;
+  if (!labId) {
+    throw new UsageError(`${command} needs a lab id, e.g. "data-labs ${command} ${example}". See "data-labs list".`);
+  }
+  if (extra.length > 0) {
+    throw new UsageError(`${command} takes a lab and at most one folder; got also ${extra.join(' ')}.`);
+  }
+  return [labId, dirArg];
+}
+
 function backendOption(args: Parsed): 'docker' | 'embedded' | undefined {
   const backend = args.values.get('--backend');
   if (backend !== undefined && backend !== 'docker' && backend !== 'embedded') {
@@ -356,13 +362,7 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
     ctx.stdout(GRADE_HELP);
     return EXIT_OK;
   }
-  const [labId, dirArg, ...extra] = args.positionals;
-  if (!labId) {
-    throw new UsageError('grade needs a lab id, e.g. "data-labs grade idempotency-keys". See "data-labs list".');
-  }
-  if (extra.length > 0) {
-    throw new UsageError(`grade takes a lab and at most one folder; got also ${extra.join(' ')}.`);
-  }
+  const [labId, dirArg] = labAndFolder(args.positionals, 'grade', 'idempotency-keys');
   const backend = backendOption(args);
   const seedArg = args.values.get('--seed');
   const seed = seedArg === undefined ? undefined : parseSeed(seedArg);

@@ -13,7 +13,7 @@ import type { GradeReport } from '../core/grading/report';
 import { buildReportModel, type ReportModel } from '../core/grading/reportModel';
 
 export interface ReportHandlers {
-  /** Run one check again with the seed that failed it. */
+  /** Run one check again: `seed` is the run's seed, which gives the check the seed it had. */
   replay(checkId: string, seed: number): void;
   /** Open a file of the lab (relative, `/` separators) at a 1-based line and column. */
   openFile(file: string, line: number, column: number): void;
@@ -189,7 +189,9 @@ export class GradeReportPanel {
         // Only a check of this report, with the seed it ran with.
         const check = this.report.checks.find((c) => c.id === message.checkId && c.seed === message.seed);
         if (check) {
-          this.handlers.replay(check.id, check.seed);
+          // A check's seed is derived from the run's seed and its id: replaying the run's
+          // seed with only this check gives the check the very same seed again.
+          this.handlers.replay(check.id, this.report.seed);
         }
         break;
       }

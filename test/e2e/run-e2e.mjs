@@ -3,7 +3,10 @@
 // open the sidebar, tick a checklist item, reload and see it kept, open the lab,
 // let its dependencies install and its PostgreSQL start in Docker (the Containers
 // view), run its tests from the Testing view and see them
-// fail, fix the code, run again and see them pass.
+// fail, fix the code, run again and see them pass. Then the graded lab (Idempotency
+// keys): open it, grade a first attempt with a bug and read the report (the failing
+// check, its hint, its history as a timeline), replay that failure by its seed from the
+// report, fix the code, grade again and see every check pass and the checklist ticked.
 //
 // Screenshots of each step go to test-results/e2e/; with UPDATE_SCREENSHOTS=1 the
 // ones the README shows are also written to media/screenshots/.
@@ -21,6 +24,8 @@ const LAB_TITLE = 'Relational vs document modelling';
 const ITEM = 'Understand relational vs NoSQL';
 const ITEM_ID = 'understand-relational-vs-nosql';
 const TEST_COUNT = 10;
+const GRADED_LAB_ID = 'idempotency-keys';
+const GRADED_LAB_TITLE = 'Idempotency keys';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
 const vsix = path.join(REPO_ROOT, 'dist', 'distributed-data-labs.vsix');
 const shotsDir = path.join(REPO_ROOT, 'test-results', 'e2e');
@@ -38,6 +43,7 @@ const workspace = path.join(work, 'workspace');
 fs.mkdirSync(labsRoot);
 fs.mkdirSync(workspace);
 const labDir = path.join(labsRoot, LAB_ID);
+const gradedLabDir = path.join(labsRoot, GRADED_LAB_ID);
 
 const results = [];
 let page;
@@ -101,6 +107,23 @@ async function runCommand(title) {
   await page.keyboard.press('Enter');
 }
 
+/** The text of the grade report's webview, or '' while it is not shown. */
+async function reportText() {
+  for (const frame of page.frames()) {
+    const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
+    if (text.includes('Grade again')) return text;
+  }
+  return '';
+}
+
+/** The grade report's frame (for clicking its buttons). */
+async function reportFrame() {
+  for (const frame of page.frames()) {
+    if ((await frame.locator('button', { hasText: 'Grade again' }).count().catch(() => 0)) > 0) return frame;
+  }
+  return undefined;
+}
+
 const progressFile = (userDataDir) => path.join(userDataDir, 'User', 'globalStorage', 'ddlabs.distributed-data-labs', 'progress.json');
 
 /** Reads the Testing view's per-test states by the icons VS Code gives each row. */
@@ -147,6 +170,8 @@ const cs = await startCodeServer({
     'workbench.tips.enabled': false,
     // The peek view would cover the tree in the screenshots; failures still show inline.
     'testing.automaticallyOpenPeekView': 'never',
+    // The results panel would take half the screen in the grading screenshots; the report shows them.
+    'testing.automaticallyOpenTestResults': 'neverOpen',
     // The lab's PostgreSQL runs in Docker from the local image test/setup/docker.sh builds
     // (nothing can be pulled here), exactly as a mirror would be configured.
     'dataLabs.images': LOCAL_IMAGES,
@@ -211,6 +236,11 @@ try {
     await page.locator('.monaco-workbench').first().waitFor({ timeout: 120_000 });
     await openSidebar();
     await until('the reloaded checkbox to show the tick', async () => (await checkbox(ITEM).getAttribute('aria-checked')) === 'true', 20_000);
+    // The workbench goes on restoring its state for a few seconds after a reload. A window
+    // turned into a multi-root workspace in that time (the next step adds the lab folder)
+    // came back, once in a while, as an empty untitled workspace (code-server 4.100.3), so
+    // let it settle, as a learner's window has long settled by the time they open a lab.
+    await page.waitForTimeout(5000);
   });
 
   await check('opening the lab scaffolds it and shows its README beside the main file', async () => {
@@ -290,6 +320,74 @@ try {
     await runAllTestsUntil('passed');
     await shot('testing-passed');
   });
+
+  await check('the graded lab opens, installs and starts its database', async () => {
+    await runCommand('Distributed Data Labs: Open Lab...');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: GRADED_LAB_TITLE }).first();
+    await pick.waitFor({ timeout: 20_000 });
+    await pick.click();
+    await until('the graded lab to be scaffolded', async () => fs.existsSync(path.join(gradedLabDir, '.data-lab.json')), 30_000);
+    await until('its npm install to finish', async () => fs.existsSync(path.join(gradedLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
+    await until('its database to be ready (its .env written)', async () => fs.existsSync(path.join(gradedLabDir, '.env')), 3 * 60_000);
+  });
+
+  await check('grading a first attempt with a bug shows the failing check, its hint and its history', async () => {
+    // The learner's first attempt stores the response as jsonb: the replay is not byte for byte.
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', 'graders', 'idempotency', 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts'), path.join(gradedLabDir, 'src', 'payments.ts'));
+    // Room for the report: it opens beside the active editor, so start from none.
+    await runCommand('View: Close All Editors');
+    await runCommand('Distributed Data Labs: Grade Lab');
+    await until('the report to show the failed replay check', async () => {
+      const text = await reportText();
+      return text.includes('A retry after success replays the stored response byte for byte') && text.includes('Replay this failure') && text.includes('jsonb');
+    }, 3 * 60_000);
+    const frame = await reportFrame();
+    if (!frame) throw new Error('the report frame is gone');
+    if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
+    // The lab's hidden checks in the Testing view, each with its verdict.
+    // Clicking the icon of the container already shown would close it.
+    if (!(await page.locator('.test-explorer').first().isVisible().catch(() => false))) {
+      await page.locator('.activitybar [aria-label^="Testing"]').first().click();
+    }
+    const other = page.locator('.test-explorer .monaco-list-row', { hasText: LAB_TITLE }).first();
+    if ((await other.getAttribute('aria-expanded').catch(() => null)) === 'true') await other.locator('.monaco-tl-twistie').click();
+    for (const label of [GRADED_LAB_TITLE, 'Hidden checks (Grade)']) {
+      const row = page.locator('.test-explorer .monaco-list-row', { hasText: label }).first();
+      await row.waitFor({ timeout: 20_000 });
+      if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
+    }
+    await until('the hidden checks to show their verdicts', async () => (await testStates()).filter((r) => r.state === 'failed').length >= 2, 20_000);
+    await page.waitForTimeout(800);
+    await shot('grade-report', { readme: true });
+  });
+
+  await check('"Replay this failure" reruns that check with its seed', async () => {
+    const frame = await reportFrame();
+    const before = await reportText();
+    const seed = /Seed (\d+)/.exec(before)?.[1];
+    await frame.locator('button', { hasText: 'Replay this failure' }).first().click();
+    await until('the report to show the replayed check alone', async () => {
+      const text = await reportText();
+      return text !== before && /\/\s*1\b/.test(text) && seed !== undefined && text.includes(seed);
+    }, 2 * 60_000);
+  });
+
+  await check('after the fix, every check passes and the lab\'s checklist items are ticked', async () => {
+    fs.copyFileSync(path.join(REPO_ROOT, 'labs', GRADED_LAB_ID, 'solution', 'src', 'payments.ts'), path.join(gradedLabDir, 'src', 'payments.ts'));
+    const frame = await reportFrame();
+    await frame.locator('button', { hasText: 'Grade again' }).first().click();
+    await until('the report to say every check passed', async () => (await reportText()).includes('Every check passed'), 3 * 60_000);
+    await until('progress.json to hold the lab\'s items', async () => {
+      try {
+        const items = JSON.parse(fs.readFileSync(progressFile(cs.userDataDir), 'utf8')).items;
+        return items['add-idempotency-keys'] !== undefined && items['handle-retries-safely'] !== undefined;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+    await page.waitForTimeout(800);
+    await shot('grade-passed', { readme: true });
+  });
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
@@ -298,7 +396,9 @@ try {
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
   // so the next sweep would remove it anyway).
-  spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${LAB_ID} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
+  for (const lab of [LAB_ID, GRADED_LAB_ID]) {
+    spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
+  }
   fs.rmSync(work, { recursive: true, force: true });
 }
 const passed = results.filter((r) => r.ok).length;

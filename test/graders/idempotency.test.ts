@@ -155,6 +155,41 @@ describe('data-labs grade', () => {
     }
   });
 
+  /** A learner folder inside the repository (so esbuild resolves, as from a lab's node_modules), removed afterwards. */
+  async function withFolder(name: string, source: string, run: (dir: string) => Promise<void> | void): Promise<void> {
+    const dir = path.join(root, 'test', 'graders', 'idempotency', `.tmp-${name}`);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(path.join(dir, 'src'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'package.json'), `{"name":"${name}","private":true}`);
+    await fs.writeFile(path.join(dir, 'src', 'payments.ts'), source);
+    try {
+      await run(dir);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('names a missing export as a contract problem, and exits 1', async () => {
+    await withFolder('contract', 'export async function createPayment() {\n  return { status: 201, headers: {}, body: "{}" };\n}\n', (dir) => {
+      const run = grade([dir, '--seed', '1', '--json']);
+      expect(run.status).toBe(1);
+      const report = gradeReportSchema.parse(JSON.parse(run.stdout));
+      expect(report.problem?.kind).toBe('contract');
+      expect(report.problem?.message).toMatch(/"migrate" is not exported by src\/payments\.ts \(it exports: createPayment\)/);
+    });
+  });
+
+  it('a learner process that exits mid-request fails the check with that reason, and the grading goes on', async () => {
+    const source = 'export async function migrate() {}\nexport async function createPayment() {\n  process.exit(3);\n}\n';
+    await withFolder('exits', source, async (dir) => {
+      const report = await gradeLab(idempotencyKeysGrader, options(dir, 5, { only: ['replay-after-success', 'per-user-scope'] }));
+      expect(report.checks.map((c) => c.status)).toEqual(['fail', 'fail']);
+      for (const check of report.checks) {
+        expect(check.actual).toMatch(/exited with code 3 \(did the code call process\.exit\?\)/);
+      }
+    });
+  });
+
   it('refuses an unknown check with exit 2, listing the checks', () => {
     const run = grade([reference, '--check', 'no-such-check']);
     expect(run.status).toBe(2);
