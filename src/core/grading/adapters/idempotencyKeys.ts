@@ -8,7 +8,7 @@
  * Bundled on its own into dist/adapters/idempotency-keys.cjs; it imports nothing of the
  * extension or the grader.
  */
-import { type CrashPlan, GradedDb } from './pgDb';
+import { type Db, callLearner, dbAdapter } from './pgDb';
 
 export interface AdapterConfig {
   readonly databaseUrl: string;
@@ -24,11 +24,6 @@ type ProviderResult =
   | { kind: 'declined'; status: 402; code: string; message: string }
   | { kind: 'rejected'; status: number; type: string; message: string }
   | { kind: 'unknown'; reason: string };
-
-interface LearnerModule {
-  migrate?: unknown;
-  createPayment?: unknown;
-}
 
 function errorFields(text: string): { type: string; code: string; message: string } {
   try {
@@ -77,60 +72,27 @@ function providerClient(url: string, timeoutMs: number): { createCharge(params: 
 }
 
 /** The functions the grader calls in the learner's process. */
-export function createAdapter(learner: LearnerModule): Record<string, (...args: never[]) => unknown> {
-  let graded: GradedDb | undefined;
+export function createAdapter(learner: Readonly<Record<string, unknown>>): Record<string, (...args: never[]) => unknown> {
+  const base = dbAdapter();
   let provider: ReturnType<typeof providerClient> | undefined;
   let clockOffsetMs = 0;
   const clock = { now: (): Date => new Date(Date.now() + clockOffsetMs) };
-
-  const deps = (): { db: GradedDb['db']; provider: ReturnType<typeof providerClient>; clock: typeof clock } => {
-    if (graded === undefined || provider === undefined) {
+  const deps = (): { db: Db; provider: ReturnType<typeof providerClient>; clock: typeof clock } => {
+    if (provider === undefined) {
       throw new Error('The grader did not configure the adapter.');
     }
-    return { db: graded.db, provider, clock };
+    return { db: base.db(), provider, clock };
   };
-
   return {
+    ...base.controls,
     async configure(config: AdapterConfig): Promise<void> {
-      await graded?.close().catch(() => undefined);
-      graded = new GradedDb({ databaseUrl: config.databaseUrl, schema: config.schema, poolSize: config.poolSize });
+      await base.open({ databaseUrl: config.databaseUrl, schema: config.schema, poolSize: config.poolSize });
       provider = providerClient(config.providerUrl, config.providerTimeoutMs);
-      await graded.createSchema();
     },
     setClock(offsetMs: number): void {
       clockOffsetMs = offsetMs;
     },
-    /** Starts counting commit points from zero, with a crash armed or not. */
-    arm(crash: CrashPlan | null): void {
-      graded?.reset(crash ?? undefined);
-    },
-    commitPoints(): number {
-      return graded?.count ?? 0;
-    },
-    /** Latency on every statement, and connections opened ahead, for the concurrency scenario. */
-    async network(options: { latencyMs: number; warm: number }): Promise<void> {
-      graded?.setLatency(options.latencyMs);
-      if (options.warm > 0) {
-        await graded?.warm(options.warm);
-      }
-    },
-    async migrate(): Promise<void> {
-      if (typeof learner.migrate !== 'function') {
-        throw new TypeError('src/payments.ts does not export a function migrate(db).');
-      }
-      await (learner.migrate as (db: unknown) => Promise<void>)(deps().db);
-    },
-    async createPayment(request: unknown): Promise<unknown> {
-      if (typeof learner.createPayment !== 'function') {
-        throw new TypeError('src/payments.ts does not export a function createPayment(request, deps).');
-      }
-      return (learner.createPayment as (r: unknown, d: unknown) => Promise<unknown>)(request, deps());
-    },
-    /** Ends the run: drops its schema and closes the connections. */
-    async finish(): Promise<void> {
-      const ending = graded;
-      graded = undefined;
-      await ending?.dropSchemaAndClose();
-    },
+    migrate: () => callLearner(learner, 'src/payments.ts', 'migrate', '(db)', deps().db),
+    createPayment: (request: unknown) => callLearner(learner, 'src/payments.ts', 'createPayment', '(request, deps)', request, deps()),
   };
 }

@@ -15,6 +15,7 @@ import type { HistoryRecorder, Scenario, ScenarioContext } from '../engine';
 import { type LabGrader, type LabRun, LearnerSetupError, type OpenedRun } from '../gradeLab';
 import { GRADER_CHECKS } from '../graderIds';
 import { PaymentProvider, type ProviderFault, type ProviderRequestRecord } from '../paymentProvider';
+import { type CrashAt, LearnerProcess } from '../learnerProcess';
 import type { CheckOutcome, HistoryEvent } from '../report';
 import type { CallResult, Sandbox } from '../sandbox';
 
@@ -609,42 +610,35 @@ function providerOp(r: ProviderRequestRecord): string {
   return r.status === 402 ? 'declined 402' : String(r.status);
 }
 
-/** The grader's side of one run: the sandbox, the provider, the clock. */
+/** The grader's side of one run: the learner's process, the provider, the clock. */
 class Harness {
   private clockOffsetMs = 0;
+  readonly learner: LearnerProcess;
 
   constructor(
     private readonly sandbox: Sandbox,
     readonly provider: PaymentProvider,
-    private readonly config: { databaseUrl: string; schema: string },
-  ) {}
-
-  async configure(): Promise<void> {
-    const result = await this.sandbox.call('configure', [{ ...this.config, providerUrl: this.provider.url, poolSize: POOL_SIZE, providerTimeoutMs: PROVIDER_TIMEOUT_MS }], 20_000);
-    if (!result.ok) {
-      throw new Error(`The grader could not connect the learner's process to the database: ${result.message}`);
-    }
-    await this.sandbox.call('setClock', [this.clockOffsetMs], 5_000);
+    config: { databaseUrl: string; schema: string },
+  ) {
+    this.learner = new LearnerProcess(sandbox, async (process) => {
+      const result = await process.call('configure', [{ ...config, providerUrl: provider.url, poolSize: POOL_SIZE, providerTimeoutMs: PROVIDER_TIMEOUT_MS }], 20_000);
+      if (!result.ok) {
+        throw new Error(`The grader could not connect the learner's process to the database: ${result.message}`);
+      }
+      await process.call('setClock', [this.clockOffsetMs], 5_000);
+    });
   }
 
-  /** Starts a fresh learner process (after a crash or a timeout) and connects it again. */
+  configure(): Promise<void> {
+    return this.learner.connect();
+  }
+
   restart(): Promise<void> {
-    const restarting = (async () => {
-      await this.sandbox.restart();
-      await this.configure();
-    })();
-    // A request sent meanwhile waits for the new process to be connected.
-    this.restarting = restarting.catch(() => undefined);
-    return restarting;
+    return this.learner.restart();
   }
 
-  private restarting: Promise<void> = Promise.resolve();
-
-  async ensureRunning(): Promise<void> {
-    await this.restarting;
-    if (this.sandbox.endReason !== undefined) {
-      await this.restart();
-    }
+  ensureRunning(): Promise<void> {
+    return this.learner.ensureRunning();
   }
 
   /** Moves the learner's clock and the provider's to `offsetMs` from now (recorded in the history when given one). */
@@ -655,21 +649,16 @@ class Harness {
     history?.record('grader', 'note', `clock moved to +${formatDuration(offsetMs)}`);
   }
 
-  async arm(crash: { point: number; when: 'before' | 'after' } | null): Promise<void> {
-    await this.sandbox.call('arm', [crash], 5_000);
+  arm(crash: CrashAt | null): Promise<void> {
+    return this.learner.arm(crash);
   }
 
-  /** Database latency for every statement of the learner's code (0: none), with `warm` connections opened ahead. */
-  async network(latencyMs: number, warm = 0): Promise<void> {
-    const result = await this.sandbox.call('network', [{ latencyMs, warm }], 20_000);
-    if (!result.ok) {
-      throw new Error(`The grader could not set the database latency: ${result.message}`);
-    }
+  network(latencyMs: number, warm = 0): Promise<void> {
+    return this.learner.network(latencyMs, warm);
   }
 
-  async commitPoints(): Promise<number> {
-    const result = await this.sandbox.call<number>('commitPoints', [], 5_000);
-    return result.ok ? result.value : 0;
+  commitPoints(): Promise<number> {
+    return this.learner.commitPoints();
   }
 
   /** Resets the provider for a scenario and records its requests into the history. */
