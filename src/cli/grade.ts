@@ -15,6 +15,7 @@ import { GRADERS } from '../core/grading/graders';
 import type { Lab } from '../core/labs/catalog';
 import { type Backend, type LabServicesController, labAllowsEmbedded } from '../core/services/labServicesController';
 import { DockerUnavailableError } from '../core/services/runtime';
+import { labDirExists } from './services';
 
 export const GRADE_HELP = `Usage:
   data-labs grade <lab> [dir] [--seed N] [--check ID] [--json] [--backend docker|embedded]
@@ -71,10 +72,7 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
     return 1;
   }
   const grader = GRADERS[graderId];
-  try {
-    await fs.access(labDir);
-  } catch {
-    io.stderr(`data-labs: ${labDir} does not exist. Open the lab first ("data-labs open ${labId}"), or name its folder.\n`);
+  if (!(await labDirExists(labDir, labId, io))) {
     return 1;
   }
 

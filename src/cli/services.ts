@@ -107,10 +107,7 @@ export async function runServicesCommand(request: ServicesCliRequest, controller
     io.stdout(`Lab ${labId} needs no databases.\n`);
     return 0;
   }
-  try {
-    await fs.access(labDir);
-  } catch {
-    io.stderr(`data-labs: ${labDir} does not exist. Open the lab first ("data-labs open ${labId}"), or name its folder.\n`);
+  if (!(await labDirExists(labDir, labId, io))) {
     return 1;
   }
   const pulls = new Map<string, number>();
@@ -128,6 +125,17 @@ export async function runServicesCommand(request: ServicesCliRequest, controller
   });
   io.stdout(request.json ? `${JSON.stringify(started, null, 2)}\n` : formatStarted(started));
   return 0;
+}
+
+/** Whether the lab folder exists; if not, says how to make it. */
+export async function labDirExists(labDir: string, labId: string, io: Pick<ServicesCliIo, 'stderr'>): Promise<boolean> {
+  try {
+    await fs.access(labDir);
+    return true;
+  } catch {
+    io.stderr(`data-labs: ${labDir} does not exist. Open the lab first ("data-labs open ${labId}"), or name its folder.\n`);
+    return false;
+  }
 }
 
 /** The lab folder: the one named, else where `data-labs open` puts it. */

@@ -22,7 +22,6 @@ export interface GradeRequest {
   readonly only?: readonly string[];
   /** Called as each check is decided. */
   readonly onCheck?: (check: CheckResult) => void;
-  readonly token?: vscode.CancellationToken;
 }
 
 /** Why a grading did not run; shown to the learner already. */
@@ -32,6 +31,7 @@ export class GradeNotRun extends Error {
 
 export class LabGrading implements vscode.Disposable {
   private readonly diagnostics = vscode.languages.createDiagnosticCollection('dataLabs.grade');
+  /** The panel each lab folder's last report is in (GradeReportPanel itself keeps one per lab). */
   private readonly panels = new Map<string, GradeReportPanel>();
   /** The last report per lab folder; read by the extension-host tests. */
   readonly lastReports = new Map<string, GradeReport>();
@@ -153,12 +153,8 @@ export class LabGrading implements vscode.Disposable {
     }
   }
 
+  /** Shows the report in its lab's panel (the open one, updated and revealed, or a new one), its actions bound to this folder. */
   private showReport(lab: Lab, labDir: string, report: GradeReport): void {
-    const existing = this.panels.get(labDir);
-    if (existing) {
-      existing.update(report);
-      return;
-    }
     const panel = GradeReportPanel.show(this.ctx.extension.extensionUri, lab.manifest.title, report, {
       replay: (checkId, seed) => void this.regrade(labDir, { seed, only: [checkId] }),
       gradeAgain: () => void this.regrade(labDir, {}),
@@ -167,8 +163,10 @@ export class LabGrading implements vscode.Disposable {
         void vscode.window.showTextDocument(vscode.Uri.file(path.join(labDir, file)), { selection: new vscode.Range(position, position), viewColumn: vscode.ViewColumn.One });
       },
     });
-    this.panels.set(labDir, panel);
-    panel.onDidDispose(() => this.panels.delete(labDir));
+    if (this.panels.get(labDir) !== panel) {
+      this.panels.set(labDir, panel);
+      panel.onDidDispose(() => this.panels.delete(labDir));
+    }
   }
 
   /** The report panel of a lab folder, if one is open; for the extension-host tests. */
@@ -182,7 +180,7 @@ export class LabGrading implements vscode.Disposable {
 
   dispose(): void {
     this.diagnostics.dispose();
-    for (const panel of this.panels.values()) {
+    for (const panel of new Set(this.panels.values())) {
       panel.dispose();
     }
   }

@@ -188,6 +188,10 @@ export class LabTestController implements vscode.Disposable {
     const lab = (await openLabFolders(this.ctx)).find((l) => path.resolve(l.folder.uri.fsPath) === path.resolve(labDir))?.lab;
     const grading = this.ctx.grading;
     if (!lab || !grading) {
+      const message = new vscode.TestMessage(vscode.l10n.t('{0} is no longer an open lab folder, so it cannot be graded.', labDir));
+      for (const item of items) {
+        this.errored(run, item, message);
+      }
       return;
     }
     for (const item of items) {

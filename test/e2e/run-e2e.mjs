@@ -107,21 +107,18 @@ async function runCommand(title) {
   await page.keyboard.press('Enter');
 }
 
-/** The text of the grade report's webview, or '' while it is not shown. */
-async function reportText() {
-  for (const frame of page.frames()) {
-    const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
-    if (text.includes('Grade again')) return text;
-  }
-  return '';
-}
-
-/** The grade report's frame (for clicking its buttons). */
+/** The grade report's frame (for reading it and clicking its buttons), or undefined while it is not shown. */
 async function reportFrame() {
   for (const frame of page.frames()) {
     if ((await frame.locator('button', { hasText: 'Grade again' }).count().catch(() => 0)) > 0) return frame;
   }
   return undefined;
+}
+
+/** The text of the grade report's webview, or '' while it is not shown. */
+async function reportText() {
+  const frame = await reportFrame();
+  return frame ? frame.locator('body').innerText({ timeout: 1000 }).catch(() => '') : '';
 }
 
 const progressFile = (userDataDir) => path.join(userDataDir, 'User', 'globalStorage', 'ddlabs.distributed-data-labs', 'progress.json');

@@ -294,14 +294,11 @@ export class PaymentProvider {
       if (idempotencyKey !== undefined) {
         this.answers.set(idempotencyKey, { storedAt: clock, fingerprint, status: 201, body: JSON.stringify(payload) });
       }
+      record('cut', false, charge);
       if (fault.kind === 'after-charge') {
-        record('cut', false, charge);
         await fault.action();
-        res.socket?.resetAndDestroy();
-        return;
       }
       res.socket?.resetAndDestroy();
-      record('cut', false, charge);
       return;
     }
     answer(201, payload, charge);

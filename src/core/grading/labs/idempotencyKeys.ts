@@ -15,7 +15,7 @@ import type { HistoryRecorder, Scenario, ScenarioContext } from '../engine';
 import { type LabGrader, type LabRun, LearnerSetupError, type OpenedRun } from '../gradeLab';
 import { GRADER_CHECKS } from '../graderIds';
 import { PaymentProvider, type ProviderFault, type ProviderRequestRecord } from '../paymentProvider';
-import { type CrashAt, LearnerProcess } from '../learnerProcess';
+import { LearnerProcess } from '../learnerProcess';
 import type { CheckOutcome, HistoryEvent } from '../report';
 import type { CallResult, Sandbox } from '../sandbox';
 
@@ -271,14 +271,10 @@ function checkReplays(history: readonly HistoryEvent[], expected: string, firstS
       return fail(expected, `The retry got the same response, but without the header idempotent-replayed: true.`, "Mark a response replayed from storage with headers { 'idempotent-replayed': 'true' }, so a client can tell a replay from a fresh run.", culpritsOf(retry));
     }
   }
-  if (original(first).replayed) {
+  if (first.response.replayed) {
     return fail(expected, 'The first response was marked idempotent-replayed, though it ran for the first time.', 'Only a response replayed from storage carries idempotent-replayed: true.', culpritsOf(first));
   }
   return pass(expected, `${retries.length} retr${retries.length > 1 ? 'ies' : 'y'} got the stored ${firstStatus} back byte for byte, marked replayed, with no call to the provider.`);
-}
-
-function original(r: RequestRecord): RecordedResponse {
-  return r.response as RecordedResponse;
 }
 
 function sameJson(a: string, b: string): boolean {
@@ -629,36 +625,12 @@ class Harness {
     });
   }
 
-  configure(): Promise<void> {
-    return this.learner.connect();
-  }
-
-  restart(): Promise<void> {
-    return this.learner.restart();
-  }
-
-  ensureRunning(): Promise<void> {
-    return this.learner.ensureRunning();
-  }
-
   /** Moves the learner's clock and the provider's to `offsetMs` from now (recorded in the history when given one). */
   async setClock(offsetMs: number, history?: HistoryRecorder): Promise<void> {
     this.clockOffsetMs = offsetMs;
     this.provider.setClockOffset(offsetMs);
     await this.sandbox.call('setClock', [offsetMs], 5_000);
     history?.record('grader', 'note', `clock moved to +${formatDuration(offsetMs)}`);
-  }
-
-  arm(crash: CrashAt | null): Promise<void> {
-    return this.learner.arm(crash);
-  }
-
-  network(latencyMs: number, warm = 0): Promise<void> {
-    return this.learner.network(latencyMs, warm);
-  }
-
-  commitPoints(): Promise<number> {
-    return this.learner.commitPoints();
   }
 
   /** Resets the provider for a scenario and records its requests into the history. */
@@ -678,7 +650,7 @@ class Harness {
 
   /** Sends one request as `lane` and records it; resolves however it ends. */
   async send(history: HistoryRecorder, lane: string, request: Request): Promise<RecordedResponse | undefined> {
-    await this.ensureRunning();
+    await this.learner.ensureRunning();
     const input: RequestInput = { user: request.userId, key: shownKey(request.idempotencyKey), body: request.body };
     history.record(lane, 'invoke', OP, input);
     const result: CallResult = await this.sandbox.call('createPayment', [request], REQUEST_TIMEOUT_MS);
@@ -725,9 +697,9 @@ function scenario(h: Harness, s: Omit<Scenario, 'run'> & { run(ctx: ScenarioCont
     async run(ctx) {
       const stop = h.watchProvider(ctx.history);
       try {
-        await h.ensureRunning();
+        await h.learner.ensureRunning();
         await h.setClock(0);
-        await h.arm(null);
+        await h.learner.arm(null);
         await s.run(ctx, `user_${ctx.rng.int(0, 2 ** 30).toString(36)}`);
       } finally {
         stop();
@@ -757,10 +729,10 @@ function title(id: string): string {
   return IDEMPOTENCY_CHECKS.find((c) => c.id === id)?.title ?? id;
 }
 
-function buildScenarios(h: Harness, sandbox: Sandbox): Scenario[] {
+function buildScenarios(h: Harness): Scenario[] {
   const kill = async (history: HistoryRecorder, why: string): Promise<void> => {
     history.record('learner', 'crash', 'process killed', undefined, why);
-    await h.restart();
+    await h.learner.restart();
   };
   return [
     scenario(h, {
@@ -825,7 +797,7 @@ function buildScenarios(h: Harness, sandbox: Sandbox): Scenario[] {
             // The database a few milliseconds away, as over a network, and its connections
             // already open: the requests meet in the window between reading and writing the key.
             const latencyMs = rng.int(2, 8);
-            await h.network(latencyMs, n);
+            await h.learner.network(latencyMs, n);
             history.record('grader', 'fault', `database latency ${latencyMs} ms per statement`);
             // A slow provider keeps the first request inside its charge while the others arrive.
             h.provider.failNext({ kind: 'delay', ms: rng.int(150, 300) });
@@ -842,11 +814,11 @@ function buildScenarios(h: Harness, sandbox: Sandbox): Scenario[] {
                 await h.send(history, `round ${round}/client-${i + 1}`, request);
               }),
             );
-            await h.network(0);
+            await h.learner.network(0);
             await h.send(history, `round ${round}/retry`, request);
           }
         } finally {
-          await h.network(0).catch(() => undefined);
+          await h.learner.network(0).catch(() => undefined);
         }
       },
     }),
@@ -873,23 +845,23 @@ function buildScenarios(h: Harness, sandbox: Sandbox): Scenario[] {
       budgetMs: 60_000,
       check: checkCrashRecovery,
       async run({ history, rng, signal }, user) {
-        await h.arm(null);
+        await h.learner.arm(null);
         await h.send(history, 'clean', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) });
-        const points = await h.commitPoints();
+        const points = await h.learner.commitPoints();
         history.record('grader', 'note', `a clean request passed ${points} commit point${points === 1 ? '' : 's'}`);
         let clock = 0;
         for (let point = 1; point <= points && !signal.aborted; point++) {
           for (const when of ['before', 'after'] as const) {
             const lane = `${when} commit ${point}`;
             const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
-            await h.arm({ point, when });
+            await h.learner.arm({ point, when });
             history.record('grader', 'fault', `crash ${when} commit point ${point}`);
             await h.send(history, lane, request);
-            if (sandbox.endReason !== undefined) {
+            if (h.learner.ended) {
               history.record('learner', 'crash', 'process killed', undefined, `killed ${when} commit point ${point}`);
-              await h.restart();
+              await h.learner.restart();
             } else {
-              await h.arm(null);
+              await h.learner.arm(null);
             }
             clock += LOCK_TIMEOUT_MS + 1_000;
             await h.setClock(clock, history);
@@ -961,7 +933,7 @@ export const idempotencyKeysGrader: LabGrader = {
       await provider.close();
     };
     try {
-      await harness.configure();
+      await harness.learner.connect();
       const migrated = await run.sandbox.call('migrate', [], 30_000);
       if (!migrated.ok) {
         throw new LearnerSetupError(`migrate(db) failed, so no check could run: ${migrated.message}`, migrated.kind === 'threw' ? migrated.error.stack : undefined, run.sandbox.output());
@@ -970,6 +942,6 @@ export const idempotencyKeysGrader: LabGrader = {
       await close().catch(() => undefined);
       throw error;
     }
-    return { scenarios: buildScenarios(harness, run.sandbox), close };
+    return { scenarios: buildScenarios(harness), close };
   },
 };
