@@ -3,7 +3,7 @@
  *
  * The database is the lab's PostgreSQL, which the Data Labs extension starts (a Docker
  * container, or without Docker an embedded PostgreSQL). The tests and the grader connect
- * to it and hand your code a `Db` in `deps.db`, so payments.ts never deals with
+ * to it and hand your code a `Db` in `deps.db`, so saga.ts never deals with
  * connections. You do not need to change this file.
  */
 
