@@ -58,6 +58,10 @@ function labPg(): typeof PgModule {
 export class GradedDb {
   private readonly pool: PgModule.Pool;
   private points = 0;
+  /** Calls to the world outside the database (a service, a provider) started so far. */
+  private externalCalls = 0;
+  /** For each commit point reached since the last reset: how many external calls had started before it. */
+  private callsBefore: number[] = [];
   private crash: CrashPlan | undefined;
   private latencyMs = 0;
   readonly db: Db;
@@ -88,7 +92,23 @@ export class GradedDb {
   /** Counts from zero again, and arms (or disarms) a crash. */
   reset(crash: CrashPlan | undefined): void {
     this.points = 0;
+    this.externalCalls = 0;
+    this.callsBefore = [];
     this.crash = crash;
+  }
+
+  /** Notes that the learner's code started a call outside the database (see `trail`). */
+  noteExternalCall(): void {
+    this.externalCalls++;
+  }
+
+  /**
+   * For each commit point since the last reset, how many external calls had started before
+   * it. Where no call started between two points, killing the process just before the
+   * second leaves the world exactly as killing it just after the first does.
+   */
+  get trail(): readonly number[] {
+    return [...this.callsBefore];
   }
 
   /**
@@ -145,6 +165,9 @@ export class GradedDb {
 
   /** Called around each commit point. */
   private reach(when: 'before' | 'after', point: number): void {
+    if (when === 'before') {
+      this.callsBefore[point - 1] = this.externalCalls;
+    }
     if (this.crash !== undefined && this.crash.point === point && this.crash.when === when) {
       this.die();
     }
@@ -235,6 +258,8 @@ export function callLearner(learner: Readonly<Record<string, unknown>>, file: st
 export function dbAdapter(): {
   open(options: PgDbOptions): Promise<void>;
   db(): Db;
+  /** The adapter's clients call this as each call to the outside world starts. */
+  noteExternalCall(): void;
   readonly controls: Record<string, (...args: never[]) => unknown>;
 } {
   let graded: GradedDb | undefined;
@@ -250,6 +275,9 @@ export function dbAdapter(): {
       }
       return graded.db;
     },
+    noteExternalCall() {
+      graded?.noteExternalCall();
+    },
     controls: {
       /** Starts counting commit points from zero, with a crash armed or not. */
       arm(crash: CrashPlan | null): void {
@@ -257,6 +285,10 @@ export function dbAdapter(): {
       },
       commitPoints(): number {
         return graded?.count ?? 0;
+      },
+      /** For each commit point since `arm`, how many external calls had started before it. */
+      commitTrail(): readonly number[] {
+        return graded?.trail ?? [];
       },
       /** Latency on every statement, and connections opened ahead, for the concurrency scenarios. */
       async network(options: { latencyMs: number; warm: number }): Promise<void> {
