@@ -19,7 +19,7 @@ import type { HistoryRecorder, Scenario, ScenarioContext } from '../engine';
 import { type LabGrader, type LabRun, LearnerSetupError, type OpenedRun } from '../gradeLab';
 import { GRADER_CHECKS } from '../graderIds';
 import { LearnerProcess } from '../learnerProcess';
-import type { CheckOutcome, HistoryEvent } from '../report';
+import type { CheckOutcome, HistoryEvent, HistoryFocus } from '../report';
 import { type OrderTruth, SagaServices, type SagaOperation, type ServiceCall, type ServiceFault, type StockTruth } from '../sagaServices';
 import type { Sandbox } from '../sandbox';
 
@@ -221,6 +221,13 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
   return undefined;
 }
 
+/** The part of the history that shows one order: its saga, its service calls, its faults, the crashes and recoveries meanwhile. */
+export function focusOn(history: readonly HistoryEvent[], orderId: string): HistoryFocus {
+  const planned = `order ${orderId}:`;
+  const events = history.flatMap((e, i) => (e.process === 'grader' && e.type === 'fault' && e.op.startsWith(planned) ? [i] : []));
+  return { label: `order ${orderId}`, processes: [`order:${orderId}`, `svc:${orderId}`], context: ['recovery', 'orchestrator'], events };
+}
+
 function judgeAll(history: readonly HistoryEvent[], expected: string, mustAnswer: boolean, what: string): CheckOutcome {
   const found = truthOf(history);
   const orders = ordersOf(history);
@@ -232,7 +239,7 @@ function judgeAll(history: readonly HistoryEvent[], expected: string, mustAnswer
     if (!truth) continue;
     const violation = judgeOrder(order, callsOf(history, order.input.orderId), truth, found.index, mustAnswer);
     if (violation) {
-      return { status: 'fail', expected, actual: violation.actual, hint: violation.hint, culprits: [...new Set(violation.culprits)].sort((a, b) => a - b) };
+      return { status: 'fail', expected, actual: violation.actual, hint: violation.hint, culprits: [...new Set(violation.culprits)].sort((a, b) => a - b), focus: focusOn(history, order.input.orderId) };
     }
   }
   return { status: 'pass', expected, actual: `${orders.length} ${what}: every one ended as it should, each effect once.` };
@@ -493,7 +500,7 @@ function buildScenarios(h: SagaHarness): Scenario[] {
             if (signal.aborted) break;
             const order = orders.order({ declined });
             await h.learner.arm({ point, when });
-            history.record('grader', 'fault', `kill the orchestrator ${when} commit ${point}`);
+            history.record('grader', 'fault', `order ${order.orderId}: kill the orchestrator ${when} commit ${point}`);
             await h.place(history, order, declined ? 'compensated' : 'completed', [declined ? 'card declined' : 'no faults', `killed ${when} commit ${point}`]);
             if (h.learner.ended) {
               history.record('orchestrator', 'crash', 'process killed', undefined, `killed ${when} commit ${point}`);
@@ -513,34 +520,35 @@ function buildScenarios(h: SagaHarness): Scenario[] {
       async run({ history, rng, signal, backend }, orders) {
         // The schedules are drawn in order from the seed, then run a few at a time on
         // PostgreSQL in Docker (each order has its own faults, so they do not meet); one at a
-        // time on the embedded database, which runs one transaction at a time.
-        const schedules: { order: OrderInput; expect: Expectation; plan: string[] }[] = [];
+        // time on the embedded database, which runs one transaction at a time. Each order's
+        // faults are planned (and marked in the history) just before it runs.
+        const schedules: { order: OrderInput; expect: Expectation; declined: boolean; faults: { op: SagaOperation; faults: ServiceFault[] }[] }[] = [];
         for (let i = 0; i < RANDOM_SCHEDULES; i++) {
           const declined = rng.chance(0.15);
           const order = orders.order({ declined });
-          const plan: string[] = declined ? ['card declined'] : [];
+          const faults: { op: SagaOperation; faults: ServiceFault[] }[] = [];
           for (const step of STEPS) {
             if (rng.chance(0.25)) {
-              const faults = Array.from({ length: rng.int(1, 2) }, () => rng.pick<ServiceFault>([{ kind: 'technical' }, { kind: 'ambiguous' }]));
-              plan.push(h.plan(history, order.orderId, step.op, faults));
+              faults.push({ op: step.op, faults: Array.from({ length: rng.int(1, 2) }, () => rng.pick<ServiceFault>([{ kind: 'technical' }, { kind: 'ambiguous' }])) });
             }
           }
           const refuse = !declined && rng.chance(0.15) ? rng.int(0, 1) : undefined;
           if (refuse !== undefined) {
             const step = STEPS[refuse] as (typeof STEPS)[number];
-            plan.push(h.plan(history, order.orderId, step.op, [{ kind: 'business', reason: REFUSALS[refuse] ?? 'refused' }]));
+            faults.push({ op: step.op, faults: [{ kind: 'business', reason: REFUSALS[refuse] ?? 'refused' }] });
           }
           if (declined || refuse !== undefined) {
             for (const undo of ['inventory.release', 'orders.reject'] as const) {
-              if (rng.chance(0.3)) plan.push(h.plan(history, order.orderId, undo, [rng.pick<ServiceFault>([{ kind: 'technical' }, { kind: 'ambiguous' }])]));
+              if (rng.chance(0.3)) faults.push({ op: undo, faults: [rng.pick<ServiceFault>([{ kind: 'technical' }, { kind: 'ambiguous' }])] });
             }
           }
-          schedules.push({ order, expect: declined || refuse !== undefined ? 'compensated' : 'completed', plan });
+          schedules.push({ order, expect: declined || refuse !== undefined ? 'compensated' : 'completed', declined, faults });
         }
         let next = 0;
         const worker = async (): Promise<void> => {
           while (next < schedules.length && !signal.aborted) {
-            const { order, expect, plan } = schedules[next++] as (typeof schedules)[number];
+            const { order, expect, declined, faults } = schedules[next++] as (typeof schedules)[number];
+            const plan = [...(declined ? ['card declined'] : []), ...faults.map((f) => h.plan(history, order.orderId, f.op, f.faults))];
             await h.place(history, order, expect, plan);
           }
         };
