@@ -16,6 +16,7 @@ import { type GradeOptions, gradeLab } from '../../src/core/grading/gradeLab';
 import { SAGA_CHECKS, sagaGrader } from '../../src/core/grading/labs/saga';
 import { gradeReportSchema } from '../../src/core/grading/report';
 import { buildReportModel } from '../../src/core/grading/reportModel';
+import { SagaServices } from '../../src/core/grading/sagaServices';
 import { findLab, loadCatalog } from '../../src/core/labs/catalog';
 import { createServicesController } from '../../src/cli/servicesController';
 import type { Lab } from '../../src/core/labs/catalog';
@@ -59,6 +60,37 @@ afterAll(async () => {
   const controller = createServicesController({ images: IMAGES, env: { ...process.env, DATA_LABS_STATE_DIR: stateDir }, embeddedServerScript: path.join(root, 'dist', 'embedded-postgres.js') });
   await controller.down(lab, path.join(workDir, 'embedded-lab'), { skipDocker: true, remove: true }).catch(() => undefined);
   await fs.rm(workDir, { recursive: true, force: true });
+});
+
+describe("the grader's services", () => {
+  it('answer a repeated request id with the first answer whatever the order of its keys, refuse it with other parameters, and leave nothing behind a refusal', async () => {
+    const services = await SagaServices.start(dockerUrl, `svc_test_${process.pid}`);
+    try {
+      await services.stock({ a: 5, b: 1 });
+      const post = async (op: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+        const response = await fetch(`${services.url}/${op}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      };
+      const first = await post('inventory/reserve', { requestId: 'r1', orderId: 'o1', items: [{ sku: 'a', qty: 2 }] });
+      expect(first.status).toBe(200);
+      // The same request as re-read from a jsonb log: other key order.
+      const again = await post('inventory/reserve', { items: [{ qty: 2, sku: 'a' }], orderId: 'o1', requestId: 'r1' });
+      expect(again).toEqual(first);
+      const other = await post('inventory/reserve', { requestId: 'r1', orderId: 'o1', items: [{ sku: 'a', qty: 3 }] });
+      expect(other.status).toBe(400);
+      // Two items, the second short: refused, and the first is not taken either.
+      const short = await post('inventory/reserve', { requestId: 'r2', orderId: 'o2', items: [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 2 }] });
+      expect(short).toEqual({ status: 422, body: { ok: false, kind: 'business', reason: 'out_of_stock' } });
+      expect(await services.stockTruth()).toEqual([
+        { sku: 'a', initial: 5, available: 3 },
+        { sku: 'b', initial: 1, available: 1 },
+      ]);
+      expect((await services.truth(['o1', 'o2'])).map((t) => t.reserved)).toEqual([{ a: 2 }, {}]);
+      expect(services.callLog().map((c) => c.outcome)).toEqual(['ok', 'replayed', 'invalid', 'business']);
+    } finally {
+      await services.close();
+    }
+  });
 });
 
 describe('the reference passes every check', () => {

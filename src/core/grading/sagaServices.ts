@@ -24,7 +24,6 @@
  * for that order fails as a business refusal, a technical failure before any work, an
  * ambiguous one (the work is committed, then the answer is a 503), or is delayed.
  */
-import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import pg from 'pg';
@@ -327,8 +326,7 @@ export class SagaServices {
       return { reply: { status: 400, body: { ok: false, kind: 'invalid', reason: invalid } }, replayed: false };
     }
     const service = op.split('.')[0] as (typeof SCHEMAS)[number];
-    const fingerprint = createHash('sha256').update(`${op} ${JSON.stringify({ ...body, requestId: undefined })}`).digest('hex');
-    const result = await this.pool.query<{ r: { status: number; body: Record<string, unknown>; replayed: boolean } }>(`SELECT ${this.schema(service)}.call($1, $2, $3, $4) AS r`, [op, requestId, fingerprint, body]);
+    const result = await this.pool.query<{ r: { status: number; body: Record<string, unknown>; replayed: boolean } }>(`SELECT ${this.schema(service)}.call($1, $2, $3) AS r`, [op, requestId, body]);
     const r = result.rows[0]?.r;
     if (r === undefined) {
       throw new Error(`${op} returned nothing`);
@@ -362,10 +360,11 @@ const ok = (result: string): string => `jsonb_build_object('status', 200, 'body'
 const refuse = (reason: string): string => `jsonb_build_object('status', 422, 'body', jsonb_build_object('ok', false, 'kind', 'business', 'reason', ${reason}))`;
 
 /**
- * Each service's `call(op, request_id, fingerprint, body)` function, in its schema. It
- * serialises calls with one request id (a concurrent retry waits for the first, then gets
- * its answer), answers a request id seen before with its first answer (400 when the
- * parameters differ), and otherwise applies the operation and stores the answer, a refusal
+ * Each service's `call(op, request_id, body)` function, in its schema. It serialises calls
+ * with one request id (a concurrent retry waits for the first, then gets its answer),
+ * answers a request id seen before with its first answer (400 when the parameters differ:
+ * compared as jsonb, so the order of keys does not matter, as an orchestrator that re-reads
+ * an order from a jsonb log sends them in another order), and otherwise applies the operation and stores the answer, a refusal
  * included. A refusal leaves nothing else behind: the work runs in a block whose exception
  * undoes it. Bodies arrive validated (`validate`).
  */
@@ -410,8 +409,9 @@ function serviceFunctions(s: (name: (typeof SCHEMAS)[number]) => string): string
   };
   return SCHEMAS.map(
     (name) => `
-    CREATE OR REPLACE FUNCTION ${s(name)}.call(p_op text, p_request text, p_fingerprint text, b jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+    CREATE OR REPLACE FUNCTION ${s(name)}.call(p_op text, p_request text, b jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
     DECLARE
+      p_fingerprint text := md5(p_op || ' ' || (b - 'requestId')::text);
       seen record;
       reply jsonb;
       item record;
