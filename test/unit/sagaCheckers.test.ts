@@ -47,10 +47,10 @@ class Story {
     return this.add({ process: `order:${orderId}`, type: 'info', op: 'placeOrder', detail: 'The learner\'s process was killed' });
   }
 
-  call(orderId: string, op: string, outcome: Outcome = 'ok'): number {
-    this.add({ process: `svc:${orderId}`, type: 'invoke', op, value: { requestId: `${orderId}:${op}` } });
+  call(orderId: string, op: string, outcome: Outcome = 'ok', requestId = `${orderId}:${op}`): number {
+    this.add({ process: `svc:${orderId}`, type: 'invoke', op, value: { requestId } });
     const type = outcome === 'ok' || outcome === 'replayed' ? 'ok' : outcome === 'business' ? 'fail' : 'info';
-    return this.add({ process: `svc:${orderId}`, type, op, value: { outcome } });
+    return this.add({ process: `svc:${orderId}`, type, op, value: { outcome, requestId } });
   }
 
   truth(orders: OrderTruth[], stock: TruthNote['stock'] = []): number {
@@ -142,6 +142,19 @@ describe('judging one saga against the services\' truth', () => {
     expect(outcome.status).toBe('fail');
     expect(outcome.actual).toMatch(/charged 2×/);
     expect(outcome.hint).toMatch(/requestId/);
+  });
+
+  it('names a retry sent with a new request id as the cause, when the service took it for a new request', () => {
+    const s = new Story();
+    s.place('j', 'completed');
+    s.call('j', 'orders.create', 'ambiguous', 'j:create:1');
+    s.call('j', 'orders.create', 'business', 'j:create:2');
+    s.answered('j', 'compensated');
+    s.truth([{ orderId: 'j', status: 'pending', reserved: {}, charges: 0, refunds: 0, shipments: 0 }]);
+    const outcome = checkTechnicalRetried(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/orders\.create was sent with a new requestId on a retry/);
+    expect(outcome.hint).toMatch(/reuse it on every retry/);
   });
 
   it('fails a saga that says compensated while the services show it half-done', () => {

@@ -74,25 +74,26 @@ export class LearnerProcess {
   }
 
   /**
-   * The crashes worth trying for the request just run (after `arm(null)`): after every
-   * commit point, and just before one only when the code called out of the database since
-   * the point before (otherwise the world is the same as just after that point). With
-   * `fromCall` n, only the points reached once the n-th such call had started.
+   * The crashes worth trying for the request just run (after `arm(null)`), for an adapter
+   * that runs its calls out of the database as points (`external` in adapters/pgDb.ts):
+   * just after each point. Just before a point is the same world as just after the one
+   * before it (or as nothing done at all, for the first): between two points nothing is
+   * committed and nothing is called. With `fromCall` n, only the points from the n-th call on.
    */
-  async crashPlan(fromCall = 0): Promise<CrashAt[]> {
-    const result = await this.sandbox.call<number[]>('commitTrail', [], 5_000);
+  async crashPlan(fromCall = 0): Promise<(CrashAt & { readonly kind: 'commit' | 'call' })[]> {
+    const result = await this.sandbox.call<('commit' | 'call')[]>('pointKinds', [], 5_000);
     if (!result.ok) {
-      throw new Error(`The grader could not read the commit points: ${result.message}`);
+      throw new Error(`The grader could not read the crash points: ${result.message}`);
     }
-    const plan: CrashAt[] = [];
-    result.value.forEach((calls, i) => {
-      if (calls < fromCall) {
-        return;
+    const plan: (CrashAt & { readonly kind: 'commit' | 'call' })[] = [];
+    let calls = 0;
+    result.value.forEach((kind, i) => {
+      if (kind === 'call') {
+        calls++;
       }
-      if (calls > (i === 0 ? 0 : (result.value[i - 1] ?? 0))) {
-        plan.push({ point: i + 1, when: 'before' });
+      if (calls >= fromCall) {
+        plan.push({ point: i + 1, when: 'after', kind });
       }
-      plan.push({ point: i + 1, when: 'after' });
     });
     return plan;
   }

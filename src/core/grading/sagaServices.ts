@@ -10,7 +10,7 @@
  * step and per compensation is safe, and one that makes a new id per attempt is not.
  *
  *   POST /orders/create     {requestId, orderId, customerId, total}    the order, pending
- *   POST /orders/reject     {requestId, orderId}                       compensation of create
+ *   POST /orders/reject     {requestId, orderId}                       compensation of create (no order: nothing to do)
  *   POST /orders/approve    {requestId, orderId}                       retriable, after the pivot
  *   POST /inventory/reserve {requestId, orderId, items: [{sku, qty}]}  business failure out_of_stock
  *   POST /inventory/release {requestId, orderId, items}                compensation: the stock back
@@ -374,9 +374,13 @@ function serviceFunctions(s: (name: (typeof SCHEMAS)[number]) => string): string
       IF p_op = 'orders.create' THEN
         INSERT INTO ${s('orders')}.orders (order_id, customer_id, total, status) VALUES (b->>'orderId', b->>'customerId', (b->>'total')::int, 'pending') ON CONFLICT DO NOTHING;
         reply := CASE WHEN FOUND THEN ${ok(`jsonb_build_object('orderId', b->>'orderId', 'status', 'pending')`)} ELSE ${refuse(`'order_exists'`)} END;
+      ELSIF p_op = 'orders.reject' THEN
+        -- Like a well-made compensation, rejecting an order that was never created does nothing and succeeds.
+        UPDATE ${s('orders')}.orders SET status = 'rejected' WHERE order_id = b->>'orderId';
+        reply := ${ok(`jsonb_build_object('orderId', b->>'orderId', 'status', CASE WHEN FOUND THEN 'rejected' ELSE 'none' END)`)};
       ELSE
-        UPDATE ${s('orders')}.orders SET status = CASE p_op WHEN 'orders.reject' THEN 'rejected' ELSE 'approved' END WHERE order_id = b->>'orderId';
-        reply := CASE WHEN FOUND THEN ${ok(`jsonb_build_object('orderId', b->>'orderId', 'status', CASE p_op WHEN 'orders.reject' THEN 'rejected' ELSE 'approved' END)`)} ELSE ${refuse(`'no_such_order'`)} END;
+        UPDATE ${s('orders')}.orders SET status = 'approved' WHERE order_id = b->>'orderId';
+        reply := CASE WHEN FOUND THEN ${ok(`jsonb_build_object('orderId', b->>'orderId', 'status', 'approved')`)} ELSE ${refuse(`'no_such_order'`)} END;
       END IF;`,
     inventory: `
       FOR item IN SELECT x.sku, x.qty FROM jsonb_to_recordset(b->'items') AS x(sku text, qty integer) LOOP

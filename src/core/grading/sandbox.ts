@@ -582,14 +582,21 @@ export class Sandbox {
     this.tail.add('[the sandbox restarted]');
     const next = this.spares.shift();
     if (next !== undefined) {
-      const t1 = performance.now();
       const spare = await next;
-      if (process.env['DBGSPARE'] !== undefined) console.error(`restart: spare-wait ${(performance.now() - t1).toFixed(1)} ${spare ? 'ok' : 'none'}`);
       this.fillSpares();
       if (spare !== undefined && spare.end === undefined) {
+        if (this.disposed) {
+          // Disposed while the spare was being prepared: it must not outlive the sandbox.
+          this.kill(spare, { kind: 'stopped', message: 'The sandbox was disposed.' });
+          await spare.ended;
+          throw new Error('The sandbox was disposed while it restarted.');
+        }
         this.worker = spare;
         return { prepared: true };
       }
+    }
+    if (this.disposed) {
+      throw new Error('The sandbox was disposed while it restarted.');
     }
     await this.launch();
     return { prepared: false };

@@ -45,7 +45,7 @@ export type ServiceResult =
 export interface Services {
   readonly orders: {
     create(call: { requestId: string; orderId: string; customerId: string; total: number }): Promise<ServiceResult>;
-    /** Compensation of create. */
+    /** Compensation of create. For an order that was never created it does nothing and succeeds. */
     reject(call: { requestId: string; orderId: string }): Promise<ServiceResult>;
     approve(call: { requestId: string; orderId: string }): Promise<ServiceResult>;
   };

@@ -333,7 +333,9 @@ export const INITIAL_STOCK: Readonly<Record<string, number>> = { mug: 10, lamp: 
  * - Every call carries a `requestId`. A call with a requestId this service has answered
  *   before gets that first answer back (a success or a refusal) and does nothing again;
  *   the same requestId with another request (another operation, other data) is refused as
- *   an invalid request. A technical failure stores nothing: the retry runs for real.
+ *   an invalid request (the same data with its keys in another order, as jsonb gives it
+ *   back, is the same request). A technical failure, or a refusal a test asked for
+ *   (fault.refuse), stores nothing: the retry runs for real.
  * - orders.create makes the order 'pending'; reject and approve set its status.
  * - inventory.reserve takes every item from the shelf or, when any is short, nothing, and
  *   refuses with 'out_of_stock'; release puts the items back.
@@ -447,7 +449,7 @@ export class TestServices implements Services {
     }
     if (planned?.kind === 'crash') {
       this.record({ op, orderId, requestId, outcome: 'crashed', detail: `after the service answered ${outcome}` });
-      throw this.life.crash(`killed while calling ${op}, after the service had done its work`);
+      throw this.life.crash(`killed while calling ${op}, after the service had done its work (or refused it)`);
     }
     this.record({ op, orderId, requestId, outcome, ...(detail === undefined ? {} : { detail }) });
     return result;
@@ -479,6 +481,7 @@ export class TestServices implements Services {
     const refuse = (reason: string): ServiceResult => ({ ok: false, kind: 'business', reason });
     const invalid = (reason: string): ServiceResult => ({ ok: false, kind: 'business', reason: `invalid request: ${reason}` });
     const orderId = body['orderId'] as string;
+    const cents = (value: unknown): boolean => Number.isInteger(value) && (value as number) >= 0;
     const items = (): Items | undefined => {
       const list = body['items'];
       if (!Array.isArray(list) || list.length === 0) {
@@ -489,7 +492,7 @@ export class TestServices implements Services {
     };
     switch (op) {
       case 'orders.create': {
-        if (typeof body['customerId'] !== 'string' || !Number.isInteger(body['total'])) {
+        if (typeof body['customerId'] !== 'string' || !cents(body['total'])) {
           return invalid('orders.create needs customerId (text) and total (whole cents).');
         }
         if (this.orderRows.has(orderId)) {
@@ -498,13 +501,20 @@ export class TestServices implements Services {
         this.orderRows.set(orderId, { customerId: body['customerId'], total: body['total'] as number, status: 'pending' });
         return ok({ orderId, status: 'pending' });
       }
-      case 'orders.reject':
+      case 'orders.reject': {
+        // Rejecting an order that was never created does nothing and succeeds.
+        const row = this.orderRows.get(orderId);
+        if (row) {
+          row.status = 'rejected';
+        }
+        return ok({ orderId, status: row ? 'rejected' : 'none' });
+      }
       case 'orders.approve': {
         const row = this.orderRows.get(orderId);
         if (!row) {
           return refuse('no_such_order');
         }
-        row.status = op === 'orders.reject' ? 'rejected' : 'approved';
+        row.status = 'approved';
         return ok({ orderId, status: row.status });
       }
       case 'inventory.reserve': {
@@ -538,7 +548,7 @@ export class TestServices implements Services {
         return ok({ orderId, released: given });
       }
       case 'payments.charge': {
-        if (typeof body['customerId'] !== 'string' || !Number.isInteger(body['amount'])) {
+        if (typeof body['customerId'] !== 'string' || !cents(body['amount'])) {
           return invalid('payments.charge needs customerId (text) and amount (whole cents).');
         }
         if (body['customerId'].startsWith('declined')) {

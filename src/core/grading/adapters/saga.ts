@@ -48,9 +48,11 @@ function post(url: string, body: string, timeoutMs: number): Promise<{ status: n
 }
 
 /** A client per service: each call a POST; never throws, an unknown outcome is `technical`. */
-function serviceClients(url: string, timeoutMs: number, started: () => void): Record<string, Record<string, (call: Record<string, unknown>) => Promise<ServiceResult>>> {
-  const call = async (path: string, body: Record<string, unknown>): Promise<ServiceResult> => {
-    started();
+function serviceClients(url: string, timeoutMs: number, external: <T>(work: () => Promise<T>) => Promise<T>): Record<string, Record<string, (call: Record<string, unknown>) => Promise<ServiceResult>>> {
+  // Each call is a point where the grader can kill the orchestrator: just after the
+  // service answered, before the orchestrator could record it.
+  const call = (path: string, body: Record<string, unknown>): Promise<ServiceResult> => external(() => send(path, body));
+  const send = async (path: string, body: Record<string, unknown>): Promise<ServiceResult> => {
     let status: number;
     let text: string;
     try {
@@ -99,7 +101,7 @@ export function createAdapter(learner: Readonly<Record<string, unknown>>): Recor
     ...base.controls,
     async configure(config: SagaAdapterConfig): Promise<void> {
       await base.open({ databaseUrl: config.databaseUrl, schema: config.schema, poolSize: config.poolSize });
-      services = serviceClients(config.servicesUrl, config.callTimeoutMs, () => base.noteExternalCall());
+      services = serviceClients(config.servicesUrl, config.callTimeoutMs, (work) => base.external(work));
     },
     sleeps: () => sleeps,
     migrate: () => callLearner(learner, 'src/saga.ts', 'migrate', '(db)', deps().db),

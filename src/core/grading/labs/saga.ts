@@ -80,6 +80,7 @@ interface OrderRecord {
 interface CallRecord {
   readonly op: SagaOperation;
   readonly outcome: ServiceCall['outcome'];
+  readonly requestId: string | undefined;
   readonly index: number;
 }
 
@@ -111,7 +112,8 @@ export function callsOf(history: readonly HistoryEvent[], orderId: string): Call
   const out: CallRecord[] = [];
   history.forEach((e, index) => {
     if (e.process === lane && e.type !== 'invoke' && e.type !== 'note' && e.type !== 'fault') {
-      out.push({ op: e.op as SagaOperation, outcome: (e.value as { outcome?: ServiceCall['outcome'] } | undefined)?.outcome ?? 'technical', index });
+      const value = e.value as { outcome?: ServiceCall['outcome']; requestId?: string } | undefined;
+      out.push({ op: e.op as SagaOperation, outcome: value?.outcome ?? 'technical', requestId: value?.requestId, index });
     }
   });
   return out;
@@ -162,6 +164,22 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
   const compensatedTruth = (truth.status === 'rejected' || truth.status === 'none') && reservedNone && truth.charges === 0 && truth.shipments === 0 && truth.refunds === 0;
   const untouched = truth.status === 'none' && reservedNone && truth.charges === 0 && truth.shipments === 0;
 
+  // Compensations only for steps that ran (a compensation of a step that never ran shows first: it explains the numbers below).
+  for (const step of STEPS) {
+    if (!step.undo) continue;
+    const ran = calls.some((c) => c.op === step.op && took(c));
+    const undone = calls.filter((c) => c.op === step.undo);
+    if (!ran && undone.length > 0) {
+      return { actual: `Order ${id}: ${step.undo} was called, but ${step.op} never took effect.`, hint: HINT.notRun, culprits: blame(...undone.map((c) => c.index), ...calls.filter((c) => c.op === step.op).map((c) => c.index)) };
+    }
+  }
+  // One operation of one order sent with several request ids: retries the services cannot recognise.
+  const idsPerOp = new Map<string, Set<string>>();
+  for (const c of calls) {
+    if (c.requestId !== undefined) idsPerOp.set(c.op, (idsPerOp.get(c.op) ?? new Set()).add(c.requestId));
+  }
+  const renamed = [...idsPerOp].filter(([, ids]) => ids.size > 1).map(([op]) => op);
+  const renamedText = renamed.length > 0 ? ` ${renamed.join(' and ')} ${renamed.length > 1 ? 'were' : 'was'} sent with a new requestId on a retry, so the service could not tell it was the same request.` : '';
   if (truth.charges > 1 || truth.shipments > 1 || Object.entries(truth.reserved).some(([sku, q]) => q > (wanted[sku] ?? 0))) {
     return { actual: `Order ${id} was charged ${truth.charges}×, shipped ${truth.shipments}× and holds ${JSON.stringify(truth.reserved)} of ${JSON.stringify(wanted)}: a step took effect more than once.`, hint: HINT.sameRequest, culprits: blame(...calls.filter(took).map((c) => c.index)) };
   }
@@ -180,15 +198,6 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
       return { actual: `Order ${id} was charged, then compensated (${after.map((c) => c.op).join(', ')}).`, hint: HINT.pivot, culprits: blame(charged.index, ...after.map((c) => c.index)) };
     }
   }
-  // Compensations only for steps that ran, in reverse order.
-  for (const step of STEPS) {
-    if (!step.undo) continue;
-    const ran = calls.some((c) => c.op === step.op && took(c));
-    const undone = calls.filter((c) => c.op === step.undo);
-    if (!ran && undone.length > 0) {
-      return { actual: `Order ${id}: ${step.undo} was called, but ${step.op} never took effect.`, hint: HINT.notRun, culprits: blame(...undone.map((c) => c.index), ...calls.filter((c) => c.op === step.op).map((c) => c.index)) };
-    }
-  }
   const releases = calls.filter((c) => c.op === 'inventory.release');
   const rejects = calls.filter((c) => c.op === 'orders.reject');
   const firstReject = rejects[0];
@@ -201,8 +210,8 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
     if (order.status === undefined && untouched) {
       // The orchestrator died before it did anything: nothing to finish.
     } else {
-      const hint = order.status === 'compensated' && calls.some((c) => COMPENSATIONS.has(c.op) && (c.outcome === 'technical' || c.outcome === 'ambiguous')) ? HINT.retryCompensation : order.status === undefined ? HINT.log : HINT.finish;
-      return { actual: `Order ${id} ended half-done: status ${truth.status}, holding ${JSON.stringify(truth.reserved)}, ${truth.charges} charge(s), ${truth.shipments} shipment(s); placeOrder said ${order.status ?? order.failure ?? '?'}.`, hint, culprits: blame(...calls.map((c) => c.index)) };
+      const hint = renamed.length > 0 ? HINT.sameRequest : order.status === 'compensated' && calls.some((c) => COMPENSATIONS.has(c.op) && (c.outcome === 'technical' || c.outcome === 'ambiguous')) ? HINT.retryCompensation : order.status === undefined ? HINT.log : HINT.finish;
+      return { actual: `Order ${id} ended half-done: status ${truth.status}, holding ${JSON.stringify(truth.reserved)}, ${truth.charges} charge(s), ${truth.shipments} shipment(s); placeOrder said ${order.status ?? order.failure ?? '?'}.${renamedText}`, hint, culprits: blame(...calls.map((c) => c.index)) };
     }
   }
   if (order.status !== undefined) {
@@ -215,8 +224,8 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
   }
   const real = completedTruth ? 'completed' : untouched ? 'untouched' : 'compensated';
   if (input.expect !== 'either' && real !== input.expect && !(real === 'untouched' && (order.status === undefined || input.expect === 'compensated'))) {
-    const hint = input.expect === 'completed' ? (calls.some((c) => c.outcome === 'ambiguous' || c.outcome === 'technical') ? HINT.technical : input.plan.some((p) => /after the pivot|shipping|approve/.test(p)) ? HINT.pivot : HINT.finish) : HINT.finish;
-    return { actual: `Order ${id} (${input.plan.join('; ') || 'no faults'}) ended ${real}; expected ${input.expect}.`, hint, culprits: blame(...calls.filter((c) => c.outcome !== 'ok').map((c) => c.index)) };
+    const hint = renamed.length > 0 ? HINT.sameRequest : input.expect === 'completed' ? (calls.some((c) => c.outcome === 'ambiguous' || c.outcome === 'technical') ? HINT.technical : input.plan.some((p) => /after the pivot|shipping|approve/.test(p)) ? HINT.pivot : HINT.finish) : HINT.finish;
+    return { actual: `Order ${id} (${input.plan.join('; ') || 'no faults'}) ended ${real}; expected ${input.expect}.${renamedText}`, hint, culprits: blame(...calls.filter((c) => c.outcome !== 'ok').map((c) => c.index)) };
   }
   return undefined;
 }
@@ -328,7 +337,8 @@ class SagaHarness {
     return text;
   }
 
-  async place(history: HistoryRecorder, order: OrderInput, expect: Expectation, plan: readonly string[]): Promise<void> {
+  /** Runs placeOrder; `armed` says where the grader armed a kill, which names the end of a call the kill cut short. */
+  async place(history: HistoryRecorder, order: OrderInput, expect: Expectation, plan: readonly string[], armed?: string): Promise<void> {
     await this.learner.ensureRunning();
     const lane = `order:${order.orderId}`;
     history.record(lane, 'invoke', PLACE, { ...order, expect, plan } satisfies PlaceInput);
@@ -336,7 +346,8 @@ class SagaHarness {
     if (result.ok) {
       history.record(lane, 'ok', PLACE, result.value);
     } else {
-      history.record(lane, 'info', PLACE, undefined, result.kind === 'threw' ? `placeOrder threw ${result.error.name}: ${result.error.message}` : result.message);
+      const killed = armed !== undefined && this.learner.ended && this.sandbox.endReason?.kind === 'exited';
+      history.record(lane, 'info', PLACE, undefined, result.kind === 'threw' ? `placeOrder threw ${result.error.name}: ${result.error.message}` : killed ? `the grader killed the orchestrator ${armed}` : result.message);
     }
   }
 
@@ -495,15 +506,16 @@ function buildScenarios(h: SagaHarness): Scenario[] {
           const calls = h.services.callLog().filter((c) => c.orderId === clean.orderId);
           const refused = calls.findIndex((c) => c.outcome === 'business');
           const plan = await h.learner.crashPlan(declined && refused >= 0 ? refused + 1 : 0);
-          history.record('grader', 'note', `a ${declined ? 'compensating' : 'completing'} saga: ${plan.length} distinct places to kill it${declined ? ' from its refused charge on' : ''}`);
-          for (const { point, when } of plan) {
+          history.record('grader', 'note', `a ${declined ? 'compensating' : 'completing'} saga: ${plan.length} places to kill it (after each commit and each service answer${declined ? ', from its refused charge on' : ''})`);
+          for (const { point, when, kind } of plan) {
             if (signal.aborted) break;
             const order = orders.order({ declined });
+            const where = kind === 'call' ? `just as a service answered (point ${point}), before the orchestrator saw the answer` : `just after a commit (point ${point})`;
             await h.learner.arm({ point, when });
-            history.record('grader', 'fault', `order ${order.orderId}: kill the orchestrator ${when} commit ${point}`);
-            await h.place(history, order, declined ? 'compensated' : 'completed', [declined ? 'card declined' : 'no faults', `killed ${when} commit ${point}`]);
+            history.record('grader', 'fault', `order ${order.orderId}: kill the orchestrator ${where}`);
+            await h.place(history, order, declined ? 'compensated' : 'completed', [declined ? 'card declined' : 'no faults', `killed ${where}`], where);
             if (h.learner.ended) {
-              history.record('orchestrator', 'crash', 'process killed', undefined, `killed ${when} commit ${point}`);
+              history.record('orchestrator', 'crash', 'process killed', undefined, `killed ${where}`);
               await h.learner.restart();
             }
             await h.learner.arm(null);
