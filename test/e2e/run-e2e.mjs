@@ -258,16 +258,18 @@ try {
       }
     };
     try {
-      await until('the workbench to come back with the lab open', labOpen, 60_000);
+      // Once in a while code-server (4.100.3) shows the untitled workspace it made without
+      // its folders, though its file lists them; the extension then reloads the window
+      // once (resumePendingOpen), which this wait includes.
+      await until('the workbench to come back with the lab open', labOpen, 120_000);
     } catch (error) {
-      // Once in a few dozen runs code-server (4.100.3) reloads into an untitled workspace
-      // that lacks the folder VS Code was asked to add, so the extension never even
-      // activates there. Show what the window holds, then do what a learner would: open
-      // the lab again, which adds the folder to that workspace.
+      // If VS Code's own workspace file lacks the folder, the add itself was lost: show what
+      // the window holds, then do what a learner would, open the lab again.
       const workspaceFile = new URL(page.url()).searchParams.get('workspace');
       const held = workspaceFile && fs.existsSync(workspaceFile) ? fs.readFileSync(workspaceFile, 'utf8') : '(no workspace file)';
+      console.log(`    the window shows no lab (${page.url()}; workspace file: ${held.replace(/\s+/g, ' ')})`);
       if (workspaceFile && held.includes(labDir)) throw error; // the folder is there: the failure is ours
-      console.log(`    the window came back without the lab folder (${page.url()}; workspace file: ${held.replace(/\s+/g, ' ')}); opening the lab again`);
+      console.log('    opening the lab again');
       await openSidebar();
       await treeRow(LAB_TITLE).click();
       await until('the workbench to come back with the lab open, on the second try', labOpen, 120_000);
@@ -433,9 +435,14 @@ try {
       const text = await reportText();
       return text.includes('compensations in forward order') && /Showing order \S+/.test(text);
     }, 3 * 60_000);
+    // Room for the timeline in the screenshot: the report alone, the side bar hidden.
+    await page.locator('.tabs-container .tab', { hasText: 'saga.ts' }).first().locator('.codicon-close').click();
+    await runCommand('View: Toggle Primary Side Bar Visibility');
+    await page.waitForTimeout(800);
     const frame = await reportFrame();
     if (!frame) throw new Error('the report frame is gone');
     if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
+    await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
     await page.waitForTimeout(800);
     await shot('saga-report', { readme: true });
   });
