@@ -114,6 +114,22 @@ function reportUnreadableProgress(store: ProgressStore, log: vscode.LogOutputCha
     .then((choice) => choice === reveal && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(notice.keptAs)));
 }
 
+/** Resolves once the view is visible (at once if it is). */
+function whenShown(view: vscode.TreeView<unknown>, subscriptions: vscode.Disposable[]): Promise<void> {
+  if (view.visible) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const listener = view.onDidChangeVisibility((e) => {
+      if (e.visible) {
+        listener.dispose();
+        resolve();
+      }
+    });
+    subscriptions.push(listener);
+  });
+}
+
 export class DataLabs {
   /**
    * Registers everything without waiting for any I/O, so activation stays in the
@@ -162,8 +178,16 @@ export class DataLabs {
           // Containers a crashed editor left are swept before this window starts its own.
           // The sweep loads the Docker client (a megabyte of code); with no lab open that
           // needs databases, it waits a moment so it does not hold up the window's start.
+          // The extension also activates in every window once it has started (to repair an
+          // open that code-server interrupted; see resumePendingOpen); Docker is only touched
+          // in a window with a lab open, or once the Data Labs side bar is shown.
           openLabFolders(ctx)
-            .then((labs) => new Promise((resolve) => setTimeout(resolve, labs.some((l) => (l.lab?.manifest.services.length ?? 0) > 0) ? 0 : SWEEP_DELAY_MS)))
+            .then(async (labs) => {
+              if (labs.length === 0) {
+                await whenShown(tree.view, extension.subscriptions);
+              }
+              await new Promise((resolve) => setTimeout(resolve, labs.some((l) => (l.lab?.manifest.services.length ?? 0) > 0) ? 0 : SWEEP_DELAY_MS));
+            })
             .then(() => ctx.services.sweep())
             .then(() => syncLabServices(ctx))
             .catch((error: unknown) => log.error('Starting the open labs\' databases failed', error)),

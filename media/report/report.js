@@ -265,6 +265,9 @@
       el('figcaption', {}, [
         el('h3', { text: 'History' }),
         el('span', { className: 'timeline-summary', text: `${plural(t.lanes.length, 'process', 'processes')}, ${plural(bars, 'operation', 'operations')}, ${plural(t.marks.length, 'mark', 'marks')} over ${ms(t.end - t.start)}` }),
+        ...(t.focus
+          ? [el('p', { className: 'timeline-focus', text: `Showing ${t.focus.label}: ${t.focus.totalEvents - t.focus.hiddenEvents} of the check's ${t.focus.totalEvents} events. The whole history is in the report that data-labs grade --json prints.` })]
+          : []),
       ]),
       plot,
       legend,

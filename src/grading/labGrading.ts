@@ -51,6 +51,12 @@ export class LabGrading implements vscode.Disposable {
       return { labDir: open[0].folder.uri.fsPath, lab: open[0].lab };
     }
     if (id === undefined && open.length > 1) {
+      // The lab of the file being edited, as a learner pressing Grade means it.
+      const active = vscode.window.activeTextEditor?.document.uri;
+      const editing = active?.scheme === 'file' ? open.find((l) => isInside(active.fsPath, l.folder.uri.fsPath)) : undefined;
+      if (editing?.lab) {
+        return { labDir: editing.folder.uri.fsPath, lab: editing.lab };
+      }
       const picked = await vscode.window.showQuickPick(
         open.map((l) => ({ label: l.lab?.manifest.title ?? l.labId, description: l.folder.uri.fsPath, l })),
         { placeHolder: vscode.l10n.t('Which lab do you want to grade?') },
@@ -184,4 +190,9 @@ export class LabGrading implements vscode.Disposable {
       panel.dispose();
     }
   }
+}
+
+function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(path.resolve(dir), path.resolve(file));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }

@@ -89,12 +89,35 @@ export async function resumePendingOpen(ctx: DataLabsContext): Promise<void> {
   if (!pending || !folderInWorkspace(pending.dir)) {
     if (pending && Date.now() - pending.at > PENDING_OPEN_TTL_MS) {
       await ctx.extension.globalState.update(PENDING_OPEN_KEY, undefined);
+    } else if (pending) {
+      await reloadIfFoldersLost(ctx, pending);
     }
     return;
   }
   // Clear first, so the open is finished exactly once.
   await ctx.extension.globalState.update(PENDING_OPEN_KEY, undefined);
   await finishOpen(ctx, pending);
+}
+
+const RELOADED_FOR_KEY = 'dataLabs.reloadedForOpen';
+
+/**
+ * Once in a few dozen opens, code-server (4.100) shows the untitled workspace it made for
+ * the added folder without any folder, though its workspace file lists them; a reload
+ * shows them. So a window that is a workspace with no folder, right after an open asked
+ * for one, reloads itself, once per open. (The `onStartupFinished` activation is for this:
+ * with no folder, nothing else activates the extension there.)
+ */
+async function reloadIfFoldersLost(ctx: DataLabsContext, pending: PendingOpen): Promise<void> {
+  if (vscode.workspace.workspaceFile === undefined || (vscode.workspace.workspaceFolders?.length ?? 0) > 0) {
+    return;
+  }
+  if (ctx.extension.globalState.get<number>(RELOADED_FOR_KEY) === pending.at) {
+    return;
+  }
+  await ctx.extension.globalState.update(RELOADED_FOR_KEY, pending.at);
+  ctx.log.warn(`The window came back without the lab folder ${pending.dir} it was asked to add; reloading it once.`);
+  await vscode.commands.executeCommand('workbench.action.reloadWindow');
 }
 
 async function finishOpen(ctx: DataLabsContext, pending: PendingOpen): Promise<void> {

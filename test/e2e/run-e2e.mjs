@@ -7,6 +7,9 @@
 // keys): open it, grade a first attempt with a bug and read the report (the failing
 // check, its hint, its history as a timeline), replay that failure by its seed from the
 // report, fix the code, grade again and see every check pass and the checklist ticked.
+// Then the Saga lab: a first attempt that compensates in forward order fails, and the
+// report draws that one saga's timeline among the dozens the grader ran; the reference
+// passes.
 //
 // Screenshots of each step go to test-results/e2e/; with UPDATE_SCREENSHOTS=1 the
 // ones the README shows are also written to media/screenshots/.
@@ -26,6 +29,8 @@ const ITEM_ID = 'understand-relational-vs-nosql';
 const TEST_COUNT = 10;
 const GRADED_LAB_ID = 'idempotency-keys';
 const GRADED_LAB_TITLE = 'Idempotency keys';
+const SAGA_LAB_ID = 'saga';
+const SAGA_LAB_TITLE = 'Saga with compensation';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
 const vsix = path.join(REPO_ROOT, 'dist', 'distributed-data-labs.vsix');
 const shotsDir = path.join(REPO_ROOT, 'test-results', 'e2e');
@@ -44,6 +49,7 @@ fs.mkdirSync(labsRoot);
 fs.mkdirSync(workspace);
 const labDir = path.join(labsRoot, LAB_ID);
 const gradedLabDir = path.join(labsRoot, GRADED_LAB_ID);
+const sagaLabDir = path.join(labsRoot, SAGA_LAB_ID);
 
 const results = [];
 let page;
@@ -252,16 +258,18 @@ try {
       }
     };
     try {
-      await until('the workbench to come back with the lab open', labOpen, 60_000);
+      // Once in a while code-server (4.100.3) shows the untitled workspace it made without
+      // its folders, though its file lists them; the extension then reloads the window
+      // once (resumePendingOpen), which this wait includes.
+      await until('the workbench to come back with the lab open', labOpen, 120_000);
     } catch (error) {
-      // Once in a few dozen runs code-server (4.100.3) reloads into an untitled workspace
-      // that lacks the folder VS Code was asked to add, so the extension never even
-      // activates there. Show what the window holds, then do what a learner would: open
-      // the lab again, which adds the folder to that workspace.
+      // If VS Code's own workspace file lacks the folder, the add itself was lost: show what
+      // the window holds, then do what a learner would, open the lab again.
       const workspaceFile = new URL(page.url()).searchParams.get('workspace');
       const held = workspaceFile && fs.existsSync(workspaceFile) ? fs.readFileSync(workspaceFile, 'utf8') : '(no workspace file)';
+      console.log(`    the window shows no lab (${page.url()}; workspace file: ${held.replace(/\s+/g, ' ')})`);
       if (workspaceFile && held.includes(labDir)) throw error; // the folder is there: the failure is ours
-      console.log(`    the window came back without the lab folder (${page.url()}; workspace file: ${held.replace(/\s+/g, ' ')}); opening the lab again`);
+      console.log('    opening the lab again');
       await openSidebar();
       await treeRow(LAB_TITLE).click();
       await until('the workbench to come back with the lab open, on the second try', labOpen, 120_000);
@@ -400,6 +408,59 @@ try {
     await page.waitForTimeout(800);
     await shot('grade-passed', { readme: true });
   });
+
+  await check('the Saga lab grades in the editor: a saga compensated in forward order fails, its own timeline shown', async () => {
+    await runCommand('Distributed Data Labs: Open Lab...');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: SAGA_LAB_TITLE }).first();
+    await pick.waitFor({ timeout: 20_000 });
+    await pick.click();
+    await until('the Saga lab to be scaffolded', async () => fs.existsSync(path.join(sagaLabDir, '.data-lab.json')), 30_000);
+    await until('its npm install to finish', async () => fs.existsSync(path.join(sagaLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
+    await until('its database to be ready (its .env written)', async () => fs.existsSync(path.join(sagaLabDir, '.env')), 3 * 60_000);
+    const mutants = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'graders', 'saga', 'mutants.json'), 'utf8'));
+    const forward = mutants.find((m) => m.mutant === 'compensates-in-forward-order');
+    if (!forward) throw new Error('test/graders/saga/mutants.json has no compensates-in-forward-order');
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', 'graders', 'saga', 'mutants', forward.mutant, 'src', 'saga.ts'), path.join(sagaLabDir, 'src', 'saga.ts'));
+    await runCommand('View: Close All Editors');
+    // Two graded labs are open: Grade grades the one whose file is being edited, without asking.
+    await runCommand('Go to File...');
+    const quickOpen = page.locator('.quick-input-widget input').first();
+    await quickOpen.waitFor();
+    await quickOpen.fill('saga.ts');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'saga.ts' }).first().waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab', { hasText: 'saga.ts' }).first().waitFor({ timeout: 20_000 });
+    await runCommand('Distributed Data Labs: Grade Lab');
+    await until('the report to show the saga that was compensated in forward order', async () => {
+      const text = await reportText();
+      return text.includes('compensations in forward order') && /Showing order \S+/.test(text);
+    }, 3 * 60_000);
+    // Room for the timeline in the screenshot: the report alone, the side bar hidden.
+    await page.locator('.tabs-container .tab', { hasText: 'saga.ts' }).first().locator('.codicon-close').click();
+    await runCommand('View: Toggle Primary Side Bar Visibility');
+    await page.waitForTimeout(800);
+    const frame = await reportFrame();
+    if (!frame) throw new Error('the report frame is gone');
+    if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
+    await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
+    await page.waitForTimeout(800);
+    await shot('saga-report', { readme: true });
+  });
+
+  await check('the Saga lab\'s reference passes every check and ticks its checklist items', async () => {
+    fs.copyFileSync(path.join(REPO_ROOT, 'labs', SAGA_LAB_ID, 'solution', 'src', 'saga.ts'), path.join(sagaLabDir, 'src', 'saga.ts'));
+    const frame = await reportFrame();
+    await frame.locator('button', { hasText: 'Grade again' }).first().click();
+    await until('the report to say every check passed', async () => (await reportText()).includes('Every check passed'), 3 * 60_000);
+    await until('progress.json to hold the Saga lab\'s items', async () => {
+      try {
+        const items = JSON.parse(fs.readFileSync(progressFile(cs.userDataDir), 'utf8')).items;
+        return items['build-saga-with-compensation'] !== undefined && items['implement-distributed-transaction'] !== undefined;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+  });
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
@@ -408,7 +469,7 @@ try {
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
   // so the next sweep would remove it anyway).
-  for (const lab of [LAB_ID, GRADED_LAB_ID]) {
+  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID]) {
     spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
   }
   fs.rmSync(work, { recursive: true, force: true });

@@ -103,10 +103,18 @@ describe('runScenarios', () => {
   });
 
   it('a scenario over its budget, one whose harness throws, and a checker that throws are unknown, never a pass', async () => {
+    // The scenario over its budget takes a while to stop once told to; the next one starts only after.
+    let stopped = 0;
+    let nextStarted = 0;
     const report = await runScenarios(
       [
-        diceScenario('hangs', { budgetMs: 100, run: ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => setTimeout(resolve, 10_000))) }),
-        diceScenario('breaks', { run: () => Promise.reject(new Error('the harness lost its database')) }),
+        diceScenario('hangs', { budgetMs: 100, run: ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => setTimeout(() => resolve(void (stopped = performance.now())), 300))) }),
+        diceScenario('breaks', {
+          run: () => {
+            nextStarted = performance.now();
+            return Promise.reject(new Error('the harness lost its database'));
+          },
+        }),
         diceScenario('undecided', { check: () => { throw new Error('search budget exhausted'); } }),
       ],
       { labId: 'dice', backend: 'docker', seed: 3 },
@@ -117,6 +125,8 @@ describe('runScenarios', () => {
     expect(report.checks[2]?.actual).toBe('The checker could not decide: search budget exhausted');
     expect(report.passed).toBe(false);
     expect(report.score).toEqual({ passed: 0, failed: 0, unknown: 3, total: 3 });
+    expect(stopped).toBeGreaterThan(0);
+    expect(nextStarted).toBeGreaterThanOrEqual(stopped);
   });
 
   it('refuses two scenarios with one id', async () => {

@@ -221,6 +221,46 @@ describe('failure modes', () => {
   });
 });
 
+describe('spare processes', () => {
+  /** The processes running this bundle (found by its path on their command line). */
+  async function processesRunning(bundleFile: string): Promise<number[]> {
+    const pids: number[] = [];
+    for (const entry of await fs.readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.split('\0').includes(bundleFile)) pids.push(Number(entry));
+    }
+    return pids;
+  }
+
+  it.runIf(process.platform === 'linux')('restart swaps in a spare loaded and prepared ahead; a spare that fails to prepare is dropped; dispose ends them all', async () => {
+    const bundle = await compile('src/spare.ts');
+    const sandbox = await startSandbox({ bundle, labDir, memoryMb: 64 });
+    started.push(sandbox);
+    let prepared = 0;
+    sandbox.keepSpare(async (call) => {
+      prepared++;
+      if (prepared === 2) throw new Error('the database is not there');
+      const result = await call('remember', [`prepared as spare ${prepared}`], 5000);
+      if (!result.ok) throw new Error(result.message);
+    });
+    const first = sandbox.pid;
+    expect(await sandbox.restart()).toEqual({ prepared: true });
+    expect(sandbox.pid).not.toBe(first);
+    expect(await sandbox.call('recall', [], 5000)).toEqual({ ok: true, value: 'prepared as spare 1' });
+    // The next spare failed to prepare: this restart starts a process as usual.
+    expect(await sandbox.restart()).toEqual({ prepared: false });
+    expect(await sandbox.call('recall', [], 5000)).toEqual({ ok: true, value: undefined });
+    expect(await sandbox.restart()).toEqual({ prepared: true });
+    expect(await sandbox.call('recall', [], 5000)).toEqual({ ok: true, value: 'prepared as spare 3' });
+    // The current process and one spare (the fourth) run; nothing else is left of the others.
+    await expect.poll(() => processesRunning(bundle.file), { timeout: 10_000 }).toHaveLength(2);
+    expect(await processesRunning(bundle.file)).toContain(sandbox.pid);
+    await sandbox.dispose();
+    expect(await processesRunning(bundle.file)).toEqual([]);
+  });
+});
+
 describe('loading', () => {
   it('resolves packages such as pg from the lab folder node_modules, not from where the bundle is', async () => {
     const sandbox = await start('src/usesPg.ts');

@@ -88,6 +88,8 @@ export interface RunOptions {
 }
 
 const DEFAULT_BUDGET_MS = 30_000;
+/** How long a scenario over its budget may take to stop before the next one starts anyway. */
+const SETTLE_MS = 30_000;
 
 function unknown(expected: string, actual: string): CheckOutcome {
   return { status: 'unknown', expected, actual };
@@ -111,9 +113,13 @@ async function runOne(scenario: Scenario, seed: number, backend: Backend): Promi
       resolve('over');
     }, budgetMs);
   });
+  const running = scenario.run({ rng: new Rng(seed), backend, history, signal: controller.signal });
   try {
-    const ended = await Promise.race([scenario.run({ rng: new Rng(seed), backend, history, signal: controller.signal }).then(() => 'done' as const), overBudget]);
+    const ended = await Promise.race([running.then(() => 'done' as const), overBudget]);
     if (ended === 'over') {
+      // The scenario was told to stop (its signal); let it, so that the next scenario does
+      // not share the learner's process with it. A call under way ends by its own time limit.
+      await Promise.race([running.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref())]);
       return { outcome: unknown(scenario.title, `The scenario did not finish within ${Math.round(budgetMs / 1000)} s, so it could not be decided.`), history: history.events };
     }
   } catch (error) {

@@ -3,7 +3,7 @@
  * from the graders themselves so that the lab manifest's schema and the editor's Testing
  * view can name them without loading any grading code.
  */
-export const GRADER_IDS = ['idempotency-keys'] as const;
+export const GRADER_IDS = ['idempotency-keys', 'saga'] as const;
 export type GraderId = (typeof GRADER_IDS)[number];
 
 export interface CheckInfo {
@@ -24,5 +24,15 @@ export const GRADER_CHECKS: Readonly<Record<GraderId, readonly CheckInfo[]>> = {
     { id: 'provider-failure', title: 'A provider failure leaves the key retryable, and the retry charges once' },
     { id: 'per-user-scope', title: 'Keys are scoped to the user' },
     { id: 'expired-key', title: 'A key older than 24 hours starts a new request' },
+  ],
+  saga: [
+    { id: 'compensate-in-reverse', title: 'A refusal undoes the completed steps, in reverse order, and nothing else' },
+    { id: 'retry-technical-failures', title: 'Technical failures are retried with the same request' },
+    { id: 'ambiguous-step', title: 'A step that timed out after committing is retried, not repeated or compensated' },
+    { id: 'forward-after-pivot', title: 'Past the pivot, failures are retried forward, never compensated' },
+    { id: 'compensation-retried', title: 'Failing compensations are retried until they succeed, and take effect once' },
+    { id: 'crash-recovery', title: 'Killed at any commit point, the orchestrator recovers from its log' },
+    { id: 'random-schedules', title: 'Random fault schedules: every saga completes or is compensated' },
+    { id: 'concurrent-orders', title: 'Fifty concurrent orders keep every invariant' },
   ],
 };

@@ -2,7 +2,9 @@
 import type { GraderId } from './graderIds';
 import type { LabGrader } from './gradeLab';
 import { idempotencyKeysGrader } from './labs/idempotencyKeys';
+import { sagaGrader } from './labs/saga';
 
 export const GRADERS: Readonly<Record<GraderId, LabGrader>> = {
   'idempotency-keys': idempotencyKeysGrader,
+  saga: sagaGrader,
 };

@@ -4,7 +4,7 @@
  * (calls made meanwhile wait for the new process), arming crash points, and database
  * latency.
  */
-import type { Sandbox } from './sandbox';
+import type { Sandbox, SandboxCall } from './sandbox';
 
 export interface CrashAt {
   readonly point: number;
@@ -14,22 +14,38 @@ export interface CrashAt {
 export class LearnerProcess {
   private restarting: Promise<void> = Promise.resolve();
 
-  /** `configure` connects a freshly started process (the adapter's `configure` call, and any settings). */
+  /**
+   * `configure` connects a freshly started process through `call` (the adapter's `configure`
+   * call), possibly ahead of time, on a spare; `settings` then applies what may have changed
+   * since (a clock the grader moved), each time a process becomes the current one.
+   */
   constructor(
     readonly sandbox: Sandbox,
-    private readonly configure: (sandbox: Sandbox) => Promise<void>,
+    private readonly configure: (call: SandboxCall) => Promise<void>,
+    private readonly settings: (call: SandboxCall) => Promise<void> = async () => undefined,
   ) {}
 
+  private readonly call: SandboxCall = (name, args, timeoutMs) => this.sandbox.call(name, args, timeoutMs);
+
   /** Connects the current process. */
-  connect(): Promise<void> {
-    return this.configure(this.sandbox);
+  async connect(): Promise<void> {
+    await this.configure(this.call);
+    await this.settings(this.call);
   }
 
-  /** Starts a fresh learner process and connects it. */
+  /**
+   * Starts a fresh learner process and connects it. The first restart also has the sandbox
+   * keep a spare process, connected ahead, so that the next ones (a crash scenario kills the
+   * process dozens of times) swap it in at once.
+   */
   restart(): Promise<void> {
     const restarting = (async () => {
-      await this.sandbox.restart();
-      await this.configure(this.sandbox);
+      const { prepared } = await this.sandbox.restart();
+      if (!prepared) {
+        await this.configure(this.call);
+      }
+      await this.settings(this.call);
+      this.sandbox.keepSpare(this.configure, 2);
     })();
     this.restarting = restarting.catch(() => undefined);
     return restarting;
@@ -55,6 +71,31 @@ export class LearnerProcess {
   async commitPoints(): Promise<number> {
     const result = await this.sandbox.call<number>('commitPoints', [], 5_000);
     return result.ok ? result.value : 0;
+  }
+
+  /**
+   * The crashes worth trying for the request just run (after `arm(null)`), for an adapter
+   * that runs its calls out of the database as points (`external` in adapters/pgDb.ts):
+   * just after each point. Just before a point is the same world as just after the one
+   * before it (or as nothing done at all, for the first): between two points nothing is
+   * committed and nothing is called. With `fromCall` n, only the points from the n-th call on.
+   */
+  async crashPlan(fromCall = 0): Promise<(CrashAt & { readonly kind: 'commit' | 'call' })[]> {
+    const result = await this.sandbox.call<('commit' | 'call')[]>('pointKinds', [], 5_000);
+    if (!result.ok) {
+      throw new Error(`The grader could not read the crash points: ${result.message}`);
+    }
+    const plan: (CrashAt & { readonly kind: 'commit' | 'call' })[] = [];
+    let calls = 0;
+    result.value.forEach((kind, i) => {
+      if (kind === 'call') {
+        calls++;
+      }
+      if (calls >= fromCall) {
+        plan.push({ point: i + 1, when: 'after', kind });
+      }
+    });
+    return plan;
   }
 
   /** Database latency for every statement of the learner's code (0: none), with `warm` connections opened ahead. */

@@ -46,6 +46,22 @@ export interface CheckOutcome {
   readonly hint?: string;
   /** The events that break the property (indexes into the history), for highlighting. */
   readonly culprits?: readonly number[];
+  /** What the report's timeline should show of a long history (see `HistoryFocus`). */
+  readonly focus?: HistoryFocus;
+}
+
+/**
+ * The part of a long history that shows a failure: a grader that ran hundreds of sagas
+ * points at the one that broke. The timeline keeps every event of `processes`, the
+ * `events` named, the culprits, and, within the time those span, the events of `context`
+ * processes and every fault, heal, crash and note.
+ */
+export interface HistoryFocus {
+  /** What is shown, as a reader names it ("order s1-o7"). */
+  readonly label: string;
+  readonly processes: readonly string[];
+  readonly context?: readonly string[];
+  readonly events?: readonly number[];
 }
 
 export interface CheckResult extends CheckOutcome {
@@ -128,6 +144,14 @@ const checkResultSchema = z.strictObject({
   actual: z.string(),
   hint: z.optional(z.string()),
   culprits: z.optional(z.array(z.number().check(z.int(), z.nonnegative()))),
+  focus: z.optional(
+    z.strictObject({
+      label: z.string(),
+      processes: z.array(z.string()),
+      context: z.optional(z.array(z.string())),
+      events: z.optional(z.array(z.number().check(z.int(), z.nonnegative()))),
+    }),
+  ),
   seed: z.number().check(z.int(), z.nonnegative()),
   durationMs: z.number().check(z.nonnegative()),
   history: z.array(historyEventSchema),

@@ -6,7 +6,7 @@
  * the learner's code produced is already turned into text here, so the webview only
  * ever puts strings into text nodes and attributes.
  */
-import type { CheckResult, CheckStatus, GradeProblem, GradeReport, GradeScore, HistoryEvent } from './report';
+import type { CheckResult, CheckStatus, GradeProblem, GradeReport, GradeScore, HistoryEvent, HistoryFocus } from './report';
 import { buildTimeline, type BarOutcome, type TimelineMark } from './timeline';
 
 /** Longest value text shown for an input, output or note value; longer ones are cut with an ellipsis. */
@@ -77,6 +77,8 @@ export interface TimelineModel {
   readonly end: number;
   readonly lanes: readonly LaneModel[];
   readonly marks: readonly MarkModel[];
+  /** When the check focused a long history: what is shown, and how much was left out. */
+  readonly focus?: { readonly label: string; readonly hiddenEvents: number; readonly totalEvents: number };
 }
 
 export interface CulpritModel {
@@ -191,8 +193,46 @@ function summaryOf(report: GradeReport, checks: readonly CheckResult[]): string 
   return parts.join(' ');
 }
 
+const MARK_TYPES = new Set<HistoryEvent['type']>(['fault', 'heal', 'crash', 'note']);
+
+/**
+ * The indexes of the events a focused timeline keeps (see `HistoryFocus`), in order. An
+ * invocation kept for being in the window keeps its completion, so its bar is whole.
+ */
+export function focusedEvents(history: readonly HistoryEvent[], focus: HistoryFocus, culprits: readonly number[]): number[] {
+  const primary = new Set(focus.processes);
+  const context = new Set(focus.context ?? []);
+  const named = new Set([...(focus.events ?? []), ...culprits]);
+  const anchors = history.filter((e, i) => primary.has(e.process) || (focus.events ?? []).includes(i)).map((e) => e.at);
+  const from = anchors.length > 0 ? Math.min(...anchors) : -Infinity;
+  const to = anchors.length > 0 ? Math.max(...anchors) : Infinity;
+  const kept: number[] = [];
+  const openInvoke = new Set<string>();
+  history.forEach((e, i) => {
+    const inWindow = e.at >= from && e.at <= to;
+    let keep = primary.has(e.process) || named.has(i) || (inWindow && (context.has(e.process) || MARK_TYPES.has(e.type)));
+    if (!keep && context.has(e.process) && e.type !== 'invoke' && openInvoke.has(e.process)) {
+      keep = true; // the completion of an operation invoked within the window
+    }
+    if (keep) {
+      kept.push(i);
+      if (e.type === 'invoke') openInvoke.add(e.process);
+      else if (!MARK_TYPES.has(e.type)) openInvoke.delete(e.process);
+    }
+  });
+  return kept;
+}
+
 function timelineOf(check: CheckResult): TimelineModel {
-  const timeline = buildTimeline(check.history, check.culprits ?? []);
+  const all = check.history;
+  const kept = check.focus !== undefined ? focusedEvents(all, check.focus, check.culprits ?? []) : all.map((_, i) => i);
+  const position = new Map(kept.map((original, i) => [original, i]));
+  const culprits = (check.culprits ?? []).flatMap((c) => (position.has(c) ? [position.get(c) as number] : []));
+  const timeline = buildTimeline(
+    kept.map((i) => all[i] as HistoryEvent),
+    culprits,
+  );
+  const original = (i: number): number => kept[i] ?? i;
   return {
     start: timeline.start,
     end: timeline.end,
@@ -207,13 +247,15 @@ function timelineOf(check: CheckResult): TimelineModel {
         ...(bar.output !== undefined ? { output: valueText(bar.output) } : {}),
         ...(bar.detail !== undefined ? { detail: bar.detail } : {}),
         highlighted: bar.highlighted,
-        events: [...bar.events],
+        events: bar.events.map(original),
       })),
     })),
     marks: timeline.marks.map((mark) => {
-      const value = check.history[mark.event]?.value;
-      return { ...mark, ...(value !== undefined ? { value: valueText(value) } : {}) };
+      const event = original(mark.event);
+      const value = all[event]?.value;
+      return { ...mark, event, ...(value !== undefined ? { value: valueText(value) } : {}) };
     }),
+    ...(check.focus !== undefined ? { focus: { label: check.focus.label, hiddenEvents: all.length - kept.length, totalEvents: all.length } } : {}),
   };
 }
 

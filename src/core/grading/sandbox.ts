@@ -440,6 +440,9 @@ class Worker {
   timedOutCall: number | undefined;
   crash: Extract<ChildMessage, { type: 'crash' }> | undefined;
   end: ProcessEnd | undefined;
+  /** The module's exports, and what `call` reaches (the exports, or the adapter's functions), once loaded. */
+  members: Record<string, ExportType> = {};
+  callable: Record<string, ExportType> = {};
   readonly ended: Promise<ProcessEnd>;
   private resolveEnded!: (end: ProcessEnd) => void;
 
@@ -463,11 +466,15 @@ const CLOSE_GRACE_MS = 1000;
  * run concurrently). When the process ends for any reason, every call still waiting resolves
  * with that reason, and later calls resolve `not-running` until `restart()`.
  */
+/** Calls an export of one particular process (see `Sandbox.call`). */
+export type SandboxCall = <T = unknown>(exportName: string, args: readonly unknown[], timeoutMs: number) => Promise<CallResult<T>>;
+
 export class Sandbox {
   private worker!: Worker;
-  private members: Record<string, ExportType> = {};
-  /** What `call` reaches: the module's exports, or the adapter's functions. */
-  private callable: Record<string, ExportType> = {};
+  /** Processes loaded and prepared ahead, oldest first, which `restart()` swaps in (see `keepSpare`). */
+  private spares: Promise<Worker | undefined>[] = [];
+  private spareCount = 0;
+  private prepareSpare: ((call: SandboxCall) => Promise<void>) | undefined;
   private nextId = 1;
   private disposed = false;
   private readonly tail: OutputTail;
@@ -487,7 +494,7 @@ export class Sandbox {
 
   /** The module's exports and their `typeof`, as loaded by the current process. */
   get exports(): ModuleExports {
-    return { file: this.options.bundle.entry, members: { ...this.members } };
+    return { file: this.options.bundle.entry, members: { ...this.worker.members } };
   }
 
   /** The process id of the current learner process, or undefined once it has ended. */
@@ -516,12 +523,15 @@ export class Sandbox {
    * endless loop ends) and the call resolves `timeout`. Never rejects.
    */
   call<T = unknown>(exportName: string, args: readonly unknown[], timeoutMs: number): Promise<CallResult<T>> {
-    const worker = this.worker;
+    return this.callWorker<T>(this.worker, exportName, args, timeoutMs);
+  }
+
+  private callWorker<T>(worker: Worker, exportName: string, args: readonly unknown[], timeoutMs: number): Promise<CallResult<T>> {
     if (worker.end !== undefined) {
       const cause = worker.end;
       return Promise.resolve({ ok: false, kind: 'not-running', cause, message: `The sandbox is not running (${cause.message}). Restart it to call ${exportName}.` });
     }
-    if (this.callable[exportName] !== 'function') {
+    if (worker.callable[exportName] !== 'function') {
       const problem =
         this.options.adapter === undefined
           ? (checkContract(this.exports, { [exportName]: 'function' })[0] ?? `"${exportName}" is not a function`)
@@ -558,21 +568,91 @@ export class Sandbox {
     });
   }
 
-  /** Kills the current process (if it still runs) and starts a fresh one from the same bundle. */
-  async restart(): Promise<void> {
+  /**
+   * Kills the current process (if it still runs) and starts a fresh one from the same
+   * bundle. `prepared` says whether the fresh process is a spare that `keepSpare`'s
+   * `prepare` already ran on.
+   */
+  async restart(): Promise<{ prepared: boolean }> {
     if (this.disposed) {
       throw new Error('The sandbox was disposed; start a new one instead of restarting it.');
     }
     await this.stop({ kind: 'stopped', message: 'The sandbox was restarted.' });
     this.tail.flush();
     this.tail.add('[the sandbox restarted]');
+    const next = this.spares.shift();
+    if (next !== undefined) {
+      const spare = await next;
+      this.fillSpares();
+      if (spare !== undefined && spare.end === undefined) {
+        if (this.disposed) {
+          // Disposed while the spare was being prepared: it must not outlive the sandbox.
+          this.kill(spare, { kind: 'stopped', message: 'The sandbox was disposed.' });
+          await spare.ended;
+          throw new Error('The sandbox was disposed while it restarted.');
+        }
+        this.worker = spare;
+        return { prepared: true };
+      }
+    }
+    if (this.disposed) {
+      throw new Error('The sandbox was disposed while it restarted.');
+    }
     await this.launch();
+    return { prepared: false };
   }
 
-  /** Kills the process and waits until it is gone. Safe to call more than once. */
+  /**
+   * From now on keeps one more process loaded, with `prepare` run on it (connecting it, for
+   * example), so that `restart()` swaps it in at once instead of starting Node and loading
+   * the bundle while the grading waits: a grader that kills the learner's process dozens of
+   * times spends most of its time there otherwise. A spare that fails to load or prepare is
+   * dropped, and that restart starts a process as usual.
+   */
+  keepSpare(prepare: (call: SandboxCall) => Promise<void>, count = 1): void {
+    this.prepareSpare = prepare;
+    this.spareCount = count;
+    this.fillSpares();
+  }
+
+  private fillSpares(): void {
+    while (!this.disposed && this.spares.length < this.spareCount) {
+      this.spares.push(this.launchSpare());
+    }
+  }
+
+  private async launchSpare(): Promise<Worker | undefined> {
+    let worker: Worker | undefined;
+    try {
+      worker = await this.startWorker();
+      const ready = worker;
+      await this.prepareSpare?.((name, args, timeoutMs) => this.callWorker(ready, name, args, timeoutMs));
+      if (ready.end !== undefined) {
+        return undefined;
+      }
+      return ready;
+    } catch (error) {
+      this.logger.warn(`sandbox: a spare process could not be prepared: ${error instanceof Error ? error.message : String(error)}`);
+      if (worker !== undefined) {
+        this.kill(worker, { kind: 'stopped', message: 'The spare process could not be prepared.' });
+        await worker.ended;
+      }
+      return undefined;
+    }
+  }
+
+  /** Kills the process (and the spare) and waits until they are gone. Safe to call more than once. */
   async dispose(): Promise<void> {
     this.disposed = true;
+    const spares = this.spares;
+    this.spares = [];
     await this.stop({ kind: 'stopped', message: 'The sandbox was disposed.' });
+    for (const spare of await Promise.all(spares)) {
+      if (spare !== undefined) {
+        this.kill(spare, { kind: 'stopped', message: 'The sandbox was disposed.' });
+        await spare.ended;
+      }
+    }
   }
 
   private async stop(reason: ProcessEnd): Promise<void> {
@@ -625,12 +705,19 @@ export class Sandbox {
     });
   }
 
-  /** Starts a process, wires it up, and waits for the module to load. */
+  /** Starts a process, makes it the current one, and waits for the module to load. */
   private async launch(): Promise<void> {
     this.tail.heapExhausted = false;
+    await this.startWorker((worker) => {
+      this.worker = worker;
+    });
+  }
+
+  /** Starts a process, wires it up, and waits for the module to load; throws `SandboxStartError` when it cannot. */
+  private async startWorker(created?: (worker: Worker) => void): Promise<Worker> {
     const child = this.spawnChild();
     const worker = new Worker(child);
-    this.worker = worker;
+    created?.(worker);
     const entry = this.options.bundle.entry;
     this.logger.info(`sandbox: started pid ${String(child.pid)} for ${entry} (heap limit ${this.options.memoryMb} MB)`);
 
@@ -652,8 +739,8 @@ export class Sandbox {
       const message = raw as ChildMessage;
       switch (message.type) {
         case 'ready':
-          this.members = message.members;
-          this.callable = message.callable;
+          worker.members = message.members;
+          worker.callable = message.callable;
           settleStart?.({ ok: true });
           settleStart = undefined;
           return;
@@ -743,6 +830,7 @@ export class Sandbox {
     } finally {
       clearTimeout(startTimer);
     }
+    return worker;
   }
 
   /** Decides why a process ended, most specific cause first. */

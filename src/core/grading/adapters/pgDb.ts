@@ -36,6 +36,9 @@ export interface CrashPlan {
   readonly when: 'before' | 'after';
 }
 
+/** A point is a commit, or a call out of the database that an adapter runs through `external`. */
+export type PointKind = 'commit' | 'call';
+
 export interface PgDbOptions {
   readonly databaseUrl: string;
   /** The schema every connection uses as its search_path. */
@@ -58,6 +61,8 @@ function labPg(): typeof PgModule {
 export class GradedDb {
   private readonly pool: PgModule.Pool;
   private points = 0;
+  /** What each point passed since the last reset was: a commit, or a call out of the database. */
+  private kinds: PointKind[] = [];
   private crash: CrashPlan | undefined;
   private latencyMs = 0;
   readonly db: Db;
@@ -88,7 +93,29 @@ export class GradedDb {
   /** Counts from zero again, and arms (or disarms) a crash. */
   reset(crash: CrashPlan | undefined): void {
     this.points = 0;
+    this.kinds = [];
     this.crash = crash;
+  }
+
+  /**
+   * Runs a call of the learner's code to the world outside the database (a service, a
+   * provider) as a point too: the process can be killed just before it is sent or just
+   * after its answer arrived, before the code sees it (the work is done; nothing the code
+   * would write about it is).
+   */
+  async external<T>(work: () => Promise<T>): Promise<T> {
+    const point = this.points + 1;
+    this.reach('before', point);
+    const result = await work();
+    this.points = point;
+    this.kinds[point - 1] = 'call';
+    this.reach('after', point);
+    return result;
+  }
+
+  /** What each point since the last reset was, in order. */
+  get pointKinds(): readonly PointKind[] {
+    return [...this.kinds];
   }
 
   /**
@@ -145,6 +172,9 @@ export class GradedDb {
 
   /** Called around each commit point. */
   private reach(when: 'before' | 'after', point: number): void {
+    if (when === 'after' && this.kinds[point - 1] === undefined) {
+      this.kinds[point - 1] = 'commit';
+    }
     if (this.crash !== undefined && this.crash.point === point && this.crash.when === when) {
       this.die();
     }
@@ -235,6 +265,8 @@ export function callLearner(learner: Readonly<Record<string, unknown>>, file: st
 export function dbAdapter(): {
   open(options: PgDbOptions): Promise<void>;
   db(): Db;
+  /** Runs a call to the outside world (a service) as a point where the grader can kill the process. */
+  external<T>(work: () => Promise<T>): Promise<T>;
   readonly controls: Record<string, (...args: never[]) => unknown>;
 } {
   let graded: GradedDb | undefined;
@@ -250,6 +282,9 @@ export function dbAdapter(): {
       }
       return graded.db;
     },
+    external<T>(work: () => Promise<T>): Promise<T> {
+      return graded !== undefined ? graded.external(work) : work();
+    },
     controls: {
       /** Starts counting commit points from zero, with a crash armed or not. */
       arm(crash: CrashPlan | null): void {
@@ -257,6 +292,10 @@ export function dbAdapter(): {
       },
       commitPoints(): number {
         return graded?.count ?? 0;
+      },
+      /** What each point since `arm` was: a commit, or a call out of the database. */
+      pointKinds(): readonly PointKind[] {
+        return graded?.pointKinds ?? [];
       },
       /** Latency on every statement, and connections opened ahead, for the concurrency scenarios. */
       async network(options: { latencyMs: number; warm: number }): Promise<void> {

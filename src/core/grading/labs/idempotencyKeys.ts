@@ -616,13 +616,16 @@ class Harness {
     readonly provider: PaymentProvider,
     config: { databaseUrl: string; schema: string },
   ) {
-    this.learner = new LearnerProcess(sandbox, async (process) => {
-      const result = await process.call('configure', [{ ...config, providerUrl: provider.url, poolSize: POOL_SIZE, providerTimeoutMs: PROVIDER_TIMEOUT_MS }], 20_000);
-      if (!result.ok) {
-        throw new Error(`The grader could not connect the learner's process to the database: ${result.message}`);
-      }
-      await process.call('setClock', [this.clockOffsetMs], 5_000);
-    });
+    this.learner = new LearnerProcess(
+      sandbox,
+      async (call) => {
+        const result = await call('configure', [{ ...config, providerUrl: provider.url, poolSize: POOL_SIZE, providerTimeoutMs: PROVIDER_TIMEOUT_MS }], 20_000);
+        if (!result.ok) {
+          throw new Error(`The grader could not connect the learner's process to the database: ${result.message}`);
+        }
+      },
+      async (call) => void (await call('setClock', [this.clockOffsetMs], 5_000)),
+    );
   }
 
   /** Moves the learner's clock and the provider's to `offsetMs` from now (recorded in the history when given one). */

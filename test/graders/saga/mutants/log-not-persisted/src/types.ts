@@ -1,0 +1,1 @@
+../../../../../../labs/saga/starter/src/types.ts

@@ -1,0 +1,1 @@
+../../../../../labs/saga/solution/src/saga.ts
