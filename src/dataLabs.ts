@@ -114,19 +114,21 @@ function reportUnreadableProgress(store: ProgressStore, log: vscode.LogOutputCha
     .then((choice) => choice === reveal && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(notice.keptAs)));
 }
 
-/** Resolves once the view is visible (at once if it is). */
-function whenShown(view: vscode.TreeView<unknown>, subscriptions: vscode.Disposable[]): Promise<void> {
+/** Resolves once the view is visible (at once if it is), or the workspace's folders change (a lab may have come). */
+function whenWanted(view: vscode.TreeView<unknown>, subscriptions: vscode.Disposable[]): Promise<void> {
   if (view.visible) {
     return Promise.resolve();
   }
   return new Promise((resolve) => {
-    const listener = view.onDidChangeVisibility((e) => {
-      if (e.visible) {
-        listener.dispose();
-        resolve();
-      }
-    });
-    subscriptions.push(listener);
+    const listeners = [
+      view.onDidChangeVisibility((e) => e.visible && done()),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => done()),
+    ];
+    function done(): void {
+      for (const listener of listeners) listener.dispose();
+      resolve();
+    }
+    subscriptions.push(...listeners);
   });
 }
 
@@ -172,6 +174,9 @@ export class DataLabs {
         log.info(`Progress file: ${ctx.store.file}`);
         reportUnreadableProgress(ctx.store, log);
         await vscode.commands.executeCommand('setContext', 'dataLabs.ready', true);
+        extension.subscriptions.push(
+          vscode.workspace.onDidChangeWorkspaceFolders(() => void syncLabServices(ctx).catch((error: unknown) => log.error('Syncing lab databases failed', error))),
+        );
         await Promise.all([
           tests.discoverAll().catch((error: unknown) => log.error('Test discovery failed', error)),
           resumePendingOpen(ctx).catch((error: unknown) => log.error('Finishing the lab open failed', error)),
@@ -184,7 +189,7 @@ export class DataLabs {
           openLabFolders(ctx)
             .then(async (labs) => {
               if (labs.length === 0) {
-                await whenShown(tree.view, extension.subscriptions);
+                await whenWanted(tree.view, extension.subscriptions);
               }
               await new Promise((resolve) => setTimeout(resolve, labs.some((l) => (l.lab?.manifest.services.length ?? 0) > 0) ? 0 : SWEEP_DELAY_MS));
             })
@@ -192,9 +197,6 @@ export class DataLabs {
             .then(() => syncLabServices(ctx))
             .catch((error: unknown) => log.error('Starting the open labs\' databases failed', error)),
         ]);
-        extension.subscriptions.push(
-          vscode.workspace.onDidChangeWorkspaceFolders(() => void syncLabServices(ctx).catch((error: unknown) => log.error('Syncing lab databases failed', error))),
-        );
       },
       (error: unknown) => {
         log.error('Loading progress or the lab catalog failed', error);
