@@ -9,58 +9,21 @@
  * against the documented schema, file:line for a compile error.
  */
 import { spawnSync } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GradeOptions, gradeLab } from '../../src/core/grading/gradeLab';
+import { describe, expect, it } from 'vitest';
+import { gradeLab } from '../../src/core/grading/gradeLab';
 import { IDEMPOTENCY_CHECKS, idempotencyKeysGrader } from '../../src/core/grading/labs/idempotencyKeys';
 import { gradeReportSchema } from '../../src/core/grading/report';
-import { findLab, loadCatalog } from '../../src/core/labs/catalog';
-import { createServicesController } from '../../src/cli/servicesController';
-import type { Lab } from '../../src/core/labs/catalog';
+import { CLI, IMAGES, ROOT, SEEDS, mutantsOf, useLabDatabases } from './support';
 
-const root = path.resolve(__dirname, '..', '..');
+const root = ROOT;
 const here = path.join(root, 'test', 'graders', 'idempotency');
 const reference = path.join(here, 'reference');
-const mutants = JSON.parse(readFileSync(path.join(here, 'mutants.json'), 'utf8')) as { mutant: string; fails: string }[];
-const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-const cli = path.join(root, 'dist', 'cli.js');
-const IMAGES = { postgres: 'data-labs-local/postgres:15' };
-
-let lab: Lab;
-let workDir: string;
-let stateDir: string;
-let dockerUrl: string;
-let embeddedUrl: string;
-
-function options(labDir: string, seed: number, extra: Partial<GradeOptions> = {}): GradeOptions {
-  return { labDir, backend: 'docker', seed, databaseUrl: dockerUrl, adaptersDir: path.join(root, 'dist', 'adapters'), workDir, ...extra };
-}
-
-beforeAll(async () => {
-  const entry = findLab(await loadCatalog(path.join(root, 'labs')), 'idempotency-keys');
-  if (!entry?.ok) throw new Error('labs/idempotency-keys is missing or broken');
-  lab = entry;
-  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'grader-rigor-'));
-  stateDir = path.join(workDir, 'state');
-  const env = { ...process.env, DATA_LABS_STATE_DIR: stateDir };
-  const controller = createServicesController({ images: IMAGES, env, embeddedServerScript: path.join(root, 'dist', 'embedded-postgres.js') });
-  // One lab folder per backend: the embedded server keeps its data in the folder.
-  const dockerDir = path.join(workDir, 'docker-lab');
-  const embeddedDir = path.join(workDir, 'embedded-lab');
-  await fs.mkdir(dockerDir);
-  await fs.mkdir(embeddedDir);
-  dockerUrl = (await controller.up(lab, dockerDir, { backend: 'docker' })).connections[0]?.url ?? '';
-  embeddedUrl = (await controller.up(lab, embeddedDir, { backend: 'embedded' })).connections[0]?.url ?? '';
-});
-
-afterAll(async () => {
-  if (workDir === undefined) return;
-  const controller = createServicesController({ images: IMAGES, env: { ...process.env, DATA_LABS_STATE_DIR: stateDir }, embeddedServerScript: path.join(root, 'dist', 'embedded-postgres.js') });
-  await controller.down(lab, path.join(workDir, 'embedded-lab'), { skipDocker: true, remove: true }).catch(() => undefined);
-  await fs.rm(workDir, { recursive: true, force: true });
-});
+const mutants = mutantsOf('idempotency');
+const cli = CLI;
+const db = useLabDatabases('idempotency-keys');
+const options = db.options.bind(db);
 
 describe('the reference passes every check', () => {
   it.each(SEEDS)('on PostgreSQL in Docker, seed %i', async (seed) => {
@@ -72,7 +35,7 @@ describe('the reference passes every check', () => {
   });
 
   it.each([1, 2])('on the embedded PostgreSQL, seed %i: only the concurrency check is unknown (it needs Docker), never passed', async (seed) => {
-    const report = await gradeLab(idempotencyKeysGrader, options(reference, seed, { backend: 'embedded', databaseUrl: embeddedUrl }));
+    const report = await gradeLab(idempotencyKeysGrader, options(reference, seed, { backend: 'embedded', databaseUrl: db.embeddedUrl }));
     const verdicts = Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
     expect(verdicts).toEqual(Object.fromEntries(IDEMPOTENCY_CHECKS.map((c) => [c.id, c.id === 'concurrent-same-key' ? 'unknown' : 'pass'])));
     expect(report.checks.find((c) => c.id === 'concurrent-same-key')?.actual).toMatch(/Grade with Docker/);
@@ -110,7 +73,7 @@ describe('data-labs grade', () => {
   function grade(args: string[]): { status: number | null; stdout: string; stderr: string } {
     const result = spawnSync(process.execPath, [cli, 'grade', 'idempotency-keys', ...args], {
       encoding: 'utf8',
-      env: { ...process.env, DATA_LABS_STATE_DIR: stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(workDir, 'progress') },
+      env: { ...process.env, DATA_LABS_STATE_DIR: db.stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(db.workDir, 'progress') },
       timeout: 120_000,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -123,7 +86,7 @@ describe('data-labs grade', () => {
     const report = gradeReportSchema.parse(JSON.parse(run.stdout));
     expect(report.passed).toBe(true);
     expect(report.seed).toBe(7);
-    const progress = JSON.parse(await fs.readFile(path.join(workDir, 'progress', 'progress.json'), 'utf8')) as { items: Record<string, unknown> };
+    const progress = JSON.parse(await fs.readFile(path.join(db.workDir, 'progress', 'progress.json'), 'utf8')) as { items: Record<string, unknown> };
     expect(Object.keys(progress.items)).toEqual(expect.arrayContaining(['add-idempotency-keys', 'handle-retries-safely']));
   });
 
@@ -137,7 +100,7 @@ describe('data-labs grade', () => {
   });
 
   it('names the file and line of a compile error, and exits 1', async () => {
-    const broken = path.join(workDir, 'broken');
+    const broken = path.join(db.workDir, 'broken');
     await fs.mkdir(path.join(broken, 'src'), { recursive: true });
     await fs.writeFile(path.join(broken, 'package.json'), '{"name":"broken","private":true}');
     await fs.writeFile(path.join(broken, 'src', 'payments.ts'), 'export async function createPayment() {\n  return { status: 201, headers: {}, body: "" ;\n}\n');

@@ -8,63 +8,27 @@
  * else may fail. Then what the report shows of a failure, and the command line.
  */
 import { spawnSync } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GradeOptions, gradeLab } from '../../src/core/grading/gradeLab';
+import { describe, expect, it } from 'vitest';
+import { gradeLab } from '../../src/core/grading/gradeLab';
 import { SAGA_CHECKS, sagaGrader } from '../../src/core/grading/labs/saga';
 import { gradeReportSchema } from '../../src/core/grading/report';
 import { buildReportModel } from '../../src/core/grading/reportModel';
 import { SagaServices } from '../../src/core/grading/sagaServices';
-import { findLab, loadCatalog } from '../../src/core/labs/catalog';
-import { createServicesController } from '../../src/cli/servicesController';
-import type { Lab } from '../../src/core/labs/catalog';
+import { CLI, IMAGES, ROOT, SEEDS, mutantsOf, useLabDatabases } from './support';
 
-const root = path.resolve(__dirname, '..', '..');
+const root = ROOT;
 const here = path.join(root, 'test', 'graders', 'saga');
 const reference = path.join(here, 'reference');
-const mutants = JSON.parse(readFileSync(path.join(here, 'mutants.json'), 'utf8')) as { mutant: string; fails: string }[];
-const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-const cli = path.join(root, 'dist', 'cli.js');
-const IMAGES = { postgres: 'data-labs-local/postgres:15' };
-
-let lab: Lab;
-let workDir: string;
-let stateDir: string;
-let dockerUrl: string;
-let embeddedUrl: string;
-
-function options(labDir: string, seed: number, extra: Partial<GradeOptions> = {}): GradeOptions {
-  return { labDir, backend: 'docker', seed, databaseUrl: dockerUrl, adaptersDir: path.join(root, 'dist', 'adapters'), workDir, ...extra };
-}
-
-beforeAll(async () => {
-  const entry = findLab(await loadCatalog(path.join(root, 'labs')), 'saga');
-  if (!entry?.ok) throw new Error('labs/saga is missing or broken');
-  lab = entry;
-  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'grader-saga-'));
-  stateDir = path.join(workDir, 'state');
-  const env = { ...process.env, DATA_LABS_STATE_DIR: stateDir };
-  const controller = createServicesController({ images: IMAGES, env, embeddedServerScript: path.join(root, 'dist', 'embedded-postgres.js') });
-  const dockerDir = path.join(workDir, 'docker-lab');
-  const embeddedDir = path.join(workDir, 'embedded-lab');
-  await fs.mkdir(dockerDir);
-  await fs.mkdir(embeddedDir);
-  dockerUrl = (await controller.up(lab, dockerDir, { backend: 'docker' })).connections[0]?.url ?? '';
-  embeddedUrl = (await controller.up(lab, embeddedDir, { backend: 'embedded' })).connections[0]?.url ?? '';
-});
-
-afterAll(async () => {
-  if (workDir === undefined) return;
-  const controller = createServicesController({ images: IMAGES, env: { ...process.env, DATA_LABS_STATE_DIR: stateDir }, embeddedServerScript: path.join(root, 'dist', 'embedded-postgres.js') });
-  await controller.down(lab, path.join(workDir, 'embedded-lab'), { skipDocker: true, remove: true }).catch(() => undefined);
-  await fs.rm(workDir, { recursive: true, force: true });
-});
+const mutants = mutantsOf('saga');
+const cli = CLI;
+const db = useLabDatabases('saga');
+const options = db.options.bind(db);
 
 describe("the grader's services", () => {
   it('answer a repeated request id with the first answer whatever the order of its keys, refuse it with other parameters, and leave nothing behind a refusal', async () => {
-    const services = await SagaServices.start(dockerUrl, `svc_test_${process.pid}`);
+    const services = await SagaServices.start(db.dockerUrl, `svc_test_${process.pid}`);
     try {
       await services.stock({ a: 5, b: 1 });
       const post = async (op: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
@@ -103,7 +67,7 @@ describe('the reference passes every check', () => {
   });
 
   it('on the embedded PostgreSQL, seed 1: only concurrent-orders is unknown (it needs Docker), never passed', async () => {
-    const report = await gradeLab(sagaGrader, options(reference, 1, { backend: 'embedded', databaseUrl: embeddedUrl }));
+    const report = await gradeLab(sagaGrader, options(reference, 1, { backend: 'embedded', databaseUrl: db.embeddedUrl }));
     const verdicts = Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
     expect(verdicts).toEqual(Object.fromEntries(SAGA_CHECKS.map((c) => [c.id, c.id === 'concurrent-orders' ? 'unknown' : 'pass'])));
     expect(report.checks.find((c) => c.id === 'concurrent-orders')?.actual).toMatch(/Grade with Docker/);
@@ -161,7 +125,7 @@ describe('data-labs grade saga', () => {
   function grade(args: string[]): { status: number | null; stdout: string; stderr: string } {
     const result = spawnSync(process.execPath, [cli, 'grade', 'saga', ...args], {
       encoding: 'utf8',
-      env: { ...process.env, DATA_LABS_STATE_DIR: stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(workDir, 'progress') },
+      env: { ...process.env, DATA_LABS_STATE_DIR: db.stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(db.workDir, 'progress') },
       timeout: 180_000,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -173,7 +137,7 @@ describe('data-labs grade saga', () => {
     expect(run.status).toBe(0);
     const report = gradeReportSchema.parse(JSON.parse(run.stdout));
     expect(report.passed).toBe(true);
-    const progress = JSON.parse(await fs.readFile(path.join(workDir, 'progress', 'progress.json'), 'utf8')) as { items: Record<string, unknown> };
+    const progress = JSON.parse(await fs.readFile(path.join(db.workDir, 'progress', 'progress.json'), 'utf8')) as { items: Record<string, unknown> };
     expect(Object.keys(progress.items)).toEqual(expect.arrayContaining(['build-saga-with-compensation', 'implement-distributed-transaction']));
   });
 
