@@ -4,6 +4,7 @@
  * (calls made meanwhile wait for the new process), arming crash points, and database
  * latency.
  */
+import { LearnerSetupError } from './gradeLab';
 import type { Sandbox, SandboxCall } from './sandbox';
 
 export interface CrashAt {
@@ -31,6 +32,31 @@ export class LearnerProcess {
   async connect(): Promise<void> {
     await this.configure(this.call);
     await this.settings(this.call);
+  }
+
+  /**
+   * Connects the process and runs the learner's `migrate(db)`, before any scenario: a
+   * failure there is the learner's set-up problem, reported at their line.
+   */
+  async setUp(): Promise<void> {
+    await this.connect();
+    const migrated = await this.sandbox.call('migrate', [], 30_000);
+    if (!migrated.ok) {
+      throw new LearnerSetupError(`migrate(db) failed, so no check could run: ${migrated.message}`, migrated.kind === 'threw' ? migrated.error.stack : undefined, this.sandbox.output());
+    }
+  }
+
+  /**
+   * Ends the run in a fresh process (nothing of the learner's still runs and holds locks on
+   * the schema): the adapter drops the run's schema and closes its connections.
+   */
+  async finish(): Promise<void> {
+    this.sandbox.keepSpare(this.configure, 0);
+    const { prepared } = await this.sandbox.restart();
+    if (!prepared) {
+      await this.configure(this.call);
+    }
+    await this.sandbox.call('finish', [], 20_000);
   }
 
   /**

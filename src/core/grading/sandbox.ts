@@ -461,14 +461,14 @@ class Worker {
 /** How long to wait, after the process exited, for its output pipes to close (a grandchild may hold them). */
 const CLOSE_GRACE_MS = 1000;
 
+/** Calls an export of one particular process (see `Sandbox.call`). */
+export type SandboxCall = <T = unknown>(exportName: string, args: readonly unknown[], timeoutMs: number) => Promise<CallResult<T>>;
+
 /**
  * A running learner module. Create it with `startSandbox`. Calls may overlap (async exports
  * run concurrently). When the process ends for any reason, every call still waiting resolves
  * with that reason, and later calls resolve `not-running` until `restart()`.
  */
-/** Calls an export of one particular process (see `Sandbox.call`). */
-export type SandboxCall = <T = unknown>(exportName: string, args: readonly unknown[], timeoutMs: number) => Promise<CallResult<T>>;
-
 export class Sandbox {
   private worker!: Worker;
   /** Processes loaded and prepared ahead, oldest first, which `restart()` swaps in (see `keepSpare`). */
@@ -603,8 +603,8 @@ export class Sandbox {
   }
 
   /**
-   * From now on keeps one more process loaded, with `prepare` run on it (connecting it, for
-   * example), so that `restart()` swaps it in at once instead of starting Node and loading
+   * From now on keeps `count` more processes loaded, with `prepare` run on each (connecting
+   * it, for example), so that `restart()` swaps it in at once instead of starting Node and loading
    * the bundle while the grading waits: a grader that kills the learner's process dozens of
    * times spends most of its time there otherwise. A spare that fails to load or prepare is
    * dropped, and that restart starts a process as usual.

@@ -12,7 +12,7 @@
  */
 import type { Rng } from '../../random';
 import type { HistoryRecorder, Scenario, ScenarioContext } from '../engine';
-import { type LabGrader, type LabRun, LearnerSetupError, type OpenedRun } from '../gradeLab';
+import { type LabGrader, type LabRun, type OpenedRun } from '../gradeLab';
 import { GRADER_CHECKS } from '../graderIds';
 import { PaymentProvider, type ProviderFault, type ProviderRequestRecord } from '../paymentProvider';
 import { LearnerProcess } from '../learnerProcess';
@@ -929,18 +929,11 @@ export const idempotencyKeysGrader: LabGrader = {
     const provider = await PaymentProvider.start();
     const harness = new Harness(run.sandbox, provider, { databaseUrl: run.databaseUrl ?? '', schema: run.runName });
     const close = async (): Promise<void> => {
-      // A fresh process: nothing of the learner's is still running and holding locks on the schema.
-      await run.sandbox.restart();
-      await run.sandbox.call('configure', [{ databaseUrl: run.databaseUrl ?? '', schema: run.runName, providerUrl: provider.url, poolSize: 1, providerTimeoutMs: PROVIDER_TIMEOUT_MS }], 20_000);
-      await run.sandbox.call('finish', [], 20_000);
+      await harness.learner.finish();
       await provider.close();
     };
     try {
-      await harness.learner.connect();
-      const migrated = await run.sandbox.call('migrate', [], 30_000);
-      if (!migrated.ok) {
-        throw new LearnerSetupError(`migrate(db) failed, so no check could run: ${migrated.message}`, migrated.kind === 'threw' ? migrated.error.stack : undefined, run.sandbox.output());
-      }
+      await harness.learner.setUp();
     } catch (error) {
       await close().catch(() => undefined);
       throw error;

@@ -16,7 +16,7 @@
  */
 import type { Rng } from '../../random';
 import type { HistoryRecorder, Scenario, ScenarioContext } from '../engine';
-import { type LabGrader, type LabRun, LearnerSetupError, type OpenedRun } from '../gradeLab';
+import { type LabGrader, type LabRun, type OpenedRun } from '../gradeLab';
 import { GRADER_CHECKS } from '../graderIds';
 import { LearnerProcess } from '../learnerProcess';
 import type { CheckOutcome, HistoryEvent, HistoryFocus } from '../report';
@@ -290,8 +290,6 @@ export function checkConcurrentOrders(history: readonly HistoryEvent[]): CheckOu
 
 // ─── Running the learner's code ──────────────────────────────────────────────────
 
-const shortOp = (op: string): string => op;
-
 class SagaHarness {
   readonly learner: LearnerProcess;
   private stopWatching: () => void = () => undefined;
@@ -319,9 +317,9 @@ class SagaHarness {
     this.stopWatching = this.services.onCall(
       (call) => {
         const type = call.outcome === 'ok' || call.outcome === 'replayed' ? 'ok' : call.outcome === 'business' || call.outcome === 'invalid' ? 'fail' : 'info';
-        history.record(`svc:${call.orderId}`, type, shortOp(call.op), { outcome: call.outcome, attempt: call.attempt, requestId: call.requestId }, call.detail);
+        history.record(`svc:${call.orderId}`, type, call.op, { outcome: call.outcome, attempt: call.attempt, requestId: call.requestId }, call.detail);
       },
-      (start) => history.record(`svc:${start.orderId}`, 'invoke', shortOp(start.op), { requestId: start.requestId, attempt: start.attempt }),
+      (start) => history.record(`svc:${start.orderId}`, 'invoke', start.op, { requestId: start.requestId, attempt: start.attempt }),
     );
   }
 
@@ -346,8 +344,9 @@ class SagaHarness {
     if (result.ok) {
       history.record(lane, 'ok', PLACE, result.value);
     } else {
-      const killed = armed !== undefined && this.learner.ended && this.sandbox.endReason?.kind === 'exited';
-      history.record(lane, 'info', PLACE, undefined, result.kind === 'threw' ? `placeOrder threw ${result.error.name}: ${result.error.message}` : killed ? `the grader killed the orchestrator ${armed}` : result.message);
+      const killed = result.kind !== 'threw' && armed !== undefined && this.learner.ended && this.sandbox.endReason?.kind === 'exited';
+      // A throw's message is "placeOrder threw <name>: <message>" (see Sandbox.call).
+      history.record(lane, 'info', PLACE, undefined, killed ? `the grader killed the orchestrator ${armed}` : result.message);
     }
   }
 
@@ -358,7 +357,7 @@ class SagaHarness {
     if (result.ok) {
       history.record('recovery', 'ok', RECOVER, result.value);
     } else {
-      history.record('recovery', 'info', RECOVER, undefined, result.kind === 'threw' ? `recover threw ${result.error.name}: ${result.error.message}` : result.message);
+      history.record('recovery', 'info', RECOVER, undefined, result.message);
     }
   }
 
@@ -609,17 +608,11 @@ export const sagaGrader: LabGrader = {
     const services = await SagaServices.start(databaseUrl, `${run.runName}_svc`);
     const harness = new SagaHarness(run.sandbox, services, { databaseUrl, schema: run.runName });
     const close = async (): Promise<void> => {
-      await run.sandbox.restart();
-      await run.sandbox.call('configure', [{ databaseUrl, schema: run.runName, servicesUrl: services.url, poolSize: 1, callTimeoutMs: SERVICE_TIMEOUT_MS }], 20_000);
-      await run.sandbox.call('finish', [], 20_000);
+      await harness.learner.finish();
       await services.close();
     };
     try {
-      await harness.learner.connect();
-      const migrated = await run.sandbox.call('migrate', [], 30_000);
-      if (!migrated.ok) {
-        throw new LearnerSetupError(`migrate(db) failed, so no check could run: ${migrated.message}`, migrated.kind === 'threw' ? migrated.error.stack : undefined, run.sandbox.output());
-      }
+      await harness.learner.setUp();
     } catch (error) {
       await close().catch(() => undefined);
       throw error;
