@@ -100,6 +100,9 @@ export class PaymentProvider {
 
   static async start(): Promise<PaymentProvider> {
     const server = http.createServer();
+    // The learner's client keeps its connections (adapters/http.ts): an idle one must not
+    // be closed under a request being sent, an outcome nobody planned.
+    server.keepAliveTimeout = 10 * 60_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());

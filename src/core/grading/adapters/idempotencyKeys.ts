@@ -8,6 +8,7 @@
  * Bundled on its own into dist/adapters/idempotency-keys.cjs; it imports nothing of the
  * extension or the grader.
  */
+import { type HttpAnswer, postJson } from './http';
 import { type Db, callLearner, dbAdapter } from './pgDb';
 
 export interface AdapterConfig {
@@ -43,21 +44,18 @@ function providerClient(url: string, timeoutMs: number): { createCharge(params: 
         // Refused here, as a real SDK would refuse a call missing a required option.
         return { kind: 'rejected', status: 400, type: 'invalid_request_error', message: 'createCharge needs { idempotencyKey } (a non-empty string) as its second argument.' };
       }
-      let response: Response;
-      let text: string;
+      let response: HttpAnswer;
       try {
-        response = await fetch(`${url}/v1/charges`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': options.idempotencyKey },
-          body: JSON.stringify({ amount: params['amount'], currency: params['currency'], customer: params['customer'], card: params['card'] }),
-          signal: AbortSignal.timeout(timeoutMs),
+        response = await postJson(`${url}/v1/charges`, JSON.stringify({ amount: params['amount'], currency: params['currency'], customer: params['customer'], card: params['card'] }), {
+          timeoutMs,
+          headers: { 'idempotency-key': options.idempotencyKey },
         });
-        text = await response.text();
       } catch (error) {
         return { kind: 'unknown', reason: `The provider did not answer: ${error instanceof Error ? error.message : String(error)}` };
       }
+      const { text } = response;
       if (response.status === 200 || response.status === 201) {
-        return { kind: 'charged', charge: JSON.parse(text) as Record<string, unknown>, replayed: response.headers.get('idempotent-replayed') === 'true' };
+        return { kind: 'charged', charge: JSON.parse(text) as Record<string, unknown>, replayed: response.headers['idempotent-replayed'] === 'true' };
       }
       if (response.status >= 500) {
         return { kind: 'unknown', reason: `The provider failed with ${response.status}: ${errorFields(text).message}` };

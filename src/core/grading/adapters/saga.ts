@@ -5,7 +5,7 @@
  * the controls the grader uses (crash points, latency). Bundled on its own into
  * dist/adapters/saga.cjs; it imports nothing of the extension or the grader.
  */
-import * as http from 'node:http';
+import { postJson } from './http';
 import { type Db, callLearner, dbAdapter } from './pgDb';
 
 export interface SagaAdapterConfig {
@@ -26,27 +26,6 @@ const OPERATIONS = {
   shipping: ['schedule'],
 } as const;
 
-/** Kept-alive connections: a saga makes its calls one after another, hundreds in a grade. */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-/** POSTs a JSON body; rejects when there is no answer within `timeoutMs`. */
-function post(url: string, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
 /** A client per service: each call a POST; never throws, an unknown outcome is `technical`. */
 function serviceClients(url: string, timeoutMs: number, external: <T>(work: () => Promise<T>) => Promise<T>): Record<string, Record<string, (call: Record<string, unknown>) => Promise<ServiceResult>>> {
   // Each call is a point where the grader can kill the orchestrator: just after the
@@ -56,7 +35,7 @@ function serviceClients(url: string, timeoutMs: number, external: <T>(work: () =
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await post(`${url}/${path}`, JSON.stringify(body ?? {}), timeoutMs));
+      ({ status, text } = await postJson(`${url}/${path}`, JSON.stringify(body ?? {}), { timeoutMs }));
     } catch (error) {
       return { ok: false, kind: 'technical', reason: `no answer: ${error instanceof Error ? error.message : String(error)}` };
     }
