@@ -53,7 +53,8 @@ export class LabGrading implements vscode.Disposable {
     if (id === undefined && open.length > 1) {
       // The lab of the file being edited, as a learner pressing Grade means it.
       const active = vscode.window.activeTextEditor?.document.uri;
-      const editing = active?.scheme === 'file' ? open.find((l) => isInside(active.fsPath, l.folder.uri.fsPath)) : undefined;
+      const folder = active !== undefined ? vscode.workspace.getWorkspaceFolder(active) : undefined;
+      const editing = folder !== undefined ? open.find((l) => l.folder.uri.toString() === folder.uri.toString()) : undefined;
       if (editing?.lab) {
         return { labDir: editing.folder.uri.fsPath, lab: editing.lab };
       }
@@ -190,9 +191,4 @@ export class LabGrading implements vscode.Disposable {
       panel.dispose();
     }
   }
-}
-
-function isInside(file: string, dir: string): boolean {
-  const relative = path.relative(path.resolve(dir), path.resolve(file));
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }

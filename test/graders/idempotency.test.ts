@@ -17,11 +17,9 @@ import { IDEMPOTENCY_CHECKS, idempotencyKeysGrader } from '../../src/core/gradin
 import { gradeReportSchema } from '../../src/core/grading/report';
 import { CLI, IMAGES, ROOT, SEEDS, mutantsOf, useLabDatabases } from './support';
 
-const root = ROOT;
-const here = path.join(root, 'test', 'graders', 'idempotency');
+const here = path.join(ROOT, 'test', 'graders', 'idempotency');
 const reference = path.join(here, 'reference');
 const mutants = mutantsOf('idempotency');
-const cli = CLI;
 const db = useLabDatabases('idempotency-keys');
 const options = db.options.bind(db);
 
@@ -71,7 +69,7 @@ describe('each mutant fails the check named for it, on every seed', () => {
 
 describe('data-labs grade', () => {
   function grade(args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const result = spawnSync(process.execPath, [cli, 'grade', 'idempotency-keys', ...args], {
+    const result = spawnSync(process.execPath, [CLI, 'grade', 'idempotency-keys', ...args], {
       encoding: 'utf8',
       env: { ...process.env, DATA_LABS_STATE_DIR: db.stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(db.workDir, 'progress') },
       timeout: 120_000,
@@ -105,7 +103,7 @@ describe('data-labs grade', () => {
     await fs.writeFile(path.join(broken, 'package.json'), '{"name":"broken","private":true}');
     await fs.writeFile(path.join(broken, 'src', 'payments.ts'), 'export async function createPayment() {\n  return { status: 201, headers: {}, body: "" ;\n}\n');
     // esbuild is found from the repository's node_modules, as a learner's is from their lab's.
-    const inRepo = path.join(root, 'test', 'graders', 'idempotency', '.tmp-broken');
+    const inRepo = path.join(ROOT, 'test', 'graders', 'idempotency', '.tmp-broken');
     await fs.rm(inRepo, { recursive: true, force: true });
     await fs.cp(broken, inRepo, { recursive: true });
     try {
@@ -120,7 +118,7 @@ describe('data-labs grade', () => {
 
   /** A learner folder inside the repository (so esbuild resolves, as from a lab's node_modules), removed afterwards. */
   async function withFolder(name: string, source: string, run: (dir: string) => Promise<void> | void): Promise<void> {
-    const dir = path.join(root, 'test', 'graders', 'idempotency', `.tmp-${name}`);
+    const dir = path.join(ROOT, 'test', 'graders', 'idempotency', `.tmp-${name}`);
     await fs.rm(dir, { recursive: true, force: true });
     await fs.mkdir(path.join(dir, 'src'), { recursive: true });
     await fs.writeFile(path.join(dir, 'package.json'), `{"name":"${name}","private":true}`);

@@ -18,11 +18,9 @@ import { buildReportModel } from '../../src/core/grading/reportModel';
 import { SagaServices } from '../../src/core/grading/sagaServices';
 import { CLI, IMAGES, ROOT, SEEDS, mutantsOf, useLabDatabases } from './support';
 
-const root = ROOT;
-const here = path.join(root, 'test', 'graders', 'saga');
+const here = path.join(ROOT, 'test', 'graders', 'saga');
 const reference = path.join(here, 'reference');
 const mutants = mutantsOf('saga');
-const cli = CLI;
 const db = useLabDatabases('saga');
 const options = db.options.bind(db);
 
@@ -123,7 +121,7 @@ describe('the report of a failure', () => {
 
 describe('data-labs grade saga', () => {
   function grade(args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const result = spawnSync(process.execPath, [cli, 'grade', 'saga', ...args], {
+    const result = spawnSync(process.execPath, [CLI, 'grade', 'saga', ...args], {
       encoding: 'utf8',
       env: { ...process.env, DATA_LABS_STATE_DIR: db.stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(db.workDir, 'progress') },
       timeout: 180_000,
