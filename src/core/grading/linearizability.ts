@@ -1,0 +1,280 @@
+/**
+ * A linearizability checker for histories of registers and key-value stores, written for
+ * this project after Wing & Gong's search with Lowe's memoisation (as Knossos and
+ * porcupine do): find an order of the operations, each placed between its invocation and
+ * its completion, in which every operation does what the sequential model says.
+ *
+ * - A history is invocations and completions per process. `ok` happened; `fail` did not
+ *   (dropped); `info` is unknown: a write or cas may take effect at any time after its
+ *   invocation, or never (its completion is at infinity); a read with no answer says
+ *   nothing (dropped).
+ * - A key-value history is split per key and each key checked on its own (linearizability
+ *   is compositional), which keeps the search small.
+ * - The search has a budget (steps); past it the answer is "unknown", never "linearizable".
+ * - When there is no order, the answer names the key, the longest run of operations the
+ *   search could linearize, and the operations none of which could come next.
+ *
+ * Pure: no I/O, no clock but the step count.
+ */
+
+export type OperationKind = 'read' | 'write' | 'cas';
+
+/** One completed (or unknown) operation, with its place in the history's order. */
+export interface Operation {
+  /** Its index among the history's operations. */
+  readonly id: number;
+  readonly process: string;
+  readonly f: OperationKind;
+  readonly key?: string;
+  /** write: the value; cas: [expected, new]; read: nothing. */
+  readonly input?: unknown;
+  /** read: the value read. */
+  readonly output?: unknown;
+  /** Position of its invocation in the history. */
+  readonly call: number;
+  /** Position of its completion; Infinity for an unknown outcome. */
+  readonly ret: number;
+}
+
+/** A history event as Jepsen writes it (`:process`, `:type`, `:f`, `:value`), with an optional key. */
+export interface HistoryOp {
+  readonly process: string | number;
+  readonly type: 'invoke' | 'ok' | 'fail' | 'info';
+  readonly f: OperationKind;
+  readonly key?: string;
+  readonly value?: unknown;
+}
+
+export type ModelName = 'register' | 'cas-register' | 'kv';
+
+export type LinearizabilityResult =
+  | { readonly verdict: 'linearizable'; readonly operations: number; readonly steps: number }
+  | {
+      readonly verdict: 'not-linearizable';
+      readonly operations: number;
+      readonly steps: number;
+      /** The key whose history has no order (kv histories). */
+      readonly key?: string;
+      /** The longest prefix of an order the search found, in that order. */
+      readonly linearized: readonly Operation[];
+      /** The operations that could not come next after it (each would break the model). */
+      readonly stuck: readonly Operation[];
+    }
+  | { readonly verdict: 'unknown'; readonly operations: number; readonly steps: number; readonly reason: string };
+
+export interface CheckOptions {
+  /** Search steps allowed over the whole history before answering unknown (default 2,000,000). */
+  readonly maxSteps?: number;
+  /** The register's value before any write (default null). */
+  readonly initial?: unknown;
+}
+
+/**
+ * Pairs each invocation with its process's next completion (a process has one operation
+ * outstanding at a time). An invocation with no completion is unknown, like `info`.
+ */
+export function operationsOf(history: readonly HistoryOp[]): Operation[] {
+  const open = new Map<string, { index: number; op: HistoryOp }>();
+  const ops: Operation[] = [];
+  const finish = (process: string, invoked: { index: number; op: HistoryOp }, ret: number, completion: HistoryOp | undefined): void => {
+    const { op } = invoked;
+    const outcome = completion?.type ?? 'info';
+    if (outcome === 'fail') {
+      return; // it did not happen
+    }
+    if (op.f === 'read') {
+      if (outcome !== 'ok') {
+        return; // a read with no answer tells nothing
+      }
+      ops.push({ id: 0, process, f: 'read', ...(op.key !== undefined ? { key: op.key } : {}), output: completion?.value, call: invoked.index, ret });
+      return;
+    }
+    ops.push({ id: 0, process, f: op.f, ...(op.key !== undefined ? { key: op.key } : {}), input: op.value, call: invoked.index, ret: outcome === 'ok' ? ret : Infinity });
+  };
+  history.forEach((event, index) => {
+    const process = String(event.process);
+    if (event.type === 'invoke') {
+      const pending = open.get(process);
+      if (pending) {
+        finish(process, pending, Infinity, undefined);
+      }
+      open.set(process, { index, op: event });
+      return;
+    }
+    const invoked = open.get(process);
+    if (!invoked) {
+      return;
+    }
+    open.delete(process);
+    finish(process, invoked, index, event);
+  });
+  for (const [process, invoked] of open) {
+    finish(process, invoked, Infinity, undefined);
+  }
+  return ops.sort((a, b) => a.call - b.call).map((op, id) => ({ ...op, id }));
+}
+
+// ─── Models ──────────────────────────────────────────────────────────────────────
+
+/** A sequential model: the state after `op`, or undefined when `op` cannot happen in `state`. */
+interface Model {
+  step(state: unknown, op: Operation): { state: unknown } | undefined;
+}
+
+const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+const REGISTER: Model = {
+  step(state, op) {
+    switch (op.f) {
+      case 'write':
+        return { state: op.input };
+      case 'read':
+        return same(op.output, state) ? { state } : undefined;
+      case 'cas': {
+        const [from, to] = Array.isArray(op.input) ? (op.input as unknown[]) : [undefined, undefined];
+        // A cas that completed ok (or may have) swapped: it needs the expected value.
+        return same(from, state) ? { state: to } : undefined;
+      }
+    }
+  },
+};
+
+// ─── The search ──────────────────────────────────────────────────────────────────
+
+interface Entry {
+  readonly op: Operation;
+  readonly isCall: boolean;
+  readonly time: number;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+  /** The call's matching return (calls only). */
+  match: Entry | undefined;
+}
+
+class Budget {
+  steps = 0;
+  constructor(readonly max: number) {}
+}
+
+/** Checks one register's operations. */
+function searchRegister(ops: readonly Operation[], model: Model, initial: unknown, budget: Budget): { ok: true } | { ok: false; linearized: Operation[]; stuck: Operation[] } | { ok: 'unknown' } {
+  if (ops.length === 0) {
+    return { ok: true };
+  }
+  // The entries in time order: calls before returns at the same time (more overlap, more permissive).
+  const entries: Entry[] = [];
+  for (const op of ops) {
+    const call: Entry = { op, isCall: true, time: op.call, prev: undefined, next: undefined, match: undefined };
+    const ret: Entry = { op, isCall: false, time: op.ret, prev: undefined, next: undefined, match: undefined };
+    call.match = ret;
+    entries.push(call, ret);
+  }
+  entries.sort((a, b) => a.time - b.time || (a.isCall === b.isCall ? a.op.id - b.op.id : a.isCall ? -1 : 1));
+  const head: Entry = { op: ops[0] as Operation, isCall: false, time: -Infinity, prev: undefined, next: undefined, match: undefined };
+  let last = head;
+  for (const e of entries) {
+    last.next = e;
+    e.prev = last;
+    last = e;
+  }
+  const lift = (call: Entry): void => {
+    const ret = call.match as Entry;
+    (call.prev as Entry).next = call.next;
+    if (call.next) call.next.prev = call.prev;
+    (ret.prev as Entry).next = ret.next;
+    if (ret.next) ret.next.prev = ret.prev;
+  };
+  const unlift = (call: Entry): void => {
+    const ret = call.match as Entry;
+    (ret.prev as Entry).next = ret;
+    if (ret.next) ret.next.prev = ret;
+    (call.prev as Entry).next = call;
+    if (call.next) call.next.prev = call;
+  };
+
+  const position = new Map(ops.map((op, i) => [op, i]));
+  const words = Math.ceil(ops.length / 32);
+  const linearized = new Uint32Array(words);
+  const cache = new Set<string>();
+  const keyOf = (state: unknown): string => `${Array.from(linearized).join(',')}|${JSON.stringify(state) ?? 'undefined'}`;
+  const stack: { call: Entry; state: unknown }[] = [];
+  let state = initial;
+  let entry = head.next;
+  let best: Operation[] = [];
+  let bestStuck: Operation[] = [];
+
+  while (head.next !== undefined) {
+    if (++budget.steps > budget.max) {
+      return { ok: 'unknown' };
+    }
+    if (entry === undefined) {
+      break;
+    }
+    if (entry.isCall) {
+      const next = model.step(state, entry.op);
+      if (next !== undefined) {
+        const index = position.get(entry.op) as number;
+        linearized[index >> 5] = (linearized[index >> 5] as number) | (1 << (index & 31));
+        const key = keyOf(next.state);
+        if (!cache.has(key)) {
+          cache.add(key);
+          stack.push({ call: entry, state });
+          state = next.state;
+          lift(entry);
+          entry = head.next;
+          continue;
+        }
+        linearized[index >> 5] = (linearized[index >> 5] as number) & ~(1 << (index & 31));
+      }
+      entry = entry.next;
+      continue;
+    }
+    // A return reached: the operation it ends was not linearized before it. Go back.
+    if (stack.length >= best.length) {
+      best = stack.map((s) => s.call.op);
+      const stuck: Operation[] = [];
+      // The candidates for the next place: every call before the first return still pending.
+      for (let e: Entry | undefined = head.next; e !== undefined && e.isCall; e = e.next) {
+        stuck.push(e.op);
+      }
+      bestStuck = stuck.length > 0 ? stuck : [entry.op];
+    }
+    const top = stack.pop();
+    if (!top) {
+      return { ok: false, linearized: best, stuck: bestStuck };
+    }
+    state = top.state;
+    unlift(top.call);
+    const index = position.get(top.call.op) as number;
+    linearized[index >> 5] = (linearized[index >> 5] as number) & ~(1 << (index & 31));
+    entry = top.call.next;
+  }
+  return { ok: true };
+}
+
+/** Checks a history against a model: a register, a register with compare-and-set, or keys of registers. */
+export function checkLinearizable(history: readonly HistoryOp[] | readonly Operation[], model: ModelName, options: CheckOptions = {}): LinearizabilityResult {
+  const ops = history.length > 0 && 'call' in (history[0] as object) ? (history as readonly Operation[]) : operationsOf(history as readonly HistoryOp[]);
+  const budget = new Budget(options.maxSteps ?? 2_000_000);
+  const groups = new Map<string, Operation[]>();
+  for (const op of ops) {
+    // A register history is one register; the kv model checks each key on its own.
+    const key = model === 'kv' ? (op.key ?? '') : '';
+    const group = groups.get(key) ?? [];
+    group.push(op);
+    groups.set(key, group);
+  }
+  for (const [key, group] of groups) {
+    if (model !== 'cas-register' && group.some((op) => op.f === 'cas')) {
+      return { verdict: 'unknown', operations: ops.length, steps: budget.steps, reason: `The ${model} model has no compare-and-set; check with --model cas-register.` };
+    }
+    const outcome = searchRegister(group, REGISTER, options.initial ?? null, budget);
+    if (outcome.ok === 'unknown') {
+      return { verdict: 'unknown', operations: ops.length, steps: budget.steps, reason: `The search did not finish within ${budget.max} steps${model === 'kv' ? ` (on key ${key})` : ''}.` };
+    }
+    if (outcome.ok === false) {
+      return { verdict: 'not-linearizable', operations: ops.length, steps: budget.steps, ...(model === 'kv' ? { key } : {}), linearized: outcome.linearized, stuck: outcome.stuck };
+    }
+  }
+  return { verdict: 'linearizable', operations: ops.length, steps: budget.steps };
+}
