@@ -117,6 +117,8 @@ export async function runCli(ctx: CliContext): Promise<number> {
         return await servicesCommand(ctx, parseArgs(rest, ['--help', '--json', '--remove'], ['--backend']));
       case 'grade':
         return await gradeCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--backend', '--seed', '--check']));
+      case 'check-history':
+        return await checkHistoryCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--model']));
       default:
         throw new UsageError(`Unknown command "${command}".`);
     }
@@ -353,6 +355,23 @@ async function labForCommand(ctx: CliContext, labId: string): Promise<Lab | unde
     return undefined;
   }
   return entry;
+}
+
+async function checkHistoryCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  const { CHECK_HISTORY_HELP, MODELS, runCheckHistory } = await import('./checkHistory');
+  if (args.flags.has('--help')) {
+    ctx.stdout(CHECK_HISTORY_HELP);
+    return EXIT_OK;
+  }
+  const [file, extra] = args.positionals;
+  if (file === undefined || extra !== undefined) {
+    throw new UsageError('check-history takes one file: data-labs check-history <file> [--model register|cas-register|kv].');
+  }
+  const model = args.values.get('--model') ?? 'register';
+  if (!(MODELS as readonly string[]).includes(model)) {
+    throw new UsageError(`--model must be ${MODELS.join(', ')}, not "${model}".`);
+  }
+  return runCheckHistory(path.resolve(ctx.cwd, file), model as (typeof MODELS)[number], args.flags.has('--json'), { stdout: ctx.stdout, stderr: ctx.stderr });
 }
 
 async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {

@@ -361,3 +361,39 @@ describe('services down without Docker', () => {
     expect(out).toEqual({ code: EXIT_OK, stdout: '', stderr: '' });
   });
 });
+
+describe('check-history', () => {
+  const write = async (name: string, text: string): Promise<string> => {
+    await fs.writeFile(path.join(cwd, name), text);
+    return name;
+  };
+
+  it('exits 0 for a linearizable Jepsen log and 1 for one that is not, naming what cannot come next', async () => {
+    const good = await write('good.log', 'INFO  jepsen.util - 0\t:invoke\t:write\t1\nINFO  jepsen.util - 1\t:invoke\t:read\tnil\nINFO  jepsen.util - 1\t:ok\t:read\tnil\nINFO  jepsen.util - 0\t:ok\t:write\t1\n');
+    const ok = await cli(['check-history', good]);
+    expect(ok.code).toBe(EXIT_OK);
+    expect(ok.stdout).toMatch(/^linearizable: 2 operations/);
+    const bad = await write('bad.json', JSON.stringify([
+      { process: 0, type: 'invoke', f: 'write', key: 'x', value: 1 },
+      { process: 0, type: 'ok', f: 'write', key: 'x', value: 1 },
+      { process: 1, type: 'invoke', f: 'read', key: 'x' },
+      { process: 1, type: 'ok', f: 'read', key: 'x', value: null },
+    ]));
+    const no = await cli(['check-history', bad, '--model', 'kv']);
+    expect(no.code).toBe(EXIT_FAILURE);
+    expect(no.stdout).toContain('NOT linearizable (key x)');
+    expect(no.stdout).toContain('process 1 read x → null');
+    const asJson = JSON.parse((await cli(['check-history', bad, '--model', 'kv', '--json'])).stdout) as { verdict: string; key: string };
+    expect(asJson).toMatchObject({ verdict: 'not-linearizable', key: 'x' });
+  });
+
+  it('says what is wrong with a file, a model or the arguments', async () => {
+    expect((await cli(['check-history', 'missing.log'])).stderr).toMatch(/cannot read .*missing\.log/);
+    const broken = await write('broken.json', '[{"process":0,"type":"done","f":"read"}]');
+    expect((await cli(['check-history', broken])).stderr).toContain('event 0: "type" must be invoke, ok, fail or info');
+    const model = await cli(['check-history', broken, '--model', 'set']);
+    expect(model.code).toBe(EXIT_USAGE);
+    expect(model.stderr).toContain('--model must be register, cas-register, kv, not "set".');
+    expect((await cli(['check-history'])).code).toBe(EXIT_USAGE);
+  });
+});

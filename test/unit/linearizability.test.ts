@@ -99,3 +99,36 @@ describe('the budget', () => {
     expect(checkLinearizable(history, 'register').verdict).toBe('not-linearizable');
   });
 });
+
+describe('reading histories', () => {
+  it("reads Jepsen's plain-text register log, skipping the nemesis and other lines", async () => {
+    const { parseHistory } = await import('../../src/core/grading/historyFormats');
+    const log = [
+      'INFO  jepsen.core - Worker 0 starting',
+      'INFO  jepsen.util - 0\t:invoke\t:write\t3',
+      'INFO  jepsen.util - 1\t:invoke\t:read\tnil',
+      'INFO  jepsen.util - :nemesis\t:info\t:start\tnil',
+      'INFO  jepsen.util - 0\t:ok\t:write\t3',
+      'INFO  jepsen.util - 1\t:ok\t:read\t3',
+      'INFO  jepsen.util - 2\t:invoke\t:cas\t[3 4]',
+      'INFO  jepsen.util - 2\t:fail\t:cas\t[3 4]',
+      'INFO  jepsen.util - 1\t:invoke\t:read\tnil',
+      'INFO  jepsen.util - 1\t:ok\t:read\t4',
+    ].join('\n');
+    const history = parseHistory(log, 'etcd.log');
+    expect(history).toHaveLength(8);
+    expect(history[4]).toEqual({ process: 2, type: 'invoke', f: 'cas', value: [3, 4] });
+    // The cas failed, so nobody wrote 4: the last read is not linearizable.
+    expect(checkLinearizable(history, 'cas-register').verdict).toBe('not-linearizable');
+    expect(checkLinearizable(history.slice(0, 6), 'cas-register').verdict).toBe('linearizable');
+  });
+
+  it('reads the JSON format and names the event that is wrong', async () => {
+    const { HistoryFormatError, parseHistory } = await import('../../src/core/grading/historyFormats');
+    const json = JSON.stringify({ history: [{ process: 0, type: 'invoke', f: 'write', key: 'a', value: 1 }, { process: 0, type: 'ok', f: 'write', key: 'a', value: 1 }] });
+    expect(parseHistory(json)).toHaveLength(2);
+    expect(() => parseHistory('[{"process":0,"type":"done","f":"read"}]', 'h.json')).toThrow(HistoryFormatError);
+    expect(() => parseHistory('[{"process":0,"type":"done","f":"read"}]', 'h.json')).toThrow('h.json, event 0: "type" must be invoke, ok, fail or info, not "done".');
+    expect(() => parseHistory('INFO  jepsen.util - 0\t:invoke\t:append\t1', 'x.log')).toThrow('x.log:1: the operation :append is not :read, :write or :cas.');
+  });
+});

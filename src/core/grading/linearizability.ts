@@ -28,7 +28,7 @@ export interface Operation {
   readonly key?: string;
   /** write: the value; cas: [expected, new]; read: nothing. */
   readonly input?: unknown;
-  /** read: the value read. */
+  /** read: the value read (null for none, as Jepsen's nil). */
   readonly output?: unknown;
   /** Position of its invocation in the history. */
   readonly call: number;
@@ -86,7 +86,7 @@ export function operationsOf(history: readonly HistoryOp[]): Operation[] {
       if (outcome !== 'ok') {
         return; // a read with no answer tells nothing
       }
-      ops.push({ id: 0, process, f: 'read', ...(op.key !== undefined ? { key: op.key } : {}), output: completion?.value, call: invoked.index, ret });
+      ops.push({ id: 0, process, f: 'read', ...(op.key !== undefined ? { key: op.key } : {}), output: completion?.value ?? null, call: invoked.index, ret });
       return;
     }
     ops.push({ id: 0, process, f: op.f, ...(op.key !== undefined ? { key: op.key } : {}), input: op.value, call: invoked.index, ret: outcome === 'ok' ? ret : Infinity });
