@@ -128,7 +128,7 @@ async function main() {
     // (see src/core/grading/sandbox.ts); `pg` comes from the lab's own node_modules.
     esbuild.context({
       ...common,
-      entryPoints: { 'idempotency-keys': 'src/core/grading/adapters/idempotencyKeys.ts', saga: 'src/core/grading/adapters/saga.ts' },
+      entryPoints: { 'idempotency-keys': 'src/core/grading/adapters/idempotencyKeys.ts', saga: 'src/core/grading/adapters/saga.ts', quorum: 'src/core/grading/adapters/quorum.ts' },
       outdir: 'dist/adapters',
       outExtension: { '.js': '.cjs' },
       external: [...common.external, 'pg'],

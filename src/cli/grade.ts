@@ -78,6 +78,7 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
 
   let backend: Backend = request.backend ?? 'docker';
   let databaseUrl: string | undefined;
+  let labServices: ReturnType<LabServicesController['forGrading']> | undefined;
   if (grader.needsDatabase) {
     try {
       databaseUrl = (await controller.up(lab, labDir, { backend })).connections[0]?.url;
@@ -89,13 +90,24 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
       backend = 'embedded';
       databaseUrl = (await controller.up(lab, labDir, { backend })).connections[0]?.url;
     }
+  } else if (grader.usesLabServices === true && backend === 'docker') {
+    try {
+      labServices = controller.forGrading(await controller.up(lab, labDir, { backend }));
+    } catch (error) {
+      if (!(error instanceof DockerUnavailableError) || request.backend !== undefined) {
+        throw error;
+      }
+      io.stderr(`Docker is not reachable (${error.message.split('\n')[0] ?? ''}); grading on the grader's in-process stand-ins instead.\n`);
+      backend = 'embedded';
+    }
   }
 
   const seed = request.seed ?? randomSeed();
   const shown = request.labDirShown;
   const replayCommand = `data-labs grade ${labId}${shown === '' ? '' : ` ${shown}`}${request.backend !== undefined ? ` --backend ${backend}` : ''}`;
   if (!request.json) {
-    io.stdout(`Grading ${labId} in ${labDir} on ${backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL'}, seed ${seed}\n`);
+    const engine = grader.engineLabel?.(backend) ?? (backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL');
+    io.stdout(`Grading ${labId} in ${labDir} on ${engine}, seed ${seed}\n`);
   }
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'data-labs-grade-'));
   let report;
@@ -107,6 +119,7 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
       adaptersDir: request.adaptersDir,
       workDir,
       ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+      ...(labServices !== undefined ? { labServices } : {}),
       ...(request.only !== undefined ? { only: request.only } : {}),
       ...(request.json ? {} : { onCheck: (check) => io.stdout(`${formatCheck(check)}\n`) }),
     };

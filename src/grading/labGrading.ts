@@ -9,7 +9,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DataLabsContext } from '../context';
+import type { GradeOptions } from '../core/grading/gradeLab';
 import type { CheckResult, GradeReport } from '../core/grading/report';
+import type { StartedServices } from '../core/services/labServicesController';
 import type { Lab } from '../core/labs/catalog';
 import { ensureDependencies, openLabFolders } from '../labs/labWorkspace';
 import { loadEngine } from '../services/loadEngine';
@@ -90,14 +92,31 @@ export class LabGrading implements vscode.Disposable {
     if (!(await ensureDependencies(this.ctx, labDir))) {
       throw new GradeNotRun(vscode.l10n.t('The lab\'s dependencies are not installed. Run "Distributed Data Labs: Install Lab Dependencies" and grade again.'));
     }
-    const started = await this.ctx.services.ensureStarted(lab, labDir);
-    const databaseUrl = started?.connections[0]?.url;
-    if (lab.manifest.services.length > 0 && databaseUrl === undefined) {
-      throw new GradeNotRun(vscode.l10n.t('The lab\'s databases are not running, so it cannot be graded. Start them from the Containers view.'));
-    }
-    const backend = started?.backend ?? this.ctx.services.backendFor(lab.id);
     const engine = loadEngine();
     const grader = engine.GRADERS[graderId];
+    let backend = this.ctx.services.backendFor(lab.id);
+    let databaseUrl: string | undefined;
+    let labServices: GradeOptions['labServices'];
+    let started: StartedServices | undefined;
+    if (grader.usesLabServices === true) {
+      // The grader breaks the lab's own containers on Docker, and brings stand-ins of its own otherwise.
+      if (backend === 'docker') {
+        started = await this.ctx.services.ensureStarted(lab, labDir);
+        if (started?.backend === 'docker') {
+          labServices = (await this.ctx.services.controller()).forGrading(started);
+        } else {
+          backend = 'embedded';
+          void vscode.window.showWarningMessage(vscode.l10n.t('{0}: Docker is not available, so it is graded on in-process replicas. Start Docker and grade again to grade it on real Redis servers.', lab.manifest.title));
+        }
+      }
+    } else {
+      started = await this.ctx.services.ensureStarted(lab, labDir);
+      databaseUrl = started?.connections[0]?.url;
+      if (lab.manifest.services.length > 0 && databaseUrl === undefined) {
+        throw new GradeNotRun(vscode.l10n.t('The lab\'s databases are not running, so it cannot be graded. Start them from the Containers view.'));
+      }
+      backend = started?.backend ?? backend;
+    }
     const workDir = path.join(this.ctx.extension.globalStorageUri.fsPath, 'grading');
     await fs.mkdir(workDir, { recursive: true });
     const seed = request.seed ?? engine.randomSeed();
@@ -116,6 +135,7 @@ export class LabGrading implements vscode.Disposable {
           adaptersDir: path.join(this.ctx.extension.extensionPath, 'dist', 'adapters'),
           workDir,
           ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+          ...(labServices !== undefined ? { labServices } : {}),
           ...(request.only !== undefined ? { only: request.only } : {}),
           logger: { info: (m) => this.ctx.log.debug(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) },
           onCheck: (check) => {

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { type RuntimeLogger, silentLogger } from '../services/runtime';
+import type { LabServicesForGrading } from '../services/labServicesController';
 import { type Backend, type Scenario, runScenarios } from './engine';
 import { GRADE_REPORT_VERSION, type CheckResult, type GradeProblem, type GradeReport, type SourceDiagnostic, score } from './report';
 import { CompileError, type EsbuildApi, type ExportType, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, loadLabEsbuild, startSandbox } from './sandbox';
@@ -26,6 +27,8 @@ export interface LabRun {
   /** A name unique to this run (lower-case letters, digits, `_`), for its schema and the like. */
   readonly runName: string;
   readonly logger: RuntimeLogger;
+  /** The lab's running containers, for a grader that breaks them (Docker only). */
+  readonly labServices?: LabServicesForGrading;
 }
 
 /** Thrown by a grader's `open` when the learner's own set-up failed (their migrate threw). */
@@ -60,6 +63,13 @@ export interface LabGrader {
   readonly memoryMb: number;
   /** Whether it needs the lab's PostgreSQL. */
   readonly needsDatabase: boolean;
+  /**
+   * Whether it runs on the lab's containers themselves (`labServices`) on Docker, and on
+   * stand-ins of its own on the embedded backend (the Quorum lab's in-process replicas).
+   */
+  readonly usesLabServices?: boolean;
+  /** What runs the lab's services for this backend, as the report names it. */
+  readonly engineLabel?: (backend: Backend) => string;
   /** Every scenario id, in order, for `--check` and the editor's test items. */
   readonly checkIds: readonly { readonly id: string; readonly title: string }[];
   open(run: LabRun): Promise<OpenedRun>;
@@ -71,6 +81,8 @@ export interface GradeOptions {
   readonly seed: number;
   /** The lab's PostgreSQL, when the grader needs one. */
   readonly databaseUrl?: string;
+  /** The lab's running containers, when the grader uses them (Docker). */
+  readonly labServices?: LabServicesForGrading;
   /** Where the adapter bundles are (the extension's or the CLI's dist/adapters). */
   readonly adaptersDir: string;
   /** Where the compiled bundle is written; a folder of the grader's, outside the lab. */
@@ -146,6 +158,9 @@ export async function gradeLab(grader: LabGrader, options: GradeOptions): Promis
   if (grader.needsDatabase && options.databaseUrl === undefined) {
     throw new Error(`Grading ${grader.labId} needs the lab's PostgreSQL: start its databases first.`);
   }
+  if (grader.usesLabServices === true && options.backend === 'docker' && options.labServices === undefined) {
+    throw new Error(`Grading ${grader.labId} on Docker needs the lab's containers: start its databases first.`);
+  }
   const fail = (problem: GradeProblem): GradeReport => problemReport(grader, options, startedAt, started, problem);
 
   // A folder of this run's own: two gradings at once (two labs, two windows) never share a bundle.
@@ -205,7 +220,7 @@ async function gradeIn(grader: LabGrader, options: GradeOptions, place: RunPlace
     }
     let opened: OpenedRun;
     try {
-      opened = await grader.open({ sandbox, labDir, backend: options.backend, databaseUrl: options.databaseUrl, runName, logger });
+      opened = await grader.open({ sandbox, labDir, backend: options.backend, databaseUrl: options.databaseUrl, runName, logger, ...(options.labServices !== undefined ? { labServices: options.labServices } : {}) });
     } catch (error) {
       if (error instanceof LearnerSetupError) {
         return fail({ kind: 'setup', message: error.message, diagnostics: diagnosticsFromStack(error.learnerStack, labDir, error.message), output: error.output ?? sandbox.output() });
@@ -222,7 +237,7 @@ async function gradeIn(grader: LabGrader, options: GradeOptions, place: RunPlace
         ...(options.onCheck !== undefined ? { onCheck: options.onCheck } : {}),
         now: () => startedAt,
       });
-      return { ...report, durationMs: Math.round(performance.now() - started) };
+      return { ...report, ...(grader.engineLabel !== undefined ? { engine: grader.engineLabel(options.backend) } : {}), durationMs: Math.round(performance.now() - started) };
     } finally {
       await opened.close().catch((error: unknown) => logger.warn(`grading: cleaning up ${grader.labId} failed: ${(error as Error).message}`));
     }

@@ -3,7 +3,7 @@
  * from the graders themselves so that the lab manifest's schema and the editor's Testing
  * view can name them without loading any grading code.
  */
-export const GRADER_IDS = ['idempotency-keys', 'saga'] as const;
+export const GRADER_IDS = ['idempotency-keys', 'saga', 'quorum'] as const;
 export type GraderId = (typeof GRADER_IDS)[number];
 
 export interface CheckInfo {
@@ -34,5 +34,14 @@ export const GRADER_CHECKS: Readonly<Record<GraderId, readonly CheckInfo[]>> = {
     { id: 'crash-recovery', title: 'Killed at any commit point, the orchestrator recovers from its log' },
     { id: 'random-schedules', title: 'Random fault schedules: every saga completes or is compensated' },
     { id: 'concurrent-orders', title: 'Fifty concurrent orders keep every invariant' },
+  ],
+  quorum: [
+    { id: 'quorum-config', title: 'R + W ≤ N is refused or flagged as eventual; impossible settings are refused' },
+    { id: 'one-replica-down', title: 'With one of three replicas down, R = W = 2 still reads and writes' },
+    { id: 'two-replicas-down', title: 'With two of three replicas down, reads and writes fail instead of answering wrongly' },
+    { id: 'partial-write', title: 'A write that reached fewer than W replicas is never seen and then unseen' },
+    { id: 'linearizable-under-faults', title: 'Concurrent clients under outages, partitions, latency and drops: every key stays linearizable' },
+    { id: 'concurrent-writes', title: 'Concurrent writes to one key: one winner on every replica, by last-write-wins, never a merge' },
+    { id: 'convergence', title: 'After the faults heal, reads bring every replica to the same newest value' },
   ],
 };

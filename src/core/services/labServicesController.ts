@@ -33,6 +33,15 @@ export interface StartedServices {
   readonly limitations: readonly string[];
 }
 
+/** A lab's running containers, as a grader that breaks them on purpose needs them. */
+export interface LabServicesForGrading {
+  readonly connections: readonly ServiceConnection[];
+  readonly network?: string;
+  readonly runtime: ContainerRuntime;
+  /** Where container faults are journalled, so that a crashed grading's faults are undone later. */
+  readonly journalDir?: string;
+}
+
 export interface ContainerStatusLine {
   readonly id: string;
   readonly name: string;
@@ -106,6 +115,27 @@ export class LabServicesController {
   private runtimeInstance: ContainerRuntime | undefined;
 
   constructor(private readonly options: ControllerOptions) {}
+
+  /** Where grading runs journal their container faults (undone after a crash), when set. */
+  get faultJournalDir(): string | undefined {
+    return this.options.faultJournalDir;
+  }
+
+  /** Docker containers just started (`up`), with what a grader needs to break them. */
+  forGrading(started: StartedServices): LabServicesForGrading {
+    const connections = started.connections.map((c): ServiceConnection => {
+      if (c.containerId === undefined || c.image === undefined) {
+        throw new Error(`The lab's ${c.name} is not a Docker container, so the grader cannot break it on purpose.`);
+      }
+      return { ...c, containerId: c.containerId, image: c.image, created: c.created ?? false };
+    });
+    return {
+      connections,
+      runtime: this.runtime,
+      ...(started.network !== undefined ? { network: started.network } : {}),
+      ...(this.options.faultJournalDir !== undefined ? { journalDir: this.options.faultJournalDir } : {}),
+    };
+  }
 
   get runtime(): ContainerRuntime {
     this.runtimeInstance ??= this.options.runtime();

@@ -1,0 +1,1 @@
+../../../../../labs/quorum/solution/src/quorum.ts
