@@ -683,9 +683,10 @@ function buildScenarios(h: QuorumHarness): Scenario[] {
         await h.fault(history, 1, 'partition');
         await h.heal(history, 1);
         await h.heal(history, 2);
-        // client-3 reads through replicas 2 and 3.
+        // client-3 reads through replicas 2 and 3; replica-3 answers first.
         await h.open(history, c3 as string, STRICT, { skewMs: 0 });
         await h.fault(history, 0, 'partition');
+        h.latency(history, 1, 40);
         await h.get(history, c3 as string, key);
         await h.heal(history, 0);
       },
