@@ -19,6 +19,17 @@
     fail: { icon: '✗', label: 'Failed' },
     unknown: { icon: '?', label: 'Unknown: not a pass' },
   };
+  // A demonstration is not graded: pass means it showed what it meant to; anything else, that it could not.
+  const DEMO_STATUS = {
+    pass: { icon: '▸', label: 'Shown' },
+    fail: { icon: '?', label: 'Could not be shown' },
+    unknown: { icon: '?', label: 'Could not be shown' },
+  };
+  /** What a check's card says, and what a demonstration's says instead. */
+  const KIND = {
+    check: { status: STATUS, expected: 'Expected', culprits: 'The events that break it', blamed: 'blamed by the check', bodyId: 'check-body', stateKey: '' },
+    demo: { status: DEMO_STATUS, expected: 'What it shows', culprits: 'The events to look at', blamed: 'highlighted by the demonstration', bodyId: 'demo-body', stateKey: 'demo:' },
+  };
   const OUTCOME_LABEL = {
     ok: 'completed (ok)',
     fail: 'failed (it did not happen)',
@@ -122,11 +133,24 @@
     if (model.problem) root.appendChild(problem(model.problem));
     if (model.checks.length > 0) {
       const list = el('div', { className: 'checks', attrs: { role: 'list' } });
-      model.checks.forEach((check, index) => list.appendChild(card(check, index)));
+      model.checks.forEach((check, index) => list.appendChild(card(check, index, 'check')));
       root.appendChild(list);
     }
+    const demonstrations = model.demonstrations || [];
+    if (demonstrations.length > 0) root.appendChild(demonstrationsSection(demonstrations));
     redrawTimelines();
-    vscode.postMessage({ type: 'rendered', checks: model.checks.length, timelines: timelines.length });
+    vscode.postMessage({ type: 'rendered', checks: model.checks.length, demonstrations: demonstrations.length, timelines: timelines.length });
+  }
+
+  /** Teaching runs, after the checks: drawn like checks, but never graded. */
+  function demonstrationsSection(demonstrations) {
+    const list = el('div', { className: 'checks demonstrations-list', attrs: { role: 'list' } });
+    demonstrations.forEach((demo, index) => list.appendChild(card(demo, index, 'demo')));
+    return el('section', { className: 'demonstrations', attrs: { 'aria-labelledby': 'demonstrations-heading' } }, [
+      el('h2', { text: 'Demonstrations — not graded', attrs: { id: 'demonstrations-heading' } }),
+      el('p', { className: 'demonstrations-intro', text: 'These runs show what can happen; they count in neither the score nor the verdict.' }),
+      list,
+    ]);
   }
 
   function header(h, hasProblem) {
@@ -185,10 +209,12 @@
     return section;
   }
 
-  function card(check, index) {
-    const open = Object.prototype.hasOwnProperty.call(state.open, check.id) ? state.open[check.id] === true : check.expanded;
-    const status = STATUS[check.status] || STATUS.unknown;
-    const bodyId = `check-body-${index}`;
+  function card(check, index, kind) {
+    const k = KIND[kind];
+    const stateKey = `${k.stateKey}${check.id}`;
+    const open = Object.prototype.hasOwnProperty.call(state.open, stateKey) ? state.open[stateKey] === true : check.expanded;
+    const status = k.status[check.status] || k.status.unknown;
+    const bodyId = `${k.bodyId}-${index}`;
     const toggle = el('button', { className: 'card-toggle', attrs: { type: 'button', 'aria-expanded': String(open), 'aria-controls': bodyId } }, [
       el('span', { className: 'chevron', attrs: { 'aria-hidden': 'true' } }),
       el('span', { className: 'status-icon', text: status.icon, attrs: { 'aria-hidden': 'true' } }),
@@ -196,24 +222,26 @@
       el('span', { className: 'status-label', text: status.label }),
       el('span', { className: 'card-meta', text: ms(check.durationMs) }),
     ]);
-    const body = el('div', { className: 'card-body', attrs: { id: bodyId, hidden: !open } }, cardBody(check));
-    const node = el('section', { className: `card status-${check.status}${open ? ' open' : ''}`, attrs: { role: 'listitem', 'aria-label': `${status.label}: ${check.title}` } }, [toggle, body]);
+    const body = el('div', { className: 'card-body', attrs: { id: bodyId, hidden: !open } }, cardBody(check, kind));
+    const className = `card ${kind === 'demo' ? 'demo ' : ''}status-${check.status}${open ? ' open' : ''}`;
+    const node = el('section', { className, attrs: { role: 'listitem', 'aria-label': `${kind === 'demo' ? 'Demonstration, not graded' : status.label}: ${check.title}` } }, [toggle, body]);
     toggle.addEventListener('click', () => {
       const nowOpen = toggle.getAttribute('aria-expanded') !== 'true';
       toggle.setAttribute('aria-expanded', String(nowOpen));
       body.hidden = !nowOpen;
       node.classList.toggle('open', nowOpen);
-      state.open[check.id] = nowOpen;
+      state.open[stateKey] = nowOpen;
       saveState();
       if (nowOpen) redrawTimelines();
     });
     return node;
   }
 
-  function cardBody(check) {
+  function cardBody(check, kind) {
+    const k = KIND[kind];
     const passed = check.status === 'pass';
     const rows = [
-      ['Expected', check.expected, 'expected'],
+      [k.expected, check.expected, 'expected'],
       ['What happened', check.actual, 'actual'],
     ];
     if (check.hint !== undefined) rows.push(['Hint', check.hint, 'hint']);
@@ -227,7 +255,8 @@
       el('span', { className: 'seed' }, ['Seed ', el('code', { text: String(check.seed) })]),
       el('span', { className: 'check-id' }, ['Check ', el('code', { text: check.id })]),
     ]);
-    if (!passed) {
+    // A demonstration is not graded, so there is no failure to replay.
+    if (!passed && kind === 'check') {
       const label = check.status === 'fail' ? 'Replay this failure' : 'Replay this check';
       seedRow.appendChild(
         button(label, 'secondary', () => vscode.postMessage({ type: 'replay', checkId: check.id, seed: check.seed }), {
@@ -239,16 +268,17 @@
     if (check.culprits.length > 0) {
       const list = el('ol', { className: 'culprits' });
       for (const c of check.culprits) list.appendChild(el('li', {}, [el('span', { className: 'event-index', text: `#${c.event}` }), el('code', { text: c.text })]));
-      parts.push(el('div', { className: 'culprits-block' }, [el('h3', { text: 'The events that break it' }), list]));
+      parts.push(el('div', { className: 'culprits-block' }, [el('h3', { text: k.culprits }), list]));
     }
-    if (check.timeline) parts.push(timelineBlock(check));
+    // One timeline per part of the history the check focused on (each key that broke, say).
+    for (const timeline of check.timelines || (check.timeline ? [check.timeline] : [])) parts.push(timelineBlock(check, timeline, kind));
     return parts;
   }
 
   // ─── the history timeline ───────────────────────────────────────────────────
 
-  function timelineBlock(check) {
-    const t = check.timeline;
+  function timelineBlock(check, t, kind) {
+    const blamed = KIND[kind].blamed;
     const plot = el('div', { className: 'timeline-plot' });
     const details = el('div', { className: 'timeline-details', attrs: { 'aria-live': 'polite' } }, [
       el('p', { className: 'placeholder', text: 'Hover over an operation or a mark, or move to it with Tab, to see its input, output and detail.' }),
@@ -258,22 +288,27 @@
       legendItem('swatch-fail', 'failed'),
       legendItem('swatch-info', 'unknown (open-ended)'),
       legendItem('swatch-pending', 'never completed'),
-      legendItem('swatch-culprit', 'blamed by the check'),
+      legendItem('swatch-culprit', blamed),
     ]);
     const bars = t.lanes.reduce((n, lane) => n + lane.bars.length, 0);
     const figure = el('figure', { className: 'timeline' }, [
       el('figcaption', {}, [
-        el('h3', { text: 'History' }),
+        el('h3', { text: t.focus ? `History: ${t.focus.label}` : 'History' }),
         el('span', { className: 'timeline-summary', text: `${plural(t.lanes.length, 'process', 'processes')}, ${plural(bars, 'operation', 'operations')}, ${plural(t.marks.length, 'mark', 'marks')} over ${ms(t.end - t.start)}` }),
         ...(t.focus
-          ? [el('p', { className: 'timeline-focus', text: `Showing ${t.focus.label}: ${t.focus.totalEvents - t.focus.hiddenEvents} of the check's ${t.focus.totalEvents} events. The whole history is in the report that data-labs grade --json prints.` })]
+          ? [
+              el('p', {
+                className: 'timeline-focus',
+                text: `Showing ${t.focus.label}: ${t.focus.totalEvents - t.focus.hiddenEvents} of the ${kind === 'demo' ? 'demonstration' : 'check'}'s ${t.focus.totalEvents} events. The whole history is in the report that data-labs grade --json prints.`,
+              }),
+            ]
           : []),
       ]),
       plot,
       legend,
       details,
     ]);
-    const entry = { check, plot, details, width: -1, selected: undefined };
+    const entry = { check, timeline: t, blamed, plot, details, width: -1, selected: undefined };
     timelines.push(entry);
     resizeObserver.observe(plot);
     return figure;
@@ -305,7 +340,7 @@
   }
 
   function drawTimeline(entry, width) {
-    const t = entry.check.timeline;
+    const t = entry.timeline;
     const hasCulprits = t.lanes.some((l) => l.bars.some((b) => b.highlighted)) || t.marks.some((m) => m.highlighted);
     const longest = t.lanes.reduce((n, lane) => Math.max(n, lane.process.length), 4);
     const gutter = Math.min(150, Math.round(longest * CHAR_WIDTH) + 16);
@@ -338,7 +373,7 @@
 
     const root = svg('svg', {
       className: `timeline-svg${hasCulprits ? ' has-culprits' : ''}`,
-      attrs: { width, height, viewBox: `0 0 ${width} ${height}`, role: 'group', 'aria-label': `History of ${entry.check.title}` },
+      attrs: { width, height, viewBox: `0 0 ${width} ${height}`, role: 'group', 'aria-label': `History of ${entry.check.title}${t.focus ? `: ${t.focus.label}` : ''}` },
     });
 
     // Lanes: a band and a label per process.
@@ -374,7 +409,7 @@
         const x1 = x(bar.start);
         const barWidth = Math.max(4, x(bar.end) - x1);
         const open = bar.outcome === 'info' || bar.outcome === 'pending';
-        const label = `${lane.process}: ${bar.op}, ${OUTCOME_LABEL[bar.outcome] || bar.outcome}, from +${ms(bar.start - t.start)}${open ? '' : ` to +${ms(bar.end - t.start)}`}${bar.highlighted ? ', blamed by the check' : ''}`;
+        const label = `${lane.process}: ${bar.label || bar.op}, ${OUTCOME_LABEL[bar.outcome] || bar.outcome}, from +${ms(bar.start - t.start)}${open ? '' : ` to +${ms(bar.end - t.start)}`}${bar.highlighted ? `, ${entry.blamed}` : ''}`;
         const group = svg('g', {
           className: `bar bar-${bar.outcome}${bar.highlighted ? ' culprit' : ''}`,
           attrs: { tabindex: 0, role: 'button', 'aria-label': label },
@@ -385,22 +420,22 @@
           const ax = x1 + barWidth;
           group.appendChild(svg('path', { className: 'bar-arrow', attrs: { d: `M ${ax - 6} ${y + 3} L ${ax} ${y + BAR_HEIGHT / 2} L ${ax - 6} ${y + BAR_HEIGHT - 3}` } }));
         }
-        const text = clip(bar.op, Math.floor((barWidth - 10) / CHAR_WIDTH));
-        if (text.length >= Math.min(bar.op.length, 8)) {
+        const text = barText(bar, Math.floor((barWidth - 10) / CHAR_WIDTH));
+        if (text !== undefined) {
           group.appendChild(svg('text', { className: 'bar-label', text, attrs: { x: x1 + 5, y: y + BAR_HEIGHT / 2 + 4 } }));
         }
         group.appendChild(svg('title', { text: label }));
         const key = `bar ${bar.events.join(' ')}`;
-        wire(entry, group, key, () => barDetails(bar, lane.process, t));
+        wire(entry, group, key, () => barDetails(bar, lane.process, t, entry.blamed));
         root.appendChild(group);
-        focusables.push({ node: group, key, highlighted: bar.highlighted, at: bar.start, show: () => barDetails(bar, lane.process, t) });
+        focusables.push({ node: group, key, highlighted: bar.highlighted, at: bar.start, show: () => barDetails(bar, lane.process, t, entry.blamed) });
       }
     });
 
     // Marks: a vertical line across the lanes, labelled above them.
     for (const p of placed) {
       const m = p.mark;
-      const label = `${m.type} at +${ms(m.at - t.start)} by ${m.process}: ${m.op}${m.highlighted ? ', blamed by the check' : ''}`;
+      const label = `${m.type} at +${ms(m.at - t.start)} by ${m.process}: ${m.op}${m.highlighted ? `, ${entry.blamed}` : ''}`;
       const group = svg('g', { className: `mark mark-${m.type}${m.highlighted ? ' culprit' : ''}`, attrs: { tabindex: 0, role: 'button', 'aria-label': label } });
       const top = p.row === -1 ? lanesTop : p.row * MARK_ROW_HEIGHT + 2;
       group.appendChild(svg('line', { className: 'mark-line', attrs: { x1: p.mx, x2: p.mx, y1: top, y2: lanesBottom } }));
@@ -417,9 +452,9 @@
       }
       group.appendChild(svg('title', { text: label }));
       const key = `mark ${m.event}`;
-      wire(entry, group, key, () => markDetails(m, t));
+      wire(entry, group, key, () => markDetails(m, t, entry.blamed));
       root.appendChild(group);
-      focusables.push({ node: group, key, highlighted: m.highlighted, at: m.at, show: () => markDetails(m, t) });
+      focusables.push({ node: group, key, highlighted: m.highlighted, at: m.at, show: () => markDetails(m, t, entry.blamed) });
     }
 
     clear(entry.plot);
@@ -431,6 +466,18 @@
     const first = focusables.filter((f) => f.highlighted).sort((a, b) => a.at - b.at)[0];
     const chosen = again || (entry.selected === undefined ? first : undefined);
     if (chosen) select(entry, chosen.node, chosen.key, chosen.show);
+  }
+
+  /**
+   * The text that fits in a bar `room` characters wide: its label ("put k2=5 → ok"), else
+   * its short label ("put 5 → ok"), else its operation, cut; nothing when too little of it fits.
+   */
+  function barText(bar, room) {
+    for (const text of [bar.label, bar.shortLabel, bar.op]) {
+      if (text && text.length <= room) return text;
+    }
+    const text = clip(bar.op, room);
+    return text.length >= Math.min(bar.op.length, 8) ? text : undefined;
   }
 
   function wire(entry, node, key, show) {
@@ -464,11 +511,11 @@
     return el('div', { className: `detail ${className}` }, [el('h4', { text: title }), dl]);
   }
 
-  function barDetails(bar, process, t) {
+  function barDetails(bar, process, t, blamed) {
     const open = bar.outcome === 'info' || bar.outcome === 'pending';
     const when = open ? `invoked at +${ms(bar.start - t.start)}; ${bar.outcome === 'info' ? 'outcome unknown' : 'no completion'}` : `+${ms(bar.start - t.start)} → +${ms(bar.end - t.start)} (${ms(bar.end - bar.start)})`;
-    return detailsList(`${process}: ${bar.op}`, `detail-${bar.outcome}${bar.highlighted ? ' culprit' : ''}`, [
-      ['Outcome', `${OUTCOME_LABEL[bar.outcome] || bar.outcome}${bar.highlighted ? ' — blamed by the check' : ''}`],
+    return detailsList(`${process}: ${bar.label || bar.op}`, `detail-${bar.outcome}${bar.highlighted ? ' culprit' : ''}`, [
+      ['Outcome', `${OUTCOME_LABEL[bar.outcome] || bar.outcome}${bar.highlighted ? ` — ${blamed}` : ''}`],
       ['When', when],
       ['Input', bar.input, true],
       ['Output', bar.output, true],
@@ -477,9 +524,9 @@
     ]);
   }
 
-  function markDetails(mark, t) {
+  function markDetails(mark, t, blamed) {
     return detailsList(`${MARK_ICON[mark.type] || '•'} ${mark.type}: ${mark.op}`, `detail-mark${mark.highlighted ? ' culprit' : ''}`, [
-      ['Kind', `${mark.type}${mark.highlighted ? ' — blamed by the check' : ''}`],
+      ['Kind', `${mark.type}${mark.highlighted ? ` — ${blamed}` : ''}`],
       ['When', `+${ms(mark.at - t.start)}`],
       ['By', mark.process],
       ['Value', mark.value, true],

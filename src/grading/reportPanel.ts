@@ -24,7 +24,8 @@ export interface ReportHandlers {
 /** What the page sends (media/report/report.js). */
 export type ReportMessage =
   | { readonly type: 'ready' }
-  | { readonly type: 'rendered'; readonly checks: number; readonly timelines: number }
+  /** What the page drew: check cards, demonstration cards, and timelines (of both). */
+  | { readonly type: 'rendered'; readonly checks: number; readonly demonstrations: number; readonly timelines: number }
   | { readonly type: 'replay'; readonly checkId: string; readonly seed: number }
   | { readonly type: 'openFile'; readonly file: string; readonly line: number; readonly column: number }
   | { readonly type: 'gradeAgain' }
@@ -45,7 +46,9 @@ export function parseReportMessage(value: unknown): ReportMessage | undefined {
     case 'gradeAgain':
       return { type: m['type'] };
     case 'rendered':
-      return typeof m['checks'] === 'number' && typeof m['timelines'] === 'number' ? { type: 'rendered', checks: m['checks'], timelines: m['timelines'] } : undefined;
+      return typeof m['checks'] === 'number' && typeof m['demonstrations'] === 'number' && typeof m['timelines'] === 'number'
+        ? { type: 'rendered', checks: m['checks'], demonstrations: m['demonstrations'], timelines: m['timelines'] }
+        : undefined;
     case 'replay':
       return typeof m['checkId'] === 'string' && typeof m['seed'] === 'number' && Number.isInteger(m['seed']) && m['seed'] >= 0
         ? { type: 'replay', checkId: m['checkId'], seed: m['seed'] }

@@ -133,6 +133,46 @@ describe('runScenarios', () => {
     await expect(runScenarios([diceScenario('x'), diceScenario('x')], { labId: 'dice', backend: 'docker', seed: 1 })).rejects.toThrow('Two scenarios share the id "x".');
   });
 
+  it('teaching scenarios become demonstrations: run with their own seed, never graded, not reported as checks', async () => {
+    const seen: string[] = [];
+    const demo = diceScenario('demo', { teaching: true, check: () => ({ status: 'pass', expected: 'a roll', actual: 'rolled' }) });
+    const stuck = diceScenario('stuck-demo', { teaching: true, budgetMs: 50, run: ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())) });
+    const report = await runScenarios([diceScenario('a'), demo, stuck, diceScenario('b')], { labId: 'dice', backend: 'docker', seed: 6, onCheck: (c) => seen.push(c.id), engine: 'dice in a cup' });
+    expect(report.checks.map((c) => c.id)).toEqual(['a', 'b']);
+    expect(seen).toEqual(['a', 'b']);
+    expect(report.score.total).toBe(2);
+    expect(report.passed).toBe(allPassed(report.checks));
+    expect(report.engine).toBe('dice in a cup');
+    expect(report.demonstrations?.map((d) => [d.id, d.status])).toEqual([
+      ['demo', 'pass'],
+      ['stuck-demo', 'unknown'],
+    ]);
+    // The same budget rule: over it, the demonstration could not show anything, and says why.
+    expect(report.demonstrations?.[1]?.actual).toBe('The scenario did not finish within 0 s, so it could not be decided.');
+    // Its seed comes from the run's seed and its id, as a check's does, and replays its history.
+    const asCheck = await runScenarios([diceScenario('demo')], { labId: 'dice', backend: 'docker', seed: 6 });
+    expect(report.demonstrations?.[0]?.seed).toBe(asCheck.checks[0]?.seed);
+    expect(report.demonstrations?.[0]?.history.map((e) => e.value)).toEqual(asCheck.checks[0]?.history.map((e) => e.value));
+    expect(gradeReportSchema.safeParse(JSON.parse(JSON.stringify(report))).success).toBe(true);
+  });
+
+  it('whatever the demonstrations show, only the checks decide the verdict; a run of demonstrations alone does not pass', async () => {
+    const shown = diceScenario('demo', { teaching: true, check: () => ({ status: 'pass', expected: 'x', actual: 'x' }) });
+    const passing = diceScenario('p', { check: () => ({ status: 'pass', expected: 'x', actual: 'x' }) });
+    const withDemo = await runScenarios([passing, { ...shown, check: () => ({ status: 'unknown', expected: 'x', actual: 'could not' }) }], { labId: 'dice', backend: 'docker', seed: 1 });
+    expect([withDemo.passed, withDemo.score]).toEqual([true, { passed: 1, failed: 0, unknown: 0, total: 1 }]);
+    const alone = await runScenarios([shown], { labId: 'dice', backend: 'docker', seed: 1 });
+    expect(alone.checks).toEqual([]);
+    expect(alone.demonstrations).toHaveLength(1);
+    expect([alone.passed, alone.score.total]).toEqual([false, 0]);
+    expect(gradeReportSchema.safeParse(JSON.parse(JSON.stringify(alone))).success).toBe(true);
+    // Without teaching scenarios (or an engine), the report has neither field.
+    const plain = await runScenarios([passing], { labId: 'dice', backend: 'docker', seed: 1 });
+    expect('demonstrations' in plain || 'engine' in plain).toBe(false);
+    // A teaching scenario shares the ids' namespace with the checks.
+    await expect(runScenarios([passing, { ...shown, id: 'p' }], { labId: 'dice', backend: 'docker', seed: 1 })).rejects.toThrow('Two scenarios share the id "p".');
+  });
+
   it('reports each check as it is decided', async () => {
     const seen: string[] = [];
     await runScenarios([diceScenario('a'), diceScenario('b')], { labId: 'dice', backend: 'docker', seed: 2, onCheck: (c) => seen.push(c.id) });

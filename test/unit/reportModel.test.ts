@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPassed, gradeReportSchema, score, type CheckResult, type GradeReport, type HistoryEvent } from '../../src/core/grading/report';
-import { buildReportModel, eventText, valueText } from '../../src/core/grading/reportModel';
+import { buildReportModel, eventText, focusedEvents, valueText } from '../../src/core/grading/reportModel';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OP = 'POST /payments';
@@ -102,7 +102,8 @@ describe('buildReportModel', () => {
       expect(c.timeline).toBeUndefined();
       expect(c.culprits).toEqual([]);
     }
-    expect(model.checks[0]).toEqual({ id: 'a', title: 'Check a', status: 'pass', expected: 'a holds.', actual: 'It held in every run.', seed: 1, durationMs: 101, expanded: false, culprits: [] });
+    expect(model.checks[0]).toEqual({ id: 'a', title: 'Check a', status: 'pass', expected: 'a holds.', actual: 'It held in every run.', seed: 1, durationMs: 101, expanded: false, timelines: [], culprits: [] });
+    expect(model.demonstrations).toEqual([]);
   });
 
   it('a failing check: first and expanded, with its timeline, the culprits highlighted, and their events as text', () => {
@@ -123,12 +124,16 @@ describe('buildReportModel', () => {
 
     const race = model.checks[0]!;
     expect(race).toMatchObject({ expected: 'One charge per key.', actual: 'Two requests both charged the card: ch_1 and ch_2.', hint: 'Make recording the key atomic.', seed: 17, durationMs: 1_840 });
+    // No focus: one timeline, of the whole history.
+    expect(race.timelines).toHaveLength(1);
     const t = race.timeline!;
+    expect(race.timelines[0]).toBe(t);
+    expect(t.focus).toBeUndefined();
     expect([t.start, t.end]).toEqual([0, 90]);
     expect(t.lanes.map((l) => l.process)).toEqual(['client-1', 'client-2', 'client-3']);
     // client-2's request (events 1 and 6) is blamed; client-1's (0 and 5) is not.
     expect(t.lanes[0]!.bars).toEqual([
-      { op: OP, start: 0, end: 58, outcome: 'ok', input: '{"user":"u1","key":"k","body":{"amount":1200}}', output: '{"status":201,"body":"{\\"charge\\":\\"ch_1\\"}"}', highlighted: false, events: [0, 5] },
+      { op: OP, label: OP, start: 0, end: 58, outcome: 'ok', input: '{"user":"u1","key":"k","body":{"amount":1200}}', output: '{"status":201,"body":"{\\"charge\\":\\"ch_1\\"}"}', highlighted: false, events: [0, 5] },
     ]);
     expect(t.lanes[1]!.bars[0]).toMatchObject({ start: 2, end: 61, outcome: 'ok', highlighted: true, output: '{"status":201,"body":"<img src=x onerror=alert(1)>"}' });
     // An unknown outcome stays open to the end of the history.
@@ -152,6 +157,7 @@ describe('buildReportModel', () => {
     expect(model.checks[1]!.timeline?.lanes[0]?.bars[0]).toMatchObject({ outcome: 'info', start: 0, end: 1_000, detail: 'timed out after 1 s' });
     expect(model.checks[1]!.hint).toBeUndefined();
     expect(model.checks[2]!.timeline).toBeUndefined();
+    expect(model.checks[2]!.timelines).toEqual([]);
 
     // It goes to the webview by postMessage: JSON must carry all of it.
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
@@ -199,6 +205,210 @@ describe('buildReportModel', () => {
     expect(valueText(cyclic)).toBe('[object Object]');
     expect(valueText('x'.repeat(50), 10)).toBe(`${'x'.repeat(10)}…`);
     expect(eventText(e(3.6, 'c', 'fail', 'charge', undefined, '409 conflict'))).toBe('+4 ms c fail charge (409 conflict)');
+  });
+});
+
+/**
+ * A Quorum-like history: two clients put and get keys of a replicated register, while the
+ * harness partitions a replica. client-1's get of k2 reads 3, which nobody wrote (the
+ * culprit of key k2); client-2's get of k1 reads null after the put of 1 completed (the
+ * culprit of key k1); client-1's last put has an unknown outcome.
+ */
+const PUT = 'put';
+const GET = 'get';
+const quorumHistory: HistoryEvent[] = [
+  e(0, 'client-1', 'invoke', PUT, { key: 'k1', value: 1 }), // 0
+  e(1, 'client-2', 'invoke', PUT, { key: 'k2', value: 5 }), // 1
+  e(3, 'client-1', 'ok', PUT, { version: 1 }), // 2
+  e(4, 'harness', 'fault', 'partition replica-3'), // 3
+  e(6, 'client-2', 'ok', PUT, { version: 1 }), // 4
+  e(7, 'client-1', 'invoke', GET, { key: 'k2' }), // 5
+  e(9, 'client-1', 'ok', GET, { value: 3, version: 0 }), // 6
+  e(10, 'client-2', 'invoke', GET, { key: 'k1' }), // 7
+  e(12, 'client-2', 'ok', GET, { value: null, version: 0 }), // 8
+  e(14, 'harness', 'heal', 'partition replica-3'), // 9
+  e(15, 'client-1', 'invoke', PUT, { key: 'k3', value: 7 }), // 10
+  e(30, 'client-1', 'info', PUT, undefined, 'timed out after 15 ms'), // 11
+  e(31, 'harness', 'note', 'replicas converged'), // 12
+];
+const K2 = { label: 'key k2', processes: [], events: [1, 4, 5, 6] };
+const K1 = { label: 'key k1', processes: [], events: [0, 2, 7, 8] };
+
+describe('focusedEvents', () => {
+  it('a focus of events only (processes: []): those events, the culprits, and the marks within their time span', () => {
+    // k2's operations span 1..9 ms: the fault at 4 ms is in, the heal at 14 ms and the note at 31 ms are not.
+    expect(focusedEvents(quorumHistory, K2, [6])).toEqual([1, 3, 4, 5, 6]);
+    // A culprit outside the focus is kept all the same (with the other event of its operation).
+    expect(focusedEvents(quorumHistory, K2, [8])).toEqual([1, 3, 4, 5, 6, 7, 8]);
+    // No events and no processes: no window, so only the culprits, whole, and every mark.
+    expect(focusedEvents(quorumHistory, { label: 'nothing', processes: [] }, [])).toEqual([3, 9, 12]);
+  });
+
+  it("keeps an operation whole: a named invocation keeps its completion, a named completion its invocation", () => {
+    expect(focusedEvents(quorumHistory, { label: 'the get', processes: [], events: [5] }, [])).toEqual([5, 6]);
+    expect(focusedEvents(quorumHistory, { label: 'the get', processes: [], events: [6] }, [])).toEqual([5, 6]);
+    // An unknown outcome (info) is the completion of its put; the note at 31 ms is outside 15..30 ms.
+    expect(focusedEvents(quorumHistory, { label: 'key k3', processes: [], events: [10] }, [])).toEqual([10, 11]);
+    // Indexes past the end are ignored, not a crash.
+    expect(focusedEvents(quorumHistory, { label: 'bad', processes: [], events: [99] }, [-1, 1.5, 40])).toEqual([3, 9, 12]);
+  });
+
+  it('a focus on processes still keeps all of their events, and context processes only within the window', () => {
+    const kept = focusedEvents(quorumHistory, { label: 'client-2', processes: ['client-2'], context: ['client-1'] }, []);
+    // client-2 spans 1..12 ms: client-1's operations invoked in it are kept whole (the get,
+    // and the put of k1 whose completion is at 3 ms); its put of k3 at 15 ms is not.
+    expect(kept).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe('register operations, several focuses and demonstrations', () => {
+  /** The whole history, no focus. */
+  const unfocused: CheckResult = {
+    id: 'linearizable-under-faults',
+    title: 'Every key stays linearizable',
+    status: 'fail',
+    expected: 'Every key linearizable.',
+    actual: 'Keys k2 and k1 have reads that no order of the operations explains.',
+    hint: 'Read from R replicas and take the newest version.',
+    // 12 (the note) belongs to no key: it is drawn with the first.
+    culprits: [6, 8, 12],
+    seed: 9,
+    durationMs: 2_000,
+    history: quorumHistory,
+  };
+  const stale: CheckResult = { ...unfocused, focus: K2, moreFocus: [K1] };
+
+  it('draws a register operation as what it did and returned: "put k2=5 → ok", "get k2 → 3", "put k3=7 → ?"', () => {
+    const model = buildReportModel(report([unfocused]), 'Quorum');
+    const bars = model.checks[0]!.timeline!.lanes.flatMap((l) => l.bars.map((b) => [l.process, b.label, b.shortLabel, b.outcome]));
+    expect(bars).toEqual([
+      ['client-1', 'put k1=1 → ok', 'put 1 → ok', 'ok'],
+      ['client-1', 'get k2 → 3', 'get → 3', 'ok'],
+      ['client-1', 'put k3=7 → ?', 'put 7 → ?', 'info'],
+      ['client-2', 'put k2=5 → ok', 'put 5 → ok', 'ok'],
+      ['client-2', 'get k1 → null', 'get → null', 'ok'],
+    ]);
+    // The full input and output stay in the details.
+    expect(model.checks[0]!.timeline!.lanes[0]!.bars[1]).toMatchObject({ op: GET, input: '{"key":"k2"}', output: '{"value":3,"version":0}', highlighted: true });
+    // A failed put, one never completed, and an operation that is not a register's.
+    const other = buildReportModel(
+      report([
+        {
+          ...unfocused,
+          culprits: [],
+          history: [
+            e(0, 'c', 'invoke', PUT, { key: 'k', value: { deep: 'x'.repeat(40) } }),
+            e(1, 'c', 'fail', PUT, undefined, 'no quorum'),
+            e(2, 'c', 'invoke', GET, { key: 'k' }),
+            e(3, 'd', 'invoke', 'scan', { from: 'a', to: 'z' }),
+            e(4, 'd', 'ok', 'scan', ['a']),
+          ],
+        },
+      ]),
+      'Quorum',
+    );
+    expect(other.checks[0]!.timeline!.lanes.flatMap((l) => l.bars.map((b) => [b.label, b.shortLabel]))).toEqual([
+      // A long value is cut at 24 characters.
+      [`put k={"deep":"${'x'.repeat(15)}… → fail`, `put {"deep":"${'x'.repeat(15)}… → fail`],
+      // Never completed: no result.
+      ['get k', 'get'],
+      ['scan', undefined],
+    ]);
+  });
+
+  it('moreFocus: one timeline per key, each with its label, its hidden count and its own culprits', () => {
+    const model = buildReportModel(report([stale]), 'Quorum');
+    const check = model.checks[0]!;
+    expect(check.timelines.map((t) => t.focus)).toEqual([
+      { label: 'key k2', hiddenEvents: 7, totalEvents: 13 },
+      { label: 'key k1', hiddenEvents: 8, totalEvents: 13 },
+    ]);
+    expect(check.timeline).toBe(check.timelines[0]);
+    const [k2, k1] = check.timelines;
+    // Key k2: both of its operations, the fault meanwhile, and the note no key claims.
+    expect(k2!.lanes.map((l) => [l.process, l.bars.map((b) => [b.label, b.highlighted])])).toEqual([
+      ['client-2', [['put k2=5 → ok', false]]],
+      ['client-1', [['get k2 → 3', true]]],
+    ]);
+    expect(k2!.marks.map((m) => [m.event, m.type, m.highlighted])).toEqual([
+      [3, 'fault', false],
+      [12, 'note', true],
+    ]);
+    // Key k1: its operations and the fault within 0..12 ms; not k2's culprit, nor the note.
+    expect(k1!.lanes.map((l) => [l.process, l.bars.map((b) => [b.label, b.highlighted, b.events])])).toEqual([
+      ['client-1', [['put k1=1 → ok', false, [0, 2]]]],
+      ['client-2', [['get k1 → null', true, [7, 8]]]],
+    ]);
+    expect(k1!.marks.map((m) => [m.event, m.type, m.highlighted])).toEqual([[3, 'fault', false]]);
+    // Every culprit is listed once, whatever timeline draws it.
+    expect(check.culprits.map((c) => c.event)).toEqual([6, 8, 12]);
+    expect(JSON.parse(JSON.stringify(model))).toEqual(model);
+  });
+
+  it('demonstrations: after the checks, expanded, drawn though they "pass", never in the score; the engine names the backend', () => {
+    const demo: CheckResult = {
+      id: 'eventual-reads',
+      title: 'With R + W ≤ N, a read can miss the latest write',
+      status: 'pass',
+      expected: 'A read with R = 1 after a write with W = 1 can return the old value.',
+      actual: 'client-1 read 3 after the put of 5 completed.',
+      culprits: [6],
+      focus: K2,
+      seed: 21,
+      durationMs: 400,
+      history: quorumHistory,
+    };
+    const couldNot: CheckResult = { ...demo, id: 'partition-demo', title: 'A partition', status: 'unknown', actual: 'Not run: it needs Docker.', history: [] };
+    const r = report([passing('a', 1, quorumHistory)], { engine: 'Redis replicas in Docker', labId: 'quorum', demonstrations: [demo, couldNot] });
+    const model = buildReportModel(r, 'Quorum reads and writes');
+    expect(model.header).toMatchObject({ backend: 'docker', backendLabel: 'Redis replicas in Docker', passed: true, summary: 'Every check passed.', score: { passed: 1, total: 1 } });
+    expect(model.checks.map((c) => [c.id, c.expanded, c.timelines.length])).toEqual([['a', false, 0]]);
+    expect(model.demonstrations.map((d) => [d.id, d.status, d.expanded, d.timelines.length])).toEqual([
+      ['eventual-reads', 'pass', true, 1],
+      ['partition-demo', 'unknown', true, 0],
+    ]);
+    const drawn = model.demonstrations[0]!;
+    expect(drawn.timeline?.focus?.label).toBe('key k2');
+    expect(drawn.timeline?.lanes.flatMap((l) => l.bars).filter((b) => b.highlighted).map((b) => b.label)).toEqual(['get k2 → 3']);
+    expect(drawn.culprits.map((c) => c.text)).toEqual(['+9 ms client-1 ok get → {"value":3,"version":0}']);
+
+    // Only demonstrations: no check ran, so the run does not pass.
+    const only = buildReportModel(report([], { demonstrations: [demo] }), 'Quorum');
+    expect(only.header).toMatchObject({ passed: false, backendLabel: 'PostgreSQL in Docker', summary: 'No graded check ran; the demonstrations below are not graded.' });
+  });
+});
+
+describe('gradeReportSchema', () => {
+  const base = (): Record<string, unknown> => JSON.parse(JSON.stringify(report([raceCheck]))) as Record<string, unknown>;
+
+  it('reads a report without the optional fields (as reports were before them) and one with all of them', () => {
+    const old = base();
+    expect(['engine', 'demonstrations'].filter((k) => k in old)).toEqual([]);
+    expect(gradeReportSchema.safeParse(old).success).toBe(true);
+    const full = {
+      ...old,
+      engine: 'in-process replicas (no Docker)',
+      checks: [{ ...raceCheck, focus: K2, moreFocus: [K1, { label: 'client-3', processes: ['client-3'], context: ['harness'] }] }],
+      demonstrations: [{ ...raceCheck, id: 'demo', status: 'pass' }],
+    };
+    expect(gradeReportSchema.safeParse(JSON.parse(JSON.stringify(full))).success).toBe(true);
+  });
+
+  it('grades only the checks: a demonstration that could not be shown does not fail the run, nor count in the score', () => {
+    const r = report([passing('a', 1)], { demonstrations: [{ ...undecided, id: 'demo' }] });
+    expect(r.passed).toBe(true);
+    const counted = { ...r, score: score([...r.checks, ...(r.demonstrations ?? [])]) };
+    expect(gradeReportSchema.safeParse(counted).success).toBe(false);
+    const notPassed = { ...r, passed: false };
+    expect(gradeReportSchema.safeParse(notPassed).success).toBe(false);
+  });
+
+  it('refuses malformed new fields', () => {
+    const bad = (extra: Record<string, unknown>): boolean => gradeReportSchema.safeParse({ ...base(), ...extra }).success;
+    expect(bad({ engine: 3 })).toBe(false);
+    expect(bad({ demonstrations: [{ id: 'demo' }] })).toBe(false);
+    expect(bad({ checks: [{ ...raceCheck, moreFocus: [{ label: 'key k1' }] }] })).toBe(false);
+    expect(bad({ checks: [{ ...raceCheck, moreFocus: [{ ...K1, events: [-1] }] }] })).toBe(false);
   });
 });
 

@@ -73,6 +73,13 @@ export interface Scenario {
   readonly needs?: readonly ScenarioNeed[];
   /** How long the scenario may run before its check is "unknown" (default 30 s). */
   readonly budgetMs?: number;
+  /**
+   * A teaching run, never graded: it is run like any other scenario (its own seed, the
+   * same budget), but its result goes to the report's `demonstrations`, not its checks,
+   * so it counts in neither the score nor the verdict. Its check says `pass` when the run
+   * showed what it meant to, `unknown` when it could not (and `actual` says why).
+   */
+  readonly teaching?: boolean;
   run(context: ScenarioContext): Promise<void>;
   /** Pure: judges the history alone. */
   check(history: readonly HistoryEvent[]): CheckOutcome;
@@ -82,7 +89,9 @@ export interface RunOptions {
   readonly labId: string;
   readonly backend: Backend;
   readonly seed: number;
-  /** Called as each check is decided, for progress in the editor and the CLI. */
+  /** What ran the lab's services, as a reader names it ("Redis replicas in Docker"); goes to the report's `engine`. */
+  readonly engine?: string;
+  /** Called as each check is decided, for progress in the editor and the CLI; not for demonstrations. */
   readonly onCheck?: (result: CheckResult) => void;
   readonly now?: () => Date;
 }
@@ -136,7 +145,11 @@ async function runOne(scenario: Scenario, seed: number, backend: Backend): Promi
   }
 }
 
-/** Runs every scenario in order, each with the seed derived from the run's seed and its id. */
+/**
+ * Runs every scenario in order, each with the seed derived from the run's seed and its id.
+ * Teaching scenarios become the report's `demonstrations`; the others its checks. A run
+ * with no checks (only demonstrations, or nothing) does not pass.
+ */
 export async function runScenarios(scenarios: readonly Scenario[], options: RunOptions): Promise<GradeReport> {
   const ids = new Set<string>();
   for (const s of scenarios) {
@@ -150,23 +163,30 @@ export async function runScenarios(scenarios: readonly Scenario[], options: RunO
   const started = performance.now();
   const root = new Rng(options.seed);
   const checks: CheckResult[] = [];
+  const demonstrations: CheckResult[] = [];
   for (const scenario of scenarios) {
     const seed = root.fork(scenario.id).seed;
     const t0 = performance.now();
     const { outcome, history } = await runOne(scenario, seed, options.backend);
     const result: CheckResult = { id: scenario.id, title: scenario.title, seed, durationMs: Math.round(performance.now() - t0), history, ...outcome };
-    checks.push(result);
-    options.onCheck?.(result);
+    if (scenario.teaching === true) {
+      demonstrations.push(result);
+    } else {
+      checks.push(result);
+      options.onCheck?.(result);
+    }
   }
   return {
     version: GRADE_REPORT_VERSION,
     labId: options.labId,
     backend: options.backend,
+    ...(options.engine !== undefined ? { engine: options.engine } : {}),
     seed: options.seed,
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - started),
     passed: allPassed(checks),
     score: score(checks),
     checks,
+    ...(demonstrations.length > 0 ? { demonstrations } : {}),
   };
 }

@@ -24,6 +24,16 @@ export function formatCheck(check: CheckResult): string {
   return lines.join('\n');
 }
 
+/**
+ * A demonstration (a teaching run, not graded) in one line or more: its title and what it
+ * showed, or why it could not show it.
+ */
+export function formatDemonstration(demonstration: CheckResult): string {
+  // A multi-line `actual` goes on under the title, indented like a check's details.
+  const [first = '', ...rest] = `Demonstration (not graded): ${demonstration.title}: ${demonstration.actual}`.split('\n');
+  return [first, ...rest.map((line) => `        ${line}`)].join('\n');
+}
+
 export interface FormatOptions {
   /** The lab folder as the reader named it, so that `file:line` can be clicked or copied. */
   readonly labDirShown: string;
@@ -33,7 +43,10 @@ export interface FormatOptions {
   readonly checksPrinted?: boolean;
 }
 
-/** The whole report: a problem that stopped the grading, or every check, then the score and how to replay. */
+/**
+ * The whole report: a problem that stopped the grading, or every check and then every
+ * demonstration (not graded), then the score and how to replay.
+ */
 export function formatReport(report: GradeReport, options: FormatOptions): string {
   const out: string[] = [];
   if (report.problem !== undefined) {
@@ -51,9 +64,11 @@ export function formatReport(report: GradeReport, options: FormatOptions): strin
   if (options.checksPrinted !== true) {
     out.push(...report.checks.map(formatCheck));
   }
+  // Demonstrations are never printed as they run (they are not checks): always here.
+  out.push(...(report.demonstrations ?? []).map(formatDemonstration));
   const s = report.score;
   out.push('');
-  out.push(`${s.passed}/${s.total} checks passed${s.failed > 0 ? `, ${s.failed} failed` : ''}${s.unknown > 0 ? `, ${s.unknown} unknown (not a pass)` : ''} in ${(report.durationMs / 1000).toFixed(1)} s on ${report.backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL'}.`);
+  out.push(`${s.passed}/${s.total} checks passed${s.failed > 0 ? `, ${s.failed} failed` : ''}${s.unknown > 0 ? `, ${s.unknown} unknown (not a pass)` : ''} in ${(report.durationMs / 1000).toFixed(1)} s on ${report.engine ?? (report.backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL')}.`);
   const failing = report.checks.filter((c) => c.status === 'fail');
   if (failing.length > 0) {
     out.push(`Replay the same schedule: ${options.replayCommand} --seed ${report.seed}${failing.length === 1 ? ` --check ${failing[0]?.id ?? ''}` : ''}`);

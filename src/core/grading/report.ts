@@ -48,13 +48,19 @@ export interface CheckOutcome {
   readonly culprits?: readonly number[];
   /** What the report's timeline should show of a long history (see `HistoryFocus`). */
   readonly focus?: HistoryFocus;
+  /**
+   * Further parts of the same history to draw, each as a timeline of its own after the
+   * one `focus` names (each further key whose operations cannot be linearized, say).
+   */
+  readonly moreFocus?: readonly HistoryFocus[];
 }
 
 /**
  * The part of a long history that shows a failure: a grader that ran hundreds of sagas
  * points at the one that broke. The timeline keeps every event of `processes`, the
  * `events` named, the culprits, and, within the time those span, the events of `context`
- * processes and every fault, heal, crash and note.
+ * processes and every fault, heal, crash and note. `processes` may be empty when the
+ * part is a set of events rather than whole processes (the operations on one key).
  */
 export interface HistoryFocus {
   /** What is shown, as a reader names it ("order s1-o7"). */
@@ -106,6 +112,11 @@ export interface GradeReport {
   readonly version: typeof GRADE_REPORT_VERSION;
   readonly labId: string;
   readonly backend: 'docker' | 'embedded';
+  /**
+   * What ran the lab's services, as a reader names it ("Redis replicas in Docker",
+   * "in-process replicas (no Docker)"); when absent, `backend` names the lab's PostgreSQL.
+   */
+  readonly engine?: string;
   readonly seed: number;
   readonly startedAt: string;
   readonly durationMs: number;
@@ -113,6 +124,13 @@ export interface GradeReport {
   readonly passed: boolean;
   readonly score: GradeScore;
   readonly checks: readonly CheckResult[];
+  /**
+   * Teaching runs: scenarios that show the learner something (what a weaker setting lets
+   * happen, say) and are never graded: they are not in `checks`, `score` or `passed`. A
+   * demonstration's `pass` means it showed what it meant to; `unknown` means it could not
+   * (its `actual` says why); it is not meant to `fail`. Absent when the lab has none.
+   */
+  readonly demonstrations?: readonly CheckResult[];
   /** Set when the grading could not start; `checks` is then empty and `passed` false. */
   readonly problem?: GradeProblem;
 }
@@ -136,6 +154,15 @@ const historyEventSchema = z.strictObject({
   detail: z.optional(z.string()),
 });
 
+const eventIndexesSchema = z.array(z.number().check(z.int(), z.nonnegative()));
+
+const historyFocusSchema = z.strictObject({
+  label: z.string(),
+  processes: z.array(z.string()),
+  context: z.optional(z.array(z.string())),
+  events: z.optional(eventIndexesSchema),
+});
+
 const checkResultSchema = z.strictObject({
   id: z.string(),
   title: z.string(),
@@ -143,15 +170,9 @@ const checkResultSchema = z.strictObject({
   expected: z.string(),
   actual: z.string(),
   hint: z.optional(z.string()),
-  culprits: z.optional(z.array(z.number().check(z.int(), z.nonnegative()))),
-  focus: z.optional(
-    z.strictObject({
-      label: z.string(),
-      processes: z.array(z.string()),
-      context: z.optional(z.array(z.string())),
-      events: z.optional(z.array(z.number().check(z.int(), z.nonnegative()))),
-    }),
-  ),
+  culprits: z.optional(eventIndexesSchema),
+  focus: z.optional(historyFocusSchema),
+  moreFocus: z.optional(z.array(historyFocusSchema)),
   seed: z.number().check(z.int(), z.nonnegative()),
   durationMs: z.number().check(z.nonnegative()),
   history: z.array(historyEventSchema),
@@ -163,12 +184,14 @@ export const gradeReportSchema = z
     version: z.literal(GRADE_REPORT_VERSION),
     labId: z.string(),
     backend: z.enum(['docker', 'embedded']),
+    engine: z.optional(z.string()),
     seed: z.number().check(z.int(), z.nonnegative()),
     startedAt: z.string(),
     durationMs: z.number().check(z.nonnegative()),
     passed: z.boolean(),
     score: z.strictObject({ passed: z.number(), failed: z.number(), unknown: z.number(), total: z.number() }),
     checks: z.array(checkResultSchema),
+    demonstrations: z.optional(z.array(checkResultSchema)),
     problem: z.optional(
       z.strictObject({
         kind: z.enum(['compile', 'contract', 'load', 'setup']),
@@ -178,6 +201,7 @@ export const gradeReportSchema = z
       }),
     ),
   })
+  // Only the checks are graded: demonstrations count in neither the verdict nor the score.
   .check(
     z.refine((r) => r.passed === allPassed(r.checks), { message: 'passed must be true exactly when every check passed' }),
     z.refine((r) => JSON.stringify(r.score) === JSON.stringify(score(r.checks)), { message: 'score must count the checks' }),

@@ -1,13 +1,14 @@
 /**
  * A grade report as the report webview draws it: the header's figures and sentence, the
- * problem that stopped the grading (each diagnostic with its `file:line:column`), and
- * each check as a card, failing and unknown ones first and expanded, with the history
- * of a check that did not pass as a timeline. Pure data, JSON-serialisable: every value
- * the learner's code produced is already turned into text here, so the webview only
- * ever puts strings into text nodes and attributes.
+ * problem that stopped the grading (each diagnostic with its `file:line:column`), each
+ * check as a card, failing and unknown ones first and expanded, with the history of a
+ * check that did not pass as one timeline per part the check focused on, and the
+ * demonstrations (teaching runs, not graded), each expanded with its timelines. Pure
+ * data, JSON-serialisable: every value the learner's code produced is already turned
+ * into text here, so the webview only ever puts strings into text nodes and attributes.
  */
 import type { CheckResult, CheckStatus, GradeProblem, GradeReport, GradeScore, HistoryEvent, HistoryFocus } from './report';
-import { buildTimeline, type BarOutcome, type TimelineMark } from './timeline';
+import { buildTimeline, type BarOutcome, type TimelineBar, type TimelineMark } from './timeline';
 
 /** Longest value text shown for an input, output or note value; longer ones are cut with an ellipsis. */
 export const MAX_VALUE_CHARS = 2_000;
@@ -17,7 +18,7 @@ export interface ReportHeaderModel {
   readonly labId: string;
   readonly score: GradeScore;
   readonly backend: GradeReport['backend'];
-  /** The backend as a reader names it ("PostgreSQL in Docker"). */
+  /** What ran the lab's services, as a reader names it: the report's `engine`, else the backend's ("PostgreSQL in Docker"). */
   readonly backendLabel: string;
   readonly seed: number;
   readonly durationMs: number;
@@ -52,6 +53,13 @@ export interface ProblemModel {
 
 export interface BarModel {
   readonly op: string;
+  /**
+   * The text drawn in the bar: the operation, and for a register operation its key and
+   * value and what it returned ("put k2=5 → ok", "get k2 → 5"); otherwise the operation.
+   */
+  readonly label: string;
+  /** A shorter text for a narrow bar, without the key ("put 5 → ok", "get → 5"); absent when `label` is the operation alone. */
+  readonly shortLabel?: string;
   readonly start: number;
   readonly end: number;
   readonly outcome: BarOutcome;
@@ -97,9 +105,15 @@ export interface CheckModel {
   readonly hint?: string;
   readonly seed: number;
   readonly durationMs: number;
-  /** Whether the card starts open: every check that did not pass. */
+  /** Whether the card starts open: every check that did not pass, and every demonstration. */
   readonly expanded: boolean;
-  /** The history drawn, for a check that did not pass and has one. */
+  /**
+   * The history drawn, for a check that did not pass (or a demonstration) and has one:
+   * one timeline for the check's `focus` (or the whole history), then one per `moreFocus`.
+   * Empty when nothing is drawn.
+   */
+  readonly timelines: readonly TimelineModel[];
+  /** The first of `timelines`, when there is one (kept for readers of a single timeline). */
   readonly timeline?: TimelineModel;
   /** The events the checker blamed, in history order. */
   readonly culprits: readonly CulpritModel[];
@@ -110,6 +124,8 @@ export interface ReportModel {
   readonly problem?: ProblemModel;
   /** Failing checks first, then unknown ones, then passes; the report's order within each. */
   readonly checks: readonly CheckModel[];
+  /** Teaching runs, not graded, in the report's order; each expanded, its timelines drawn whatever its status. */
+  readonly demonstrations: readonly CheckModel[];
 }
 
 const BACKEND_LABEL: Readonly<Record<GradeReport['backend'], string>> = {
@@ -176,7 +192,7 @@ function summaryOf(report: GradeReport, checks: readonly CheckResult[]): string 
     return `The grading could not start: ${PROBLEM_HEADING[report.problem.kind].toLowerCase()}.`;
   }
   if (checks.length === 0) {
-    return 'No check ran.';
+    return (report.demonstrations ?? []).length > 0 ? 'No graded check ran; the demonstrations below are not graded.' : 'No check ran.';
   }
   if (report.passed) {
     return 'Every check passed.';
@@ -196,36 +212,124 @@ function summaryOf(report: GradeReport, checks: readonly CheckResult[]): string 
 const MARK_TYPES = new Set<HistoryEvent['type']>(['fault', 'heal', 'crash', 'note']);
 
 /**
- * The indexes of the events a focused timeline keeps (see `HistoryFocus`), in order. An
- * invocation kept for being in the window keeps its completion, so its bar is whole.
+ * Each operation's two events as partners: an invocation and its process's next completion
+ * (ok, fail or info), as `buildTimeline` pairs them. An invocation followed by another of
+ * its process, or by none, has no partner.
+ */
+function partnersOf(history: readonly HistoryEvent[]): Map<number, number> {
+  const partners = new Map<number, number>();
+  const open = new Map<string, number>();
+  history.forEach((e, i) => {
+    if (e.type === 'invoke') {
+      open.set(e.process, i);
+    } else if (!MARK_TYPES.has(e.type)) {
+      const invoked = open.get(e.process);
+      if (invoked !== undefined) {
+        open.delete(e.process);
+        partners.set(invoked, i);
+        partners.set(i, invoked);
+      }
+    }
+  });
+  return partners;
+}
+
+/**
+ * The indexes of the events a focused timeline keeps (see `HistoryFocus`), in order: every
+ * event of `focus.processes`; the `focus.events` and `culprits`; and, within the time the
+ * focus's processes and events span, the events of `focus.context` and every fault, heal,
+ * crash and note. A focus may name events only (`processes: []`), such as the operations
+ * on one key. An operation kept by one of its events keeps the other, so its bar is whole.
  */
 export function focusedEvents(history: readonly HistoryEvent[], focus: HistoryFocus, culprits: readonly number[]): number[] {
   const primary = new Set(focus.processes);
   const context = new Set(focus.context ?? []);
-  const named = new Set([...(focus.events ?? []), ...culprits]);
-  const anchors = history.filter((e, i) => primary.has(e.process) || (focus.events ?? []).includes(i)).map((e) => e.at);
+  const partners = partnersOf(history);
+  const inHistory = (i: number): boolean => Number.isInteger(i) && i >= 0 && i < history.length;
+  const named = new Set((focus.events ?? []).filter(inHistory));
+  const anchors = history.flatMap((e, i) => (primary.has(e.process) || named.has(i) ? [e.at] : []));
   const from = anchors.length > 0 ? Math.min(...anchors) : -Infinity;
   const to = anchors.length > 0 ? Math.max(...anchors) : Infinity;
-  const kept: number[] = [];
-  const openInvoke = new Set<string>();
+  const kept = new Set<number>();
+  for (const i of [...named, ...culprits.filter(inHistory)]) {
+    kept.add(i);
+  }
   history.forEach((e, i) => {
-    const inWindow = e.at >= from && e.at <= to;
-    let keep = primary.has(e.process) || named.has(i) || (inWindow && (context.has(e.process) || MARK_TYPES.has(e.type)));
-    if (!keep && context.has(e.process) && e.type !== 'invoke' && openInvoke.has(e.process)) {
-      keep = true; // the completion of an operation invoked within the window
-    }
-    if (keep) {
-      kept.push(i);
-      if (e.type === 'invoke') openInvoke.add(e.process);
-      else if (!MARK_TYPES.has(e.type)) openInvoke.delete(e.process);
+    if (primary.has(e.process) || (e.at >= from && e.at <= to && (context.has(e.process) || MARK_TYPES.has(e.type)))) {
+      kept.add(i);
     }
   });
-  return kept;
+  for (const i of [...kept]) {
+    const partner = partners.get(i);
+    if (partner !== undefined) {
+      kept.add(partner);
+    }
+  }
+  return [...kept].sort((a, b) => a - b);
 }
 
-function timelineOf(check: CheckResult): TimelineModel {
+/** At most `max` characters of a value, for a bar's label. */
+function shortValue(value: unknown, max = 24): string {
+  return value === null ? 'null' : valueText(value, max);
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const REGISTER_INPUT_KEYS = new Set(['key', 'value']);
+const REGISTER_OUTPUT_KEYS = new Set(['value', 'version']);
+
+/**
+ * A bar's text. A register operation (its input `{key}` or `{key, value}`) reads as what it
+ * did and what it returned: "put k2=5 → ok", "get k2 → 5", "put k2=5 → ?" (unknown), with a
+ * shorter form without the key for narrow bars. Any other operation is its name.
+ */
+function barLabels(bar: TimelineBar): { label: string; shortLabel?: string } {
+  const input = bar.input;
+  if (!isPlainRecord(input) || !('key' in input) || !Object.keys(input).every((k) => REGISTER_INPUT_KEYS.has(k))) {
+    return { label: bar.op };
+  }
+  const hasValue = 'value' in input;
+  const key = shortValue(input['key'], 16);
+  let result: string | undefined;
+  switch (bar.outcome) {
+    case 'ok': {
+      const output = bar.output;
+      if (isPlainRecord(output) && 'value' in output && Object.keys(output).every((k) => REGISTER_OUTPUT_KEYS.has(k))) {
+        result = shortValue(output['value']);
+      } else if (output !== undefined && !isPlainRecord(output) && !Array.isArray(output)) {
+        result = shortValue(output);
+      } else {
+        result = 'ok';
+      }
+      break;
+    }
+    case 'fail':
+      result = 'fail';
+      break;
+    case 'info':
+      result = '?';
+      break;
+    case 'pending':
+      result = undefined;
+      break;
+  }
+  const tail = result !== undefined ? ` → ${result}` : '';
+  const value = hasValue ? shortValue(input['value']) : undefined;
+  return {
+    label: `${bar.op} ${key}${value !== undefined ? `=${value}` : ''}${tail}`,
+    shortLabel: `${bar.op}${value !== undefined ? ` ${value}` : ''}${tail}`,
+  };
+}
+
+/**
+ * One timeline of `check`'s history: the part `focus` names (the whole history without
+ * one). It highlights every culprit it shows, and keeps those of `owned`.
+ */
+function timelineOf(check: CheckResult, focus: HistoryFocus | undefined, owned: readonly number[]): TimelineModel {
   const all = check.history;
-  const kept = check.focus !== undefined ? focusedEvents(all, check.focus, check.culprits ?? []) : all.map((_, i) => i);
+  const kept = focus !== undefined ? focusedEvents(all, focus, owned) : all.map((_, i) => i);
   const position = new Map(kept.map((original, i) => [original, i]));
   const culprits = (check.culprits ?? []).flatMap((c) => (position.has(c) ? [position.get(c) as number] : []));
   const timeline = buildTimeline(
@@ -240,6 +344,7 @@ function timelineOf(check: CheckResult): TimelineModel {
       process: lane.process,
       bars: lane.bars.map((bar) => ({
         op: bar.op,
+        ...barLabels(bar),
         start: bar.start,
         end: bar.end,
         outcome: bar.outcome,
@@ -255,12 +360,39 @@ function timelineOf(check: CheckResult): TimelineModel {
       const value = all[event]?.value;
       return { ...mark, event, ...(value !== undefined ? { value: valueText(value) } : {}) };
     }),
-    ...(check.focus !== undefined ? { focus: { label: check.focus.label, hiddenEvents: all.length - kept.length, totalEvents: all.length } } : {}),
+    ...(focus !== undefined ? { focus: { label: focus.label, hiddenEvents: all.length - kept.length, totalEvents: all.length } } : {}),
   };
 }
 
-function checkModel(check: CheckResult): CheckModel {
-  const passed = check.status === 'pass';
+/**
+ * Every timeline of `check`: one per focus (`focus`, then each of `moreFocus`), or the
+ * whole history when it has none. Each focus keeps the culprits among its own processes
+ * and events (and their operations' other events); a culprit of none of them is kept by
+ * the first, so that every blamed event is drawn somewhere.
+ */
+function timelinesOf(check: CheckResult): TimelineModel[] {
+  const focuses = [...(check.focus !== undefined ? [check.focus] : []), ...(check.moreFocus ?? [])];
+  if (focuses.length === 0) {
+    return [timelineOf(check, undefined, [])];
+  }
+  const culprits = check.culprits ?? [];
+  if (focuses.length === 1) {
+    return [timelineOf(check, focuses[0], culprits)];
+  }
+  const partners = partnersOf(check.history);
+  const belongs = (focus: HistoryFocus, c: number): boolean => {
+    const events = new Set(focus.events ?? []);
+    const partner = partners.get(c);
+    return focus.processes.includes(check.history[c]?.process ?? '') || events.has(c) || (partner !== undefined && events.has(partner));
+  };
+  const unclaimed = culprits.filter((c) => !focuses.some((f) => belongs(f, c)));
+  return focuses.map((focus, i) => timelineOf(check, focus, [...culprits.filter((c) => belongs(focus, c)), ...(i === 0 ? unclaimed : [])]));
+}
+
+function checkModel(check: CheckResult, demonstration = false): CheckModel {
+  // A check's history is drawn when it did not pass; a demonstration's always, as it is what it shows.
+  const drawn = demonstration || check.status !== 'pass';
+  const timelines = drawn && check.history.length > 0 ? timelinesOf(check) : [];
   const culprits = [...new Set(check.culprits ?? [])]
     .filter((i) => Number.isInteger(i) && i >= 0 && i < check.history.length)
     .sort((a, b) => a - b)
@@ -274,8 +406,9 @@ function checkModel(check: CheckResult): CheckModel {
     ...(check.hint !== undefined ? { hint: check.hint } : {}),
     seed: check.seed,
     durationMs: check.durationMs,
-    expanded: !passed,
-    ...(!passed && check.history.length > 0 ? { timeline: timelineOf(check) } : {}),
+    expanded: drawn,
+    timelines,
+    ...(timelines[0] !== undefined ? { timeline: timelines[0] } : {}),
     culprits,
   };
 }
@@ -309,7 +442,7 @@ export function buildReportModel(report: GradeReport, labTitle: string): ReportM
       labId: report.labId,
       score: { ...report.score },
       backend: report.backend,
-      backendLabel: BACKEND_LABEL[report.backend],
+      backendLabel: report.engine ?? BACKEND_LABEL[report.backend],
       seed: report.seed,
       durationMs: report.durationMs,
       durationText: durationText(report.durationMs),
@@ -318,6 +451,7 @@ export function buildReportModel(report: GradeReport, labTitle: string): ReportM
       summary: summaryOf(report, checks),
     },
     ...(report.problem !== undefined ? { problem: problemModel(report.problem) } : {}),
-    checks: checks.map(checkModel),
+    checks: checks.map((check) => checkModel(check)),
+    demonstrations: (report.demonstrations ?? []).map((demonstration) => checkModel(demonstration, true)),
   };
 }

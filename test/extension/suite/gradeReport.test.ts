@@ -136,7 +136,7 @@ suite('Grade report: the webview panel', function () {
     await waitFor(() => panel.messages.some(isMessage('ready')), "the webview's 'ready' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
     const rendered = await waitFor(() => panel.messages.find(isMessage('rendered')), "the webview's 'rendered' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
     // Three checks; the fail and the unknown have histories to draw, the pass none.
-    assert.deepEqual(rendered, { type: 'rendered', checks: 3, timelines: 2 });
+    assert.deepEqual(rendered, { type: 'rendered', checks: 3, demonstrations: 0, timelines: 2 });
     assert.equal(panel.messages.filter(isMessage('error')).length, 0, `the page reported no error: ${describe()}`);
   });
 
@@ -155,7 +155,54 @@ suite('Grade report: the webview panel', function () {
       'the second report drawn',
       { timeoutMs: WEBVIEW_TIMEOUT_MS, describe: () => JSON.stringify(first.messages) },
     );
-    assert.deepEqual(rendered, { type: 'rendered', checks: 3, timelines: 0 });
+    assert.deepEqual(rendered, { type: 'rendered', checks: 3, demonstrations: 0, timelines: 0 });
+  });
+
+  test('a check focused on two keys draws two timelines, and a demonstration is drawn after the checks', async () => {
+    // A Quorum-like history: client-1's get of k2 and client-2's get of k1 read values no order explains.
+    const history = [
+      ev(0, 'client-1', 'invoke', 'put', { key: 'k1', value: 1 }),
+      ev(1, 'client-2', 'invoke', 'put', { key: 'k2', value: 5 }),
+      ev(3, 'client-1', 'ok', 'put', { version: 1 }),
+      ev(4, 'harness', 'fault', 'partition replica-3'),
+      ev(6, 'client-2', 'ok', 'put', { version: 1 }),
+      ev(7, 'client-1', 'invoke', 'get', { key: 'k2' }),
+      ev(9, 'client-1', 'ok', 'get', { value: 3, version: 0 }),
+      ev(10, 'client-2', 'invoke', 'get', { key: 'k1' }),
+      ev(12, 'client-2', 'ok', 'get', { value: null, version: 0 }),
+    ];
+    const check: CheckResult = {
+      id: 'linearizable-under-faults',
+      title: 'Every key stays linearizable',
+      status: 'fail',
+      expected: 'Every key linearizable.',
+      actual: 'Keys k2 and k1 have reads no order explains.',
+      culprits: [6, 8],
+      focus: { label: 'key k2', processes: [], events: [1, 4, 5, 6] },
+      moreFocus: [{ label: 'key k1', processes: [], events: [0, 2, 7, 8] }],
+      seed: 8,
+      durationMs: 900,
+      history,
+    };
+    const demo: CheckResult = { ...check, id: 'eventual-reads', title: 'With R + W ≤ N a read can miss a write', status: 'pass', actual: 'client-1 read 3.', moreFocus: [] };
+    const quorum: GradeReport = {
+      ...failingReport,
+      labId: 'quorum-panel-test',
+      engine: 'in-process replicas (no Docker)',
+      score: { passed: 0, failed: 1, unknown: 0, total: 1 },
+      checks: [check],
+      demonstrations: [demo],
+    };
+    const panel = show('Quorum', quorum);
+    try {
+      const describe = (): string => JSON.stringify(panel.messages);
+      const rendered = await waitFor(() => panel.messages.find(isMessage('rendered')), "the webview's 'rendered' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
+      // Two timelines for the check (one per key), one for the demonstration.
+      assert.deepEqual(rendered, { type: 'rendered', checks: 1, demonstrations: 1, timelines: 3 });
+      assert.equal(panel.messages.filter(isMessage('error')).length, 0, `the page reported no error: ${describe()}`);
+    } finally {
+      panel.dispose();
+    }
   });
 
   test('closing the panel fires onDidDispose, and the next report opens a new one', async () => {
