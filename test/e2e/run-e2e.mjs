@@ -9,7 +9,9 @@
 // report, fix the code, grade again and see every check pass and the checklist ticked.
 // Then the Saga lab: a first attempt that compensates in forward order fails, and the
 // report draws that one saga's timeline among the dozens the grader ran; the reference
-// passes.
+// passes. Last the Quorum lab on three Redis containers: a coordinator without read
+// repair lets a key go back to an older value, and the report draws that key's history
+// and the stale-read demonstration.
 //
 // Screenshots of each step go to test-results/e2e/; with UPDATE_SCREENSHOTS=1 the
 // ones the README shows are also written to media/screenshots/.
@@ -31,6 +33,8 @@ const GRADED_LAB_ID = 'idempotency-keys';
 const GRADED_LAB_TITLE = 'Idempotency keys';
 const SAGA_LAB_ID = 'saga';
 const SAGA_LAB_TITLE = 'Saga with compensation';
+const QUORUM_LAB_ID = 'quorum';
+const QUORUM_LAB_TITLE = 'Quorum replication';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
 const vsix = path.join(REPO_ROOT, 'dist', 'distributed-data-labs.vsix');
 const shotsDir = path.join(REPO_ROOT, 'test-results', 'e2e');
@@ -50,6 +54,7 @@ fs.mkdirSync(workspace);
 const labDir = path.join(labsRoot, LAB_ID);
 const gradedLabDir = path.join(labsRoot, GRADED_LAB_ID);
 const sagaLabDir = path.join(labsRoot, SAGA_LAB_ID);
+const quorumLabDir = path.join(labsRoot, QUORUM_LAB_ID);
 
 const results = [];
 let page;
@@ -461,6 +466,37 @@ try {
       }
     }, 15_000);
   });
+  await check('the Quorum lab grades on three Redis containers: without read repair a key goes back to an older value, drawn as that key\'s history', async () => {
+    await runCommand('Distributed Data Labs: Open Lab...');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: QUORUM_LAB_TITLE }).first();
+    await pick.waitFor({ timeout: 20_000 });
+    await pick.click();
+    await until('the Quorum lab to be scaffolded', async () => fs.existsSync(path.join(quorumLabDir, '.data-lab.json')), 30_000);
+    await until('its npm install to finish', async () => fs.existsSync(path.join(quorumLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
+    await until('its three Redis replicas to be ready (its .env written)', async () => fs.existsSync(path.join(quorumLabDir, '.env')), 3 * 60_000);
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', 'graders', 'quorum', 'mutants', 'no-read-repair', 'src', 'quorum.ts'), path.join(quorumLabDir, 'src', 'quorum.ts'));
+    await runCommand('View: Close All Editors');
+    await runCommand('Go to File...');
+    const quickOpen = page.locator('.quick-input-widget input').first();
+    await quickOpen.waitFor();
+    await quickOpen.fill('quorum.ts');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'quorum.ts' }).first().waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab', { hasText: 'quorum.ts' }).first().waitFor({ timeout: 20_000 });
+    await runCommand('Distributed Data Labs: Grade Lab');
+    await until('the report to show the partial write read back as an older value, on its key\'s timeline', async () => {
+      const text = await reportText();
+      return text.includes('Redis replicas in Docker') && text.includes('went back to an older value') && text.includes('key partial:k') && text.includes('not graded');
+    }, 3 * 60_000);
+    await page.locator('.tabs-container .tab', { hasText: 'quorum.ts' }).first().locator('.codicon-close').click();
+    await page.waitForTimeout(800);
+    const frame = await reportFrame();
+    if (!frame) throw new Error('the report frame is gone');
+    if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
+    await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
+    await page.waitForTimeout(800);
+    await shot('quorum-report', { readme: true });
+  });
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
@@ -469,7 +505,7 @@ try {
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
   // so the next sweep would remove it anyway).
-  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID]) {
+  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID]) {
     spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
   }
   fs.rmSync(work, { recursive: true, force: true });
