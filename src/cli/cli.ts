@@ -47,6 +47,9 @@ Usage:
   data-labs grade <lab> [dir] [--seed N] [--check ID] [--json] [--backend docker|embedded]
                                        Run the lab's hidden checks on your code; exit 0 only
                                        if every check passed (see "data-labs grade --help")
+  data-labs check-history <file> [--model register|cas-register|kv] [--json]
+                                       Check a history (this project's JSON or a Jepsen
+                                       register log) for linearizability; exit 0 only if it is
   data-labs --help | --version
 
 Environment:

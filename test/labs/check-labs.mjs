@@ -17,7 +17,9 @@
  *   node dist/cli.js services down <lab> <folder> --remove
  *
  * DATA_LABS_BACKEND picks the backend: `embedded` (the default: no Docker needed), `docker`,
- * or `both`, which runs steps 5 and 6 once per backend. `DATABASE_URL` is removed from the
+ * or `both`, which runs steps 5 and 6 once per backend. A lab with a service that has no
+ * embedded engine (Redis) runs them on Docker only, and without services in an
+ * embedded-only run. `DATABASE_URL` is removed from the
  * tests' environment then, so that they use the database this script started. dist/cli.js
  * must be built first (`npm run build` or `node esbuild.js`).
  *
@@ -58,10 +60,10 @@ const backendSetting = (process.env.DATA_LABS_BACKEND || 'embedded').trim().toLo
 const backends = backendSetting === 'both' ? BACKENDS : BACKENDS.includes(backendSetting) ? [backendSetting] : undefined;
 
 /** The checks of one lab, in the order they run. */
-function planChecks(withServices) {
+function planChecks(withServices, labBackends) {
   const checks = ['layout', 'install', 'starter typecheck', 'solution typecheck'];
   if (!withServices) return [...checks, 'starter tests fail', 'solution tests pass'];
-  for (const backend of backends ?? []) {
+  for (const backend of labBackends) {
     checks.push(`services up (${backend})`, `starter tests fail (${backend})`, `solution tests pass (${backend})`, `services down (${backend})`);
   }
   return checks;
@@ -269,8 +271,13 @@ async function checkLab(labId) {
     skipRest('no manifest');
     return results;
   }
-  const withServices = Array.isArray(manifest.services) && manifest.services.length > 0;
-  plan = planChecks(withServices);
+  const hasServices = Array.isArray(manifest.services) && manifest.services.length > 0;
+  // A lab whose services cannot run embedded (Redis) is checked on Docker only; in an
+  // embedded-only run its tests run without services (they must not need them then).
+  const embeddable = hasServices && manifest.services.every((s) => s.embedded === true);
+  const labBackends = hasServices ? (backends ?? []).filter((b) => b === 'docker' || embeddable) : [];
+  const withServices = hasServices && (backends === undefined || labBackends.length > 0);
+  plan = planChecks(withServices, labBackends);
   const starterDir = path.join(labDir, manifest.starter?.dir ?? 'starter');
   const solutionDir = path.join(labDir, 'solution');
   const problems = [];
@@ -332,7 +339,7 @@ async function checkLab(labId) {
       await checkTests({ workDir, tests, record, laySolution, suffix: '', withoutEnv: [] });
       return results;
     }
-    for (const [i, backend] of backends.entries()) {
+    for (const [i, backend] of labBackends.entries()) {
       if (i > 0) layStarter();
       const suffix = ` (${backend})`;
       started = Date.now();
