@@ -6,14 +6,15 @@
 //   npm run bench:grade -- idempotency            5 runs per backend
 //   npm run bench:grade -- idempotency --runs 9 --backend docker
 //   npm run bench:grade -- saga                   also counts the fault schedules explored
+//   npm run bench:grade -- quorum                 three Redis replicas in Docker, or in-process
 //
 // Needs the bundles (`node esbuild.js`) and, for Docker, the lab image present locally
-// (`bash test/setup/docker.sh` builds data-labs-local/postgres:15; DATA_LABS_IMAGES points
+// (`bash test/setup/docker.sh` builds data-labs-local/postgres:15 and redis:7; DATA_LABS_IMAGES points
 // the lab at it). The first run of each backend starts the database and is reported apart
 // ("first"), the others reuse it, as a learner's second grade does.
 // Targets: idempotency (issue 4), a full grade under 5 s with the image present; saga
 // (issue 5), at least 200 fault schedules (sagas run under a planned set of faults or a
-// crash) in under 10 s on Docker.
+// crash) in under 10 s on Docker; quorum (issue 6), a full grade under 10 s on Docker Redis replicas.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,10 +32,10 @@ const option = (name, fallback) => {
 };
 const runs = Number(option('--runs', '5'));
 const backends = option('--backend', 'docker,embedded').split(',');
-const graderFolder = { 'idempotency-keys': 'idempotency', saga: 'saga' }[labId];
-const TARGET = { 'idempotency-keys': 'under 5 s with the image present', saga: 'at least 200 schedules in under 10 s on Docker' }[labId];
+const graderFolder = { 'idempotency-keys': 'idempotency', saga: 'saga', quorum: 'quorum' }[labId];
+const TARGET = { 'idempotency-keys': 'under 5 s with the image present', saga: 'at least 200 schedules in under 10 s on Docker', quorum: 'under 10 s on Docker Redis replicas' }[labId];
 if (!graderFolder) {
-  console.error(`bench:grade knows these labs: ${[...Object.keys(ALIASES), 'saga'].join(', ')}`);
+  console.error(`bench:grade knows these labs: ${[...Object.keys(ALIASES), 'saga', 'quorum'].join(', ')}`);
   process.exit(2);
 }
 
@@ -48,7 +49,7 @@ const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-grade-'));
 const env = {
   ...process.env,
-  DATA_LABS_IMAGES: process.env.DATA_LABS_IMAGES ?? JSON.stringify({ postgres: 'data-labs-local/postgres:15' }),
+  DATA_LABS_IMAGES: process.env.DATA_LABS_IMAGES ?? JSON.stringify({ postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' }),
   DATA_LABS_PROGRESS_DIR: path.join(work, 'progress'),
   DATA_LABS_STATE_DIR: path.join(work, 'state'),
 };

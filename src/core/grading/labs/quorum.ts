@@ -217,9 +217,11 @@ class QuorumHarness {
   constructor(
     sandbox: Sandbox,
     readonly cluster: ReplicaCluster,
+    /** Put before every key on the replicas, by the adapter and here: this run's keys are its own. */
+    private readonly namespace: string,
   ) {
     this.learner = new LearnerProcess(sandbox, async (call) => {
-      const result = await call('configure', [{ replicas: cluster.addresses, timeoutMs: REPLICA_TIMEOUT_MS }], 10_000);
+      const result = await call('configure', [{ replicas: cluster.addresses, timeoutMs: REPLICA_TIMEOUT_MS, namespace }], 10_000);
       if (!result.ok) {
         throw new Error(`The grader could not configure the learner's process: ${result.message}`);
       }
@@ -258,7 +260,7 @@ class QuorumHarness {
   /** A write that reached one replica only: another coordinator's, which crashed midway. */
   async plant(history: HistoryRecorder, i: number, key: string, record: Stored, writer: string): Promise<void> {
     history.record(writer, 'invoke', 'put', { key, value: record.value });
-    await this.cluster.plant(i, key, record);
+    await this.cluster.plant(i, this.namespace + key, record);
     history.record(writer, 'info', 'put', undefined, `this coordinator crashed when its write of ${show(record.value)} (${showVersion(record.version)}) had reached replica-${i + 1} only, fewer than W = 2`);
   }
 
@@ -295,7 +297,7 @@ class QuorumHarness {
   /** Reads what each replica holds for the keys, directly, into the history. */
   async inspect(history: HistoryRecorder, keys: readonly string[]): Promise<void> {
     for (const key of keys) {
-      const held = await this.cluster.inspect(key);
+      const held = await this.cluster.inspect(this.namespace + key);
       history.record(GRADER, 'note', 'replicas', { key, held: held.map((h) => (h === undefined ? 'unreachable' : h)) } satisfies ReplicasNote);
     }
   }
@@ -830,7 +832,7 @@ export const quorumGrader: LabGrader = {
     } else {
       cluster = await startInProcessReplicas(N, run.runName, random, run.logger);
     }
-    const harness = new QuorumHarness(run.sandbox, cluster);
+    const harness = new QuorumHarness(run.sandbox, cluster, `${run.runName}:`);
     const close = async (): Promise<void> => {
       await cluster.close();
     };
