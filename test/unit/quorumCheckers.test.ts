@@ -238,7 +238,7 @@ describe('checkLinearizableUnderFaults', () => {
 describe('checkConcurrentWrites', () => {
   const round = (versions: Version[], held: (Stored | null | 'unreachable')[], reads?: string[]): HistoryEvent[] => {
     const s = new Story();
-    versions.forEach((version, i) => s.open(`client-${i + 1}`, STRICT, { mode: 'strict' }));
+    versions.forEach((_, i) => s.open(`client-${i + 1}`, STRICT, { mode: 'strict' }));
     versions.forEach((version, i) => s.put(`client-${i + 1}`, 'lww:k1', `w${i + 1}`, version));
     const winner = held[0] !== 'unreachable' && held[0] !== null && held[0] !== undefined ? held[0].value : null;
     versions.forEach((_, i) => s.get(`client-${i + 1}`, 'lww:k1', { value: reads?.[i] ?? winner, version: null }));
