@@ -12,7 +12,7 @@ export const CHECK_HISTORY_HELP = `data-labs check-history <file> [--model regis
 
 Checks a history of reads, writes and compare-and-sets for linearizability.
   <file>     JSON: [{"process":0,"type":"invoke"|"ok"|"fail"|"info","f":"read"|"write"|"cas","key"?:"k","value"?:...}]
-             or Jepsen's plain-text log lines: "<process>\\t:<type>\\t:<f>\\t<value>"
+             or Jepsen's plain-text log lines: "<process> :<type> :<f> <value>" (tabs or spaces)
   --model    register (default), cas-register, or kv (a register per key, checked apart)
   --json     print the verdict as JSON
 

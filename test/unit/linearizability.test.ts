@@ -62,6 +62,18 @@ describe('a register with compare-and-set', () => {
     expect(checkLinearizable([...base, inv(1, 'cas', [3, 2]), fail(1, 'cas', [3, 2]), inv(2, 'read'), ok(2, 'read', 1)], 'cas-register').verdict).toBe('linearizable');
   });
 
+  it('a cas with an unknown outcome may never take effect, even when its expected value never comes', () => {
+    // Jepsen's :info: the cas may have happened or not. Here it cannot have (the register
+    // never holds 7), so it did not, and the reads of 1 are fine.
+    const history = [inv(0, 'write', 1), ok(0, 'write', 1), inv(1, 'cas', [7, 2]), inv(2, 'read'), ok(2, 'read', 1), info(1, 'cas', [7, 2]), inv(2, 'read'), ok(2, 'read', 1)];
+    expect(checkLinearizable(history, 'cas-register').verdict).toBe('linearizable');
+    // One that took effect is seen to: 1 then 2 then 1 needs the cas to be undone.
+    const undone = [inv(0, 'write', 1), ok(0, 'write', 1), inv(1, 'cas', [1, 2]), info(1, 'cas', [1, 2]), inv(2, 'read'), ok(2, 'read', 2), inv(2, 'read'), ok(2, 'read', 1)];
+    expect(checkLinearizable(undone, 'cas-register').verdict).toBe('not-linearizable');
+    // A history of unknown outcomes only is linearizable: none of them need have happened.
+    expect(checkLinearizable([inv(0, 'cas', [5, 6]), info(0, 'cas', [5, 6])], 'cas-register').verdict).toBe('linearizable');
+  });
+
   it('the register model refuses a cas instead of guessing', () => {
     const result = checkLinearizable([inv(1, 'cas', [null, 2]), ok(1, 'cas', [null, 2])], 'register');
     expect(result.verdict).toBe('unknown');

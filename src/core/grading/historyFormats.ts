@@ -5,10 +5,13 @@
  *   `{ "process": 0, "type": "invoke" | "ok" | "fail" | "info", "f": "read" | "write" | "cas",
  *      "key"?: "k1", "value"?: ... }`; a cas's value is `[expected, new]`.
  * - Jepsen's plain-text logs, as its register tests print them, one event per line:
- *   `INFO  jepsen.util - 3	:invoke	:cas	[4 2]` (process, type, f, value, tab-separated;
- *   the logger prefix is optional). Values are nil, numbers, strings, booleans and
- *   vectors. Lines of the nemesis (`:nemesis` as the process) and other log lines are
- *   skipped.
+ *   `INFO  jepsen.util - 3	:invoke	:cas	[4 2]` (process, type, f, value, separated by
+ *   tabs, or by spaces as in logs that went through an editor or a terminal; the logger
+ *   prefix is optional, and may be newer Jepsen's `INFO [date] jepsen worker 3 -
+ *   jepsen.util 3	...`). Values are nil, numbers, strings, booleans and vectors; a
+ *   missing value is nil; after a :fail or :info value, an error (`:timeout`) may follow
+ *   and is ignored. Lines of the nemesis (`:nemesis` as the process) and other log lines
+ *   are skipped.
  */
 import type { HistoryOp, OperationKind } from './linearizability';
 
@@ -52,34 +55,38 @@ export function parseJsonHistory(text: string, source = 'the history'): HistoryO
   });
 }
 
-const LINE = /^(?:.*?\s-\s)?(\S+)\t:(invoke|ok|fail|info)\t:([\w-]+)\t(.*?)\s*$/;
+const LINE = /^(?:.*?\s-\s(?:jepsen\.util\s+)?)?(\S+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)(?:\s+(.*?))?\s*$/;
 
 export function parseJepsenLog(text: string, source = 'the log'): HistoryOp[] {
   const out: HistoryOp[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     const m = LINE.exec(line);
     if (!m) return; // not an event line
-    const [, process, type, f, value] = m as unknown as [string, string, HistoryOp['type'], string, string];
+    const [, process, type, f, value = 'nil'] = m as unknown as [string, string, HistoryOp['type'], string, string | undefined];
     if (process.startsWith(':')) return; // the nemesis
     if (!KINDS.has(f as OperationKind)) {
       throw new HistoryFormatError(`${source}:${i + 1}: the operation :${f} is not :read, :write or :cas.`);
     }
     let parsed: unknown;
     try {
-      parsed = parseEdn(value);
+      // A :fail or :info completion may name the error after the value.
+      parsed = parseEdn(value, type === 'fail' || type === 'info');
     } catch (error) {
       throw new HistoryFormatError(`${source}:${i + 1}: cannot read the value "${value}": ${(error as Error).message}`);
     }
     out.push({ process: /^\d+$/.test(process) ? Number(process) : process, type, f: f as OperationKind, ...(parsed !== null ? { value: parsed } : {}) });
   });
   if (out.length === 0) {
-    throw new HistoryFormatError(`${source} has no event lines (process, :type, :f and value, separated by tabs).`);
+    throw new HistoryFormatError(`${source} has no event lines (process, :type, :f and value, separated by tabs or spaces).`);
   }
   return out;
 }
 
-/** The small part of EDN these logs use: nil, booleans, numbers, strings, keywords, vectors and lists. */
-function parseEdn(text: string): unknown {
+/**
+ * The small part of EDN these logs use: nil, booleans, numbers, strings, keywords, vectors
+ * and lists. With `ignoreRest`, what follows the first value is ignored.
+ */
+function parseEdn(text: string, ignoreRest = false): unknown {
   let i = 0;
   const skip = (): void => {
     while (i < text.length && /[\s,]/.test(text[i] as string)) i++;
@@ -121,6 +128,6 @@ function parseEdn(text: string): unknown {
   };
   const result = value();
   skip();
-  if (i < text.length) throw new Error(`unexpected "${text.slice(i)}"`);
+  if (i < text.length && !ignoreRest) throw new Error(`unexpected "${text.slice(i)}"`);
   return result;
 }

@@ -116,24 +116,29 @@ export function operationsOf(history: readonly HistoryOp[]): Operation[] {
 
 // ─── Models ──────────────────────────────────────────────────────────────────────
 
-/** A sequential model: the state after `op`, or undefined when `op` cannot happen in `state`. */
+/** What a model's step answers when the operation cannot happen in the state. */
+const IMPOSSIBLE: unique symbol = Symbol('impossible');
+
+/** A sequential model: the state after `op`, or IMPOSSIBLE when `op` cannot happen in `state`. */
 interface Model {
-  step(state: unknown, op: Operation): { state: unknown } | undefined;
+  step(state: unknown, op: Operation): unknown;
 }
 
-const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
+/** Equal values: the same primitive, or (arrays, objects) the same JSON. */
+const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && JSON.stringify(a) === JSON.stringify(b));
 
 const REGISTER: Model = {
   step(state, op) {
     switch (op.f) {
       case 'write':
-        return { state: op.input };
+        return op.input;
       case 'read':
-        return same(op.output, state) ? { state } : undefined;
+        return same(op.output, state) ? state : IMPOSSIBLE;
       case 'cas': {
         const [from, to] = Array.isArray(op.input) ? (op.input as unknown[]) : [undefined, undefined];
         // A cas that completed ok (or may have) swapped: it needs the expected value.
-        return same(from, state) ? { state: to } : undefined;
+        // (One with an unknown outcome may also never happen: the search leaves it out.)
+        return same(from, state) ? to : IMPOSSIBLE;
       }
     }
   },
@@ -143,11 +148,13 @@ const REGISTER: Model = {
 
 interface Entry {
   readonly op: Operation;
+  /** The operation's place in the register's operations (its bit in the linearized set). */
+  readonly index: number;
   readonly isCall: boolean;
   readonly time: number;
   prev: Entry | undefined;
   next: Entry | undefined;
-  /** The call's matching return (calls only). */
+  /** The call's matching return (calls of operations that completed); undefined for an unknown outcome. */
   match: Entry | undefined;
 }
 
@@ -156,21 +163,121 @@ class Budget {
   constructor(readonly max: number) {}
 }
 
-/** Checks one register's operations. */
-function searchRegister(ops: readonly Operation[], model: Model, initial: unknown, budget: Budget): { ok: true } | { ok: false; linearized: Operation[]; stuck: Operation[] } | { ok: 'unknown' } {
-  if (ops.length === 0) {
-    return { ok: true };
+/**
+ * Small numbers naming the register's states, so that the memo of (linearized set, state)
+ * compares numbers: a primitive names itself, an array or object is named by its JSON.
+ */
+class StateIds {
+  private readonly primitives = new Map<unknown, number>();
+  private readonly objects = new Map<string, number>();
+  private count = 0;
+  of(state: unknown): number {
+    if (typeof state === 'object' && state !== null) {
+      const json = JSON.stringify(state);
+      let id = this.objects.get(json);
+      if (id === undefined) this.objects.set(json, (id = this.count++));
+      return id;
+    }
+    let id = this.primitives.get(state);
+    if (id === undefined) this.primitives.set(state, (id = this.count++));
+    return id;
   }
+}
+
+/**
+ * The memo of the (linearized set, state) pairs already explored: an open-addressing hash
+ * table over one flat array of entries (the state's number, then the set's words), so
+ * that remembering a pair allocates nothing but the array's occasional growth.
+ */
+class Memo {
+  private readonly stride: number;
+  private pool: Uint32Array;
+  private hashes: Int32Array;
+  private table: Int32Array;
+  private count = 0;
+  constructor(private readonly words: number) {
+    this.stride = words + 1;
+    this.pool = new Uint32Array(this.stride * 64);
+    this.hashes = new Int32Array(64);
+    this.table = new Int32Array(128);
+  }
+  /** Adds the pair; false when it was there already. */
+  add(bits: Uint32Array, state: number): boolean {
+    const { words, stride } = this;
+    let h = Math.imul(state + 1, 0x9e3779b1);
+    for (let w = 0; w < words; w++) h = Math.imul(h ^ (bits[w] as number), 0x85ebca6b) ^ (h >>> 13);
+    // MurmurHash3's finalizer: every bit of the input reaches the low bits the table uses.
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    const mask = this.table.length - 1;
+    let slot = h & mask;
+    for (let e = this.table[slot] as number; e !== 0; e = this.table[slot] as number) {
+      const at = (e - 1) * stride;
+      if (this.hashes[e - 1] === h && this.pool[at] === state) {
+        let w = 0;
+        while (w < words && this.pool[at + 1 + w] === bits[w]) w++;
+        if (w === words) return false;
+      }
+      slot = (slot + 1) & mask;
+    }
+    if (this.count === this.hashes.length) {
+      const pool = new Uint32Array(this.pool.length * 2);
+      pool.set(this.pool);
+      this.pool = pool;
+      const hashes = new Int32Array(this.hashes.length * 2);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
+    }
+    const at = this.count * stride;
+    this.pool[at] = state;
+    this.pool.set(bits, at + 1);
+    this.hashes[this.count] = h;
+    this.count++;
+    this.table[slot] = this.count;
+    if (this.count * 2 > this.table.length) this.rehash();
+    return true;
+  }
+  private rehash(): void {
+    const table = new Int32Array(this.table.length * 2);
+    const mask = table.length - 1;
+    for (let e = 0; e < this.count; e++) {
+      let slot = (this.hashes[e] as number) & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = e + 1;
+    }
+    this.table = table;
+  }
+}
+
+/**
+ * Checks one register's operations: Wing & Gong's search over the entries (calls and
+ * returns in time order), with Lowe's memo of the (linearized set, state) pairs already
+ * explored. An operation with an unknown outcome has no return entry: it may be placed
+ * anywhere after its call, and the search is done when every operation that completed is
+ * placed, so it may also never take effect.
+ */
+function searchRegister(ops: readonly Operation[], model: Model, initial: unknown, budget: Budget): { ok: true } | { ok: false; linearized: Operation[]; stuck: Operation[] } | { ok: 'unknown' } {
   // The entries in time order: calls before returns at the same time (more overlap, more permissive).
   const entries: Entry[] = [];
-  for (const op of ops) {
-    const call: Entry = { op, isCall: true, time: op.call, prev: undefined, next: undefined, match: undefined };
-    const ret: Entry = { op, isCall: false, time: op.ret, prev: undefined, next: undefined, match: undefined };
-    call.match = ret;
-    entries.push(call, ret);
+  let completed = 0;
+  ops.forEach((op, index) => {
+    const call: Entry = { op, index, isCall: true, time: op.call, prev: undefined, next: undefined, match: undefined };
+    entries.push(call);
+    if (op.ret !== Infinity) {
+      const ret: Entry = { op, index, isCall: false, time: op.ret, prev: undefined, next: undefined, match: undefined };
+      call.match = ret;
+      entries.push(ret);
+      completed++;
+    }
+  });
+  if (completed === 0) {
+    return { ok: true };
   }
   entries.sort((a, b) => a.time - b.time || (a.isCall === b.isCall ? a.op.id - b.op.id : a.isCall ? -1 : 1));
-  const head: Entry = { op: ops[0] as Operation, isCall: false, time: -Infinity, prev: undefined, next: undefined, match: undefined };
+  const head: Entry = { op: ops[0] as Operation, index: -1, isCall: false, time: -Infinity, prev: undefined, next: undefined, match: undefined };
   let last = head;
   for (const e of entries) {
     last.next = e;
@@ -178,32 +285,38 @@ function searchRegister(ops: readonly Operation[], model: Model, initial: unknow
     last = e;
   }
   const lift = (call: Entry): void => {
-    const ret = call.match as Entry;
     (call.prev as Entry).next = call.next;
     if (call.next) call.next.prev = call.prev;
-    (ret.prev as Entry).next = ret.next;
-    if (ret.next) ret.next.prev = ret.prev;
+    const ret = call.match;
+    if (ret) {
+      (ret.prev as Entry).next = ret.next;
+      if (ret.next) ret.next.prev = ret.prev;
+    }
   };
   const unlift = (call: Entry): void => {
-    const ret = call.match as Entry;
-    (ret.prev as Entry).next = ret;
-    if (ret.next) ret.next.prev = ret;
+    const ret = call.match;
+    if (ret) {
+      (ret.prev as Entry).next = ret;
+      if (ret.next) ret.next.prev = ret;
+    }
     (call.prev as Entry).next = call;
     if (call.next) call.next.prev = call;
   };
 
-  const position = new Map(ops.map((op, i) => [op, i]));
   const words = Math.ceil(ops.length / 32);
   const linearized = new Uint32Array(words);
-  const cache = new Set<string>();
-  const keyOf = (state: unknown): string => `${Array.from(linearized).join(',')}|${JSON.stringify(state) ?? 'undefined'}`;
-  const stack: { call: Entry; state: unknown }[] = [];
+  const stateIds = new StateIds();
+  const memo = new Memo(words);
+
+  // The operations placed so far, in order, and the state before each.
+  const stack: Entry[] = [];
+  const states: unknown[] = [];
   let state = initial;
   let entry = head.next;
   let best: Operation[] = [];
   let bestStuck: Operation[] = [];
 
-  while (head.next !== undefined) {
+  while (completed > 0) {
     if (++budget.steps > budget.max) {
       return { ok: 'unknown' };
     }
@@ -212,15 +325,15 @@ function searchRegister(ops: readonly Operation[], model: Model, initial: unknow
     }
     if (entry.isCall) {
       const next = model.step(state, entry.op);
-      if (next !== undefined) {
-        const index = position.get(entry.op) as number;
+      if (next !== IMPOSSIBLE) {
+        const { index } = entry;
         linearized[index >> 5] = (linearized[index >> 5] as number) | (1 << (index & 31));
-        const key = keyOf(next.state);
-        if (!cache.has(key)) {
-          cache.add(key);
-          stack.push({ call: entry, state });
-          state = next.state;
+        if (memo.add(linearized, stateIds.of(next))) {
+          stack.push(entry);
+          states.push(state);
+          state = next;
           lift(entry);
+          if (entry.match) completed--;
           entry = head.next;
           continue;
         }
@@ -231,7 +344,7 @@ function searchRegister(ops: readonly Operation[], model: Model, initial: unknow
     }
     // A return reached: the operation it ends was not linearized before it. Go back.
     if (stack.length >= best.length) {
-      best = stack.map((s) => s.call.op);
+      best = stack.map((e) => e.op);
       const stuck: Operation[] = [];
       // The candidates for the next place: every call before the first return still pending.
       for (let e: Entry | undefined = head.next; e !== undefined && e.isCall; e = e.next) {
@@ -243,11 +356,12 @@ function searchRegister(ops: readonly Operation[], model: Model, initial: unknow
     if (!top) {
       return { ok: false, linearized: best, stuck: bestStuck };
     }
-    state = top.state;
-    unlift(top.call);
-    const index = position.get(top.call.op) as number;
+    state = states.pop();
+    unlift(top);
+    if (top.match) completed++;
+    const { index } = top;
     linearized[index >> 5] = (linearized[index >> 5] as number) & ~(1 << (index & 31));
-    entry = top.call.next;
+    entry = top.next;
   }
   return { ok: true };
 }
