@@ -40,7 +40,7 @@ describe('the service catalog', () => {
     expect(SERVICE_CATALOG.postgres.command(pg)).toBeUndefined();
     const redis = generateCredentials('redis', fixedBytes);
     expect(SERVICE_CATALOG.redis.environment(redis)).toEqual({});
-    expect(SERVICE_CATALOG.redis.command(redis)).toEqual(['redis-server', '--requirepass', redis.password]);
+    expect(SERVICE_CATALOG.redis.command(redis)).toEqual(['redis-server', '--requirepass', redis.password, '--appendonly', 'yes', '--appendfsync', 'always']);
   });
 
   it('generates a different password each time with real randomness', async () => {

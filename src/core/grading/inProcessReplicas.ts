@@ -67,8 +67,9 @@ export class InProcessReplica {
     const server = this.server;
     this.server = undefined;
     this.paused = false;
-    this.waiting.splice(0);
+    // Commands held by a pause end with their connections (their queues see the sockets destroyed).
     for (const socket of this.sockets) socket.resetAndDestroy();
+    for (const go of this.waiting.splice(0)) go();
     this.sockets.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
