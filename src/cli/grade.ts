@@ -132,6 +132,10 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
     throw error;
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
+    if (labServices !== undefined) {
+      // A container the grader killed came back, maybe on another port: rewrite .env.
+      await controller.up(lab, labDir, { backend }).catch(() => undefined);
+    }
   }
 
   io.stdout(request.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, { labDirShown: shown === '' ? '.' : shown, replayCommand, checksPrinted: true }));

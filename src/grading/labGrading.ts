@@ -102,6 +102,8 @@ export class LabGrading implements vscode.Disposable {
       // The grader breaks the lab's own containers on Docker, and brings stand-ins of its own otherwise.
       if (backend === 'docker') {
         started = await this.ctx.services.ensureStarted(lab, labDir);
+        // The ports as they are now: an earlier grading may have killed and restarted a container.
+        started = started?.backend === 'docker' ? ((await this.ctx.services.refresh(lab, labDir)) ?? started) : started;
         if (started?.backend === 'docker') {
           labServices = (await this.ctx.services.controller()).forGrading(started);
         } else {
@@ -123,30 +125,38 @@ export class LabGrading implements vscode.Disposable {
     const total = request.only?.length ?? grader.checkIds.length;
     this.ctx.log.info(`Grading ${lab.id} in ${labDir} on ${backend}, seed ${seed}${request.only ? `, checks ${request.only.join(', ')}` : ''}`);
 
-    const report = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Grading {0}', lab.manifest.title) },
-      async (progress) => {
-        let done = 0;
-        progress.report({ message: vscode.l10n.t('compiling your code') });
-        return engine.gradeLab(grader, {
-          labDir,
-          backend,
-          seed,
-          adaptersDir: path.join(this.ctx.extension.extensionPath, 'dist', 'adapters'),
-          workDir,
-          ...(databaseUrl !== undefined ? { databaseUrl } : {}),
-          ...(labServices !== undefined ? { labServices } : {}),
-          ...(request.only !== undefined ? { only: request.only } : {}),
-          logger: { info: (m) => this.ctx.log.debug(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) },
-          onCheck: (check) => {
-            done++;
-            progress.report({ message: vscode.l10n.t('{0} of {1} checks decided', done, total), increment: 100 / total });
-            this.ctx.log.info(`Grade ${lab.id}: ${check.status} ${check.id} (${check.durationMs} ms)`);
-            request.onCheck?.(check);
-          },
-        });
-      },
-    );
+    let report: GradeReport;
+    try {
+      report = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Grading {0}', lab.manifest.title) },
+        async (progress) => {
+          let done = 0;
+          progress.report({ message: vscode.l10n.t('compiling your code') });
+          return engine.gradeLab(grader, {
+            labDir,
+            backend,
+            seed,
+            adaptersDir: path.join(this.ctx.extension.extensionPath, 'dist', 'adapters'),
+            workDir,
+            ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+            ...(labServices !== undefined ? { labServices } : {}),
+            ...(request.only !== undefined ? { only: request.only } : {}),
+            logger: { info: (m) => this.ctx.log.debug(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) },
+            onCheck: (check) => {
+              done++;
+              progress.report({ message: vscode.l10n.t('{0} of {1} checks decided', done, total), increment: 100 / total });
+              this.ctx.log.info(`Grade ${lab.id}: ${check.status} ${check.id} (${check.durationMs} ms)`);
+              request.onCheck?.(check);
+            },
+          });
+        },
+      );
+    } finally {
+      if (labServices !== undefined) {
+        // A killed replica may have come back on another port: .env and the Containers view follow.
+        await this.ctx.services.refresh(lab, labDir);
+      }
+    }
     this.lastReports.set(labDir, report);
     this.ctx.log.info(
       engine.formatReport(report, { labDirShown: labDir, replayCommand: `data-labs grade ${lab.id} "${labDir}"${started ? ` --backend ${backend}` : ''}` }),

@@ -158,6 +158,27 @@ export class LabServicesManager implements vscode.Disposable {
   }
 
   /** Starts the lab's databases unless they are running already (for opening a lab and running its tests). */
+  /**
+   * Reads the lab's running Docker services again, quietly: a grader that killed and
+   * restarted a container may have left it on another port. `.env` and the Containers view
+   * follow. Returns the services as they are now, or undefined when they are not running
+   * on Docker in this window.
+   */
+  async refresh(lab: Lab, labDir: string): Promise<StartedServices | undefined> {
+    const state = this.states.get(lab.id);
+    if (state?.phase !== 'ready' || state.backend !== 'docker' || state.labDir !== labDir) {
+      return undefined;
+    }
+    try {
+      const started = await (await this.controller()).up(lab, labDir, { backend: 'docker' });
+      this.setState({ labId: lab.id, labDir, backend: 'docker', phase: 'ready', started });
+      return started;
+    } catch (error) {
+      this.ctx.log.warn(`Lab ${lab.id}: reading its containers again failed: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
   async ensureStarted(lab: Lab, labDir: string): Promise<StartedServices | undefined> {
     const state = this.states.get(lab.id);
     if (state?.phase === 'ready' && state.started && state.labDir === labDir) {

@@ -681,8 +681,10 @@ function buildScenarios(h: QuorumHarness): Scenario[] {
         await h.fault(history, 2, 'partition');
         h.latency(history, 1, 40);
         await h.get(history, c2 as string, key);
-        // What was still on its way to replica-2 after get returned is lost.
+        // What was still on its way to replica-2 after get returned is lost: the partition
+        // lasts long enough for those bytes to reach the proxy and be dropped there.
         await h.fault(history, 1, 'partition');
+        await sleep(100);
         await h.heal(history, 1);
         await h.heal(history, 2);
         // client-3 reads through replicas 2 and 3; replica-3 answers first.

@@ -1,0 +1,1 @@
+../../../../../../labs/quorum/starter/src/types.ts
