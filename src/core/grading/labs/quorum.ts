@@ -703,41 +703,41 @@ function buildScenarios(h: QuorumHarness): Scenario[] {
       async run({ history, rng, signal }) {
         const ids = await clients(history, 4, (i) => ({ skewMs: i === 1 ? 0 : rng.int(-100, 100) }));
         const keys = ['lin:a', 'lin:b', 'lin:c'];
-        let running = true;
+        // The clients work while the nemesis runs its schedule (and at least MIN_OPS each).
+        let nemesisDone = false;
         const worker = async (client: string, own: Rng): Promise<void> => {
-          for (let n = 1; n <= OPS_PER_CLIENT && !signal.aborted; n++) {
+          for (let n = 1; n <= MAX_OPS_PER_CLIENT && (!nemesisDone || n <= MIN_OPS_PER_CLIENT) && !signal.aborted; n++) {
             const key = own.pick(keys);
             if (own.chance(0.5)) {
               await h.put(history, client, key, `${client.replace('client-', 'c')}-${n}`);
             } else {
               await h.get(history, client, key);
             }
-            await sleep(own.int(2, 20));
+            await sleep(own.int(5, 30));
           }
         };
+        // A fixed schedule: one fault at a time on each replica in turn, a kill early on (the
+        // container is restarted when it heals), and twice a second replica cut off as well.
         const nemesis = async (): Promise<void> => {
-          let killed = false;
-          for (let step = 0; running && !signal.aborted; step++) {
+          for (let step = 0; step < NEMESIS_STEPS && !signal.aborted; step++) {
             const i = step % N;
-            const kind = !killed && step === 4 ? 'kill' : rng.pick(['pause', 'partition', 'partition', 'latency', 'reset'] as const);
-            if (kind === 'kill') killed = true;
+            const second = step === 3 || step === 6 ? (i + 1) % N : undefined;
+            const kind = step === 1 ? 'kill' : second !== undefined ? 'pause' : rng.pick(['pause', 'partition', 'partition', 'latency', 'reset'] as const);
             if (kind === 'latency') {
               h.latency(history, i, rng.int(20, 80), rng.int(0, 40));
             } else {
               await h.fault(history, i, kind);
             }
-            // Now and then a second replica goes too: no quorum for a moment.
-            const second = step % 5 === 3 ? (i + 1) % N : undefined;
             if (second !== undefined) await h.fault(history, second, 'partition');
-            await sleep(rng.int(100, 250));
+            // Two down outlast the replicas' time limit, so operations fail rather than wait.
+            await sleep(second !== undefined ? rng.int(400, 600) : rng.int(100, 250));
             if (second !== undefined) await h.heal(history, second);
             await h.heal(history, i);
             await sleep(rng.int(20, 60));
           }
+          nemesisDone = true;
         };
-        const workers = Promise.all(ids.map((c) => worker(c, rng.fork(c)))).finally(() => {
-          running = false;
-        });
+        const workers = Promise.all(ids.map((c) => worker(c, rng.fork(c))));
         await Promise.all([workers, nemesis()]);
       },
     }),
@@ -811,7 +811,10 @@ function buildScenarios(h: QuorumHarness): Scenario[] {
   ];
 }
 
-const OPS_PER_CLIENT = 40;
+/** Each client's operations in linearizable-under-faults: at least, and at most (at most 160 per key). */
+const MIN_OPS_PER_CLIENT = 30;
+const MAX_OPS_PER_CLIENT = 120;
+const NEMESIS_STEPS = 7;
 
 export const quorumGrader: LabGrader = {
   labId: QUORUM_LAB_ID,
