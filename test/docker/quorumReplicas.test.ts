@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessReplica } from '../../src/core/grading/inProcessReplicas';
 import { type ReplicaCluster, startDockerReplicas } from '../../src/core/grading/quorumCluster';
 import { type Stored, readRecord, writeRecord } from '../../src/core/grading/replicaStore';
-import { RespClient, RespUnavailableError } from '../../src/core/grading/resp';
+import { RespClient, RespUnavailableError } from '../../src/core/services/resp';
 import { seededRandom } from '../../src/core/random';
 import { type LabServicesResult, type ServiceConnection, startLabServices } from '../../src/core/services/labServices';
 import { LOCAL_IMAGES, newRuntime, tempLabDir, testLogger, uniqueId, useLabCleanup } from './helpers';

@@ -20,7 +20,7 @@ import {
   encodeCommand,
   encodeReply,
   encodeStatus,
-} from '../../src/core/grading/resp';
+} from '../../src/core/services/resp';
 
 const PASSWORD = 's3cret-password';
 

@@ -5,12 +5,12 @@ import { demultiplexLogs } from '../../src/core/services/dockerodeRuntime';
 import { type ServiceConnection, renderEnvFile } from '../../src/core/services/labServices';
 import {
   SERVICE_CATALOG,
-  encodeRespCommand,
   generateCredentials,
   parseRespSimpleReplies,
   resolveServiceImage,
   respExchange,
 } from '../../src/core/services/serviceCatalog';
+import { encodeCommand } from '../../src/core/services/resp';
 
 const fixedBytes = (size: number): Buffer => Buffer.alloc(size, 0xab);
 
@@ -75,8 +75,8 @@ describe('resolveServiceImage (the dataLabs.images setting)', () => {
 
 describe('RESP', () => {
   it('encodes commands as arrays of bulk strings', () => {
-    expect(encodeRespCommand(['AUTH', 'sécret'])).toBe('*2\r\n$4\r\nAUTH\r\n$7\r\nsécret\r\n');
-    expect(encodeRespCommand(['PING'])).toBe('*1\r\n$4\r\nPING\r\n');
+    expect(encodeCommand(['AUTH', 'sécret']).toString('utf8')).toBe('*2\r\n$4\r\nAUTH\r\n$7\r\nsécret\r\n');
+    expect(encodeCommand(['PING']).toString('utf8')).toBe('*1\r\n$4\r\nPING\r\n');
   });
 
   it('reads complete simple replies and keeps the partial rest', () => {

@@ -13,7 +13,7 @@
  *   the same port.
  */
 import * as net from 'node:net';
-import { RespDecoder, RespError, type RespValue, encodeReply, encodeStatus } from './resp';
+import { RespDecoder, RespError, type RespValue, encodeReply, encodeStatus } from '../services/resp';
 import { WRITE_SCRIPT, isNewer } from './replicaStore';
 
 interface Record {

@@ -15,7 +15,7 @@ export type { LabServicesForGrading } from '../services/labServicesController';
 import type { ReplicaAddress } from './adapters/quorum';
 import { InProcessReplica } from './inProcessReplicas';
 import { type Stored, readRecord, writeRecord } from './replicaStore';
-import { RespClient } from './resp';
+import { RespClient } from '../services/resp';
 
 
 export type ReplicaFault = 'pause' | 'kill' | 'partition' | 'latency' | 'reset';

@@ -6,7 +6,7 @@
  * server. Used by the adapter (the learner's replicas), and by the grader to look at each
  * replica directly.
  */
-import { RespError, type RespValue } from './resp';
+import { RespError, type RespValue } from '../services/resp';
 
 export interface Version {
   readonly ts: number;

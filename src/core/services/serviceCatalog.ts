@@ -10,6 +10,7 @@
 import * as net from 'node:net';
 import pg from 'pg';
 import type { ServiceKind } from '../labs/manifest';
+import { encodeCommand } from './resp';
 
 /** The credentials a lab's service is created with; generated per lab, never fixed. */
 export interface ServiceCredentials {
@@ -101,11 +102,6 @@ async function rotatePostgresPassword(address: ServiceAddress, snapshot: Service
   }
 }
 
-/** Encodes a command as a RESP array of bulk strings, the form every Redis accepts. */
-export function encodeRespCommand(args: readonly string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-}
-
 /**
  * Reads the complete simple replies (`+OK`, `-ERR ...`) at the start of `text`. Bulk
  * and array replies do not occur in the AUTH + PING exchange, so they are not parsed.
@@ -143,7 +139,7 @@ export function respExchange(address: ServiceAddress, commands: readonly (readon
     };
     const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(commands.map((c) => encodeRespCommand(c)).join('')));
+    socket.on('connect', () => socket.write(Buffer.concat(commands.map((c) => encodeCommand(c)))));
     socket.on('data', (chunk: string) => {
       received += chunk;
       const { replies } = parseRespSimpleReplies(received);

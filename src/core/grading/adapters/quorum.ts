@@ -7,7 +7,7 @@
  * dist/adapters/quorum.cjs; it imports nothing of the extension or the grader but the
  * replica protocol.
  */
-import { RespClient } from '../resp';
+import { RespClient } from '../../services/resp';
 import { type Stored, readRecord, recordProblem, writeRecord } from '../replicaStore';
 
 export interface ReplicaAddress {

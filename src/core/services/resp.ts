@@ -1,13 +1,13 @@
 /**
- * Redis's wire protocol (RESP 2), as much as the Quorum lab needs: an encoder and an
- * incremental decoder, and a small client that pipelines commands over one connection.
- * It is used by the lab's adapter in the learner's process (dist/adapters/quorum.cjs, so
- * it imports nothing but Node), by the grader to look at the replicas directly, and by the
- * in-process replicas that stand in for Redis without Docker.
+ * Redis's wire protocol (RESP 2): an encoder, an incremental decoder, and a small client.
+ * The lab services' readiness check encodes its AUTH and PING with it; the Quorum lab's
+ * adapter uses the client in the learner's process (dist/adapters/quorum.cjs, so this file
+ * imports nothing but Node), the grader reads the replicas directly with it, and the
+ * in-process replicas that stand in for Redis without Docker decode commands with it.
  *
- * The client is built for faults: every command has a time limit, and a command that
- * misses it destroys the connection (a reply that comes later would be matched with the
- * wrong command), failing the commands queued behind it. The next command connects again.
+ * The client is built for faults: a connection carries one command at a time, every
+ * command has a time limit, and a command that misses it ends its connection, so a reply
+ * that comes late (or was lost in a partition) is never taken for a later command's.
  */
 import * as net from 'node:net';
 
