@@ -23,7 +23,7 @@ import { LearnerProcess } from '../learnerProcess';
 import { type HistoryOp, type Operation, checkLinearizable } from '../linearizability';
 import { type ReplicaCluster, startDockerReplicas, startInProcessReplicas } from '../quorumCluster';
 import type { CheckOutcome, HistoryEvent, HistoryFocus } from '../report';
-import type { Stored, Version } from '../replicaStore';
+import { type Stored, type Version, isNewer } from '../replicaStore';
 import type { Sandbox } from '../sandbox';
 
 export const QUORUM_LAB_ID = 'quorum';
@@ -183,12 +183,21 @@ function staleRead(v: KeyVerdict): { read: RegisterOp; newer: RegisterOp } | und
     const readVersion = read.version;
     for (const other of v.ops) {
       if (other === read || other.outcome !== 'ok' || other.complete === undefined || other.complete > read.invoke || other.version === undefined || other.version === null) continue;
-      if (readVersion === undefined || readVersion === null || other.version.ts > readVersion.ts || (other.version.ts === readVersion.ts && other.version.writer > readVersion.writer)) {
+      if (readVersion === undefined || readVersion === null || isNewer(other.version, readVersion)) {
         return { read, newer: other };
       }
     }
   }
   return undefined;
+}
+
+/** The put with the newest version (the order the replicas keep), or undefined when none has one. */
+function newestPut(puts: readonly RegisterOp[]): RegisterOp | undefined {
+  let best: RegisterOp | undefined;
+  for (const p of puts) {
+    if (p.version && (best?.version === undefined || best.version === null || isNewer(p.version, best.version))) best = p;
+  }
+  return best;
 }
 
 const HINT = {
@@ -525,7 +534,7 @@ export function checkConcurrentWrites(history: readonly HistoryEvent[]): CheckOu
       }
       byVersion.set(k, p);
     }
-    const winner = [...puts].sort((a, b) => ((a.version?.ts ?? 0) !== (b.version?.ts ?? 0) ? (b.version?.ts ?? 0) - (a.version?.ts ?? 0) : (b.version?.writer ?? '') > (a.version?.writer ?? '') ? 1 : -1))[0] as RegisterOp;
+    const winner = newestPut(puts) as RegisterOp;
     const note = notes.get(key);
     if (!note) return unknownOutcome(id, `The replicas of ${key} could not be read.`);
     const held = note.note.held;
@@ -557,7 +566,7 @@ export function checkConvergence(history: readonly HistoryEvent[]): CheckOutcome
   if (notes.size === 0) return unknownOutcome(id, 'The replicas could not be read after healing.');
   for (const [key, { note, index }] of notes) {
     const puts = ops.filter((o) => o.key === key && o.f === 'put' && o.outcome === 'ok' && o.version);
-    const newest = puts.sort((a, b) => ((a.version?.ts ?? 0) !== (b.version?.ts ?? 0) ? (b.version?.ts ?? 0) - (a.version?.ts ?? 0) : (b.version?.writer ?? '') > (a.version?.writer ?? '') ? 1 : -1))[0];
+    const newest = newestPut(puts);
     if (!newest) return unknownOutcome(id, `No write of ${key} succeeded, so there is nothing to converge to.`);
     const behind = note.held.map((h, i) => ({ h, i })).filter(({ h }) => h === 'unreachable' || h === null || h.version.ts !== newest.version?.ts || h.version.writer !== newest.version.writer);
     if (behind.length > 0) {
