@@ -5,7 +5,13 @@
 // and the process both of them start for labs that run without Docker:
 //   dist/embedded-postgres.js  PGlite served over the PostgreSQL wire protocol, with
 //   dist/pglite/               the WebAssembly and data files PGlite loads at start-up
-// and the adapters graded labs load beside the learner's code (dist/adapters/*.cjs).
+// and what the grading sandbox runs in the learner's process (dist/sandbox/): its child
+// harness (child.cjs) and each graded lab's adapter (adapters/<lab id>.cjs).
+//
+// Labs are found, not listed: every labs/<id>/grader/index.ts is a grader, reached by the
+// lab's id through the generated module `data-labs:lab-graders` (the lab-graders plugin
+// below; the Vitest configurations use the same generator), and every
+// labs/<id>/grader/adapter.ts is bundled as that lab's adapter.
 // Type-checking and linting run before this script (see `npm run build`).
 const esbuild = require('esbuild');
 const fs = require('node:fs');
@@ -26,6 +32,90 @@ const reportPlugin = {
     });
   },
 };
+
+const LABS_DIR = path.join(__dirname, 'labs');
+
+/** The ids of the labs under `labsDir` that have a grader (a grader/index.ts), sorted. */
+function gradedLabIds(labsDir = LABS_DIR) {
+  let names;
+  try {
+    names = fs.readdirSync(labsDir, { withFileTypes: true });
+  } catch (error) {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  }
+  return names
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(labsDir, d.name, 'grader', 'index.ts')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/**
+ * The source of `data-labs:lab-graders`: each graded lab's grader module by lab id, loaded
+ * on first use (see src/core/grading/labGraders.ts, which checks what each exports).
+ */
+function labGraderRegistrySource(labsDir = LABS_DIR) {
+  const entries = gradedLabIds(labsDir).map((id) => `  ${JSON.stringify(id)}: () => import(${JSON.stringify(path.join(labsDir, id, 'grader', 'index.ts'))}),`);
+  return `// Generated from the labs' folders by esbuild.js (labGraderRegistrySource).\nexport const labGraderModules = {\n${entries.join('\n')}\n};\n`;
+}
+
+const REGISTRY_MODULE = 'data-labs:lab-graders';
+
+/** esbuild: resolves `data-labs:lab-graders` to the generated registry of `labsDir`'s graders. */
+function labGradersPlugin(labsDir = LABS_DIR) {
+  return {
+    name: 'lab-graders',
+    setup(build) {
+      build.onResolve({ filter: /^data-labs:lab-graders$/ }, () => ({ path: 'lab-graders', namespace: 'data-labs' }));
+      build.onLoad({ filter: /.*/, namespace: 'data-labs' }, () => ({ contents: labGraderRegistrySource(labsDir), loader: 'js', resolveDir: labsDir, watchDirs: [labsDir] }));
+    },
+  };
+}
+
+/** Vite (Vitest): the same registry, so tests load graders exactly as the bundles do. */
+function labGradersVitePlugin(labsDir = LABS_DIR) {
+  const resolved = `\0${REGISTRY_MODULE}`;
+  return {
+    name: 'data-labs-lab-graders',
+    resolveId: (id) => (id === REGISTRY_MODULE ? resolved : undefined),
+    load: (id) => (id === resolved ? labGraderRegistrySource(labsDir) : undefined),
+  };
+}
+
+/**
+ * The sandbox's bundles: its child harness, and each graded lab's adapter (the entry points
+ * of `labsDir`'s grader/adapter.ts files), written to `outdir` (dist/sandbox). `pg` comes
+ * from the lab's own node_modules at run time.
+ */
+function sandboxOptions(outdir, { labsDir = LABS_DIR, minify = false, sourcemap = false } = {}) {
+  const entryPoints = { child: path.join(__dirname, 'src', 'core', 'grading', 'sandbox', 'child.ts') };
+  for (const id of gradedLabIds(labsDir)) {
+    const adapter = path.join(labsDir, id, 'grader', 'adapter.ts');
+    if (fs.existsSync(adapter)) entryPoints[`adapters/${id}`] = adapter;
+  }
+  return {
+    ...common,
+    minify,
+    sourcemap,
+    entryPoints,
+    outdir,
+    outExtension: { '.js': '.cjs' },
+    external: [...common.external, 'pg'],
+  };
+}
+
+/** The `data-labs` command line, with the graders of `labsDir`'s labs. */
+function cliOptions(outfile, { labsDir = LABS_DIR, minify = false, sourcemap = false } = {}) {
+  return {
+    ...common,
+    minify,
+    sourcemap,
+    entryPoints: [path.join(__dirname, 'src', 'cli', 'main.ts')],
+    outfile,
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [...common.plugins, labGradersPlugin(labsDir)],
+  };
+}
 
 const common = {
   bundle: true,
@@ -116,23 +206,12 @@ async function main() {
       ...common,
       entryPoints: ['src/services/engine.ts'],
       outfile: 'dist/services-engine.js',
+      plugins: [...common.plugins, labGradersPlugin()],
     }),
-    esbuild.context({
-      ...common,
-      entryPoints: ['src/cli/main.ts'],
-      outfile: 'dist/cli.js',
-      banner: { js: '#!/usr/bin/env node' },
-    }),
+    esbuild.context(cliOptions(path.join(__dirname, 'dist', 'cli.js'), { minify: production, sourcemap: !production })),
     esbuild.context(embeddedServerOptions(path.join(__dirname, 'dist'), { minify: production, sourcemap: !production })),
-    // The graded labs' adapters, each loaded in the learner's process beside their code
-    // (see src/core/grading/sandbox.ts); `pg` comes from the lab's own node_modules.
-    esbuild.context({
-      ...common,
-      entryPoints: { 'idempotency-keys': 'src/core/grading/adapters/idempotencyKeys.ts', saga: 'src/core/grading/adapters/saga.ts', quorum: 'src/core/grading/adapters/quorum.ts' },
-      outdir: 'dist/adapters',
-      outExtension: { '.js': '.cjs' },
-      external: [...common.external, 'pg'],
-    }),
+    // What runs in the learner's process beside their code (src/core/grading/sandbox).
+    esbuild.context(sandboxOptions(path.join(__dirname, 'dist', 'sandbox'), { minify: production, sourcemap: !production })),
   ]);
   if (watch) {
     await Promise.all(contexts.map((c) => c.watch()));
@@ -142,7 +221,7 @@ async function main() {
   await Promise.all(contexts.map((c) => c.dispose()));
 }
 
-module.exports = { embeddedServerOptions, PGLITE_ASSET_FILES };
+module.exports = { embeddedServerOptions, PGLITE_ASSET_FILES, cliOptions, gradedLabIds, labGraderRegistrySource, labGradersPlugin, labGradersVitePlugin, sandboxOptions };
 
 // Run as a script it builds; required (by a test), it only hands out the options above.
 if (require.main === module) {

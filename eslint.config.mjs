@@ -4,7 +4,9 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'labs/**', 'test/graders/**', '.vscode-test/**', 'out/**', 'l10n/**'],
+    // A lab's starter, solution and mutants are the learner's code, checked by the lab's own
+    // tsconfig (test/labs/check-labs.mjs); its grader/ is the product's, and linted here.
+    ignores: ['dist/**', 'node_modules/**', '**/labs/*/starter/**', '**/labs/*/solution/**', '**/labs/*/mutants/**', 'test/.variants/**', '.vscode-test/**', 'out/**', 'l10n/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

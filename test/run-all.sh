@@ -61,9 +61,10 @@ if [ "$docker_ready" = 1 ]; then
   tier npm run test:docker
 fi
 
-step "graders: references pass every check, mutants fail theirs, on 10 seeds (Docker and embedded)"
+step "graders: references pass every check (3 seeds), mutants fail theirs (2 seeds), on Docker and without it"
+# The full sweep is `npm run test:rigor -- --seeds 20`, run before a grader issue is resolved.
 if [ "$docker_ready" = 1 ]; then
-  tier npm run test:graders
+  tier npm run test:rigor
 fi
 
 step "labs: starters fail their tests, reference solutions pass (embedded PostgreSQL, Docker unreachable)"

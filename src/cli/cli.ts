@@ -29,8 +29,13 @@ export interface CliContext {
   readonly version: string;
   /** The bundled embedded PostgreSQL server (dist/embedded-postgres.js), for `services --backend embedded`. */
   readonly embeddedServerScript?: string;
-  /** The graded labs' adapters (dist/adapters), for `grade`. */
-  readonly adaptersDir?: string;
+  /** The sandbox's bundles (dist/sandbox: its child harness and the graded labs' adapters), for `grade`. */
+  readonly sandboxDir?: string;
+  /**
+   * From its first call, Ctrl-C no longer ends the process at once but aborts the returned
+   * signal, so that a grading stops and cleans up (a second Ctrl-C quits at once).
+   */
+  readonly catchInterrupts?: () => AbortSignal;
 }
 
 const HELP = `data-labs — Distributed Data Labs from the command line
@@ -401,8 +406,8 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
   if (!entry) {
     return EXIT_FAILURE;
   }
-  if (ctx.adaptersDir === undefined) {
-    ctx.stderr('data-labs: this build has no grading adapters (dist/adapters).\n');
+  if (ctx.sandboxDir === undefined) {
+    ctx.stderr('data-labs: this build has no grading sandbox (dist/sandbox).\n');
     return EXIT_FAILURE;
   }
   const { resolveLabDir } = await import('./services');
@@ -410,7 +415,7 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
   const { createServicesController } = await import('./servicesController');
   const controller = createServicesController({ images, env: ctx.env, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
   return runGradeCommand(
-    { lab: entry, labDir, labDirShown: dirArg ?? labDir, backend, seed, only, json: args.flags.has('--json'), adaptersDir: ctx.adaptersDir, env: ctx.env },
+    { lab: entry, labDir, labDirShown: dirArg ?? labDir, backend, seed, only, json: args.flags.has('--json'), sandboxDir: ctx.sandboxDir, env: ctx.env, ...(ctx.catchInterrupts !== undefined ? { signal: ctx.catchInterrupts() } : {}) },
     controller,
     { stdout: ctx.stdout, stderr: ctx.stderr },
   );

@@ -7,14 +7,16 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Backend } from '../core/backend';
 import { ProgressStore } from '../core/curriculum/progress';
 import { resolveProgressDir } from '../core/curriculum/progressLocation';
+import { GradingCancelledError } from '../core/grading/engine';
 import { formatCheck, formatReport } from '../core/grading/format';
 import { type GradeOptions, UnknownCheckError, gradeLab, randomSeed } from '../core/grading/gradeLab';
-import { GRADERS } from '../core/grading/graders';
+import { NoGraderError, loadLabGrader } from '../core/grading/labGraders';
+import { type GradingServices, prepareGrading } from '../core/grading/prepareGrading';
 import type { Lab } from '../core/labs/catalog';
-import { type Backend, type LabServicesController, labAllowsEmbedded } from '../core/services/labServicesController';
-import { DockerUnavailableError } from '../core/services/runtime';
+import type { LabServicesController } from '../core/services/labServicesController';
 import { labDirExists } from './services';
 
 export const GRADE_HELP = `Usage:
@@ -32,8 +34,11 @@ export const GRADE_HELP = `Usage:
                  graded on the embedded PostgreSQL; checks that need real concurrency are
                  then "unknown" (never a pass).
 
+Ctrl-C stops the grading: the check under way ends, every fault is healed and the
+learner's process stopped before the command exits (130).
+
 Exit codes: 0 every check passed, 1 a check failed or was unknown (or the code does not
-compile), 2 wrong usage.
+compile), 2 wrong usage, 130 cancelled.
 `;
 
 export interface GradeCliRequest {
@@ -45,8 +50,11 @@ export interface GradeCliRequest {
   readonly seed: number | undefined;
   readonly only: readonly string[] | undefined;
   readonly json: boolean;
-  readonly adaptersDir: string;
+  /** The sandbox's bundles (dist/sandbox). */
+  readonly sandboxDir: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Aborted to cancel the grading (Ctrl-C). */
+  readonly signal?: AbortSignal;
 }
 
 export interface GradeCliIo {
@@ -63,51 +71,44 @@ export function parseSeed(text: string): number | undefined {
   return n <= 0x7fffffff ? n : undefined;
 }
 
+/** The CLI's way of starting a lab's services for grading: its services controller, as `services up` does. */
+export function cliGradingServices(controller: LabServicesController): GradingServices {
+  return {
+    up: (lab, labDir, backend, signal) => controller.up(lab, labDir, { backend, ...(signal !== undefined ? { signal } : {}) }),
+    forGrading: (started) => controller.forGrading(started),
+    refresh: async (lab, labDir) => {
+      await controller.up(lab, labDir, { backend: 'docker' }).catch(() => undefined);
+    },
+  };
+}
+
 export async function runGradeCommand(request: GradeCliRequest, controller: LabServicesController, io: GradeCliIo): Promise<number> {
-  const { lab, labDir } = request;
+  const { lab, labDir, signal } = request;
   const labId = lab.manifest.id;
-  const graderId = lab.manifest.grader;
-  if (graderId === undefined) {
-    io.stderr(`data-labs: lab "${labId}" has no hidden checks to grade; run its tests with "npm test" in its folder.\n`);
-    return 1;
+  let grader;
+  try {
+    grader = await loadLabGrader(lab);
+  } catch (error) {
+    if (error instanceof NoGraderError) {
+      io.stderr(`data-labs: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
   }
-  const grader = GRADERS[graderId];
   if (!(await labDirExists(labDir, labId, io))) {
     return 1;
   }
 
-  let backend: Backend = request.backend ?? 'docker';
-  let databaseUrl: string | undefined;
-  let labServices: ReturnType<LabServicesController['forGrading']> | undefined;
-  if (grader.needsDatabase) {
-    try {
-      databaseUrl = (await controller.up(lab, labDir, { backend })).connections[0]?.url;
-    } catch (error) {
-      if (!(error instanceof DockerUnavailableError) || request.backend !== undefined || !labAllowsEmbedded(lab)) {
-        throw error;
-      }
-      io.stderr(`Docker is not reachable (${error.message.split('\n')[0] ?? ''}); grading on the embedded PostgreSQL instead. Checks that need real concurrency will be "unknown".\n`);
-      backend = 'embedded';
-      databaseUrl = (await controller.up(lab, labDir, { backend })).connections[0]?.url;
-    }
-  } else if (grader.usesLabServices === true && backend === 'docker') {
-    try {
-      labServices = controller.forGrading(await controller.up(lab, labDir, { backend }));
-    } catch (error) {
-      if (!(error instanceof DockerUnavailableError) || request.backend !== undefined) {
-        throw error;
-      }
-      io.stderr(`Docker is not reachable (${error.message.split('\n')[0] ?? ''}); grading on the grader's in-process stand-ins instead.\n`);
-      backend = 'embedded';
-    }
+  const plan = await prepareGrading({ lab, labDir, grader, ...(request.backend !== undefined ? { requested: request.backend } : {}), preferred: 'docker', services: cliGradingServices(controller), ...(signal !== undefined ? { signal } : {}) });
+  if (plan.fallback !== undefined) {
+    io.stderr(`${plan.fallback}\n`);
   }
-
+  const backend: Backend = plan.backend;
   const seed = request.seed ?? randomSeed();
   const shown = request.labDirShown;
   const replayCommand = `data-labs grade ${labId}${shown === '' ? '' : ` ${shown}`}${request.backend !== undefined ? ` --backend ${backend}` : ''}`;
   if (!request.json) {
-    const engine = grader.engineLabel?.(backend) ?? (backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL');
-    io.stdout(`Grading ${labId} in ${labDir} on ${engine}, seed ${seed}\n`);
+    io.stdout(`Grading ${labId} in ${labDir} on ${plan.engine}, seed ${seed}\n`);
   }
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'data-labs-grade-'));
   let report;
@@ -116,26 +117,27 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
       labDir,
       backend,
       seed,
-      adaptersDir: request.adaptersDir,
+      sandboxDir: request.sandboxDir,
       workDir,
-      ...(databaseUrl !== undefined ? { databaseUrl } : {}),
-      ...(labServices !== undefined ? { labServices } : {}),
+      ...plan.services,
       ...(request.only !== undefined ? { only: request.only } : {}),
       ...(request.json ? {} : { onCheck: (check) => io.stdout(`${formatCheck(check)}\n`) }),
+      ...(signal !== undefined ? { signal } : {}),
     };
-    report = await gradeLab(grader, options);
+    report = await gradeLab(lab, grader, options);
   } catch (error) {
     if (error instanceof UnknownCheckError) {
       io.stderr(`data-labs: ${error.message}\n`);
       return 2;
     }
+    if (error instanceof GradingCancelledError) {
+      io.stderr('data-labs: grading cancelled; its faults were healed and the learner\'s process stopped.\n');
+      return 130;
+    }
     throw error;
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
-    if (labServices !== undefined) {
-      // A container the grader killed came back, maybe on another port: rewrite .env.
-      await controller.up(lab, labDir, { backend }).catch(() => undefined);
-    }
+    await plan.finish();
   }
 
   io.stdout(request.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, { labDirShown: shown === '' ? '.' : shown, replayCommand, checksPrinted: true }));

@@ -14,6 +14,26 @@ function productVersion(): string {
   }
 }
 
+/**
+ * For a command that must clean up when interrupted (a grading heals its faults and ends the
+ * learner's process): the first Ctrl-C aborts the signal, a second one quits at once.
+ */
+let interrupted: AbortController | undefined;
+function catchInterrupts(): AbortSignal {
+  if (interrupted === undefined) {
+    const controller = new AbortController();
+    interrupted = controller;
+    process.on('SIGINT', () => {
+      if (controller.signal.aborted) {
+        process.exit(130);
+      }
+      process.stderr.write('\ndata-labs: stopping cleanly (Ctrl-C again to quit at once)...\n');
+      controller.abort();
+    });
+  }
+  return interrupted.signal;
+}
+
 runCli({
   argv: process.argv.slice(2),
   env: process.env,
@@ -22,7 +42,8 @@ runCli({
   stderr: (text) => process.stderr.write(text),
   labsDir: path.join(productRoot, 'labs'),
   embeddedServerScript: path.join(__dirname, 'embedded-postgres.js'),
-  adaptersDir: path.join(__dirname, 'adapters'),
+  sandboxDir: path.join(__dirname, 'sandbox'),
+  catchInterrupts,
   version: productVersion(),
 }).then(
   (code) => {

@@ -9,9 +9,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DataLabsContext } from '../context';
-import type { GradeOptions } from '../core/grading/gradeLab';
+import type { Backend } from '../core/backend';
+import type { GradingServices } from '../core/grading/prepareGrading';
 import type { CheckResult, GradeReport } from '../core/grading/report';
-import type { StartedServices } from '../core/services/labServicesController';
+
 import type { Lab } from '../core/labs/catalog';
 import { ensureDependencies, openLabFolders } from '../labs/labWorkspace';
 import { loadEngine } from '../services/loadEngine';
@@ -81,8 +82,7 @@ export class LabGrading implements vscode.Disposable {
   }
 
   private async gradeNow(lab: Lab, labDir: string, request: GradeRequest): Promise<GradeReport> {
-    const graderId = lab.manifest.grader;
-    if (graderId === undefined) {
+    if (lab.manifest.grader === undefined) {
       throw new GradeNotRun(vscode.l10n.t('{0} has no hidden checks; run its tests from the Testing view.', lab.manifest.title));
     }
     if (!vscode.workspace.isTrusted) {
@@ -93,73 +93,69 @@ export class LabGrading implements vscode.Disposable {
       throw new GradeNotRun(vscode.l10n.t('The lab\'s dependencies are not installed. Run "Distributed Data Labs: Install Lab Dependencies" and grade again.'));
     }
     const engine = loadEngine();
-    const grader = engine.GRADERS[graderId];
-    let backend = this.ctx.services.backendFor(lab.id);
-    let databaseUrl: string | undefined;
-    let labServices: GradeOptions['labServices'];
-    let started: StartedServices | undefined;
-    if (grader.usesLabServices === true) {
-      // The grader breaks the lab's own containers on Docker, and brings stand-ins of its own otherwise.
-      if (backend === 'docker') {
-        started = await this.ctx.services.ensureStarted(lab, labDir);
-        // The ports as they are now: an earlier grading may have killed and restarted a container.
-        started = started?.backend === 'docker' ? ((await this.ctx.services.refresh(lab, labDir)) ?? started) : started;
-        if (started?.backend === 'docker') {
-          labServices = (await this.ctx.services.controller()).forGrading(started);
-        } else {
-          backend = 'embedded';
-          void vscode.window.showWarningMessage(vscode.l10n.t('{0}: Docker is not available, so it is graded on in-process replicas. Start Docker and grade again to grade it on real Redis servers.', lab.manifest.title));
-        }
-      }
-    } else {
-      started = await this.ctx.services.ensureStarted(lab, labDir);
-      databaseUrl = started?.connections[0]?.url;
-      if (lab.manifest.services.length > 0 && databaseUrl === undefined) {
-        throw new GradeNotRun(vscode.l10n.t('The lab\'s databases are not running, so it cannot be graded. Start them from the Containers view.'));
-      }
-      backend = started?.backend ?? backend;
-    }
+    const grader = await engine.loadLabGrader(lab);
+    const services = this.ctx.services;
+    const controller = await services.controller();
+    const gradingServices: GradingServices = {
+      up: (l, dir, backend, signal) => services.startForGrading(l, dir, backend, signal),
+      forGrading: (started) => controller.forGrading(started),
+      refresh: async (l, dir) => void (await services.refresh(l, dir)),
+    };
     const workDir = path.join(this.ctx.extension.globalStorageUri.fsPath, 'grading');
     await fs.mkdir(workDir, { recursive: true });
     const seed = request.seed ?? engine.randomSeed();
-    const total = request.only?.length ?? grader.checkIds.length;
-    this.ctx.log.info(`Grading ${lab.id} in ${labDir} on ${backend}, seed ${seed}${request.only ? `, checks ${request.only.join(', ')}` : ''}`);
+    const total = request.only?.length ?? lab.manifest.grader?.checks.length ?? 0;
 
+    const cancel = new AbortController();
     let report: GradeReport;
+    let backend: Backend = services.backendFor(lab.id);
     try {
       report = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Grading {0}', lab.manifest.title) },
-        async (progress) => {
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Grading {0}', lab.manifest.title), cancellable: true },
+        async (progress, token) => {
+          const cancelled = token.onCancellationRequested(() => cancel.abort());
+          const plan = await engine.prepareGrading({ lab, labDir, grader, preferred: backend, services: gradingServices, signal: cancel.signal });
+          backend = plan.backend;
+          if (plan.fallback !== undefined) {
+            void vscode.window.showWarningMessage(vscode.l10n.t('{0}: {1}', lab.manifest.title, plan.fallback));
+          }
+          this.ctx.log.info(`Grading ${lab.id} in ${labDir} on ${plan.engine}, seed ${seed}${request.only ? `, checks ${request.only.join(', ')}` : ''}`);
           let done = 0;
           progress.report({ message: vscode.l10n.t('compiling your code') });
-          return engine.gradeLab(grader, {
-            labDir,
-            backend,
-            seed,
-            adaptersDir: path.join(this.ctx.extension.extensionPath, 'dist', 'adapters'),
-            workDir,
-            ...(databaseUrl !== undefined ? { databaseUrl } : {}),
-            ...(labServices !== undefined ? { labServices } : {}),
-            ...(request.only !== undefined ? { only: request.only } : {}),
-            logger: { info: (m) => this.ctx.log.debug(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) },
-            onCheck: (check) => {
-              done++;
-              progress.report({ message: vscode.l10n.t('{0} of {1} checks decided', done, total), increment: 100 / total });
-              this.ctx.log.info(`Grade ${lab.id}: ${check.status} ${check.id} (${check.durationMs} ms)`);
-              request.onCheck?.(check);
-            },
-          });
+          try {
+            return await engine.gradeLab(lab, grader, {
+              labDir,
+              backend,
+              seed,
+              sandboxDir: path.join(this.ctx.extension.extensionPath, 'dist', 'sandbox'),
+              workDir,
+              ...plan.services,
+              ...(request.only !== undefined ? { only: request.only } : {}),
+              signal: cancel.signal,
+              logger: { info: (m) => this.ctx.log.debug(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) },
+              onCheck: (check) => {
+                done++;
+                progress.report({ message: vscode.l10n.t('{0} of {1} checks decided', done, total), increment: 100 / Math.max(1, total) });
+                this.ctx.log.info(`Grade ${lab.id}: ${check.status} ${check.id} (${check.durationMs} ms)`);
+                request.onCheck?.(check);
+              },
+            });
+          } finally {
+            cancelled.dispose();
+            await plan.finish();
+          }
         },
       );
-    } finally {
-      if (labServices !== undefined) {
-        // A killed replica may have come back on another port: .env and the Containers view follow.
-        await this.ctx.services.refresh(lab, labDir);
+    } catch (error) {
+      if (error instanceof engine.GradingCancelledError) {
+        void vscode.window.showInformationMessage(vscode.l10n.t('Grading {0} was cancelled; its faults were healed and your code stopped.', lab.manifest.title));
+        throw new GradeNotRun('The grading was cancelled.');
       }
+      throw error;
     }
     this.lastReports.set(labDir, report);
     this.ctx.log.info(
-      engine.formatReport(report, { labDirShown: labDir, replayCommand: `data-labs grade ${lab.id} "${labDir}"${started ? ` --backend ${backend}` : ''}` }),
+      engine.formatReport(report, { labDirShown: labDir, replayCommand: `data-labs grade ${lab.id} "${labDir}" --backend ${backend}` }),
     );
     this.showDiagnostics(labDir, report);
     this.showReport(lab, labDir, report);

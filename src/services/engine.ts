@@ -11,7 +11,9 @@ export { sessionIdFor } from '../core/services/sessions';
 export { embeddedTemplatesDir, faultJournalDir } from '../core/services/stateDir';
 export { recoverAbandonedFaults } from '../core/services/faults';
 export { sweepOrphans } from '../core/services/labServices';
-// Grading: the sandbox, the graders and their providers, loaded with the rest on first use.
+// Grading: the sandbox, the labs' graders (each loaded on first use) and the report's text.
+export { GradingCancelledError } from '../core/grading/engine';
 export { gradeLab, randomSeed, UnknownCheckError } from '../core/grading/gradeLab';
-export { GRADERS } from '../core/grading/graders';
+export { loadLabGrader } from '../core/grading/labGraders';
+export { prepareGrading } from '../core/grading/prepareGrading';
 export { formatReport } from '../core/grading/format';

@@ -192,6 +192,36 @@ export class LabServicesManager implements vscode.Disposable {
       return undefined;
     }
     const backend = options.backend ?? this.backendFor(lab.id);
+    try {
+      return await this.startWithProgress(lab, labDir, backend, options.reset === true);
+    } catch (error) {
+      void this.showStartFailure(lab, labDir, backend, error);
+      return undefined;
+    }
+  }
+
+  /**
+   * The lab's services on `backend` for a grading: the running ones when they already run
+   * there for this folder, else started with the usual progress. Rejects with the start's
+   * error instead of showing it, so the grading can fall back or say why it did not run.
+   */
+  async startForGrading(lab: Lab, labDir: string, backend: Backend, signal?: AbortSignal): Promise<StartedServices> {
+    const state = this.states.get(lab.id);
+    if (state?.phase === 'ready' && state.started && state.labDir === labDir && state.backend === backend) {
+      return state.started;
+    }
+    const running = this.inflight.get(lab.id);
+    if (running) {
+      const started = await running;
+      if (started !== undefined && started.backend === backend) {
+        return started;
+      }
+    }
+    return this.startWithProgress(lab, labDir, backend, false, signal);
+  }
+
+  /** Starts the lab's services with a progress notification (Cancel stops it); the state follows. Rejects when it fails. */
+  private async startWithProgress(lab: Lab, labDir: string, backend: Backend, reset: boolean, signal?: AbortSignal): Promise<StartedServices> {
     const labId = lab.id;
     this.setState({ labId, labDir, backend, phase: 'starting' });
     try {
@@ -199,19 +229,21 @@ export class LabServicesManager implements vscode.Disposable {
       const started = await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
-          title: options.reset === true ? vscode.l10n.t('Resetting the databases of {0}', lab.manifest.title) : vscode.l10n.t('Starting the databases of {0}', lab.manifest.title),
+          title: reset ? vscode.l10n.t('Resetting the databases of {0}', lab.manifest.title) : vscode.l10n.t('Starting the databases of {0}', lab.manifest.title),
           cancellable: true,
         },
         async (progress, token) => {
           const abort = new AbortController();
           const cancel = token.onCancellationRequested(() => abort.abort());
+          const stop = (): void => abort.abort();
+          signal?.addEventListener('abort', stop, { once: true });
           const tallies = new Map<string, PullTally>();
           let lastPullReport = 0;
           progress.report({ message: backend === 'embedded' ? vscode.l10n.t('embedded PostgreSQL (PGlite)') : vscode.l10n.t('Docker') });
           try {
             return await controller.up(lab, labDir, {
               backend,
-              reset: options.reset === true,
+              reset,
               signal: abort.signal,
               onPullProgress: (image, layer) => {
                 const tally = tallies.get(image) ?? new PullTally();
@@ -226,6 +258,7 @@ export class LabServicesManager implements vscode.Disposable {
             });
           } finally {
             cancel.dispose();
+            signal?.removeEventListener('abort', stop);
           }
         },
       );
@@ -236,8 +269,7 @@ export class LabServicesManager implements vscode.Disposable {
       const message = (error as Error).message;
       this.ctx.log.error(`Lab ${labId}: starting the databases on ${backend} failed: ${message}`);
       this.setState({ labId, labDir, backend, phase: 'failed', error: message });
-      void this.showStartFailure(lab, labDir, backend, error);
-      return undefined;
+      throw error;
     }
   }
 

@@ -11,7 +11,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { GRADER_CHECKS } from '../core/grading/graderIds';
 import type { CheckResult } from '../core/grading/report';
 import { discoverTests, type DiscoveredTest } from '../core/testing/discover';
 import { type TestResult, VitestRunError, runVitest } from '../core/testing/vitestRun';
@@ -74,13 +73,13 @@ export class LabTestController implements vscode.Disposable {
       for (const relative of testFiles) {
         root.children.add(await this.fileItem(labDir, path.join(labDir, relative)));
       }
-      const graderId = lab?.manifest.grader;
-      if (graderId !== undefined) {
+      const checks = lab?.manifest.grader?.checks;
+      if (checks !== undefined) {
         const group = this.controller.createTestItem(gradeId(labDir), vscode.l10n.t('Hidden checks (Grade)'));
         group.description = vscode.l10n.t('run by the grader under races, crashes and faults');
         group.sortText = '~';
         this.data.set(group, { labDir, file: undefined, names: [], check: '*' });
-        GRADER_CHECKS[graderId].forEach((check, index) => {
+        checks.forEach((check, index) => {
           const item = this.controller.createTestItem(gradeId(labDir, check.id), check.title);
           item.sortText = String(index).padStart(3, '0');
           this.data.set(item, { labDir, file: undefined, names: [], check: check.id });

@@ -358,7 +358,7 @@ try {
 
   await check('grading a first attempt with a bug shows the failing check, its hint and its history', async () => {
     // The learner's first attempt stores the response as jsonb: the replay is not byte for byte.
-    fs.copyFileSync(path.join(REPO_ROOT, 'test', 'graders', 'idempotency', 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts'), path.join(gradedLabDir, 'src', 'payments.ts'));
+    fs.copyFileSync(path.join(REPO_ROOT, 'labs', GRADED_LAB_ID, 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts'), path.join(gradedLabDir, 'src', 'payments.ts'));
     // Room for the report: it opens beside the active editor, so start from none.
     await runCommand('View: Close All Editors');
     await runCommand('Distributed Data Labs: Grade Lab');
@@ -422,10 +422,10 @@ try {
     await until('the Saga lab to be scaffolded', async () => fs.existsSync(path.join(sagaLabDir, '.data-lab.json')), 30_000);
     await until('its npm install to finish', async () => fs.existsSync(path.join(sagaLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
     await until('its database to be ready (its .env written)', async () => fs.existsSync(path.join(sagaLabDir, '.env')), 3 * 60_000);
-    const mutants = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'graders', 'saga', 'mutants.json'), 'utf8'));
+    const mutants = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'labs', SAGA_LAB_ID, 'mutants', 'mutants.json'), 'utf8'));
     const forward = mutants.find((m) => m.mutant === 'compensates-in-forward-order');
-    if (!forward) throw new Error('test/graders/saga/mutants.json has no compensates-in-forward-order');
-    fs.copyFileSync(path.join(REPO_ROOT, 'test', 'graders', 'saga', 'mutants', forward.mutant, 'src', 'saga.ts'), path.join(sagaLabDir, 'src', 'saga.ts'));
+    if (!forward) throw new Error('labs/saga/mutants/mutants.json has no compensates-in-forward-order');
+    fs.copyFileSync(path.join(REPO_ROOT, 'labs', SAGA_LAB_ID, 'mutants', forward.mutant, 'src', 'saga.ts'), path.join(sagaLabDir, 'src', 'saga.ts'));
     await runCommand('View: Close All Editors');
     // Two graded labs are open: Grade grades the one whose file is being edited, without asking.
     await runCommand('Go to File...');
@@ -474,7 +474,7 @@ try {
     await until('the Quorum lab to be scaffolded', async () => fs.existsSync(path.join(quorumLabDir, '.data-lab.json')), 30_000);
     await until('its npm install to finish', async () => fs.existsSync(path.join(quorumLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
     await until('its three Redis replicas to be ready (its .env written)', async () => fs.existsSync(path.join(quorumLabDir, '.env')), 3 * 60_000);
-    fs.copyFileSync(path.join(REPO_ROOT, 'test', 'graders', 'quorum', 'mutants', 'no-read-repair', 'src', 'quorum.ts'), path.join(quorumLabDir, 'src', 'quorum.ts'));
+    fs.copyFileSync(path.join(REPO_ROOT, 'labs', QUORUM_LAB_ID, 'mutants', 'no-read-repair', 'src', 'quorum.ts'), path.join(quorumLabDir, 'src', 'quorum.ts'));
     await runCommand('View: Close All Editors');
     await runCommand('Go to File...');
     const quickOpen = page.locator('.quick-input-widget input').first();

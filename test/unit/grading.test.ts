@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rng, seededRandom } from '../../src/core/random';
-import { EMBEDDED_CANNOT, HistoryRecorder, type Scenario, runScenarios } from '../../src/core/grading/engine';
-import { type CheckResult, type HistoryEvent, allPassed, gradeReportSchema, score } from '../../src/core/grading/report';
+import { EMBEDDED_CANNOT, GradingCancelledError, HistoryRecorder, type Scenario, runScenarios } from '../../src/core/grading/engine';
+import type { PlainEvent, ValueEvent } from '../../src/core/grading/history';
+import { type CheckResult, allPassed, gradeReportSchema, score } from '../../src/core/grading/report';
 
 describe('seeded randomness', () => {
   it('gives the same numbers for the same seed, and others for another', () => {
@@ -44,20 +45,23 @@ describe('seeded randomness', () => {
 });
 
 /** A scenario whose history is a few seeded draws, judged by whether they include a six. */
-function diceScenario(id: string, options: Partial<Scenario> = {}): Scenario {
+type DiceEvent = PlainEvent<'invoke', 'roll'> | ValueEvent<'ok', 'roll', number>;
+
+function diceScenario(id: string, options: Partial<Scenario<DiceEvent>> = {}): Scenario<DiceEvent> {
   return {
     id,
     title: `${id} never rolls a six`,
+    expected: 'no six',
     async run({ rng, history }) {
       for (let i = 0; i < 5; i++) {
-        await history.operation('player', 'roll', undefined, async () => rng.int(1, 6));
+        history.record({ process: 'player', type: 'invoke', op: 'roll' });
+        await Promise.resolve();
+        history.record({ process: 'player', type: 'ok', op: 'roll', value: rng.int(1, 6) });
       }
     },
-    check(events: readonly HistoryEvent[]) {
+    check(events: readonly DiceEvent[]) {
       const sixes = events.flatMap((e, i) => (e.type === 'ok' && e.value === 6 ? [i] : []));
-      return sixes.length === 0
-        ? { status: 'pass', expected: 'no six', actual: 'no six in 5 rolls' }
-        : { status: 'fail', expected: 'no six', actual: `${sixes.length} six(es)`, hint: 'roll lower', culprits: sixes };
+      return sixes.length === 0 ? { status: 'pass', actual: 'no six in 5 rolls' } : { status: 'fail', actual: `${sixes.length} six(es)`, hint: 'roll lower', culprits: sixes };
     },
     ...options,
   };
@@ -135,7 +139,7 @@ describe('runScenarios', () => {
 
   it('teaching scenarios become demonstrations: run with their own seed, never graded, not reported as checks', async () => {
     const seen: string[] = [];
-    const demo = diceScenario('demo', { teaching: true, check: () => ({ status: 'pass', expected: 'a roll', actual: 'rolled' }) });
+    const demo = diceScenario('demo', { teaching: true, check: () => ({ status: 'pass', actual: 'rolled' }) });
     const stuck = diceScenario('stuck-demo', { teaching: true, budgetMs: 50, run: ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())) });
     const report = await runScenarios([diceScenario('a'), demo, stuck, diceScenario('b')], { labId: 'dice', backend: 'docker', seed: 6, onCheck: (c) => seen.push(c.id), engine: 'dice in a cup' });
     expect(report.checks.map((c) => c.id)).toEqual(['a', 'b']);
@@ -157,9 +161,9 @@ describe('runScenarios', () => {
   });
 
   it('whatever the demonstrations show, only the checks decide the verdict; a run of demonstrations alone does not pass', async () => {
-    const shown = diceScenario('demo', { teaching: true, check: () => ({ status: 'pass', expected: 'x', actual: 'x' }) });
-    const passing = diceScenario('p', { check: () => ({ status: 'pass', expected: 'x', actual: 'x' }) });
-    const withDemo = await runScenarios([passing, { ...shown, check: () => ({ status: 'unknown', expected: 'x', actual: 'could not' }) }], { labId: 'dice', backend: 'docker', seed: 1 });
+    const shown = diceScenario('demo', { teaching: true, check: () => ({ status: 'pass', actual: 'x' }) });
+    const passing = diceScenario('p', { check: () => ({ status: 'pass', actual: 'x' }) });
+    const withDemo = await runScenarios([passing, { ...shown, check: () => ({ status: 'unknown', actual: 'could not' }) }], { labId: 'dice', backend: 'docker', seed: 1 });
     expect([withDemo.passed, withDemo.score]).toEqual([true, { passed: 1, failed: 0, unknown: 0, total: 1 }]);
     const alone = await runScenarios([shown], { labId: 'dice', backend: 'docker', seed: 1 });
     expect(alone.checks).toEqual([]);
@@ -181,22 +185,48 @@ describe('runScenarios', () => {
 });
 
 describe('the history recorder', () => {
-  it('records invoke then ok, fail or info, with the error\'s message', async () => {
-    const h = new HistoryRecorder();
-    await h.operation('c1', 'charge', { amount: 5 }, async () => 'ch_1');
-    await h.operation('c1', 'charge', { amount: 5 }, () => Promise.reject(new Error('card declined')), (e) => /declined/.test((e as Error).message));
-    const outcome = await h.operation('c2', 'charge', { amount: 5 }, () => Promise.reject(new Error('socket hang up')));
-    expect(outcome.ok).toBe(false);
-    expect(h.events.map((e) => [e.process, e.type, e.op, e.value ?? e.detail])).toEqual([
-      ['c1', 'invoke', 'charge', { amount: 5 }],
-      ['c1', 'ok', 'charge', 'ch_1'],
-      ['c1', 'invoke', 'charge', { amount: 5 }],
-      ['c1', 'fail', 'charge', 'card declined'],
-      ['c2', 'invoke', 'charge', { amount: 5 }],
-      ['c2', 'info', 'charge', 'socket hang up'],
+  it('records events of the vocabulary in order, timed by its clock from its start', () => {
+    let now = 1000;
+    const h = new HistoryRecorder<ValueEvent<'invoke', 'charge', { amount: number }> | ValueEvent<'ok', 'charge', string> | PlainEvent<'fail', 'charge'>>(() => now);
+    now += 5;
+    expect(h.record({ process: 'c1', type: 'invoke', op: 'charge', value: { amount: 5 } })).toBe(0);
+    now += 2.25;
+    h.record({ process: 'c1', type: 'ok', op: 'charge', value: 'ch_1' });
+    h.record({ process: 'c2', type: 'fail', op: 'charge', detail: 'card declined' });
+    expect(h.events.map((e) => [e.at, e.process, e.type, e.op, e.value ?? e.detail])).toEqual([
+      [5, 'c1', 'invoke', 'charge', { amount: 5 }],
+      [7.3, 'c1', 'ok', 'charge', 'ch_1'],
+      [7.3, 'c2', 'fail', 'charge', 'card declined'],
     ]);
-    const times = h.events.map((e) => e.at);
-    expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+});
+
+describe('cancelling a run', () => {
+  it('stops the scenario under way, starts no other, and rejects with GradingCancelledError', async () => {
+    const cancel = new AbortController();
+    const ran: string[] = [];
+    let stoppedBySignal = false;
+    const waiting = diceScenario('waits', {
+      run: ({ signal }) =>
+        new Promise<void>((resolve) => {
+          ran.push('waits');
+          cancel.abort();
+          signal.addEventListener('abort', () => {
+            stoppedBySignal = true;
+            resolve();
+          });
+        }),
+    });
+    const after = diceScenario('after', { run: async () => void ran.push('after') });
+    await expect(runScenarios([diceScenario('first'), waiting, after], { labId: 'dice', backend: 'docker', seed: 1, signal: cancel.signal })).rejects.toBeInstanceOf(GradingCancelledError);
+    expect(ran).toEqual(['waits']);
+    expect(stoppedBySignal).toBe(true);
+  });
+
+  it('with the signal aborted before it starts, runs nothing', async () => {
+    const ran: string[] = [];
+    await expect(runScenarios([diceScenario('a', { run: async () => void ran.push('a') })], { labId: 'dice', backend: 'docker', seed: 1, signal: AbortSignal.abort() })).rejects.toBeInstanceOf(GradingCancelledError);
+    expect(ran).toEqual([]);
   });
 });
 

@@ -6,6 +6,7 @@ import { type Dirent, constants as fsConstants, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll } from 'vitest';
+import { buildScript as buildScriptOf } from '../support/buildScript';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const REAL_LABS_DIR = path.join(REPO_ROOT, 'labs');
@@ -130,4 +131,16 @@ export async function writeFixtureLab(
   }
   await writeFiles(dir, files);
   return dir;
+}
+
+export { buildScript } from '../support/buildScript';
+
+/**
+ * Builds the sandbox's child harness into `outDir` with the options esbuild.js uses for
+ * dist/sandbox (and no lab adapters), and returns its path.
+ */
+export async function buildSandboxChild(outDir: string): Promise<string> {
+  const esbuild = await import('esbuild');
+  await esbuild.build(buildScriptOf().sandboxOptions(outDir, { labsDir: path.join(outDir, 'no-labs') }));
+  return path.join(outDir, 'child.cjs');
 }

@@ -20,16 +20,19 @@ import {
   loadLabEsbuild,
   startSandbox,
 } from '../../src/core/grading/sandbox';
-import { REPO_ROOT, useTempDirs } from './helpers';
+import { REPO_ROOT, buildSandboxChild, useTempDirs } from './helpers';
 
 const tempDir = useTempDirs('ddl-sandbox-');
 let labDir: string;
 let outDir: string;
+/** The sandbox's child harness, built from src/core/grading/sandbox/child.ts as esbuild.js builds it. */
+let childScript: string;
 const started: Sandbox[] = [];
 
 beforeAll(async () => {
   labDir = await tempDir();
   outDir = await tempDir();
+  childScript = await buildSandboxChild(await tempDir());
   await fs.cp(path.join(__dirname, 'fixtures', 'sandbox', 'src'), path.join(labDir, 'src'), { recursive: true });
   await fs.symlink(path.join(REPO_ROOT, 'node_modules'), path.join(labDir, 'node_modules'), 'dir');
 });
@@ -43,7 +46,7 @@ function compile(entry: string): Promise<CompiledBundle> {
 }
 
 async function start(entry: string, memoryMb = 128): Promise<Sandbox> {
-  const sandbox = await startSandbox({ bundle: await compile(entry), labDir, memoryMb });
+  const sandbox = await startSandbox({ bundle: await compile(entry), childScript, labDir, memoryMb });
   started.push(sandbox);
   return sandbox;
 }
@@ -235,7 +238,7 @@ describe('spare processes', () => {
 
   it.runIf(process.platform === 'linux')('restart swaps in a spare loaded and prepared ahead; a spare that fails to prepare is dropped; dispose ends them all', async () => {
     const bundle = await compile('src/spare.ts');
-    const sandbox = await startSandbox({ bundle, labDir, memoryMb: 64 });
+    const sandbox = await startSandbox({ bundle, childScript, labDir, memoryMb: 64 });
     started.push(sandbox);
     let prepared = 0;
     sandbox.keepSpare(async (call) => {
@@ -283,7 +286,7 @@ describe('loading', () => {
   it('fails to start when loading loops forever, after the start time limit', async () => {
     await fs.writeFile(path.join(labDir, 'src', 'loopsAtLoad.ts'), 'export const ready = true;\nfor (;;) {\n  // never loads\n}\n');
     const bundle = await compile('src/loopsAtLoad.ts');
-    const error = (await startSandbox({ bundle, labDir, memoryMb: 64, startTimeoutMs: 500 }).catch((e: unknown) => e)) as SandboxStartError;
+    const error = (await startSandbox({ bundle, childScript, labDir, memoryMb: 64, startTimeoutMs: 500 }).catch((e: unknown) => e)) as SandboxStartError;
     expect(error).toBeInstanceOf(SandboxStartError);
     expect(error.failure.kind).toBe('timeout');
     expect(error.message).toMatch(/Loading src\/loopsAtLoad\.ts did not finish within 500 ms/);
@@ -291,7 +294,7 @@ describe('loading', () => {
 
   it('fails to start with a clear error when the Node executable does not exist', async () => {
     const bundle = await compile('src/payments.ts');
-    const error = (await startSandbox({ bundle, labDir, memoryMb: 64, nodePath: path.join(labDir, 'no-such-node') }).catch((e: unknown) => e)) as SandboxStartError;
+    const error = (await startSandbox({ bundle, childScript, labDir, memoryMb: 64, nodePath: path.join(labDir, 'no-such-node') }).catch((e: unknown) => e)) as SandboxStartError;
     expect(error).toBeInstanceOf(SandboxStartError);
     expect(error.failure.kind).toBe('spawn-failed');
     expect(error.message).toContain('no-such-node');

@@ -4,10 +4,14 @@
  * schedule, so a failure can be replayed; a check that cannot be decided is "unknown",
  * and a run passes only when every check passed.
  */
+import type { Backend } from '../backend';
 import { Rng } from '../random';
-import { type CheckOutcome, type CheckResult, GRADE_REPORT_VERSION, type GradeReport, type HistoryEvent, type HistoryEventType, allPassed, score } from './report';
+import { HistoryRecorder } from './history';
+import { type CheckOutcome, type CheckResult, GRADE_REPORT_VERSION, type GradeReport, type HistoryEvent, type Verdict, allPassed, score } from './report';
 
-export type Backend = 'docker' | 'embedded';
+export { HistoryRecorder } from './history';
+
+export type { Backend } from '../backend';
 
 /** What a scenario may need from the engine beneath the learner's code. */
 export type ScenarioNeed = 'concurrency' | 'container-faults';
@@ -18,58 +22,24 @@ export const EMBEDDED_CANNOT: Readonly<Record<ScenarioNeed, string>> = {
   'container-faults': 'it pauses, kills or cuts off the database, which needs Docker',
 };
 
-/** Records what happens during a scenario, timed from its start. */
-export class HistoryRecorder {
-  private readonly list: HistoryEvent[] = [];
-  private readonly started = performance.now();
-
-  get events(): readonly HistoryEvent[] {
-    return this.list;
-  }
-
-  record(process: string, type: HistoryEventType, op: string, value?: unknown, detail?: string): number {
-    this.list.push({
-      at: Math.round((performance.now() - this.started) * 10) / 10,
-      process,
-      type,
-      op,
-      ...(value !== undefined ? { value } : {}),
-      ...(detail !== undefined ? { detail } : {}),
-    });
-    return this.list.length - 1;
-  }
-
-  /**
-   * Runs an operation as `process`, recording its invocation and how it ended: ok with its
-   * result, fail when `isDefiniteFailure` says the error means it did not happen, info
-   * (unknown) otherwise. Resolves with the result or the error, never rejects.
-   */
-  async operation<T>(process: string, op: string, value: unknown, run: () => Promise<T>, isDefiniteFailure: (error: unknown) => boolean = () => false): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-    this.record(process, 'invoke', op, value);
-    try {
-      const result = await run();
-      this.record(process, 'ok', op, result);
-      return { ok: true, value: result };
-    } catch (error) {
-      this.record(process, isDefiniteFailure(error) ? 'fail' : 'info', op, undefined, error instanceof Error ? error.message : String(error));
-      return { ok: false, error };
-    }
-  }
-}
-
-export interface ScenarioContext {
+export interface ScenarioContext<E extends HistoryEvent = HistoryEvent> {
   /** This scenario's own randomness, derived from the run's seed and the scenario's id. */
   readonly rng: Rng;
   readonly backend: Backend;
-  readonly history: HistoryRecorder;
+  readonly history: HistoryRecorder<E>;
   /** Aborted when the scenario's budget runs out: stop starting new work. */
   readonly signal: AbortSignal;
 }
 
-/** One graded property: how to exercise it, and how to judge what happened. */
-export interface Scenario {
+/**
+ * One graded property: how to exercise it, and how to judge what happened. `title` and
+ * `expected` are what the report shows for it (a lab declares both in its lab.json).
+ */
+export interface Scenario<E extends HistoryEvent = HistoryEvent> {
   readonly id: string;
   readonly title: string;
+  /** The property, as the learner should read it: the report's "expected". */
+  readonly expected: string;
   readonly needs?: readonly ScenarioNeed[];
   /** How long the scenario may run before its check is "unknown" (default 30 s). */
   readonly budgetMs?: number;
@@ -80,9 +50,9 @@ export interface Scenario {
    * showed what it meant to, `unknown` when it could not (and `actual` says why).
    */
   readonly teaching?: boolean;
-  run(context: ScenarioContext): Promise<void>;
+  run(context: ScenarioContext<E>): Promise<void>;
   /** Pure: judges the history alone. */
-  check(history: readonly HistoryEvent[]): CheckOutcome;
+  check(history: readonly E[]): Verdict;
 }
 
 export interface RunOptions {
@@ -94,22 +64,52 @@ export interface RunOptions {
   /** Called as each check is decided, for progress in the editor and the CLI; not for demonstrations. */
   readonly onCheck?: (result: CheckResult) => void;
   readonly now?: () => Date;
+  /**
+   * Cancels the run: the scenario under way is told to stop (and given time to), none
+   * after it starts, and runScenarios rejects with GradingCancelledError.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const DEFAULT_BUDGET_MS = 30_000;
-/** How long a scenario over its budget may take to stop before the next one starts anyway. */
+/** How long a scenario over its budget (or cancelled) may take to stop before the run goes on anyway. */
 const SETTLE_MS = 30_000;
+
+/** The grading was cancelled (the editor's Cancel, Ctrl-C in the CLI) before every check was decided. */
+export class GradingCancelledError extends Error {
+  override readonly name = 'GradingCancelledError';
+  constructor() {
+    super('The grading was cancelled before every check was decided.');
+  }
+}
 
 function unknown(expected: string, actual: string): CheckOutcome {
   return { status: 'unknown', expected, actual };
 }
 
-async function runOne(scenario: Scenario, seed: number, backend: Backend): Promise<{ outcome: CheckOutcome; history: readonly HistoryEvent[] }> {
-  const history = new HistoryRecorder();
+/** Resolves when the signal aborts (at once if it already has); never when there is none. */
+function aborted(signal: AbortSignal | undefined): { promise: Promise<'cancelled'>; dispose(): void } {
+  if (signal === undefined) {
+    return { promise: new Promise(() => undefined), dispose: () => undefined };
+  }
+  let listener: (() => void) | undefined;
+  const promise = new Promise<'cancelled'>((resolve) => {
+    if (signal.aborted) {
+      resolve('cancelled');
+      return;
+    }
+    listener = () => resolve('cancelled');
+    signal.addEventListener('abort', listener, { once: true });
+  });
+  return { promise, dispose: () => listener !== undefined && signal.removeEventListener('abort', listener) };
+}
+
+async function runOne<E extends HistoryEvent>(scenario: Scenario<E>, seed: number, backend: Backend, outer: AbortSignal | undefined): Promise<{ outcome: CheckOutcome; history: readonly HistoryEvent[] }> {
+  const history = new HistoryRecorder<E>();
   const missing = backend === 'embedded' ? (scenario.needs ?? []).filter((n) => n in EMBEDDED_CANNOT) : [];
   if (missing.length > 0) {
     return {
-      outcome: unknown(scenario.title, `Not run on the embedded engine: ${missing.map((n) => EMBEDDED_CANNOT[n]).join('; ')}. Grade with Docker to decide it.`),
+      outcome: unknown(scenario.expected, `Not run on the embedded engine: ${missing.map((n) => EMBEDDED_CANNOT[n]).join('; ')}. Grade with Docker to decide it.`),
       history: history.events,
     };
   }
@@ -117,40 +117,43 @@ async function runOne(scenario: Scenario, seed: number, backend: Backend): Promi
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const overBudget = new Promise<'over'>((resolve) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      resolve('over');
-    }, budgetMs);
+    timer = setTimeout(() => resolve('over'), budgetMs);
   });
+  const cancelled = aborted(outer);
   const running = scenario.run({ rng: new Rng(seed), backend, history, signal: controller.signal });
   try {
-    const ended = await Promise.race([running.then(() => 'done' as const), overBudget]);
-    if (ended === 'over') {
-      // The scenario was told to stop (its signal); let it, so that the next scenario does
-      // not share the learner's process with it. A call under way ends by its own time limit.
+    const ended = await Promise.race([running.then(() => 'done' as const), overBudget, cancelled.promise]);
+    if (ended !== 'done') {
+      // The scenario is told to stop (its signal); let it, so that the next scenario (or the
+      // clean-up) does not share the learner's process with it. A call under way ends by its
+      // own time limit.
+      controller.abort();
       await Promise.race([running.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref())]);
-      return { outcome: unknown(scenario.title, `The scenario did not finish within ${Math.round(budgetMs / 1000)} s, so it could not be decided.`), history: history.events };
+      const why = ended === 'over' ? `The scenario did not finish within ${Math.round(budgetMs / 1000)} s, so it could not be decided.` : 'The grading was cancelled before this scenario finished.';
+      return { outcome: unknown(scenario.expected, why), history: history.events };
     }
   } catch (error) {
     // The harness itself broke (the learner's failures are recorded in the history, not thrown).
-    return { outcome: unknown(scenario.title, `The grader could not finish this scenario: ${(error as Error).message}`), history: history.events };
+    return { outcome: unknown(scenario.expected, `The grader could not finish this scenario: ${(error as Error).message}`), history: history.events };
   } finally {
     clearTimeout(timer);
+    cancelled.dispose();
     controller.abort();
   }
   try {
-    return { outcome: scenario.check(history.events), history: history.events };
+    return { outcome: { ...scenario.check(history.events), expected: scenario.expected }, history: history.events };
   } catch (error) {
-    return { outcome: unknown(scenario.title, `The checker could not decide: ${(error as Error).message}`), history: history.events };
+    return { outcome: unknown(scenario.expected, `The checker could not decide: ${(error as Error).message}`), history: history.events };
   }
 }
 
 /**
  * Runs every scenario in order, each with the seed derived from the run's seed and its id.
  * Teaching scenarios become the report's `demonstrations`; the others its checks. A run
- * with no checks (only demonstrations, or nothing) does not pass.
+ * with no checks (only demonstrations, or nothing) does not pass. Rejects with
+ * GradingCancelledError when `signal` aborts.
  */
-export async function runScenarios(scenarios: readonly Scenario[], options: RunOptions): Promise<GradeReport> {
+export async function runScenarios<E extends HistoryEvent>(scenarios: readonly Scenario<E>[], options: RunOptions): Promise<GradeReport> {
   const ids = new Set<string>();
   for (const s of scenarios) {
     if (ids.has(s.id)) {
@@ -164,10 +167,18 @@ export async function runScenarios(scenarios: readonly Scenario[], options: RunO
   const root = new Rng(options.seed);
   const checks: CheckResult[] = [];
   const demonstrations: CheckResult[] = [];
+  // A function, so that each call reads the signal afresh (it changes while scenarios run).
+  const throwIfCancelled = (): void => {
+    if (options.signal?.aborted === true) {
+      throw new GradingCancelledError();
+    }
+  };
   for (const scenario of scenarios) {
+    throwIfCancelled();
     const seed = root.fork(scenario.id).seed;
     const t0 = performance.now();
-    const { outcome, history } = await runOne(scenario, seed, options.backend);
+    const { outcome, history } = await runOne(scenario, seed, options.backend, options.signal);
+    throwIfCancelled();
     const result: CheckResult = { id: scenario.id, title: scenario.title, seed, durationMs: Math.round(performance.now() - t0), history, ...outcome };
     if (scenario.teaching === true) {
       demonstrations.push(result);

@@ -12,68 +12,16 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type RuntimeLogger, silentLogger } from '../services/runtime';
+import type { Backend } from '../backend';
+import type { Lab } from '../labs/catalog';
 import type { LabServicesForGrading } from '../services/labServicesController';
-import { type Backend, type Scenario, runScenarios } from './engine';
+import { type RuntimeLogger, silentLogger } from '../services/runtime';
+import { runScenarios } from './engine';
+import { type LabGrader, LearnerSetupError, type OpenedRun, bindScenarios, declaredScenarios } from './labGrader';
 import { GRADE_REPORT_VERSION, type CheckResult, type GradeProblem, type GradeReport, type SourceDiagnostic, score } from './report';
-import { CompileError, type EsbuildApi, type ExportType, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, loadLabEsbuild, startSandbox } from './sandbox';
+import { CompileError, type EsbuildApi, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, loadLabEsbuild, startSandbox } from './sandbox';
 
-/** What a lab's grader is given once the learner's code runs. */
-export interface LabRun {
-  readonly sandbox: Sandbox;
-  readonly labDir: string;
-  readonly backend: Backend;
-  readonly databaseUrl: string | undefined;
-  /** A name unique to this run (lower-case letters, digits, `_`), for its schema and the like. */
-  readonly runName: string;
-  readonly logger: RuntimeLogger;
-  /** The lab's running containers, for a grader that breaks them (Docker only). */
-  readonly labServices?: LabServicesForGrading;
-}
-
-/** Thrown by a grader's `open` when the learner's own set-up failed (their migrate threw). */
-export class LearnerSetupError extends Error {
-  override readonly name = 'LearnerSetupError';
-  constructor(
-    message: string,
-    /** The learner's error's stack, for the file and line. */
-    readonly learnerStack?: string,
-    /** What the learner's process printed until then. */
-    readonly output?: readonly string[],
-  ) {
-    super(message);
-  }
-}
-
-export interface OpenedRun {
-  readonly scenarios: readonly Scenario[];
-  /** Releases what `open` made (its provider, its schema). Called however the run ends. */
-  close(): Promise<void>;
-}
-
-export interface LabGrader {
-  readonly labId: string;
-  /** The learner's module, relative to the lab folder. */
-  readonly entry: string;
-  /** The adapter bundle's file name in the adapters folder (dist/adapters). */
-  readonly adapter: string;
-  /** The exports the learner's module must have. */
-  readonly contract: Readonly<Record<string, ExportType>>;
-  /** The learner process's heap limit. */
-  readonly memoryMb: number;
-  /** Whether it needs the lab's PostgreSQL. */
-  readonly needsDatabase: boolean;
-  /**
-   * Whether it runs on the lab's containers themselves (`labServices`) on Docker, and on
-   * stand-ins of its own on the embedded backend (the Quorum lab's in-process replicas).
-   */
-  readonly usesLabServices?: boolean;
-  /** What runs the lab's services for this backend, as the report names it. */
-  readonly engineLabel?: (backend: Backend) => string;
-  /** Every scenario id, in order, for `--check` and the editor's test items. */
-  readonly checkIds: readonly { readonly id: string; readonly title: string }[];
-  open(run: LabRun): Promise<OpenedRun>;
-}
+export { LearnerSetupError } from './labGrader';
 
 export interface GradeOptions {
   readonly labDir: string;
@@ -83,8 +31,11 @@ export interface GradeOptions {
   readonly databaseUrl?: string;
   /** The lab's running containers, when the grader uses them (Docker). */
   readonly labServices?: LabServicesForGrading;
-  /** Where the adapter bundles are (the extension's or the CLI's dist/adapters). */
-  readonly adaptersDir: string;
+  /**
+   * Where the sandbox's bundles are (the extension's or the CLI's dist/sandbox): its child
+   * harness, child.cjs, and each lab's adapter, adapters/<lab id>.cjs.
+   */
+  readonly sandboxDir: string;
   /** Where the compiled bundle is written; a folder of the grader's, outside the lab. */
   readonly workDir: string;
   /** Only these checks (ids); the seeds stay those of the whole run, so a replay matches. */
@@ -94,6 +45,11 @@ export interface GradeOptions {
   readonly nodePath?: string;
   /** The esbuild to compile with; the lab's own by default. */
   readonly esbuild?: EsbuildApi;
+  /**
+   * Cancels the grading: the check under way is stopped, the run cleaned up (faults healed,
+   * the learner's process ended), and gradeLab rejects with GradingCancelledError.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** `--check` named a check the lab does not have. */
@@ -106,10 +62,10 @@ export function randomSeed(): number {
   return randomBytes(4).readUInt32BE(0) >>> 1;
 }
 
-function problemReport(grader: LabGrader, options: GradeOptions, startedAt: Date, started: number, problem: GradeProblem): GradeReport {
+function problemReport(lab: Lab, options: GradeOptions, startedAt: Date, started: number, problem: GradeProblem): GradeReport {
   return {
     version: GRADE_REPORT_VERSION,
-    labId: grader.labId,
+    labId: lab.id,
     backend: options.backend,
     seed: options.seed,
     startedAt: startedAt.toISOString(),
@@ -142,32 +98,37 @@ export function diagnosticsFromStack(stack: string | undefined, labDir: string, 
   return found;
 }
 
-/** Grades the lab folder and returns the report. Throws only for the grader's environment. */
-export async function gradeLab(grader: LabGrader, options: GradeOptions): Promise<GradeReport> {
+/** The check ids of a graded lab, in order, for `--check` and the editor's test items. */
+export function checkIdsOf(lab: Lab): string[] {
+  return (lab.manifest.grader?.checks ?? []).map((c) => c.id);
+}
+
+/** Grades the lab folder with the lab's grader and returns the report. Throws only for the grader's environment (and GradingCancelledError). */
+export async function gradeLab(lab: Lab, grader: LabGrader, options: GradeOptions): Promise<GradeReport> {
   const startedAt = new Date();
   const started = performance.now();
   const logger = options.logger ?? silentLogger;
   const labDir = path.resolve(options.labDir);
   if (options.only !== undefined) {
-    const known = new Set(grader.checkIds.map((c) => c.id));
+    const known = new Set(declaredScenarios(lab.manifest).map((c) => c.id));
     const unknown = options.only.filter((id) => !known.has(id));
     if (unknown.length > 0) {
-      throw new UnknownCheckError(`${grader.labId} has no check ${unknown.map((id) => `"${id}"`).join(', ')}. Its checks: ${[...known].join(', ')}.`);
+      throw new UnknownCheckError(`${lab.id} has no check ${unknown.map((id) => `"${id}"`).join(', ')}. Its checks: ${checkIdsOf(lab).join(', ')}.`);
     }
   }
-  if (grader.needsDatabase && options.databaseUrl === undefined) {
-    throw new Error(`Grading ${grader.labId} needs the lab's PostgreSQL: start its databases first.`);
+  if (grader.services === 'database' && options.databaseUrl === undefined) {
+    throw new Error(`Grading ${lab.id} needs the lab's PostgreSQL: start its databases first.`);
   }
-  if (grader.usesLabServices === true && options.backend === 'docker' && options.labServices === undefined) {
-    throw new Error(`Grading ${grader.labId} on Docker needs the lab's containers: start its databases first.`);
+  if (grader.services === 'containers' && options.backend === 'docker' && options.labServices === undefined) {
+    throw new Error(`Grading ${lab.id} on Docker needs the lab's containers: start its databases first.`);
   }
-  const fail = (problem: GradeProblem): GradeReport => problemReport(grader, options, startedAt, started, problem);
+  const fail = (problem: GradeProblem): GradeReport => problemReport(lab, options, startedAt, started, problem);
 
   // A folder of this run's own: two gradings at once (two labs, two windows) never share a bundle.
   const runName = `grade_${randomBytes(5).toString('hex')}`;
   const outDir = path.join(options.workDir, runName);
   try {
-    return await gradeIn(grader, options, { labDir, runName, outDir, startedAt, started, fail, logger });
+    return await gradeIn(lab, grader, options, { labDir, runName, outDir, startedAt, started, fail, logger });
   } finally {
     await fs.rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -183,7 +144,7 @@ interface RunPlace {
   readonly logger: RuntimeLogger;
 }
 
-async function gradeIn(grader: LabGrader, options: GradeOptions, place: RunPlace): Promise<GradeReport> {
+async function gradeIn(lab: Lab, grader: LabGrader, options: GradeOptions, place: RunPlace): Promise<GradeReport> {
   const { labDir, runName, outDir, startedAt, started, fail, logger } = place;
   let bundle;
   try {
@@ -201,7 +162,8 @@ async function gradeIn(grader: LabGrader, options: GradeOptions, place: RunPlace
       bundle,
       labDir,
       memoryMb: grader.memoryMb,
-      adapter: path.join(options.adaptersDir, grader.adapter),
+      childScript: path.join(options.sandboxDir, 'child.cjs'),
+      adapter: path.join(options.sandboxDir, 'adapters', `${lab.id}.cjs`),
       logger,
       ...(options.nodePath !== undefined ? { nodePath: options.nodePath } : {}),
     });
@@ -218,9 +180,9 @@ async function gradeIn(grader: LabGrader, options: GradeOptions, place: RunPlace
     if (contract.length > 0) {
       return fail({ kind: 'contract', message: contract.join('\n'), diagnostics: contract.map((message) => ({ file: grader.entry, line: 1, column: 1, message })) });
     }
-    let opened: OpenedRun;
+    let opened: OpenedRun<unknown>;
     try {
-      opened = await grader.open({ sandbox, labDir, backend: options.backend, databaseUrl: options.databaseUrl, runName, logger, ...(options.labServices !== undefined ? { labServices: options.labServices } : {}) });
+      opened = await grader.open({ labId: lab.id, sandbox, labDir, backend: options.backend, databaseUrl: options.databaseUrl, runName, logger, ...(options.labServices !== undefined ? { labServices: options.labServices } : {}) });
     } catch (error) {
       if (error instanceof LearnerSetupError) {
         return fail({ kind: 'setup', message: error.message, diagnostics: diagnosticsFromStack(error.learnerStack, labDir, error.message), output: error.output ?? sandbox.output() });
@@ -229,17 +191,20 @@ async function gradeIn(grader: LabGrader, options: GradeOptions, place: RunPlace
     }
     try {
       const wanted = options.only === undefined ? undefined : new Set(options.only);
-      const scenarios = wanted === undefined ? opened.scenarios : opened.scenarios.filter((s) => wanted.has(s.id));
+      const all = bindScenarios(lab.manifest, grader.scenarios, opened.harness);
+      const scenarios = wanted === undefined ? all : all.filter((s) => wanted.has(s.id));
       const report = await runScenarios(scenarios, {
-        labId: grader.labId,
+        labId: lab.id,
         backend: options.backend,
         seed: options.seed,
+        engine: grader.engineLabel(options.backend),
         ...(options.onCheck !== undefined ? { onCheck: options.onCheck } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
         now: () => startedAt,
       });
-      return { ...report, ...(grader.engineLabel !== undefined ? { engine: grader.engineLabel(options.backend) } : {}), durationMs: Math.round(performance.now() - started) };
+      return { ...report, durationMs: Math.round(performance.now() - started) };
     } finally {
-      await opened.close().catch((error: unknown) => logger.warn(`grading: cleaning up ${grader.labId} failed: ${(error as Error).message}`));
+      await opened.close().catch((error: unknown) => logger.warn(`grading: cleaning up ${lab.id} failed: ${(error as Error).message}`));
     }
   } finally {
     await sandbox.dispose();

@@ -1,62 +1,42 @@
 /**
- * The grader's handle on the learner's process for labs whose adapter is built on
- * `dbAdapter` (adapters/pgDb.ts): connecting it, restarting it after a crash or a timeout
- * (calls made meanwhile wait for the new process), arming crash points, and database
- * latency.
+ * The grader's handle on the learner's process: the typed client of the lab's adapter,
+ * connecting a fresh process (the adapter's `configure`), restarting it after a crash or a
+ * timeout (calls made meanwhile wait for the new process), with spares connected ahead.
+ * DatabaseLearner adds what every PostgreSQL lab's adapter offers (adapters/pgDb.ts): the
+ * learner's migrate, crash points, database latency, and the end of the run.
  */
-import { LearnerSetupError } from './gradeLab';
-import type { Sandbox, SandboxCall } from './sandbox';
+import type { CrashPlan, DbAdapterControls, PointKind } from './adapters/pgDb';
+import { LearnerSetupError } from './labGrader';
+import { type AdapterApi, type Sandbox, type SandboxClient, sandboxClient } from './sandbox';
 
-export interface CrashAt {
-  readonly point: number;
-  readonly when: 'before' | 'after';
-}
+export type CrashAt = CrashPlan;
 
-export class LearnerProcess {
+export class LearnerProcess<Api extends AdapterApi<Api>> {
   private restarting: Promise<void> = Promise.resolve();
+  /** Calls into the current process, typed by the lab's adapter. */
+  readonly client: SandboxClient<Api>;
 
   /**
-   * `configure` connects a freshly started process through `call` (the adapter's `configure`
-   * call), possibly ahead of time, on a spare; `settings` then applies what may have changed
-   * since (a clock the grader moved), each time a process becomes the current one.
+   * `configure` connects a freshly started process through the client it is given (the
+   * adapter's `configure` call), possibly ahead of time, on a spare; `settings` then
+   * applies what may have changed since (a clock the grader moved), each time a process
+   * becomes the current one.
    */
   constructor(
     readonly sandbox: Sandbox,
-    private readonly configure: (call: SandboxCall) => Promise<void>,
-    private readonly settings: (call: SandboxCall) => Promise<void> = async () => undefined,
-  ) {}
+    private readonly configure: (client: SandboxClient<Api>) => Promise<void>,
+    private readonly settings: (client: SandboxClient<Api>) => Promise<void> = async () => undefined,
+  ) {
+    this.client = sandbox.client<Api>();
+  }
 
-  private readonly call: SandboxCall = (name, args, timeoutMs) => this.sandbox.call(name, args, timeoutMs);
+  /** Connects a spare process ahead of time, through its own client. */
+  protected readonly prepareSpare = (call: Parameters<typeof sandboxClient>[0]): Promise<void> => this.configure(sandboxClient<Api>(call));
 
   /** Connects the current process. */
   async connect(): Promise<void> {
-    await this.configure(this.call);
-    await this.settings(this.call);
-  }
-
-  /**
-   * Connects the process and runs the learner's `migrate(db)`, before any scenario: a
-   * failure there is the learner's set-up problem, reported at their line.
-   */
-  async setUp(): Promise<void> {
-    await this.connect();
-    const migrated = await this.sandbox.call('migrate', [], 30_000);
-    if (!migrated.ok) {
-      throw new LearnerSetupError(`migrate(db) failed, so no check could run: ${migrated.message}`, migrated.kind === 'threw' ? migrated.error.stack : undefined, this.sandbox.output());
-    }
-  }
-
-  /**
-   * Ends the run in a fresh process (nothing of the learner's still runs and holds locks on
-   * the schema): the adapter drops the run's schema and closes its connections.
-   */
-  async finish(): Promise<void> {
-    this.sandbox.keepSpare(this.configure, 0);
-    const { prepared } = await this.sandbox.restart();
-    if (!prepared) {
-      await this.configure(this.call);
-    }
-    await this.sandbox.call('finish', [], 20_000);
+    await this.configure(this.client);
+    await this.settings(this.client);
   }
 
   /**
@@ -68,10 +48,10 @@ export class LearnerProcess {
     const restarting = (async () => {
       const { prepared } = await this.sandbox.restart();
       if (!prepared) {
-        await this.configure(this.call);
+        await this.configure(this.client);
       }
-      await this.settings(this.call);
-      this.sandbox.keepSpare(this.configure, 2);
+      await this.settings(this.client);
+      this.sandbox.keepSpare(this.prepareSpare, 2);
     })();
     this.restarting = restarting.catch(() => undefined);
     return restarting;
@@ -89,13 +69,49 @@ export class LearnerProcess {
   get ended(): boolean {
     return this.sandbox.endReason !== undefined;
   }
+}
+
+/** A learner process whose adapter is built on `dbAdapter` (adapters/pgDb.ts). */
+export class DatabaseLearner<Api extends AdapterApi<Api>> extends LearnerProcess<Api> {
+  /** The controls every database lab's adapter has. */
+  private readonly controls: SandboxClient<DbAdapterControls>;
+
+  constructor(sandbox: Sandbox, configure: (client: SandboxClient<Api>) => Promise<void>, settings?: (client: SandboxClient<Api>) => Promise<void>) {
+    super(sandbox, configure, settings);
+    this.controls = sandbox.client<DbAdapterControls>();
+  }
+
+  /**
+   * Connects the process and runs the learner's `migrate(db)`, before any scenario: a
+   * failure there is the learner's set-up problem, reported at their line.
+   */
+  async setUp(): Promise<void> {
+    await this.connect();
+    const migrated = await this.controls.call('migrate', [], 30_000);
+    if (!migrated.ok) {
+      throw new LearnerSetupError(`migrate(db) failed, so no check could run: ${migrated.message}`, migrated.kind === 'threw' ? migrated.error.stack : undefined, this.sandbox.output());
+    }
+  }
+
+  /**
+   * Ends the run in a fresh process (nothing of the learner's still runs and holds locks on
+   * the schema): the adapter drops the run's schema and closes its connections.
+   */
+  async finish(): Promise<void> {
+    this.sandbox.keepSpare(this.prepareSpare, 0);
+    const { prepared } = await this.sandbox.restart();
+    if (!prepared) {
+      await this.connect();
+    }
+    await this.controls.call('finish', [], 20_000);
+  }
 
   async arm(crash: CrashAt | null): Promise<void> {
-    await this.sandbox.call('arm', [crash], 5_000);
+    await this.controls.call('arm', [crash], 5_000);
   }
 
   async commitPoints(): Promise<number> {
-    const result = await this.sandbox.call<number>('commitPoints', [], 5_000);
+    const result = await this.controls.call('commitPoints', [], 5_000);
     return result.ok ? result.value : 0;
   }
 
@@ -106,12 +122,12 @@ export class LearnerProcess {
    * before it (or as nothing done at all, for the first): between two points nothing is
    * committed and nothing is called. With `fromCall` n, only the points from the n-th call on.
    */
-  async crashPlan(fromCall = 0): Promise<(CrashAt & { readonly kind: 'commit' | 'call' })[]> {
-    const result = await this.sandbox.call<('commit' | 'call')[]>('pointKinds', [], 5_000);
+  async crashPlan(fromCall = 0): Promise<(CrashAt & { readonly kind: PointKind })[]> {
+    const result = await this.controls.call('pointKinds', [], 5_000);
     if (!result.ok) {
       throw new Error(`The grader could not read the crash points: ${result.message}`);
     }
-    const plan: (CrashAt & { readonly kind: 'commit' | 'call' })[] = [];
+    const plan: (CrashAt & { readonly kind: PointKind })[] = [];
     let calls = 0;
     result.value.forEach((kind, i) => {
       if (kind === 'call') {
@@ -126,7 +142,7 @@ export class LearnerProcess {
 
   /** Database latency for every statement of the learner's code (0: none), with `warm` connections opened ahead. */
   async network(latencyMs: number, warm = 0): Promise<void> {
-    const result = await this.sandbox.call('network', [{ latencyMs, warm }], 20_000);
+    const result = await this.controls.call('network', [{ latencyMs, warm }], 20_000);
     if (!result.ok) {
       throw new Error(`The grader could not set the database latency: ${result.message}`);
     }

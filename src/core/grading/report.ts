@@ -4,6 +4,7 @@
  * so the same schedule can be replayed. `data-labs grade --json` prints exactly this
  * (GRADE_REPORT_VERSION says which shape), and the editor's report is drawn from it.
  */
+import type { Backend } from '../backend';
 import * as z from '../schema';
 
 export const GRADE_REPORT_VERSION = 1;
@@ -35,11 +36,9 @@ export interface HistoryEvent {
   readonly detail?: string;
 }
 
-/** What a checker decides about one scenario's history. */
-export interface CheckOutcome {
+/** What a checker decides about one scenario's history (the property it judged is its check's, in the lab's lab.json). */
+export interface Verdict {
   readonly status: CheckStatus;
-  /** The property, as the learner should read it. */
-  readonly expected: string;
   /** What the history shows. */
   readonly actual: string;
   /** Advice written for this failure; none for a pass. */
@@ -53,6 +52,12 @@ export interface CheckOutcome {
    * one `focus` names (each further key whose operations cannot be linearized, say).
    */
   readonly moreFocus?: readonly HistoryFocus[];
+}
+
+/** A verdict with the property it judged, as the report shows it. */
+export interface CheckOutcome extends Verdict {
+  /** The property, as the learner should read it. */
+  readonly expected: string;
 }
 
 /**
@@ -111,7 +116,7 @@ export interface GradeProblem {
 export interface GradeReport {
   readonly version: typeof GRADE_REPORT_VERSION;
   readonly labId: string;
-  readonly backend: 'docker' | 'embedded';
+  readonly backend: Backend;
   /**
    * What ran the lab's services, as a reader names it ("Redis replicas in Docker",
    * "in-process replicas (no Docker)"); when absent, `backend` names the lab's PostgreSQL.

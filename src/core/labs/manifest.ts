@@ -6,7 +6,6 @@
 import * as path from 'node:path';
 import * as z from '../schema';
 import { SECTION_IDS, findChecklistItem } from '../curriculum/curriculum';
-import { GRADER_IDS } from '../grading/graderIds';
 
 /** Services a lab can ask for. The container runtime that starts them arrives with issue 3. */
 export const SERVICE_KINDS = ['postgres', 'redis'] as const;
@@ -25,6 +24,37 @@ const serviceSchema = z.strictObject({
   /** Whether an embedded engine can honestly stand in for this service without Docker. */
   embedded: z._default(z.boolean(), false),
 });
+
+const checkSchema = z.strictObject({
+  id: z.string().check(z.regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lower-case words joined by "-"')),
+  /** A line, as the Testing view and the report list it. */
+  title: z.string().check(z.minLength(3)),
+  /** The property in full, as the report shows it under "expected". */
+  expects: z.string().check(z.minLength(10)),
+});
+
+/**
+ * The lab's hidden checks, decided by the grader in the lab's grader/ folder (bundled into
+ * the product): each check one property, and demonstrations that show something and are
+ * never graded. The grader's scenarios have exactly these ids, in this order.
+ */
+const graderSchema = z
+  .strictObject({
+    checks: z.array(checkSchema).check(z.minLength(1)),
+    demonstrations: z._default(z.array(checkSchema), []),
+  })
+  .check(
+    z.superRefine((g, ctx) => {
+      const seen = new Set<string>();
+      [...g.checks, ...g.demonstrations].forEach((c, i) => {
+        if (seen.has(c.id)) {
+          const inChecks = i < g.checks.length;
+          ctx.issues.push({ code: 'custom', input: c.id, path: [inChecks ? 'checks' : 'demonstrations', inChecks ? i : i - g.checks.length, 'id'], message: `"${c.id}" is declared twice` });
+        }
+        seen.add(c.id);
+      });
+    }),
+  );
 
 export const labManifestSchema = z
   .strictObject({
@@ -47,8 +77,8 @@ export const labManifestSchema = z
     tests: z.array(relativeFile).check(z.minLength(1)),
     hints: z.array(z.strictObject({ title: z.string().check(z.minLength(1)), text: z.string().check(z.minLength(1)) })).check(z.minLength(1)),
     estimatedMinutes: z.optional(z.number().check(z.int(), z.positive())),
-    /** The product's grader for this lab (its hidden checks); a lab without one has only its visible tests. */
-    grader: z.optional(z.enum(GRADER_IDS)),
+    /** The lab's hidden checks; a lab without them has only its visible tests. */
+    grader: z.optional(graderSchema),
   })
   .check(
     z.superRefine((m, ctx) => {
@@ -64,6 +94,7 @@ export const labManifestSchema = z
   );
 
 export type LabManifest = z.output<typeof labManifestSchema>;
+export type CheckDeclaration = z.output<typeof checkSchema>;
 
 export interface ManifestProblem {
   /** The manifest file the problem is in. */

@@ -3,14 +3,14 @@
  * the embedded fallback (embedded.ts). The extension and the CLI both go through this,
  * so "up", "down", "status" and "reset" mean the same in the editor and in a terminal.
  */
+import type { Backend } from '../backend';
 import type { Lab } from '../labs/catalog';
 import type { ServiceKind } from '../labs/manifest';
 import { type LabServiceRequest, type ServiceConnection, LABEL_INDEX, LABEL_SERVICE, SERVICE_HOST, containerOwner, credentialsFromLabels, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
 import { type ContainerRuntime, DockerUnavailableError, type PortBinding, type PullLayerProgress, type RuntimeLogger } from './runtime';
 import { type ImageOverrides, SERVICE_CATALOG } from './serviceCatalog';
 
-export type Backend = 'docker' | 'embedded';
-export const BACKENDS: readonly Backend[] = ['docker', 'embedded'];
+export { BACKENDS, type Backend } from '../backend';
 
 /** A started database, whichever engine runs it. */
 export type StartedConnection = Omit<ServiceConnection, 'containerId' | 'image' | 'created'> & {

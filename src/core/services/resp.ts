@@ -1,7 +1,7 @@
 /**
  * Redis's wire protocol (RESP 2): an encoder, an incremental decoder, and a small client.
  * The lab services' readiness check encodes its AUTH and PING with it; the Quorum lab's
- * adapter uses the client in the learner's process (dist/adapters/quorum.cjs, so this file
+ * adapter uses the client in the learner's process (dist/sandbox/adapters/quorum.cjs, so this file
  * imports nothing but Node), the grader reads the replicas directly with it, and the
  * in-process replicas that stand in for Redis without Docker decode commands with it.
  *

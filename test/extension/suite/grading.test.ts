@@ -107,7 +107,7 @@ suite('Grading: the Idempotency Keys lab', function () {
 
   test('a first attempt that stores the response as jsonb fails the replay check, with its hint, in the Testing view', async function () {
     this.timeout(GRADE_TIMEOUT_MS);
-    const attempt = path.join(api.context.labsDir, '..', 'test', 'graders', 'idempotency', 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts');
+    const attempt = path.join(api.context.labsDir, 'idempotency-keys', 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts');
     fs.copyFileSync(attempt, path.join(labDir, 'src', 'payments.ts'));
     const report = await grade();
     const replay = report.checks.find((c) => c.id === 'replay-after-success');

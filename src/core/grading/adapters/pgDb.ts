@@ -39,6 +39,21 @@ export interface CrashPlan {
 /** A point is a commit, or a call out of the database that an adapter runs through `external`. */
 export type PointKind = 'commit' | 'call';
 
+/** The functions every database lab's adapter offers the grader: dbAdapter's controls, and the learner's migrate. */
+export interface DbAdapterControls {
+  /** Starts counting commit points from zero, with a crash armed or not. */
+  arm(crash: CrashPlan | null): void;
+  commitPoints(): number;
+  /** What each point since `arm` was: a commit, or a call out of the database. */
+  pointKinds(): readonly PointKind[];
+  /** Latency on every statement, and connections opened ahead, for the concurrency scenarios. */
+  network(options: { readonly latencyMs: number; readonly warm: number }): Promise<void>;
+  /** Ends the run: drops its schema and closes the connections. */
+  finish(): Promise<void>;
+  /** Runs the learner's migrate(db). */
+  migrate(): Promise<unknown>;
+}
+
 export interface PgDbOptions {
   readonly databaseUrl: string;
   /** The schema every connection uses as its search_path. */
@@ -267,7 +282,7 @@ export function dbAdapter(): {
   db(): Db;
   /** Runs a call to the outside world (a service) as a point where the grader can kill the process. */
   external<T>(work: () => Promise<T>): Promise<T>;
-  readonly controls: Record<string, (...args: never[]) => unknown>;
+  readonly controls: Omit<DbAdapterControls, 'migrate'>;
 } {
   let graded: GradedDb | undefined;
   return {
@@ -286,25 +301,21 @@ export function dbAdapter(): {
       return graded !== undefined ? graded.external(work) : work();
     },
     controls: {
-      /** Starts counting commit points from zero, with a crash armed or not. */
       arm(crash: CrashPlan | null): void {
         graded?.reset(crash ?? undefined);
       },
       commitPoints(): number {
         return graded?.count ?? 0;
       },
-      /** What each point since `arm` was: a commit, or a call out of the database. */
       pointKinds(): readonly PointKind[] {
         return graded?.pointKinds ?? [];
       },
-      /** Latency on every statement, and connections opened ahead, for the concurrency scenarios. */
-      async network(options: { latencyMs: number; warm: number }): Promise<void> {
+      async network(options: { readonly latencyMs: number; readonly warm: number }): Promise<void> {
         graded?.setLatency(options.latencyMs);
         if (options.warm > 0) {
           await graded?.warm(options.warm);
         }
       },
-      /** Ends the run: drops its schema and closes the connections. */
       async finish(): Promise<void> {
         const ending = graded;
         graded = undefined;

@@ -1,0 +1,135 @@
+/**
+ * The Idempotency Keys grader's side of a run: the learner's process (where the adapter
+ * runs their createPayment on the lab's PostgreSQL), the grader's payment provider, and the
+ * clock the grader moves for both. Each request, each provider answer, each fault and each
+ * crash is recorded in the scenario's history as the vocabulary of history.ts says.
+ */
+import type { HistoryRecorder } from '../../../src/core/grading/history';
+import { DatabaseLearner } from '../../../src/core/grading/learnerProcess';
+import type { Sandbox } from '../../../src/core/grading/sandbox';
+import { GRADER, type IdempotencyEvent, LEARNER, PAYMENTS, PROVIDER, type ProviderNote, type ProviderOp, type RecordedResponse, type RequestInput } from './history';
+import { POOL_SIZE, PROVIDER_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './limits';
+import type { PaymentProvider, ProviderRequestRecord } from './paymentProvider';
+import type { IdempotencyAdapter, PaymentRequest } from './protocol';
+
+type History = HistoryRecorder<IdempotencyEvent>;
+
+/** What createPayment must return: the lab's ApiResponse, with its headers optional as the grader reads them. */
+interface ApiResponse {
+  readonly status: number;
+  readonly headers?: unknown;
+  readonly body: string;
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** The key as the history shows it: a long key abbreviated, none as null. */
+function shownKey(key: string | undefined): string | null {
+  if (key === undefined) return null;
+  return key.length > 40 ? `${key.slice(0, 16)}… (${key.length} characters)` : key;
+}
+
+/** Whether what the learner's createPayment returned is an ApiResponse { status, headers, body: string }. */
+function isApiResponse(value: unknown): value is ApiResponse {
+  if (typeof value !== 'object' || value === null) return false;
+  const headersFit = !('headers' in value) || value.headers === undefined || (typeof value.headers === 'object' && value.headers !== null);
+  return 'status' in value && Number.isInteger(value.status) && 'body' in value && typeof value.body === 'string' && headersFit;
+}
+
+/** Whether the response's headers mark it replayed (`idempotent-replayed: true`, the name in any case). */
+function markedReplayed(headers: unknown): boolean {
+  if (typeof headers !== 'object' || headers === null) return false;
+  const replayedHeader = Object.entries(headers).find(([name]) => name.toLowerCase() === 'idempotent-replayed');
+  return replayedHeader !== undefined && String(replayedHeader[1]) === 'true';
+}
+
+/** How a provider request reads in the timeline. */
+function providerOp(r: ProviderRequestRecord): ProviderOp {
+  if (r.charge !== undefined) {
+    return r.status === 'cut' ? `charged ${r.charge.id}, answer cut` : `charged ${r.charge.id}`;
+  }
+  if (r.replayed) return `replayed ${r.status}`;
+  if (r.status === 402) return 'declined 402';
+  return r.status === 'cut' ? 'cut' : `${r.status}`;
+}
+
+function formatDuration(ms: number): string {
+  if (ms >= 3_600_000) return `${Math.round(ms / 360_000) / 10} h`;
+  return `${Math.round(ms / 1000)} s`;
+}
+
+export class IdempotencyHarness {
+  /** Where the learner's clock (and the provider's) stands, from the machine's: a restarted process gets it again. */
+  private clockOffsetMs = 0;
+  readonly learner: DatabaseLearner<IdempotencyAdapter>;
+
+  constructor(
+    sandbox: Sandbox,
+    readonly provider: PaymentProvider,
+    config: { readonly databaseUrl: string; readonly schema: string },
+  ) {
+    this.learner = new DatabaseLearner<IdempotencyAdapter>(
+      sandbox,
+      async (client) => {
+        const result = await client.call('configure', [{ ...config, providerUrl: provider.url, poolSize: POOL_SIZE, providerTimeoutMs: PROVIDER_TIMEOUT_MS }], 20_000);
+        if (!result.ok) {
+          throw new Error(`The grader could not connect the learner's process to the database: ${result.message}`);
+        }
+      },
+      async (client) => {
+        await client.call('setClock', [this.clockOffsetMs], 5_000);
+      },
+    );
+  }
+
+  /** Moves the learner's clock and the provider's to `offsetMs` from now (recorded in the history when given one). */
+  async setClock(offsetMs: number, history?: History): Promise<void> {
+    this.clockOffsetMs = offsetMs;
+    this.provider.setClockOffset(offsetMs);
+    await this.learner.client.call('setClock', [offsetMs], 5_000);
+    history?.record({ process: GRADER, type: 'note', op: `clock moved to +${formatDuration(offsetMs)}` });
+  }
+
+  /** Resets the provider for a scenario and records its requests into the history; returns the function that stops recording them. */
+  watchProvider(history: History): () => void {
+    this.provider.reset();
+    this.clockOffsetMs = 0;
+    return this.provider.onRequest((r) => {
+      const note: ProviderNote = {
+        status: r.status,
+        replayed: r.replayed,
+        key: r.idempotencyKey ?? null,
+        ...(r.charge !== undefined ? { charge: r.charge.id, customer: r.charge.customer, amount: r.charge.amount } : {}),
+      };
+      history.record({ process: PROVIDER, type: 'note', op: providerOp(r), value: note });
+    });
+  }
+
+  /** Kills the learner's process, as a power cut would, and starts a fresh one. */
+  async kill(history: History, why: string): Promise<void> {
+    history.record({ process: LEARNER, type: 'crash', op: 'process killed', detail: why });
+    await this.learner.restart();
+  }
+
+  /** Sends one request as `lane` and records it; resolves however it ends. */
+  async send(history: History, lane: string, request: PaymentRequest): Promise<RecordedResponse | undefined> {
+    await this.learner.ensureRunning();
+    const input: RequestInput = { user: request.userId, key: shownKey(request.idempotencyKey), body: request.body };
+    history.record({ process: lane, type: 'invoke', op: PAYMENTS, value: input });
+    const result = await this.learner.client.call('createPayment', [request], REQUEST_TIMEOUT_MS);
+    if (!result.ok) {
+      const detail = result.kind === 'threw' ? `createPayment threw ${result.error.name}: ${result.error.message} (the web framework answers 500)` : result.message;
+      history.record({ process: lane, type: 'info', op: PAYMENTS, detail });
+      return undefined;
+    }
+    if (!isApiResponse(result.value)) {
+      history.record({ process: lane, type: 'info', op: PAYMENTS, detail: `createPayment returned ${clip(JSON.stringify(result.value) ?? String(result.value), 200)}, not an ApiResponse { status, headers, body: string }` });
+      return undefined;
+    }
+    const response: RecordedResponse = { status: result.value.status, replayed: markedReplayed(result.value.headers), body: result.value.body };
+    history.record({ process: lane, type: 'ok', op: PAYMENTS, value: response });
+    return response;
+  }
+}

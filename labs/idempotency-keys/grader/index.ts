@@ -1,0 +1,37 @@
+/**
+ * The Idempotency Keys lab's grader: the learner's `createPayment` runs in the sandbox on
+ * the lab's PostgreSQL and calls the grader's payment provider (paymentProvider.ts), whose
+ * ledger is the truth about what was charged. Each scenario drives requests (retries,
+ * races, crashes at every commit point, provider failures, a moved clock) and records them
+ * as a history; each checker is a pure function of that history. What is graded, and why,
+ * is in this lab's README.md and its lab.json checks.
+ */
+import { defineLabGrader } from '../../../src/core/grading/labGrader';
+import { IdempotencyHarness } from './harness';
+import { PaymentProvider } from './paymentProvider';
+import { scenarios } from './scenarios';
+
+export const grader = defineLabGrader({
+  entry: 'src/payments.ts',
+  contract: { migrate: 'function', createPayment: 'function' },
+  memoryMb: 256,
+  services: 'database',
+  engineLabel: (backend) => (backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL'),
+  scenarios,
+  async open(run) {
+    const provider = await PaymentProvider.start();
+    const harness = new IdempotencyHarness(run.sandbox, provider, { databaseUrl: run.databaseUrl ?? '', schema: run.runName });
+    // The learner's process ends the run (it drops the run's schema) before the provider stops answering.
+    const close = async (): Promise<void> => {
+      await harness.learner.finish();
+      await provider.close();
+    };
+    try {
+      await harness.learner.setUp();
+    } catch (error) {
+      await close().catch(() => undefined);
+      throw error;
+    }
+    return { harness, close };
+  },
+});

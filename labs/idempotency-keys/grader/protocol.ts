@@ -1,0 +1,39 @@
+/**
+ * What the Idempotency Keys grader and its adapter (adapter.ts, in the learner's process)
+ * say to each other: the adapter's functions as a type, which the adapter implements and
+ * the harness calls through a typed sandbox client, and the plain data they pass. Types only.
+ */
+import type { DbAdapterControls } from '../../../src/core/grading/adapters/pgDb';
+
+/** How the adapter connects a fresh learner process: to the run's schema, and to the grader's payment provider. */
+export interface IdempotencyAdapterConfig {
+  readonly databaseUrl: string;
+  readonly schema: string;
+  readonly providerUrl: string;
+  readonly poolSize: number;
+  /** How long the provider client waits for an answer before the outcome is unknown. */
+  readonly providerTimeoutMs: number;
+}
+
+/** `POST /payments` as the grader sends it: the lab's PaymentRequest (src/types.ts). */
+export interface PaymentRequest {
+  readonly userId: string;
+  /** The `Idempotency-Key` header; undefined when the request has none. */
+  readonly idempotencyKey: string | undefined;
+  /** The JSON body, parsed: anything at all, since the grader also sends invalid ones. */
+  readonly body: unknown;
+}
+
+/** The adapter's functions: dbAdapter's controls, and the lab's own. */
+export interface IdempotencyAdapter extends DbAdapterControls {
+  configure(config: IdempotencyAdapterConfig): Promise<void>;
+  /** Moves the clock the learner's code is handed (`deps.clock`) to `offsetMs` from the machine's. */
+  setClock(offsetMs: number): void;
+  /** Runs the learner's migrate(db). */
+  migrate(): Promise<unknown>;
+  /**
+   * Runs the learner's createPayment(request, deps) and returns what it returned, unchecked:
+   * the harness checks that it is an ApiResponse, and says so in the history when it is not.
+   */
+  createPayment(request: PaymentRequest): Promise<unknown>;
+}

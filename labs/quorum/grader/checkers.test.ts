@@ -1,0 +1,313 @@
+/**
+ * The Quorum grader's checkers are pure functions of a history: hand-made histories of
+ * puts and gets by a few clients, with faults and what the replicas held, each known to
+ * hold or to break one property. Also that each key is judged on its own, and what a
+ * report focuses on when a key breaks.
+ */
+import { describe, expect, it } from 'vitest';
+import { HistoryRecorder, type Recorded } from '../../../src/core/grading/history';
+import { checkConcurrentWrites, checkConfig, checkConvergence, checkKeys, checkLinearizableUnderFaults, checkOneDown, checkPartialWrite, checkStaleReadDemo, checkTwoDown } from './checkers';
+import { type QuorumEvent, type ReplicasNote, registerOps } from './history';
+import type { OpenInput, Stored, Version } from './protocol';
+
+/** Builds a history as the grader records it, in the grader's own vocabulary. */
+class Story {
+  private t = 0;
+  private readonly recorder = new HistoryRecorder<QuorumEvent>(() => (this.t += 10));
+
+  get events(): readonly QuorumEvent[] {
+    return this.recorder.events;
+  }
+
+  add(e: Recorded<QuorumEvent>): number {
+    return this.recorder.record(e);
+  }
+
+  open(client: string, input: OpenInput, answer: { mode: string; conflictPolicy?: string } | string, lane = client): void {
+    this.add({ process: lane, type: 'invoke', op: 'open', value: input });
+    if (typeof answer === 'string') this.add({ process: lane, type: 'fail', op: 'open', detail: answer });
+    else this.add({ process: lane, type: 'ok', op: 'open', value: { conflictPolicy: 'last-write-wins', ...answer } });
+  }
+
+  /** A put that completes: ok with its version, or info (a QuorumError; unknown outcome). */
+  put(client: string, key: string, value: string, version: Version | 'failed'): [number, number] {
+    const i = this.add({ process: client, type: 'invoke', op: 'put', value: { key, value } });
+    const j = version === 'failed' ? this.add({ process: client, type: 'info', op: 'put', detail: 'put threw QuorumError: only 1 of 2' }) : this.add({ process: client, type: 'ok', op: 'put', value: { version } });
+    return [i, j];
+  }
+
+  get(client: string, key: string, read: { value: string | null; version: Version | null } | 'failed'): [number, number] {
+    const i = this.add({ process: client, type: 'invoke', op: 'get', value: { key } });
+    const j = read === 'failed' ? this.add({ process: client, type: 'fail', op: 'get', detail: 'get threw QuorumError: only 1 of 2' }) : this.add({ process: client, type: 'ok', op: 'get', value: read });
+    return [i, j];
+  }
+
+  fault(text: string): number {
+    return this.add({ process: 'nemesis', type: 'fault', op: text });
+  }
+
+  heal(text = 'heal every replica'): number {
+    return this.add({ process: 'nemesis', type: 'heal', op: text });
+  }
+
+  replicas(key: string, held: readonly (Stored | null | 'unreachable')[]): number {
+    return this.add({ process: 'grader', type: 'note', op: 'replicas', value: { key, held } satisfies ReplicasNote });
+  }
+}
+
+const v = (ts: number, writer = 'client-1'): Version => ({ ts, writer });
+const STRICT: OpenInput = { n: 3, r: 2, w: 2 };
+
+describe('registerOps and checkKeys', () => {
+  it('pair each invocation with its completion and judge every key on its own', () => {
+    const s = new Story();
+    s.put('client-1', 'a', 'x', v(1));
+    s.put('client-2', 'b', 'y', v(2, 'client-2'));
+    s.get('client-1', 'a', { value: 'x', version: v(1) });
+    s.get('client-2', 'b', { value: null, version: null });
+    const ops = registerOps(s.events);
+    expect(ops.map((o) => `${o.f} ${o.key} ${o.outcome}`)).toEqual(['put a ok', 'put b ok', 'get a ok', 'get b ok']);
+    const verdicts = checkKeys(s.events);
+    expect(verdicts.find((k) => k.key === 'a')?.verdict).toBe('linearizable');
+    // b was written (completed), then read as nothing: that key alone breaks.
+    const b = verdicts.find((k) => k.key === 'b');
+    expect(b?.verdict).toBe('not-linearizable');
+    expect(b?.stuck.map((o) => o.f)).toEqual(['get']);
+  });
+
+  it('let a failed put take effect or not, but a failed get say nothing', () => {
+    const s = new Story();
+    s.put('client-1', 'k', 'v1', v(1));
+    s.put('client-1', 'k', 'v2', 'failed');
+    s.get('client-2', 'k', { value: 'v2', version: v(2) });
+    s.get('client-3', 'k', 'failed');
+    s.get('client-2', 'k', { value: 'v2', version: v(2) });
+    expect(checkKeys(s.events).map((k) => k.verdict)).toEqual(['linearizable']);
+  });
+});
+
+describe('checkConfig', () => {
+  const tried = (answers: Record<string, { mode: string } | string>): readonly QuorumEvent[] => {
+    const s = new Story();
+    const settings: [string, OpenInput][] = [
+      ['strict', { n: 3, r: 2, w: 2 }],
+      ['eventual', { n: 3, r: 1, w: 1 }],
+      ['allowed', { n: 3, r: 1, w: 1, allowEventual: true }],
+      ['too-big', { n: 3, r: 4, w: 2 }],
+    ];
+    for (const [name, input] of settings) s.open('config-client', input, answers[name] ?? 'ConfigError: refused', 'config');
+    return s.events;
+  };
+
+  it('passes refusals of R + W ≤ N and impossible settings, and strict quorums as strict', () => {
+    expect(checkConfig(tried({ strict: { mode: 'strict' }, allowed: { mode: 'eventual' } })).status).toBe('pass');
+  });
+
+  it('fails R + W ≤ N accepted as strict, naming the settings', () => {
+    const outcome = checkConfig(tried({ strict: { mode: 'strict' }, eventual: { mode: 'strict' } }));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('N = 3, R = 1, W = 1');
+    expect(outcome.hint).toContain('ConfigError');
+  });
+
+  it('accepts R + W ≤ N when it is flagged as eventual', () => {
+    expect(checkConfig(tried({ strict: { mode: 'strict' }, eventual: { mode: 'eventual' } })).status).toBe('pass');
+  });
+
+  it('fails an impossible setting accepted, and a strict quorum refused', () => {
+    expect(checkConfig(tried({ strict: { mode: 'strict' }, 'too-big': { mode: 'strict' } })).status).toBe('fail');
+    expect(checkConfig(tried({})).actual).toContain('refused N = 3, R = 2, W = 2');
+  });
+});
+
+describe('availability', () => {
+  it('one replica down: a failed operation fails the check and names the fault', () => {
+    const s = new Story();
+    s.open('client-1', STRICT, { mode: 'strict' });
+    s.put('client-1', 'k', 'v0', v(1));
+    const fault = s.fault('pause replica-1 (its container is frozen)');
+    const [, failed] = s.put('client-1', 'k', 'v1', 'failed');
+    const outcome = checkOneDown(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('pause replica-1');
+    expect(outcome.culprits).toEqual(expect.arrayContaining([fault, failed]));
+  });
+
+  it('one replica down: every operation succeeding with the latest value passes', () => {
+    const s = new Story();
+    s.put('client-1', 'k', 'v0', v(1));
+    s.fault('pause replica-1');
+    s.put('client-1', 'k', 'v1', v(2));
+    s.get('client-1', 'k', { value: 'v1', version: v(2) });
+    s.heal('heal replica-1');
+    expect(checkOneDown(s.events).status).toBe('pass');
+  });
+
+  it('two replicas down: an answer is a failure; failing is a pass', () => {
+    const answered = new Story();
+    answered.put('client-1', 'k', 'before', v(1));
+    answered.fault('pause replica-2');
+    answered.fault('partition replica-3');
+    answered.put('client-1', 'k', 'during', 'failed');
+    const [, lied] = answered.get('client-1', 'k', { value: 'before', version: v(1) });
+    answered.heal();
+    const outcome = checkTwoDown(answered.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.culprits).toContain(lied);
+
+    const refused = new Story();
+    refused.put('client-1', 'k', 'before', v(1));
+    refused.fault('pause replica-2');
+    refused.fault('partition replica-3');
+    refused.put('client-1', 'k', 'during', 'failed');
+    refused.get('client-1', 'k', 'failed');
+    refused.heal();
+    refused.get('client-1', 'k', { value: 'during', version: v(2) });
+    expect(checkTwoDown(refused.events).status).toBe('pass');
+  });
+});
+
+describe('checkPartialWrite', () => {
+  const story = (laterRead: string): { events: readonly QuorumEvent[]; stale: number[] } => {
+    const s = new Story();
+    s.put('client-1', 'partial:k', 'v1', v(1));
+    s.put('client-9', 'partial:k', 'v2', 'failed');
+    s.get('client-2', 'partial:k', { value: 'v2', version: v(1001, 'client-9') });
+    const stale = s.get('client-3', 'partial:k', laterRead === 'v1' ? { value: 'v1', version: v(1) } : { value: 'v2', version: v(1001, 'client-9') });
+    return { events: s.events, stale };
+  };
+
+  it('fails a read that goes back to the older value, blaming it and focusing on the key', () => {
+    const { events, stale } = story('v1');
+    const outcome = checkPartialWrite(events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('went back to an older value');
+    expect(outcome.hint).toContain('read repair');
+    expect(outcome.culprits).toEqual(expect.arrayContaining(stale));
+    expect(outcome.focus).toMatchObject({ label: 'key partial:k', processes: [] });
+    expect(outcome.focus?.events).toEqual(expect.arrayContaining(stale));
+  });
+
+  it('passes when the later read sees the newer value too', () => {
+    expect(checkPartialWrite(story('v2').events).status).toBe('pass');
+  });
+});
+
+describe('checkLinearizableUnderFaults', () => {
+  it('draws one timeline per key that broke', () => {
+    const s = new Story();
+    for (const key of ['a', 'b']) {
+      s.put('client-1', key, 'x', v(5));
+      s.get('client-2', key, { value: null, version: null });
+    }
+    s.put('client-1', 'c', 'y', v(5));
+    s.get('client-2', 'c', { value: 'y', version: v(5) });
+    const outcome = checkLinearizableUnderFaults(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.focus?.label).toBe('key a');
+    expect(outcome.moreFocus?.map((f) => f.label)).toEqual(['key b']);
+    expect(outcome.actual).toContain('1 more key (b)');
+  });
+
+  it('fails an operation that hung', () => {
+    const s = new Story();
+    s.add({ process: 'client-1', type: 'invoke', op: 'put', value: { key: 'a', value: 'x' } });
+    s.add({ process: 'client-1', type: 'info', op: 'put', detail: 'put did not finish within 5000 ms, so its process was killed.' });
+    expect(checkLinearizableUnderFaults(s.events).actual).toContain('did not return');
+  });
+
+  it('says unknown when the search runs out of budget, never pass', () => {
+    // Many concurrent writes of distinct values, all unknown, and reads that fit none: a wide search.
+    const s = new Story();
+    for (let i = 0; i < 14; i++) s.add({ process: `w${i}`, type: 'invoke', op: 'put', value: { key: 'k', value: `v${i}` } });
+    s.get('r', 'k', { value: 'nobody-wrote-this', version: v(99) });
+    const verdicts = checkKeys(s.events, 10);
+    expect(verdicts[0]?.verdict).toBe('unknown');
+  });
+});
+
+describe('checkConcurrentWrites', () => {
+  const round = (versions: Version[], held: (Stored | null | 'unreachable')[], reads?: string[]): readonly QuorumEvent[] => {
+    const s = new Story();
+    versions.forEach((_, i) => s.open(`client-${i + 1}`, STRICT, { mode: 'strict' }));
+    versions.forEach((version, i) => s.put(`client-${i + 1}`, 'lww:k1', `w${i + 1}`, version));
+    const winner = held[0] !== 'unreachable' && held[0] !== null && held[0] !== undefined ? held[0].value : null;
+    versions.forEach((_, i) => s.get(`client-${i + 1}`, 'lww:k1', { value: reads?.[i] ?? winner, version: null }));
+    s.replicas('lww:k1', held);
+    return s.events;
+  };
+  const stored = (value: string, version: Version): Stored => ({ value, version });
+
+  it('passes one winner everywhere, the newest version, and says last-write-wins lost the others', () => {
+    const w3 = stored('w3', v(7, 'client-3'));
+    const outcome = checkConcurrentWrites(round([v(7, 'client-1'), v(7, 'client-2'), v(7, 'client-3')], [w3, w3, w3]));
+    expect(outcome.status).toBe('pass');
+    expect(outcome.actual).toMatch(/Last-write-wins.*'w3'.*won over 2 concurrent writes/);
+  });
+
+  it('fails two writes given the same version', () => {
+    const w1 = stored('w1', v(7, ''));
+    const outcome = checkConcurrentWrites(round([v(7, ''), v(7, '')], [w1, w1, w1]));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.hint).toContain('options.id');
+  });
+
+  it('fails replicas that disagree, and a merged value', () => {
+    const a = stored('w1', v(7, 'client-1'));
+    const b = stored('w2', v(7, 'client-2'));
+    expect(checkConcurrentWrites(round([v(7, 'client-1'), v(7, 'client-2')], [b, a, b])).status).toBe('fail');
+    const merged = stored('w1+w2', v(7, 'client-2'));
+    const outcome = checkConcurrentWrites(round([v(7, 'client-1'), v(7, 'client-2')], [merged, merged, merged]));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('a merge');
+  });
+
+  it('fails a coordinator that does not declare last-write-wins', () => {
+    const s = new Story();
+    s.open('client-1', STRICT, { mode: 'strict', conflictPolicy: 'merge' });
+    expect(checkConcurrentWrites(s.events).actual).toContain('"merge"');
+  });
+});
+
+describe('checkConvergence', () => {
+  it('fails a replica still behind after healing and the reads, and passes when all caught up', () => {
+    const behind = new Story();
+    behind.put('client-1', 'conv:k1', 'v0', v(1));
+    behind.fault('partition replica-3');
+    behind.put('client-1', 'conv:k1', 'v1', v(2));
+    behind.heal('heal replica-3');
+    behind.get('client-2', 'conv:k1', { value: 'v1', version: v(2) });
+    const new1 = { value: 'v1', version: v(2) };
+    behind.replicas('conv:k1', [new1, new1, { value: 'v0', version: v(1) }]);
+    const outcome = checkConvergence(behind.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain("replica-3 holds 'v0'");
+
+    const caughtUp = new Story();
+    caughtUp.put('client-1', 'conv:k1', 'v1', v(2));
+    caughtUp.replicas('conv:k1', [new1, new1, new1]);
+    expect(checkConvergence(caughtUp.events).status).toBe('pass');
+  });
+});
+
+describe('checkStaleReadDemo', () => {
+  it('shows a stale read as a pass (not graded) and says unknown when there was none, or when R = W = 1 was refused', () => {
+    const stale = new Story();
+    stale.open('client-1', { n: 3, r: 1, w: 1, allowEventual: true }, { mode: 'eventual' });
+    stale.put('client-1', 'demo:k', 'old', v(1));
+    stale.put('client-1', 'demo:k', 'new', v(2));
+    stale.get('client-2', 'demo:k', { value: 'old', version: v(1) });
+    const shown = checkStaleReadDemo(stale.events);
+    expect(shown.status).toBe('pass');
+    expect(shown.actual).toContain("client-2 get demo:k → 'old'");
+
+    const fresh = new Story();
+    fresh.put('client-1', 'demo:k', 'new', v(2));
+    fresh.get('client-2', 'demo:k', { value: 'new', version: v(2) });
+    expect(checkStaleReadDemo(fresh.events).status).toBe('unknown');
+
+    const refused = new Story();
+    refused.open('client-1', { n: 3, r: 1, w: 1, allowEventual: true }, 'ConfigError: never eventual');
+    expect(checkStaleReadDemo(refused.events).actual).toContain('refused');
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * The Quorum grader's side of a run: the replicas (replicas.ts) and the learner's process,
+ * where the adapter runs one coordinator per simulated client machine. Each operation is
+ * recorded in the scenario's history as the vocabulary of history.ts says.
+ */
+import type { HistoryRecorder } from '../../../src/core/grading/history';
+import { LearnerProcess } from '../../../src/core/grading/learnerProcess';
+import type { Sandbox } from '../../../src/core/grading/sandbox';
+import { GRADER, NEMESIS, type QuorumEvent, type ReplicasNote } from './history';
+import { OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
+import type { ClockSetting, Declared, OpenInput, QuorumAdapter, ReadAnswer, Stored, Version } from './protocol';
+import type { ReplicaCluster } from './replicas';
+
+type History = HistoryRecorder<QuorumEvent>;
+
+const show = (value: string): string => `'${value}'`;
+
+export class QuorumHarness {
+  readonly learner: LearnerProcess<QuorumAdapter>;
+
+  constructor(
+    sandbox: Sandbox,
+    readonly cluster: ReplicaCluster,
+    /** Put before every key on the replicas, by the adapter and here: this run's keys are its own. */
+    private readonly namespace: string,
+  ) {
+    this.learner = new LearnerProcess<QuorumAdapter>(sandbox, async (client) => {
+      const result = await client.call('configure', [{ replicas: cluster.addresses, timeoutMs: REPLICA_TIMEOUT_MS, namespace }], 10_000);
+      if (!result.ok) {
+        throw new Error(`The grader could not configure the learner's process: ${result.message}`);
+      }
+    });
+  }
+
+  /** Makes a coordinator for `client`; records the attempt on `lane` (the `config` lane for the configurations tried). */
+  async open(history: History, client: string, input: OpenInput, clock: ClockSetting, lane = client): Promise<{ ok: true; declared: Declared } | { ok: false; message: string }> {
+    await this.learner.ensureRunning();
+    history.record({ process: lane, type: 'invoke', op: 'open', value: input });
+    const result = await this.learner.client.call('open', [client, { ...input, clock }], OP_TIMEOUT_MS);
+    if (result.ok) {
+      const declared: Declared = { mode: result.value.mode, conflictPolicy: result.value.conflictPolicy };
+      history.record({ process: lane, type: 'ok', op: 'open', value: declared });
+      return { ok: true, declared };
+    }
+    history.record({ process: lane, type: 'fail', op: 'open', detail: result.message });
+    return { ok: false, message: result.message };
+  }
+
+  async put(history: History, client: string, key: string, value: string): Promise<Version | undefined> {
+    history.record({ process: client, type: 'invoke', op: 'put', value: { key, value } });
+    const result = await this.learner.client.call('put', [client, key, value], OP_TIMEOUT_MS);
+    if (result.ok) {
+      history.record({ process: client, type: 'ok', op: 'put', value: { version: result.value } });
+      return result.value;
+    }
+    // A put that failed may still have reached some replicas: its outcome is unknown.
+    history.record({ process: client, type: 'info', op: 'put', detail: result.message });
+    return undefined;
+  }
+
+  /** A write that reached one replica only: another coordinator's, which crashed midway. */
+  async plant(history: History, i: number, key: string, record: Stored, writer: string): Promise<void> {
+    history.record({ process: writer, type: 'invoke', op: 'put', value: { key, value: record.value } });
+    await this.cluster.plant(i, this.namespace + key, record);
+    history.record({ process: writer, type: 'info', op: 'put', detail: `this coordinator crashed when its write of ${show(record.value)} (version ${record.version.ts}/${record.version.writer}) had reached replica-${i + 1} only, fewer than W = 2` });
+  }
+
+  async get(history: History, client: string, key: string): Promise<ReadAnswer | undefined> {
+    history.record({ process: client, type: 'invoke', op: 'get', value: { key } });
+    const result = await this.learner.client.call('get', [client, key], OP_TIMEOUT_MS);
+    if (result.ok) {
+      history.record({ process: client, type: 'ok', op: 'get', value: result.value });
+      return result.value;
+    }
+    history.record({ process: client, type: 'fail', op: 'get', detail: result.message });
+    return undefined;
+  }
+
+  async fault(history: History, i: number, kind: 'pause' | 'kill' | 'partition' | 'reset'): Promise<void> {
+    const description = await this.cluster.fault(i, kind);
+    history.record({ process: NEMESIS, type: 'fault', op: description });
+  }
+
+  latency(history: History, i: number, ms: number, jitterMs = 0): void {
+    history.record({ process: NEMESIS, type: 'fault', op: this.cluster.latency(i, ms, jitterMs) });
+  }
+
+  async heal(history: History, i: number): Promise<void> {
+    await this.cluster.heal(i);
+    history.record({ process: NEMESIS, type: 'heal', op: `heal replica-${i + 1}` });
+  }
+
+  async healAll(history: History): Promise<void> {
+    await this.cluster.healAll();
+    history.record({ process: NEMESIS, type: 'heal', op: 'heal every replica' });
+  }
+
+  /** Reads what each replica holds for the keys, directly, into the history. */
+  async inspect(history: History, keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const held = await this.cluster.inspect(this.namespace + key);
+      const note: ReplicasNote = { key, held: held.map((h) => (h === undefined ? 'unreachable' : h)) };
+      history.record({ process: GRADER, type: 'note', op: 'replicas', value: note });
+    }
+  }
+
+  /** Ends a scenario: every fault healed, every coordinator's connections closed. */
+  async endScenario(): Promise<void> {
+    await this.cluster.healAll();
+    await this.learner.client.call('finish', [], 5_000);
+  }
+}

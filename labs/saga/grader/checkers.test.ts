@@ -1,0 +1,281 @@
+/**
+ * The Saga grader's checkers are pure functions of a history: hand-made histories of one
+ * or two orders, ending with the services' truth, each known to hold or to break one
+ * invariant. Also what a report keeps of a long history when a check focuses it.
+ */
+import { describe, expect, it } from 'vitest';
+import { HistoryRecorder, type Recorded } from '../../../src/core/grading/history';
+import type { HistoryEvent } from '../../../src/core/grading/report';
+import { focusedEvents } from '../../../src/core/grading/reportModel';
+import { checkCompensateInReverse, checkConcurrentOrders, checkCrashRecovery, checkForwardAfterPivot, checkTechnicalRetried } from './checkers';
+import { type OrderTruth, type PlaceInput, type SagaEvent, type TruthNote, focusOn, ordersOf } from './history';
+import type { SagaOperation } from './steps';
+
+type Outcome = 'ok' | 'business' | 'technical' | 'ambiguous' | 'replayed';
+
+/** Builds a history as the grader records it, in the grader's own vocabulary: the order's lane, its service calls, the truth. */
+class Story {
+  private t = 0;
+  private readonly recorder = new HistoryRecorder<SagaEvent>(() => (this.t += 1));
+
+  get events(): readonly SagaEvent[] {
+    return this.recorder.events;
+  }
+
+  add(e: Recorded<SagaEvent>): number {
+    return this.recorder.record(e);
+  }
+
+  fault(orderId: string, text: string): number {
+    return this.add({ process: 'grader', type: 'fault', op: `order ${orderId}: ${text}` });
+  }
+
+  place(orderId: string, expect: PlaceInput['expect'], items: PlaceInput['items'] = [{ sku: 'sku1', qty: 2 }]): number {
+    const input: PlaceInput = { orderId, customerId: 'cust-1', items, total: 1000, address: '1 Market Street', expect, plan: [] };
+    return this.add({ process: `order:${orderId}`, type: 'invoke', op: 'placeOrder', value: input });
+  }
+
+  answered(orderId: string, status: 'completed' | 'compensated'): number {
+    return this.add({ process: `order:${orderId}`, type: 'ok', op: 'placeOrder', value: { orderId, status } });
+  }
+
+  killed(orderId: string): number {
+    return this.add({ process: `order:${orderId}`, type: 'info', op: 'placeOrder', detail: "The learner's process was killed" });
+  }
+
+  /** A call of `op` as the services record it: its arrival, then its answer (ok, fail or info by the outcome). */
+  call(orderId: string, op: SagaOperation, outcome: Outcome = 'ok', requestId = `${orderId}:${op}`): number {
+    const process = `svc:${orderId}`;
+    this.add({ process, type: 'invoke', op, value: { requestId, attempt: 1 } });
+    switch (outcome) {
+      case 'ok':
+      case 'replayed':
+        return this.add({ process, type: 'ok', op, value: { outcome, attempt: 1, requestId } });
+      case 'business':
+        return this.add({ process, type: 'fail', op, value: { outcome, attempt: 1, requestId } });
+      case 'technical':
+      case 'ambiguous':
+        return this.add({ process, type: 'info', op, value: { outcome, attempt: 1, requestId } });
+    }
+  }
+
+  recovery(): number {
+    const start = this.add({ process: 'recovery', type: 'invoke', op: 'recover' });
+    this.add({ process: 'recovery', type: 'ok', op: 'recover', value: [] });
+    return start;
+  }
+
+  truth(orders: OrderTruth[], stock: TruthNote['stock'] = []): number {
+    return this.add({ process: 'grader', type: 'note', op: 'truth', value: { orders, stock } });
+  }
+}
+
+const completedTruth = (orderId: string): OrderTruth => ({ orderId, status: 'approved', reserved: { sku1: 2 }, charges: 1, refunds: 0, shipments: 1 });
+const compensatedTruth = (orderId: string): OrderTruth => ({ orderId, status: 'rejected', reserved: {}, charges: 0, refunds: 0, shipments: 0 });
+
+function happy(s: Story, id: string): void {
+  s.place(id, 'completed');
+  for (const op of ['orders.create', 'inventory.reserve', 'payments.charge', 'shipping.schedule', 'orders.approve'] as const) s.call(id, op);
+  s.answered(id, 'completed');
+}
+
+function declined(s: Story, id: string, compensations: readonly SagaOperation[] = ['inventory.release', 'orders.reject']): void {
+  s.place(id, 'compensated');
+  s.call(id, 'orders.create');
+  s.call(id, 'inventory.reserve');
+  s.call(id, 'payments.charge', 'business');
+  for (const op of compensations) s.call(id, op);
+  s.answered(id, 'compensated');
+}
+
+describe('judging one saga against the services\' truth', () => {
+  it('passes a saga that completed with each effect once, and one compensated in reverse order', () => {
+    const s = new Story();
+    happy(s, 'a');
+    declined(s, 'b');
+    s.truth([completedTruth('a'), compensatedTruth('b')]);
+    expect(checkCompensateInReverse(s.events).status).toBe('pass');
+  });
+
+  it('fails compensations in forward order, blaming the reject and the release after it', () => {
+    const s = new Story();
+    declined(s, 'b', ['orders.reject', 'inventory.release']);
+    s.truth([compensatedTruth('b')]);
+    const outcome = checkCompensateInReverse(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/rejected before its stock was released/);
+    expect(outcome.hint).toMatch(/last completed step back to the first/);
+    const blamed = (outcome.culprits ?? []).map((i) => s.events[i]?.op);
+    expect(blamed).toEqual(expect.arrayContaining(['orders.reject', 'inventory.release']));
+  });
+
+  it('fails the compensation of a step that never took effect', () => {
+    const s = new Story();
+    s.place('c', 'compensated');
+    s.call('c', 'orders.create');
+    s.call('c', 'inventory.reserve', 'business');
+    s.call('c', 'inventory.release');
+    s.call('c', 'orders.reject');
+    s.answered('c', 'compensated');
+    s.truth([{ ...compensatedTruth('c'), reserved: { sku1: -2 } }]);
+    const outcome = checkCompensateInReverse(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/gave back more stock than it reserved|inventory\.release was called, but inventory\.reserve never took effect/);
+  });
+
+  it('fails a refund: the pivot is never compensated', () => {
+    const s = new Story();
+    s.place('d', 'completed');
+    for (const op of ['orders.create', 'inventory.reserve', 'payments.charge'] as const) s.call('d', op);
+    s.call('d', 'shipping.schedule', 'business');
+    s.call('d', 'payments.refund');
+    s.call('d', 'inventory.release');
+    s.call('d', 'orders.reject');
+    s.answered('d', 'compensated');
+    s.truth([{ orderId: 'd', status: 'rejected', reserved: {}, charges: 1, refunds: 1, shipments: 0 }]);
+    const outcome = checkForwardAfterPivot(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/refunded/);
+    expect(outcome.hint).toMatch(/pivot/);
+  });
+
+  it('fails a step that took effect twice (a new request id per retry)', () => {
+    const s = new Story();
+    s.place('e', 'completed');
+    s.call('e', 'orders.create');
+    s.call('e', 'inventory.reserve');
+    s.call('e', 'payments.charge', 'ambiguous');
+    s.call('e', 'payments.charge');
+    s.call('e', 'shipping.schedule');
+    s.call('e', 'orders.approve');
+    s.answered('e', 'completed');
+    s.truth([{ ...completedTruth('e'), charges: 2 }]);
+    const outcome = checkTechnicalRetried(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/charged 2×/);
+    expect(outcome.hint).toMatch(/requestId/);
+  });
+
+  it('names a retry sent with a new request id as the cause, when the service took it for a new request', () => {
+    const s = new Story();
+    s.place('j', 'completed');
+    s.call('j', 'orders.create', 'ambiguous', 'j:create:1');
+    s.call('j', 'orders.create', 'business', 'j:create:2');
+    s.answered('j', 'compensated');
+    s.truth([{ orderId: 'j', status: 'pending', reserved: {}, charges: 0, refunds: 0, shipments: 0 }]);
+    const outcome = checkTechnicalRetried(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/orders\.create was sent with a new requestId on a retry/);
+    expect(outcome.hint).toMatch(/reuse it on every retry/);
+  });
+
+  it('fails a saga that says compensated while the services show it half-done', () => {
+    const s = new Story();
+    s.place('f', 'compensated');
+    s.call('f', 'orders.create');
+    s.call('f', 'inventory.reserve');
+    s.call('f', 'payments.charge', 'business');
+    s.call('f', 'inventory.release', 'technical');
+    s.call('f', 'orders.reject');
+    s.answered('f', 'compensated');
+    s.truth([{ orderId: 'f', status: 'rejected', reserved: { sku1: 2 }, charges: 0, refunds: 0, shipments: 0 }]);
+    const outcome = checkCompensateInReverse(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/half-done/);
+    expect(outcome.hint).toMatch(/compensation has to succeed/);
+  });
+
+  it('after a crash, accepts a saga that never started and one that recovery finished, but not one left half-done', () => {
+    const ok = new Story();
+    ok.place('g', 'completed');
+    ok.killed('g');
+    ok.place('h', 'completed');
+    ok.call('h', 'orders.create');
+    ok.killed('h');
+    for (const op of ['inventory.reserve', 'payments.charge', 'shipping.schedule', 'orders.approve'] as const) ok.call('h', op);
+    ok.truth([{ orderId: 'g', status: 'none', reserved: {}, charges: 0, refunds: 0, shipments: 0 }, completedTruth('h')]);
+    expect(checkCrashRecovery(ok.events).status).toBe('pass');
+
+    const bad = new Story();
+    bad.place('i', 'completed');
+    bad.call('i', 'orders.create');
+    bad.call('i', 'inventory.reserve');
+    bad.killed('i');
+    bad.truth([{ orderId: 'i', status: 'pending', reserved: { sku1: 2 }, charges: 0, refunds: 0, shipments: 0 }]);
+    const outcome = checkCrashRecovery(bad.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.hint).toMatch(/recover\(\)/);
+    expect(outcome.focus?.label).toBe('order i');
+  });
+
+  it('reads an answer that is not a SagaOutcome as no answer, and says what placeOrder returned', () => {
+    const s = new Story();
+    s.place('k', 'completed');
+    for (const op of ['orders.create', 'inventory.reserve', 'payments.charge', 'shipping.schedule', 'orders.approve'] as const) s.call('k', op);
+    s.add({ process: 'order:k', type: 'ok', op: 'placeOrder', value: 'done' });
+    s.truth([completedTruth('k')]);
+    expect(ordersOf(s.events).map((o) => [o.status, o.failure])).toEqual([[undefined, 'placeOrder returned "done"']]);
+    const outcome = checkTechnicalRetried(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toBe('placeOrder for k gave no answer: placeOrder returned "done".');
+  });
+
+  it('is unknown when the scenario never read the truth', () => {
+    const s = new Story();
+    happy(s, 'a');
+    expect(checkCompensateInReverse(s.events).status).toBe('unknown');
+  });
+});
+
+describe('the concurrent orders', () => {
+  it('fails stock that is not conserved across the orders, though each order looks right', () => {
+    const s = new Story();
+    happy(s, 'a');
+    s.truth([completedTruth('a')], [{ sku: 'sku1', initial: 30, available: 27 }]);
+    const outcome = checkConcurrentOrders(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/Stock of sku1 is not conserved: 30 at the start, 27 on the shelf, 2 held/);
+  });
+
+  it('passes when what left the shelf is what the orders hold', () => {
+    const s = new Story();
+    happy(s, 'a');
+    declined(s, 'b');
+    s.truth([completedTruth('a'), compensatedTruth('b')], [{ sku: 'sku1', initial: 30, available: 28 }]);
+    expect(checkConcurrentOrders(s.events).status).toBe('pass');
+  });
+});
+
+describe('focusing a long history on the saga that broke', () => {
+  it("keeps that order's lanes and planned faults, the recoveries meanwhile and the blamed events; drops the other orders", () => {
+    const s = new Story();
+    const fault = s.fault('b', 'payments.charge: ambiguous');
+    s.fault('a', 'orders.create: technical');
+    happy(s, 'a');
+    declined(s, 'b');
+    const recoveryStart = s.recovery();
+    happy(s, 'c');
+    const truth = s.truth([]);
+    // The recovery ran after b had ended: outside b's window.
+    const focus = focusOn(s.events, 'b');
+    expect(focus.events).toEqual([fault]);
+    const kept = focusedEvents(s.events, focus, [truth]);
+    const processes = new Set(kept.map((i) => s.events[i]?.process));
+    expect(processes).toEqual(new Set(['grader', 'order:b', 'svc:b']));
+    expect(kept).toContain(fault);
+    expect(kept).toContain(truth);
+    expect(kept).not.toContain(recoveryStart);
+  });
+
+  it('keeps a context operation invoked within the window whole, its completion included', () => {
+    const events: HistoryEvent[] = [
+      { at: 1, process: 'order:x', type: 'invoke', op: 'placeOrder' },
+      { at: 2, process: 'recovery', type: 'invoke', op: 'recover' },
+      { at: 3, process: 'order:x', type: 'info', op: 'placeOrder' },
+      { at: 9, process: 'recovery', type: 'ok', op: 'recover' },
+      { at: 10, process: 'recovery', type: 'invoke', op: 'recover' },
+      { at: 11, process: 'recovery', type: 'ok', op: 'recover' },
+    ];
+    expect(focusedEvents(events, { label: 'order x', processes: ['order:x'], context: ['recovery'] }, [])).toEqual([0, 1, 2, 3]);
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * The Saga grader's checkers: pure functions of a scenario's history (history.ts), each
+ * judging one property lab.json states. Every order is judged on its own against the
+ * services' truth, noted at the end of the scenario, and the calls the services received
+ * for it; the concurrent check also holds the stock conserved across the orders.
+ *
+ * The semantics graded (after Richardson and Temporal): on a refusal before or at the
+ * pivot, the completed compensatable steps are undone in reverse order, never a step that
+ * did not run, never the pivot; past the pivot only forward retries; technical failures
+ * are retried with the same request (a timeout is ambiguous); compensations are retried
+ * until they succeed and take effect once; after a crash the log lets every saga finish or
+ * be compensated.
+ */
+import { fail, pass, undecided } from '../../../src/core/grading/outcome';
+import type { Verdict } from '../../../src/core/grading/report';
+import { type CallRecord, type OrderRecord, type OrderTruth, type SagaEvent, callsOf, focusOn, ordersOf, truthOf } from './history';
+import { COMPENSATIONS, type SagaOperation, STEPS } from './steps';
+
+const took = (c: CallRecord): boolean => c.outcome === 'ok' || c.outcome === 'replayed' || c.outcome === 'ambiguous';
+
+/** A broken invariant of one order: what happened, the hint for it, the events to blame. */
+export interface Violation {
+  readonly actual: string;
+  readonly hint: string;
+  readonly culprits: readonly number[];
+}
+
+const HINT = {
+  sameRequest:
+    'Give every step and every compensation one requestId per saga (for example `${sagaId}:${step}:do` and `${sagaId}:${step}:undo`) and reuse it on every retry and after a crash: the services then answer a repeat with the first answer and do nothing twice.',
+  technical:
+    "A technical failure is not a refusal: the service may have done the work. Retry the same call (same requestId), with backoff, until the answer is definite; only a business refusal ('out_of_stock', 'card_declined') makes the saga compensate.",
+  reverse: 'Compensate from the last completed step back to the first: release the stock before rejecting the order.',
+  notRun: 'Compensate only the steps that completed. The refused step did nothing, and the steps after it never ran.',
+  pivot: 'The charge is the pivot: once it succeeded, the saga can only go forward. Retry shipping and approval until they succeed; never compensate, never refund.',
+  retryCompensation: 'A compensation has to succeed: when it fails, wait and retry it (same requestId) until it does. A saga must never end half-compensated.',
+  log: 'Persist the saga in your log before its first call, and each step as started before calling it and as done after, so that recover() finds every unfinished saga and carries it on (or compensates it) from where it stopped.',
+  finish: 'Every saga must end completed (all five steps done) or compensated (its completed steps undone); check how your orchestrator handles this case.',
+};
+
+/** Checks one order against the services' truth and its calls; undefined when it holds. */
+export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], truth: OrderTruth, truthIndex: number, mustAnswer: boolean): Violation | undefined {
+  const { input } = order;
+  const id = input.orderId;
+  const blame = (...more: number[]): number[] => [order.invoked, ...(order.ended !== undefined ? [order.ended] : []), truthIndex, ...more];
+  const wanted = Object.fromEntries(input.items.map((i) => [i.sku, i.qty]));
+  const reservedAll = Object.entries(wanted).every(([sku, qty]) => truth.reserved[sku] === qty) && Object.keys(truth.reserved).every((sku) => sku in wanted);
+  const reservedNone = Object.values(truth.reserved).every((q) => q === 0);
+  const compensations = calls.filter((c) => COMPENSATIONS.has(c.op));
+  const completedTruth = truth.status === 'approved' && reservedAll && truth.charges === 1 && truth.shipments === 1 && truth.refunds === 0;
+  const compensatedTruth = (truth.status === 'rejected' || truth.status === 'none') && reservedNone && truth.charges === 0 && truth.shipments === 0 && truth.refunds === 0;
+  const untouched = truth.status === 'none' && reservedNone && truth.charges === 0 && truth.shipments === 0;
+
+  // Compensations only for steps that ran (a compensation of a step that never ran shows first: it explains the numbers below).
+  for (const step of STEPS) {
+    if (!step.undo) continue;
+    const ran = calls.some((c) => c.op === step.op && took(c));
+    const undone = calls.filter((c) => c.op === step.undo);
+    if (!ran && undone.length > 0) {
+      return { actual: `Order ${id}: ${step.undo} was called, but ${step.op} never took effect.`, hint: HINT.notRun, culprits: blame(...undone.map((c) => c.index), ...calls.filter((c) => c.op === step.op).map((c) => c.index)) };
+    }
+  }
+  // One operation of one order sent with several request ids: retries the services cannot recognise.
+  const idsPerOp = new Map<SagaOperation, Set<string>>();
+  for (const c of calls) {
+    idsPerOp.set(c.op, (idsPerOp.get(c.op) ?? new Set()).add(c.requestId));
+  }
+  const renamed = [...idsPerOp].filter(([, ids]) => ids.size > 1).map(([op]) => op);
+  const renamedText = renamed.length > 0 ? ` ${renamed.join(' and ')} ${renamed.length > 1 ? 'were' : 'was'} sent with a new requestId on a retry, so the service could not tell it was the same request.` : '';
+  if (truth.charges > 1 || truth.shipments > 1 || Object.entries(truth.reserved).some(([sku, q]) => q > (wanted[sku] ?? 0))) {
+    return { actual: `Order ${id} was charged ${truth.charges}×, shipped ${truth.shipments}× and holds ${JSON.stringify(truth.reserved)} of ${JSON.stringify(wanted)}: a step took effect more than once.`, hint: HINT.sameRequest, culprits: blame(...calls.filter(took).map((c) => c.index)) };
+  }
+  if (Object.values(truth.reserved).some((q) => q < 0)) {
+    const releases = calls.filter((c) => c.op === 'inventory.release');
+    return { actual: `Order ${id} gave back more stock than it reserved (${JSON.stringify(truth.reserved)}): the release took effect more than once.`, hint: HINT.sameRequest, culprits: blame(...releases.map((c) => c.index)) };
+  }
+  if (truth.refunds > 0) {
+    const refunds = calls.filter((c) => c.op === 'payments.refund');
+    return { actual: `Order ${id} was refunded: the pivot (the charge) was compensated.`, hint: HINT.pivot, culprits: blame(...refunds.map((c) => c.index)) };
+  }
+  const charged = calls.find((c) => c.op === 'payments.charge' && took(c));
+  if (charged && compensations.length > 0) {
+    const after = compensations.filter((c) => c.index > charged.index);
+    if (after.length > 0) {
+      return { actual: `Order ${id} was charged, then compensated (${after.map((c) => c.op).join(', ')}).`, hint: HINT.pivot, culprits: blame(charged.index, ...after.map((c) => c.index)) };
+    }
+  }
+  const releases = calls.filter((c) => c.op === 'inventory.release');
+  const rejects = calls.filter((c) => c.op === 'orders.reject');
+  const firstReject = rejects[0];
+  const lateRelease = releases.find((r) => firstReject !== undefined && r.index > firstReject.index && took(r));
+  if (lateRelease && firstReject) {
+    return { actual: `Order ${id}: the order was rejected before its stock was released (compensations in forward order).`, hint: HINT.reverse, culprits: blame(firstReject.index, lateRelease.index) };
+  }
+
+  if (!completedTruth && !compensatedTruth) {
+    if (order.status === undefined && untouched) {
+      // The orchestrator died before it did anything: nothing to finish.
+    } else {
+      const hint = renamed.length > 0 ? HINT.sameRequest : order.status === 'compensated' && calls.some((c) => COMPENSATIONS.has(c.op) && (c.outcome === 'technical' || c.outcome === 'ambiguous')) ? HINT.retryCompensation : order.status === undefined ? HINT.log : HINT.finish;
+      return { actual: `Order ${id} ended half-done: status ${truth.status}, holding ${JSON.stringify(truth.reserved)}, ${truth.charges} charge(s), ${truth.shipments} shipment(s); placeOrder said ${order.status ?? order.failure ?? '?'}.${renamedText}`, hint, culprits: blame(...calls.map((c) => c.index)) };
+    }
+  }
+  if (order.status !== undefined) {
+    const told = completedTruth ? 'completed' : 'compensated';
+    if (order.status !== told) {
+      return { actual: `placeOrder said ${order.status} for ${id}, but the services show it ${told}.`, hint: HINT.finish, culprits: blame() };
+    }
+  } else if (mustAnswer) {
+    return { actual: `placeOrder for ${id} gave no answer: ${order.failure ?? '?'}.`, hint: 'placeOrder must run the saga to its end and return { orderId, status }. The history shows what it threw.', culprits: blame() };
+  }
+  const real = completedTruth ? 'completed' : untouched ? 'untouched' : 'compensated';
+  if (input.expect !== 'either' && real !== input.expect && !(real === 'untouched' && (order.status === undefined || input.expect === 'compensated'))) {
+    const hint = renamed.length > 0 ? HINT.sameRequest : input.expect === 'completed' ? (calls.some((c) => c.outcome === 'ambiguous' || c.outcome === 'technical') ? HINT.technical : input.plan.some((p) => /after the pivot|shipping|approve/.test(p)) ? HINT.pivot : HINT.finish) : HINT.finish;
+    return { actual: `Order ${id} (${input.plan.join('; ') || 'no faults'}) ended ${real}; expected ${input.expect}.${renamedText}`, hint, culprits: blame(...calls.filter((c) => c.outcome !== 'ok').map((c) => c.index)) };
+  }
+  return undefined;
+}
+
+/** Judges every order of the history against the services' truth: the shared part of every check. */
+function judgeAll(history: readonly SagaEvent[], mustAnswer: boolean, what: string): Verdict {
+  const found = truthOf(history);
+  const orders = ordersOf(history);
+  if (!found || orders.length === 0) {
+    return undecided("The scenario did not get as far as reading the services' state.");
+  }
+  for (const order of orders) {
+    const truth = found.truth.orders.find((t) => t.orderId === order.input.orderId);
+    if (!truth) continue;
+    const violation = judgeOrder(order, callsOf(history, order.input.orderId), truth, found.index, mustAnswer);
+    if (violation) {
+      return fail(violation.actual, violation.hint, violation.culprits, { focus: focusOn(history, order.input.orderId) });
+    }
+  }
+  return pass(`${orders.length} ${what}: every one ended as it should, each effect once.`);
+}
+
+export const checkCompensateInReverse = (h: readonly SagaEvent[]): Verdict => judgeAll(h, true, 'orders refused at a step');
+export const checkTechnicalRetried = (h: readonly SagaEvent[]): Verdict => judgeAll(h, true, 'orders with technical failures');
+export const checkAmbiguous = (h: readonly SagaEvent[]): Verdict => judgeAll(h, true, 'orders with a step that timed out after committing');
+export const checkForwardAfterPivot = (h: readonly SagaEvent[]): Verdict => judgeAll(h, true, 'orders failing after the pivot');
+export const checkCompensationRetried = (h: readonly SagaEvent[]): Verdict => judgeAll(h, true, 'orders with failing compensations');
+export const checkCrashRecovery = (h: readonly SagaEvent[]): Verdict => judgeAll(h, false, 'sagas killed at a commit point and recovered');
+export const checkRandomSchedules = (h: readonly SagaEvent[]): Verdict => judgeAll(h, true, 'sagas under random fault schedules');
+
+/** The concurrent check: every order's invariants, then the stock conserved across them. */
+export function checkConcurrentOrders(history: readonly SagaEvent[]): Verdict {
+  const each = judgeAll(history, true, 'concurrent orders');
+  if (each.status !== 'pass') return each;
+  const found = truthOf(history);
+  if (!found) return undecided('No truth recorded.');
+  for (const s of found.truth.stock) {
+    const held = found.truth.orders.reduce((sum, o) => sum + (o.reserved[s.sku] ?? 0), 0);
+    if (s.initial - s.available !== held) {
+      return fail(`Stock of ${s.sku} is not conserved: ${s.initial} at the start, ${s.available} on the shelf, ${held} held by orders.`, HINT.sameRequest, [found.index]);
+    }
+  }
+  return each;
+}

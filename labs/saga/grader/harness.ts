@@ -1,0 +1,124 @@
+/**
+ * The Saga grader's side of a run: its services (services.ts), whose every call is recorded
+ * on its order's `svc:` lane, and the learner's process, where the adapter runs the
+ * learner's placeOrder and recover against them, with the saga log in the run's schema.
+ * Each event is recorded in the scenario's history as the vocabulary of history.ts says.
+ */
+import type { HistoryRecorder } from '../../../src/core/grading/history';
+import { DatabaseLearner } from '../../../src/core/grading/learnerProcess';
+import type { Sandbox } from '../../../src/core/grading/sandbox';
+import { type Expectation, GRADER, PLACE, type PlaceInput, RECOVER, RECOVERY, type SagaEvent, type TruthNote, orderLane, serviceLane } from './history';
+import { CALL_TIMEOUT_MS, POOL_SIZE, SERVICE_TIMEOUT_MS } from './limits';
+import type { OrderInput, SagaAdapter } from './protocol';
+import type { SagaServices, ServiceCall, ServiceFault } from './services';
+import type { SagaOperation } from './steps';
+
+type History = HistoryRecorder<SagaEvent>;
+
+/** Records a call the services answered on its order's lane, as ok, fail or info by its outcome. */
+function recordCall(history: History, call: ServiceCall): void {
+  const process = serviceLane(call.orderId);
+  const detail = call.detail !== undefined ? { detail: call.detail } : {};
+  const answer = { attempt: call.attempt, requestId: call.requestId };
+  switch (call.outcome) {
+    case 'ok':
+    case 'replayed':
+      history.record({ process, type: 'ok', op: call.op, value: { outcome: call.outcome, ...answer }, ...detail });
+      return;
+    case 'business':
+    case 'invalid':
+      history.record({ process, type: 'fail', op: call.op, value: { outcome: call.outcome, ...answer }, ...detail });
+      return;
+    case 'technical':
+    case 'ambiguous':
+      history.record({ process, type: 'info', op: call.op, value: { outcome: call.outcome, ...answer }, ...detail });
+      return;
+  }
+}
+
+/** A planned fault as the history's text names it. */
+function faultText(fault: ServiceFault | undefined): string {
+  if (fault === undefined) return 'ok';
+  switch (fault.kind) {
+    case 'business':
+      return `refused (${fault.reason})`;
+    case 'delay':
+      return `slow ${fault.ms} ms`;
+    default:
+      return fault.kind;
+  }
+}
+
+export class SagaHarness {
+  readonly learner: DatabaseLearner<SagaAdapter>;
+  private stopWatching: () => void = () => undefined;
+
+  constructor(
+    sandbox: Sandbox,
+    readonly services: SagaServices,
+    config: { readonly databaseUrl: string; readonly schema: string },
+  ) {
+    this.learner = new DatabaseLearner<SagaAdapter>(sandbox, async (client) => {
+      const result = await client.call('configure', [{ ...config, servicesUrl: services.url, poolSize: POOL_SIZE, callTimeoutMs: SERVICE_TIMEOUT_MS }], 20_000);
+      if (!result.ok) {
+        throw new Error(`The grader could not connect the learner's process to the database: ${result.message}`);
+      }
+    });
+  }
+
+  /** Records the services' calls into the history, each on its order's `svc:` lane. */
+  watch(history: History): void {
+    this.services.resetCalls();
+    this.stopWatching = this.services.onCall(
+      (call) => recordCall(history, call),
+      (start) => {
+        history.record({ process: serviceLane(start.orderId), type: 'invoke', op: start.op, value: { requestId: start.requestId, attempt: start.attempt } });
+      },
+    );
+  }
+
+  unwatch(): void {
+    this.stopWatching();
+  }
+
+  /** Plans faults for an order and notes them in the history. */
+  plan(history: History, orderId: string, op: SagaOperation, faults: readonly (ServiceFault | undefined)[]): string {
+    this.services.plan(orderId, op, faults);
+    const text = `${op}: ${faults.map(faultText).join(', ')}`;
+    history.record({ process: GRADER, type: 'fault', op: `order ${orderId}: ${text}` });
+    return text;
+  }
+
+  /** Runs placeOrder; `armed` says where the grader armed a kill, which names the end of a call the kill cut short. */
+  async place(history: History, order: OrderInput, expect: Expectation, plan: readonly string[], armed?: string): Promise<void> {
+    await this.learner.ensureRunning();
+    const process = orderLane(order.orderId);
+    history.record({ process, type: 'invoke', op: PLACE, value: { ...order, expect, plan } satisfies PlaceInput });
+    const result = await this.learner.client.call('placeOrder', [order], CALL_TIMEOUT_MS);
+    if (result.ok) {
+      history.record({ process, type: 'ok', op: PLACE, value: result.value });
+    } else {
+      const killed = result.kind !== 'threw' && armed !== undefined && this.learner.ended && this.learner.sandbox.endReason?.kind === 'exited';
+      // A throw's message is "placeOrder threw <name>: <message>" (see Sandbox.call).
+      history.record({ process, type: 'info', op: PLACE, detail: killed ? `the grader killed the orchestrator ${armed}` : result.message });
+    }
+  }
+
+  async recover(history: History): Promise<void> {
+    await this.learner.ensureRunning();
+    history.record({ process: RECOVERY, type: 'invoke', op: RECOVER });
+    const result = await this.learner.client.call('recover', [], CALL_TIMEOUT_MS);
+    if (result.ok) {
+      history.record({ process: RECOVERY, type: 'ok', op: RECOVER, value: result.value });
+    } else {
+      history.record({ process: RECOVERY, type: 'info', op: RECOVER, detail: result.message });
+    }
+  }
+
+  /** Notes the services' truth about the orders, and the stock of their SKUs, at the end of a scenario. */
+  async recordTruth(history: History, orderIds: readonly string[]): Promise<void> {
+    const [orders, stock] = await Promise.all([this.services.truth(orderIds), this.services.stockTruth()]);
+    const truth: TruthNote = { orders, stock: stock.filter((s) => orders.some((o) => s.sku.startsWith(o.orderId.split('-')[0] ?? ''))) };
+    history.record({ process: GRADER, type: 'note', op: 'truth', value: truth });
+  }
+}

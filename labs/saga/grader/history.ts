@@ -1,0 +1,161 @@
+/**
+ * The Saga grader's history, as a vocabulary: what each kind of event carries, and how the
+ * checkers read it back. Each order has two lanes: `order:<id>`, where placeOrder is invoked
+ * with the order and ends (with the learner's answer, or without one: it threw, hung, or
+ * the grader killed the orchestrator), and `svc:<id>`, where the grader's services record
+ * every call of the order they received and how they answered it. `recovery` holds the
+ * calls of recover(), `orchestrator` the kills, and `grader` the faults planned, remarks,
+ * and at the end the services' truth, which the checkers judge every order against.
+ */
+import type { CrashEvent, FaultEvent, PlainEvent, RemarkEvent, ValueEvent } from '../../../src/core/grading/history';
+import type { HistoryFocus } from '../../../src/core/grading/report';
+import type { OrderInput } from './protocol';
+import type { CallOutcome, OrderTruth, StockTruth } from './services';
+import type { SagaOperation } from './steps';
+
+export type { CallOutcome, OrderTruth, StockTruth } from './services';
+
+export const PLACE = 'placeOrder';
+export const RECOVER = 'recover';
+/** The lanes of the grader itself, of recover()'s calls, and of the orchestrator's process. */
+export const GRADER = 'grader';
+export const RECOVERY = 'recovery';
+export const ORCHESTRATOR = 'orchestrator';
+/** The lane of an order's saga. */
+export const orderLane = (orderId: string): string => `order:${orderId}`;
+/** The lane of the services' calls for an order. */
+export const serviceLane = (orderId: string): string => `svc:${orderId}`;
+
+/** What the scenario expects of an order: its outcome, or either (decided by races). */
+export type Expectation = 'completed' | 'compensated' | 'either';
+
+/** placeOrder's invocation: the order, and what the scenario planned for it and expects. */
+export interface PlaceInput extends OrderInput {
+  readonly expect: Expectation;
+  /** The faults planned for this order, as text. */
+  readonly plan: readonly string[];
+}
+
+/** A call of an operation as it reached the services. */
+export interface ServiceRequest {
+  readonly requestId: string;
+  /** The call's number for this order and operation, from 1 (0: a malformed request). */
+  readonly attempt: number;
+}
+
+/** How the services answered a call (`O`: the outcomes an event of its type can have). */
+export interface ServiceAnswer<O extends CallOutcome = CallOutcome> {
+  readonly outcome: O;
+  readonly attempt: number;
+  readonly requestId: string;
+}
+
+/** The `truth` note: what the services' tables hold at the end of the scenario. */
+export interface TruthNote {
+  readonly orders: readonly OrderTruth[];
+  readonly stock: readonly StockTruth[];
+}
+
+export type SagaEvent =
+  // order:<id>. The answer of a placeOrder that returned is the learner's, as returned: ordersOf judges it.
+  | ValueEvent<'invoke', typeof PLACE, PlaceInput>
+  | ValueEvent<'ok', typeof PLACE, unknown>
+  | PlainEvent<'info', typeof PLACE>
+  // svc:<id>. A call done or replayed is ok; refused or malformed, it failed (nothing was done);
+  // technical or ambiguous, its outcome is unknown to the orchestrator (info).
+  | ValueEvent<'invoke', SagaOperation, ServiceRequest>
+  | ValueEvent<'ok', SagaOperation, ServiceAnswer<'ok' | 'replayed'>>
+  | ValueEvent<'fail', SagaOperation, ServiceAnswer<'business' | 'invalid'>>
+  | ValueEvent<'info', SagaOperation, ServiceAnswer<'technical' | 'ambiguous'>>
+  // recovery: recover() and its answer, as returned.
+  | PlainEvent<'invoke', typeof RECOVER>
+  | ValueEvent<'ok', typeof RECOVER, unknown>
+  | PlainEvent<'info', typeof RECOVER>
+  // orchestrator: the grader killed the learner's process.
+  | CrashEvent
+  // grader: the faults planned for an order ("order <id>: ..."), remarks, the services' truth.
+  | FaultEvent
+  | RemarkEvent
+  | ValueEvent<'note', 'truth', TruthNote>;
+
+/** One placeOrder, from its invocation to its end. */
+export interface OrderRecord {
+  readonly input: PlaceInput;
+  readonly invoked: number;
+  readonly ended: number | undefined;
+  /** What the learner's placeOrder returned, or undefined (it crashed, threw, or was killed). */
+  readonly status: 'completed' | 'compensated' | undefined;
+  readonly failure: string | undefined;
+}
+
+/** One call the services answered for an order. */
+export interface CallRecord {
+  readonly op: SagaOperation;
+  readonly outcome: CallOutcome;
+  readonly requestId: string;
+  readonly index: number;
+}
+
+/** The status a SagaOutcome returned by the learner's code declares, if it is one. */
+function declaredStatus(answer: unknown): 'completed' | 'compensated' | undefined {
+  if (typeof answer !== 'object' || answer === null || !('status' in answer)) return undefined;
+  return answer.status === 'completed' || answer.status === 'compensated' ? answer.status : undefined;
+}
+
+/** Every placeOrder of the history, in the order they were invoked, each with how it ended. */
+export function ordersOf(history: readonly SagaEvent[]): OrderRecord[] {
+  const open = new Map<string, { index: number; input: PlaceInput }>();
+  const done: OrderRecord[] = [];
+  history.forEach((e, index) => {
+    if (e.type === 'invoke' && e.op === PLACE) {
+      open.set(e.process, { index, input: e.value });
+      return;
+    }
+    if ((e.type === 'ok' || e.type === 'info') && e.op === PLACE) {
+      const started = open.get(e.process);
+      if (!started) return;
+      open.delete(e.process);
+      if (e.type === 'ok') {
+        const status = declaredStatus(e.value);
+        done.push({ input: started.input, invoked: started.index, ended: index, status, failure: status === undefined ? `placeOrder returned ${JSON.stringify(e.value)}` : undefined });
+      } else {
+        done.push({ input: started.input, invoked: started.index, ended: index, status: undefined, failure: e.detail ?? 'no answer' });
+      }
+    }
+  });
+  for (const [, started] of open) {
+    done.push({ input: started.input, invoked: started.index, ended: undefined, status: undefined, failure: 'it never ended' });
+  }
+  return done.sort((a, b) => a.invoked - b.invoked);
+}
+
+/** The services' answers for one order, in order (completions on its `svc:` lane). */
+export function callsOf(history: readonly SagaEvent[], orderId: string): CallRecord[] {
+  const lane = serviceLane(orderId);
+  const out: CallRecord[] = [];
+  history.forEach((e, index) => {
+    if (e.process !== lane) return;
+    if ((e.type === 'ok' || e.type === 'fail' || e.type === 'info') && e.op !== PLACE && e.op !== RECOVER) {
+      out.push({ op: e.op, outcome: e.value.outcome, requestId: e.value.requestId, index });
+    }
+  });
+  return out;
+}
+
+/** The services' truth, as the grader noted it last, with its index. */
+export function truthOf(history: readonly SagaEvent[]): { truth: TruthNote; index: number } | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const e = history[i];
+    if (e !== undefined && e.process === GRADER && e.type === 'note' && e.op === 'truth' && e.value !== undefined) {
+      return { truth: e.value, index: i };
+    }
+  }
+  return undefined;
+}
+
+/** The part of the history that shows one order: its saga, its service calls, its faults, the crashes and recoveries meanwhile. */
+export function focusOn(history: readonly SagaEvent[], orderId: string): HistoryFocus {
+  const planned = `order ${orderId}:`;
+  const events = history.flatMap((e, i) => (e.process === GRADER && e.type === 'fault' && e.op.startsWith(planned) ? [i] : []));
+  return { label: `order ${orderId}`, processes: [orderLane(orderId), serviceLane(orderId)], context: [RECOVERY, ORCHESTRATOR], events };
+}

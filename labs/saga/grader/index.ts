@@ -1,0 +1,41 @@
+/**
+ * The Saga lab's grader: the learner's orchestrator runs the Place Order saga in the
+ * sandbox, its log in the lab's PostgreSQL (in Docker, or embedded), against the grader's
+ * own services (orders, inventory, payments, shipping; services.ts), whose tables are the
+ * truth. Each scenario plans faults per order and step, crashes the orchestrator at its
+ * commit points, or runs many orders at once; each checker is a pure function of the
+ * recorded history, which ends with the services' truth.
+ */
+import { defineLabGrader } from '../../../src/core/grading/labGrader';
+import { SagaHarness } from './harness';
+import { scenarios } from './scenarios';
+import { SagaServices } from './services';
+
+export const grader = defineLabGrader({
+  entry: 'src/saga.ts',
+  contract: { migrate: 'function', placeOrder: 'function', recover: 'function' },
+  memoryMb: 256,
+  services: 'database',
+  engineLabel: (backend) => (backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL'),
+  scenarios,
+  async open(run) {
+    const databaseUrl = run.databaseUrl;
+    if (databaseUrl === undefined) {
+      throw new Error("Grading saga needs the lab's PostgreSQL: start its database first.");
+    }
+    // The services keep their tables in schemas of their own beside the run's, dropped when it closes.
+    const services = await SagaServices.start(databaseUrl, `${run.runName}_svc`);
+    const harness = new SagaHarness(run.sandbox, services, { databaseUrl, schema: run.runName });
+    const close = async (): Promise<void> => {
+      await harness.learner.finish();
+      await services.close();
+    };
+    try {
+      await harness.learner.setUp();
+    } catch (error) {
+      await close().catch(() => undefined);
+      throw error;
+    }
+    return { harness, close };
+  },
+});

@@ -1,0 +1,119 @@
+/**
+ * Getting a lab's services ready for its grader, the same way in the editor and the CLI:
+ * start them (or reuse the running ones) on the backend wanted; when Docker cannot be
+ * reached and no backend was insisted on, fall back to what can stand in without it (the
+ * embedded PostgreSQL, or the grader's own stand-ins); and after the grading, read the
+ * services again, since a grader that killed a container got it back on another port.
+ * Each face brings its own way of starting services (GradingServices); the decisions are here.
+ */
+import type { Backend } from '../backend';
+import type { Lab } from '../labs/catalog';
+import { type LabServicesForGrading, type StartedServices, labAllowsEmbedded } from '../services/labServicesController';
+import { DockerUnavailableError } from '../services/runtime';
+import type { GradeOptions } from './gradeLab';
+import type { LabGrader } from './labGrader';
+
+/** How a face starts a lab's services (the CLI's controller; the editor's manager, with its progress and views). */
+export interface GradingServices {
+  /**
+   * Starts the lab's services on `backend`, or reuses them when they already run there, and
+   * says where they are. Rejects with DockerUnavailableError when Docker cannot be reached.
+   */
+  up(lab: Lab, labDir: string, backend: Backend, signal?: AbortSignal): Promise<StartedServices>;
+  /** The started containers, as a grader that breaks them needs them (Docker only). */
+  forGrading(started: StartedServices): LabServicesForGrading;
+  /** Reads the running containers again after a grading that may have restarted some (.env and views follow). */
+  refresh(lab: Lab, labDir: string): Promise<void>;
+}
+
+export interface GradingPlan {
+  readonly backend: Backend;
+  /** What runs the lab's services, as the report names it. */
+  readonly engine: string;
+  /** The services part of gradeLab's options. */
+  readonly services: Pick<GradeOptions, 'databaseUrl' | 'labServices'>;
+  /** Set when the grading runs elsewhere than wanted, saying why, for the learner. */
+  readonly fallback?: string;
+  /** Call once the grading ended, however it ended. */
+  finish(): Promise<void>;
+}
+
+export interface PrepareGradingOptions {
+  readonly lab: Lab;
+  readonly labDir: string;
+  readonly grader: LabGrader;
+  /** The backend the learner insisted on (`--backend`); no fallback then. */
+  readonly requested?: Backend;
+  /** The backend to try when none was insisted on (Docker, or the learner's setting for the lab). */
+  readonly preferred: Backend;
+  readonly services: GradingServices;
+  readonly signal?: AbortSignal;
+}
+
+function firstLine(error: Error): string {
+  return error.message.split('\n')[0] ?? '';
+}
+
+/** Starts (or reuses) what the lab's grader needs; see the file's comment. */
+export async function prepareGrading(options: PrepareGradingOptions): Promise<GradingPlan> {
+  const { lab, labDir, grader, services, signal } = options;
+  const wanted = options.requested ?? options.preferred;
+  const mayFallBack = options.requested === undefined;
+  const done = async (): Promise<void> => undefined;
+
+  if (grader.services === 'none') {
+    return { backend: wanted, engine: grader.engineLabel(wanted), services: {}, finish: done };
+  }
+
+  if (grader.services === 'database') {
+    const databaseUrl = (started: StartedServices): string => {
+      const url = started.connections[0]?.url;
+      if (url === undefined) {
+        throw new Error(`The lab's database did not start, so ${lab.id} cannot be graded. Start its databases (Containers view, or "data-labs services up ${lab.id}") and grade again.`);
+      }
+      return url;
+    };
+    try {
+      const started = await services.up(lab, labDir, wanted, signal);
+      return { backend: wanted, engine: grader.engineLabel(wanted), services: { databaseUrl: databaseUrl(started) }, finish: done };
+    } catch (error) {
+      if (!(error instanceof DockerUnavailableError) || wanted !== 'docker' || !mayFallBack || !labAllowsEmbedded(lab)) {
+        throw error;
+      }
+      const started = await services.up(lab, labDir, 'embedded', signal);
+      return {
+        backend: 'embedded',
+        engine: grader.engineLabel('embedded'),
+        services: { databaseUrl: databaseUrl(started) },
+        fallback: `Docker is not reachable (${firstLine(error)}); grading on the embedded PostgreSQL instead. Checks that need real concurrency will be "unknown".`,
+        finish: done,
+      };
+    }
+  }
+
+  // The grader breaks the lab's own containers on Docker, and brings stand-ins of its own otherwise.
+  if (wanted === 'embedded') {
+    return { backend: 'embedded', engine: grader.engineLabel('embedded'), services: {}, finish: done };
+  }
+  try {
+    const started = await services.up(lab, labDir, 'docker', signal);
+    return {
+      backend: 'docker',
+      engine: grader.engineLabel('docker'),
+      services: { labServices: services.forGrading(started) },
+      // A container the grader killed came back, maybe on another port: .env follows.
+      finish: () => services.refresh(lab, labDir),
+    };
+  } catch (error) {
+    if (!(error instanceof DockerUnavailableError) || !mayFallBack) {
+      throw error;
+    }
+    return {
+      backend: 'embedded',
+      engine: grader.engineLabel('embedded'),
+      services: {},
+      fallback: `Docker is not reachable (${firstLine(error)}); grading on the grader's ${grader.engineLabel('embedded')} instead.`,
+      finish: done,
+    };
+  }
+}

@@ -1,1 +1,0 @@
-../../../../../../labs/idempotency-keys/starter/src/types.ts

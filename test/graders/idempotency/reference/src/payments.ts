@@ -1,1 +1,0 @@
-../../../../../labs/idempotency-keys/solution/src/payments.ts

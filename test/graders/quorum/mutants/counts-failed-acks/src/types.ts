@@ -1,1 +1,0 @@
-../../../../../../labs/quorum/starter/src/types.ts

@@ -1,1 +1,0 @@
-../../../../../labs/quorum/solution/src/quorum.ts

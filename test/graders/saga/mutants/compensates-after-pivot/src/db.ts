@@ -1,1 +1,0 @@
-../../../../../../labs/saga/starter/src/db.ts

@@ -1,1 +1,0 @@
-../../../../../labs/saga/solution/src/saga.ts
