@@ -49,7 +49,7 @@ export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, 
       this.timer = undefined;
     }
     if (visible) {
-      this.timer = setInterval(() => this.refresh(), POLL_MS);
+      this.timer = setInterval(() => void this.refresh(), POLL_MS);
     }
   }
 

@@ -18,7 +18,7 @@
 //    min and max over --runs checks (after one untimed). Target: each within 1 s.
 // b) Jepsen register logs (`INFO  jepsen.util - 3	:invoke	:cas	[1 2]`): every
 //    test_data/jepsen/*.log of porcupine's repository (etcd, 5 clients, cas-register), when
-//    its source is found ($PORCUPINE_SRC, else the mirror at PORCUPINE_MIRROR below), and
+//    its source is given ($PORCUPINE_SRC), and
 //    four logs this script writes (so there is always data). For each log, the median over
 //    --runs batches of the time of one check (a batch repeats the check for at least
 //    --min-ms, after an untimed batch, so that sub-millisecond checks are measured), for our
@@ -39,7 +39,6 @@ import { parseArgs } from 'node:util';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
-const PORCUPINE_MIRROR = '/work/.mirror/anishathalye+porcupine/repo';
 const KV_TARGET_MS = 1000;
 const RATIO_TARGET = 3;
 
@@ -51,8 +50,8 @@ const USAGE = `Usage: node test/bench/checker.mjs [options]
   --ours-only     skip porcupine
   -h, --help
 
-Environment: PORCUPINE_SRC=/path/to/porcupine (a checkout or a bare git repository);
-without it, ${PORCUPINE_MIRROR} is used when present.`;
+Environment: PORCUPINE_SRC=/path/to/porcupine (a checkout or a bare git repository of
+github.com/anishathalye/porcupine); without it, porcupine is skipped and only ours is timed.`;
 
 let options;
 try {
@@ -290,15 +289,14 @@ function generateLogs(dir) {
 
 /** Porcupine's source folder (extracted from a bare repository into `work` when needed), or why not. */
 function findPorcupine() {
-  const given = process.env.PORCUPINE_SRC;
-  const candidate = given ?? (fs.existsSync(PORCUPINE_MIRROR) ? PORCUPINE_MIRROR : undefined);
+  const candidate = process.env.PORCUPINE_SRC;
   if (candidate === undefined) {
-    return { why: `PORCUPINE_SRC is not set and ${PORCUPINE_MIRROR} does not exist` };
+    return { why: 'PORCUPINE_SRC is not set (a checkout, or a bare git repository, of github.com/anishathalye/porcupine)' };
   }
   if (fs.existsSync(path.join(candidate, 'checker.go'))) {
     return { dir: candidate };
   }
-  // A bare repository (such as the mirror): its newest commit, extracted.
+  // A bare repository: its newest commit, extracted.
   const dir = path.join(work, 'porcupine-src');
   fs.mkdirSync(dir);
   const archive = spawnSync('git', ['--git-dir', candidate, 'archive', '--format=tar', 'HEAD'], { maxBuffer: 256 * 1024 * 1024 });
@@ -412,7 +410,7 @@ if (options.only !== 'a') {
   if (porcupine.dir) {
     const dir = path.join(porcupine.dir, 'test_data', 'jepsen');
     const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.log')).sort() : [];
-    console.log(`   porcupine's test data: ${files.length} logs from ${process.env.PORCUPINE_SRC ? porcupine.dir : PORCUPINE_MIRROR}${porcupine.commit ? ` (commit ${porcupine.commit})` : ''}`);
+    console.log(`   porcupine's test data: ${files.length} logs from ${porcupine.dir}${porcupine.commit ? ` (commit ${porcupine.commit})` : ''}`);
     for (const name of files) logs.push({ name, file: path.join(dir, name), model: 'cas-register' });
   } else {
     console.log(`   porcupine's test data skipped: ${porcupine.why}`);

@@ -8,8 +8,8 @@ import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { HistoryFocus, Verdict } from '../../../src/core/grading/report';
 import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, faultIndexes, keyFocus, opEvents, opensOf, registerOps, replicaNotes } from './history';
 import { N, OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
-import type { OpenInput, Version } from './protocol';
-import { isNewer } from './replicaStore';
+import type { OpenInput } from './protocol';
+import { type Version, isNewer } from './versions';
 
 const show = (value: string | null | undefined): string => (value === null || value === undefined ? 'nothing' : `'${value}'`);
 const showVersion = (v: Version | null | undefined): string => (v === null || v === undefined ? 'no version' : `version ${v.ts}/${v.writer}`);

@@ -3,9 +3,9 @@
  * other: the adapter's functions as a type, which the adapter implements and the harness
  * calls through a typed sandbox client, and the plain data they pass. Types only.
  */
-import type { Version } from './replicaStore';
+import type { Version } from './versions';
 
-export type { Stored, Version } from './replicaStore';
+export type { Stored, Version } from './versions';
 
 /** Where one replica is reached: its fault proxy. */
 export interface ReplicaAddress {

@@ -7,16 +7,9 @@
  * replica directly.
  */
 import { RespError, type RespValue } from '../../../src/core/services/resp';
+import type { Stored } from './versions';
 
-export interface Version {
-  readonly ts: number;
-  readonly writer: string;
-}
-
-export interface Stored {
-  readonly value: string;
-  readonly version: Version;
-}
+export { type Stored, type Version, isNewer } from './versions';
 
 /** Something that sends one command and gives its reply (a RespClient). */
 export interface CommandSender {
@@ -38,11 +31,6 @@ export const WRITE_SCRIPT = [
   "redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'writer', ARGV[2], 'value', ARGV[3])",
   'return 1',
 ].join('\n');
-
-/** Whether version a is newer than b (the order the write script applies). */
-export function isNewer(a: Version, b: Version): boolean {
-  return a.ts !== b.ts ? a.ts > b.ts : a.writer > b.writer;
-}
 
 function replyError(reply: RespValue, what: string): Error {
   return new Error(reply instanceof RespError ? `${what}: the replica answered "${reply.message}"` : `${what}: unexpected reply ${JSON.stringify(reply)}`);

@@ -131,6 +131,7 @@ export class SagaServices {
       connectionString: databaseUrl,
       max: 8,
       connectionTimeoutMillis: 10_000,
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- pg-pool awaits it (see above)
       onConnect: async (client: pg.ClientBase) => {
         await client.query('SET synchronous_commit TO off');
       },

@@ -93,7 +93,10 @@ export class GradedDb {
       connectionString: options.databaseUrl,
       max: options.poolSize,
       connectionTimeoutMillis: 10_000,
-      // The embedded server ignores the startup option `-c search_path`, so it is sent after connecting.
+      // The embedded server ignores the startup option `-c search_path`, so it is sent after
+      // connecting. pg-pool waits for the promise onConnect returns before it hands the
+      // connection out, although its types say void.
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- pg-pool awaits it
       onConnect: async (client: PgModule.ClientBase) => {
         // A commit still commits; it just does not wait for the disk. The grader kills the
         // learner's process, never the database, so nothing it checks depends on the flush,
