@@ -252,6 +252,54 @@ describe('FaultProxy', () => {
     expect(proxy.stats().bytesToService).toBe(0);
   });
 
+  it('settle(): healing a black hole waits until nothing more arrives, so bytes on their way are dropped, not delivered late', async () => {
+    const echo = await echoServer();
+    const proxy = await startProxy(echo.port);
+    const client = await connect(proxy.port);
+    // Not dropping: nothing to wait for.
+    expect(await proxy.settle(40)).toBe(0);
+    proxy.drop();
+    // A sender still writing into the black hole: every 15 ms for 150 ms.
+    let sent = 0;
+    const writer = setInterval(() => {
+      client.write('x');
+      sent++;
+    }, 15);
+    const stopWriting = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        clearInterval(writer);
+        resolve();
+      }, 150),
+    );
+    const t0 = performance.now();
+    const waited = await proxy.settle(40, 2_000);
+    await stopWriting;
+    // It waited past the last write, plus the quiet spell.
+    expect(waited).toBeGreaterThanOrEqual(150);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(150);
+    proxy.heal();
+    const after = readBytes(client, 5);
+    client.write('after');
+    expect((await after).toString()).toBe('after');
+    expect(proxy.stats().bytesDropped).toBe(sent);
+    expect(proxy.stats().bytesToService).toBe(0 + 'after'.length);
+  });
+
+  it('settle() gives up after its longest wait when bytes keep coming', async () => {
+    const echo = await echoServer();
+    const proxy = await startProxy(echo.port);
+    const client = await connect(proxy.port);
+    proxy.drop();
+    const writer = setInterval(() => client.write('y'), 5);
+    try {
+      const waited = await proxy.settle(100, 300);
+      expect(waited).toBeGreaterThanOrEqual(300);
+      expect(proxy.state.dropping).toBe(true);
+    } finally {
+      clearInterval(writer);
+    }
+  });
+
   it('holds an orderly close during a drop and passes it on after heal', async () => {
     const echo = await echoServer();
     const proxy = await startProxy(echo.port);

@@ -13,6 +13,9 @@ import type { ReplicaCluster } from './replicas';
 
 type History = HistoryRecorder<QuorumEvent>;
 
+/** The longest a scenario waits for the replicas to show what it waits for (see `until`). */
+const SETTLE_TIMEOUT_MS = 1_500;
+
 const show = (value: string): string => `'${value}'`;
 
 export class QuorumHarness {
@@ -95,13 +98,47 @@ export class QuorumHarness {
     history.record({ process: NEMESIS, type: 'heal', op: 'heal every replica' });
   }
 
-  /** Reads what each replica holds for the keys, directly, into the history. */
-  async inspect(history: History, keys: readonly string[]): Promise<void> {
-    for (const key of keys) {
-      const held = await this.cluster.inspect(this.namespace + key);
-      const note: ReplicasNote = { key, held: held.map((h) => (h === undefined ? 'unreachable' : h)) };
-      history.record({ process: GRADER, type: 'note', op: 'replicas', value: note });
+  /** What each replica holds for each key, read directly (undefined: it did not answer). */
+  private held(keys: readonly string[]): Promise<(Stored | null | undefined)[][]> {
+    return Promise.all(keys.map((key) => this.cluster.inspect(this.namespace + key)));
+  }
+
+  /**
+   * Waits until what the replicas hold of `keys` satisfies `done`, reading them directly
+   * every few milliseconds, for at most `timeoutMs`. The scenarios wait on what they need to
+   * see (a write's last copies landed, a repair done) rather than for a fixed time: as long
+   * as that takes on a loaded machine, and no longer. Returns whether it came.
+   */
+  async until(keys: readonly string[], done: (held: (Stored | null | undefined)[][]) => boolean, timeoutMs = SETTLE_TIMEOUT_MS): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (done(await this.held(keys))) return true;
+      if (performance.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /** Waits until every replica holds `value` for each of `keys` (the copies a write quorum did not wait for have landed). */
+  everywhere(keys: readonly string[], value: string): Promise<boolean> {
+    return this.until(keys, (held) => held.every((replicas) => replicas.every((h) => h !== undefined && h !== null && h.value === value)));
+  }
+
+  /**
+   * Reads what each replica holds for the keys, directly, into the history: once the
+   * replicas agree on each key (repairs under way have landed), or once `timeoutMs` has
+   * passed (a repair that never comes is what the checker then sees).
+   */
+  async inspect(history: History, keys: readonly string[], timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
+    const agree = (replicas: (Stored | null | undefined)[]): boolean => {
+      const [first] = replicas;
+      return first !== undefined && first !== null && replicas.every((h) => h !== undefined && h !== null && h.value === first.value && h.version.ts === first.version.ts && h.version.writer === first.version.writer);
+    };
+    await this.until(keys, (held) => held.every(agree), timeoutMs);
+    const held = await this.held(keys);
+    keys.forEach((key, k) => {
+      const note: ReplicasNote = { key, held: (held[k] ?? []).map((h) => (h === undefined ? 'unreachable' : h)) };
+      history.record({ process: GRADER, type: 'note', op: 'replicas', value: note });
+    });
   }
 
   /** Ends a scenario: every fault healed, every coordinator's connections closed. */

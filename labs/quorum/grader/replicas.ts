@@ -237,7 +237,10 @@ class InProcessCluster implements ReplicaCluster {
     const replica = this.replica(i);
     await replica.restart();
     replica.resume();
-    (this.proxies[i] as FaultProxy).heal();
+    const proxy = this.proxies[i] as FaultProxy;
+    // What was on its way to a cut-off replica is dropped, as the partition meant, before it heals.
+    await proxy.settle();
+    proxy.heal();
   }
 
   async healAll(): Promise<void> {

@@ -145,10 +145,9 @@ export const scenarios: readonly Spec[] = [
       await h.fault(history, 2, 'partition');
       h.latency(history, 1, 40);
       await h.get(history, c2, key);
-      // What was still on its way to replica-2 after get returned is lost: the partition
-      // lasts long enough for those bytes to reach the proxy and be dropped there.
+      // What was still on its way to replica-2 after get returned is lost: healing a
+      // partition drops what is still arriving first (FaultProxy.settle).
       await h.fault(history, 1, 'partition');
-      await sleep(100);
       await h.heal(history, 1);
       await h.heal(history, 2);
       // client-3 reads through replicas 2 and 3; replica-3 answers first.
@@ -214,7 +213,6 @@ export const scenarios: readonly Spec[] = [
         await Promise.all(ids.map((c) => h.put(history, c, key, `${c}-w${round}`)));
         await h.healAll(history);
         for (const c of ids) await h.get(history, c, key);
-        await sleep(50);
         await h.inspect(history, [key]);
       }
     },
@@ -226,21 +224,21 @@ export const scenarios: readonly Spec[] = [
       const [c1 = CLIENT(1)] = await clients(h, history, 1, noSkew);
       const keys = Array.from({ length: 6 }, (_, i) => `conv:k${i + 1}`);
       for (const key of keys) await h.put(history, c1, key, 'v0');
-      await sleep(30);
+      // Every replica holds v0 before replica-3 is cut off: only the v1 writes pass it by.
+      await h.everywhere(keys, 'v0');
       await h.fault(history, 2, 'partition');
       for (const key of keys) await h.put(history, c1, key, 'v1');
-      // Long enough that the copies still on their way to replica-3 are dropped, not delivered late.
-      await sleep(150);
+      // Healing drops the copies still on their way to replica-3 first (FaultProxy.settle).
       await h.heal(history, 2);
       // A reader whose quorum is replicas 1 and 2 (replica-3 answers last): only the late,
       // stale answers of replica-3 show that it missed the writes.
       const [, c2 = CLIENT(2)] = await clients(h, history, 2, noSkew);
       h.latency(history, 2, 30);
       for (const key of keys) await h.get(history, c2, key);
-      await sleep(300);
-      await h.healAll(history);
-      await sleep(50);
+      // The late, stale answers arrive and are repaired in the background: the replicas are
+      // read once they agree, or once a repair has had ample time not to come.
       await h.inspect(history, keys);
+      await h.healAll(history);
     },
   }),
   quorumScenario({
@@ -255,14 +253,13 @@ export const scenarios: readonly Spec[] = [
       if (!reader.ok) return;
       const key = 'demo:k';
       await h.put(history, CLIENT(1), key, 'old');
-      await sleep(50);
+      await h.everywhere([key], 'old');
       // The new write reaches replica-1 only; W = 1 is satisfied.
       await h.fault(history, 1, 'partition');
       await h.fault(history, 2, 'partition');
       await h.put(history, CLIENT(1), key, 'new');
-      // The partition outlasts the copies of 'new' still on their way to replicas 2 and 3
-      // (on connections opened for the write), so they are dropped, not delivered late.
-      await sleep(150);
+      // Healing drops the copies of 'new' still on their way to replicas 2 and 3 first
+      // (FaultProxy.settle), so they are not delivered late.
       await h.healAll(history);
       await h.open(history, CLIENT(2), eventual, { skewMs: 0 });
       await h.fault(history, 0, 'partition');

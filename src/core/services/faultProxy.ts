@@ -23,7 +23,11 @@
  * - `reset({ untilHealed })`: every open connection is reset now (RST to the client and
  *   to the service); with `untilHealed`, new connections are reset on arrival too.
  * - `heal()` removes every fault (or only one kind); `close()` stops listening and
- *   closes every connection.
+ *   closes every connection. Before healing a black hole, `settle()` waits until no byte
+ *   has reached it for a quiet spell: what was still on its way when the partition was
+ *   healed (a write the learner's process sent to every replica, whose copy to the cut-off
+ *   one was still in a socket buffer) is dropped, as the partition meant, instead of
+ *   arriving late. Graders heal through it rather than sleeping past those copies.
  *
  * When the service cannot be reached (its container is stopped, say), a connection to
  * the proxy is reset as soon as the connection to the service fails, and counted in
@@ -85,6 +89,15 @@ export interface ProxyFaultState {
 export type ProxyFaultKind = 'latency' | 'drop' | 'refuse' | 'reset';
 
 export const PROXY_HOST = '127.0.0.1';
+
+/**
+ * How long a black hole must have swallowed nothing before `settle` calls it quiet, and the
+ * longest `settle` waits. The learner's process writes a request's copies to every replica
+ * in one go, so on loopback the last of them arrives within a few milliseconds; the quiet
+ * spell is ten times that, and a loaded machine only makes it wait longer.
+ */
+const DEFAULT_QUIET_MS = 40;
+const DEFAULT_SETTLE_MAX_MS = 1_000;
 
 /** Above this many bytes held back by latency, the sending side stops being read. */
 const HELD_BYTES_HIGH_WATER = 1024 * 1024;
@@ -253,6 +266,9 @@ export class FaultProxy {
   private readonly name: string;
   private closed = false;
   private listeningPort = 0;
+  /** When the black hole started, and when it last swallowed a byte (see `settle`). */
+  private droppingSince = 0;
+  private lastDroppedAt = 0;
   private counters = {
     connectionsAccepted: 0,
     bytesToService: 0,
@@ -336,6 +352,9 @@ export class FaultProxy {
 
   /** A black hole: see the file's comment for what happens to bytes and closes. */
   drop(): void {
+    if (!this.faults.dropping) {
+      this.droppingSince = performance.now();
+    }
     this.faults = { ...this.faults, dropping: true };
     for (const c of this.connections) {
       c.up.discardHeld();
@@ -422,6 +441,27 @@ export class FaultProxy {
   /** @internal */
   countDropped(bytes: number): void {
     this.counters.bytesDropped += bytes;
+    this.lastDroppedAt = performance.now();
+  }
+
+  /**
+   * While the proxy drops, resolves once no byte has reached it for `quietMs` (at most
+   * `maxMs` after the call); at once when it is not dropping. Returns how long it waited.
+   */
+  async settle(quietMs = DEFAULT_QUIET_MS, maxMs = DEFAULT_SETTLE_MAX_MS): Promise<number> {
+    const started = performance.now();
+    for (;;) {
+      const now = performance.now();
+      if (!this.faults.dropping || this.closed || now - started >= maxMs) {
+        return Math.round(now - started);
+      }
+      const quietSince = Math.max(this.droppingSince, this.lastDroppedAt);
+      const wait = quietSince + quietMs - now;
+      if (wait <= 0) {
+        return Math.round(now - started);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(Math.min(wait, started + maxMs - now))));
+    }
   }
 
   private accept(client: net.Socket): void {

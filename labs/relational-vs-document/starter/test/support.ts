@@ -1,7 +1,7 @@
 /** Helpers shared by the lab's tests. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Db, QueryResult, Queryable } from '../src/db';
+import type { Db, IsolationLevel, QueryResult, Queryable } from '../src/db';
 import { CONNECT_TIMEOUT_MS, DatabaseUnavailableError, type DatabaseTarget, databaseTarget, redact } from './connection';
 
 /** A test's database: the `Db` your code receives, plus what the test needs to clean up. */
@@ -14,6 +14,13 @@ export interface TestDb extends Db {
 
 /** The statements whose row count `affectedRows` reports. */
 const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
+/** Each isolation level a transaction may ask for, as PostgreSQL's BEGIN spells it. */
+const ISOLATION: Readonly<Record<IsolationLevel, string>> = {
+  'read committed': 'READ COMMITTED',
+  'repeatable read': 'REPEATABLE READ',
+  serializable: 'SERIALIZABLE',
+};
 
 /** Sends SQL to a pool (each call on any free connection) or to one connection. */
 function queryable(target: pg.Pool | pg.PoolClient): Queryable {
@@ -49,17 +56,21 @@ function asError(error: unknown): Error {
 /**
  * Makes a `Db` from a `pg.Pool`. `query` and `exec` run on whichever connection of the
  * pool is free; `transaction` takes one connection for the whole BEGIN ... COMMIT (or
- * ROLLBACK), and gives it back to the pool however the transaction ends.
+ * ROLLBACK), at the isolation level asked for, and gives it back to the pool however the
+ * transaction ends.
  */
 export function poolDb(pool: pg.Pool, open?: OpenTransactions): Db {
-  const run = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
+  const run = async <T>(fn: (tx: Queryable) => Promise<T>, isolation: IsolationLevel | undefined): Promise<T> => {
+    if (isolation !== undefined && !Object.hasOwn(ISOLATION, isolation)) {
+      throw new Error(`Unknown isolation level "${String(isolation)}": use 'read committed', 'repeatable read' or 'serializable'.`);
+    }
     const client = await pool.connect();
     open?.clients.add(client);
     // A connection whose BEGIN or ROLLBACK failed is in an unknown state: it is closed, not reused.
     let broken: Error | undefined;
     try {
       try {
-        await client.query('BEGIN');
+        await client.query(isolation === undefined ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${ISOLATION[isolation]}`);
       } catch (error) {
         broken = asError(error);
         throw error;
@@ -83,8 +94,8 @@ export function poolDb(pool: pg.Pool, open?: OpenTransactions): Db {
   };
   return {
     ...queryable(pool),
-    transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const transaction = run(fn);
+    transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { readonly isolation?: IsolationLevel }): Promise<T> {
+      const transaction = run(fn, options?.isolation);
       if (open) {
         const settled = transaction.then(
           () => undefined,

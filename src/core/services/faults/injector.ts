@@ -347,7 +347,12 @@ export class FaultInjector {
       if (fault.kind === 'latency') {
         proxy.latency(entry.previousLatency?.ms ?? 0, entry.previousLatency?.jitterMs ?? 0);
       } else {
+        // What was on its way into the black hole is dropped before it opens (see FaultProxy.settle).
+        const waited = fault.kind === 'drop' ? await proxy.settle() : 0;
         proxy.heal(fault.kind as ProxyFault);
+        if (waited > 0) {
+          this.logger.info(`undo fault ${fault.id}: the black hole settled after ${waited} ms`);
+        }
       }
       this.logger.info(`undo fault ${fault.id} (${fault.description}, container ${short(fault.containerId)}): healed in the proxy`);
     } else if (entry.journal) {

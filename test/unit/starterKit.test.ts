@@ -1,0 +1,52 @@
+/**
+ * The starter kit: the files every lab of a kind gives its learner the same way (the `Db`
+ * contract of the PostgreSQL labs, their connection helper, their test set-up, the
+ * TypeScript and Vitest settings) must not drift apart between labs. Each such file is
+ * compared across the labs that have it, with what legitimately differs (the lab's id, its
+ * main module's name) put back to a placeholder first. A lab that needs a file of its own
+ * gives it another name.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type Lab, loadCatalog } from '../../src/core/labs/catalog';
+import { REAL_LABS_DIR } from './helpers';
+
+/** A starter file held equal across labs, and which labs must have it. */
+interface KitFile {
+  readonly file: string;
+  readonly required: (lab: Lab) => boolean;
+}
+
+const usesPostgres = (lab: Lab): boolean => lab.manifest.services.some((s) => s.service === 'postgres');
+
+const KIT: readonly KitFile[] = [
+  { file: 'src/db.ts', required: usesPostgres },
+  { file: 'test/connection.ts', required: usesPostgres },
+  { file: 'test/setup.ts', required: usesPostgres },
+  { file: 'tsconfig.json', required: () => true },
+];
+
+/** The file's text with the lab's own names replaced by placeholders. */
+function normalised(lab: Lab, file: string): string {
+  const text = readFileSync(path.join(lab.dir, lab.manifest.starter.dir, file), 'utf8');
+  const main = path.basename(lab.manifest.starter.main);
+  return text.split(main).join('<main module>').split(lab.id).join('<lab id>');
+}
+
+describe('the starter kit', () => {
+  it('each kit file is the same in every lab that has it, but for the lab\'s id and main module', async () => {
+    const labs = (await loadCatalog(REAL_LABS_DIR)).filter((e): e is Lab => e.ok);
+    for (const { file, required } of KIT) {
+      const having = labs.filter((lab) => lab.manifest.starter.files.includes(file));
+      for (const lab of labs.filter(required)) {
+        expect(having.map((l) => l.id), `${lab.id} must have the kit's ${file}`).toContain(lab.id);
+      }
+      const [first, ...rest] = having;
+      if (first === undefined) continue;
+      for (const lab of rest) {
+        expect(normalised(lab, file), `${lab.id}/${file} differs from ${first.id}/${file}`).toBe(normalised(first, file));
+      }
+    }
+  });
+});
