@@ -5,8 +5,8 @@
  * error, a contract problem, an unknown check — and a learner process that exits in the
  * middle of a request. On the lab's PostgreSQL in Docker, started as `data-labs grade` does.
  */
-import { spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { promises as fs, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gradeLab } from '../../../src/core/grading/gradeLab';
@@ -70,6 +70,53 @@ describe('data-labs grade idempotency-keys', () => {
     const run = grade([await assembleVariant(env.lab), '--check', 'no-such-check']);
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/no check "no-such-check".*concurrent-same-key/);
+  });
+});
+
+/** The processes whose working folder is `dir` (a grading's learner processes run in the lab folder). */
+function processesIn(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readlinkSync(`/proc/${name}/cwd`) === dir) found.push(Number(name));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+describe('Ctrl-C during data-labs grade', () => {
+  it.runIf(process.platform === 'linux')('stops the grading cleanly: exit 130, the learner\'s processes ended, the run\'s schema dropped', async () => {
+    const dir = await assembleVariant(env.lab);
+    const child = spawn(process.execPath, [CLI, 'grade', LAB, dir, '--seed', '2'], {
+      env: { ...process.env, DATA_LABS_STATE_DIR: env.stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(env.workDir, 'progress') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Once the first check is decided, the learner's process is running the next one.
+    const deadline = Date.now() + 60_000;
+    while (!/PASS /.test(stdout) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stdout).toMatch(/PASS /);
+    expect(processesIn(dir).length, 'a learner process runs in the lab folder').toBeGreaterThan(0);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/grading cancelled; its faults were healed and the learner's process stopped/);
+    expect(processesIn(dir)).toEqual([]);
+    // The run's schema (grade_<random>) was dropped on the way out.
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: env.dockerUrl });
+    await client.connect();
+    try {
+      const schemas = await client.query<{ name: string }>("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE 'grade\\_%'");
+      expect(schemas.rows.map((r) => r.name)).toEqual([]);
+    } finally {
+      await client.end();
+    }
   });
 });
 

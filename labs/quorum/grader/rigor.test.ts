@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GradingCancelledError } from '../../../src/core/grading/engine';
 import { gradeLab } from '../../../src/core/grading/gradeLab';
 import { gradeReportSchema } from '../../../src/core/grading/report';
 import { buildReportModel } from '../../../src/core/grading/reportModel';
@@ -68,6 +69,34 @@ describe('the report of a failure', () => {
     expect(timeline?.focus?.label).toBe(`key ${key}`);
     expect(timeline?.focus?.hiddenEvents).toBeGreaterThan(0);
     expect(timeline?.lanes.flatMap((l) => l.bars).some((b) => b.highlighted)).toBe(true);
+  });
+});
+
+describe('cancelling a grading', () => {
+  it('in the middle of the nemesis: it stops, and every replica is left running, unpaused and answering', async () => {
+    const options = await env.options(await assembleVariant(env.lab), 3, { only: ['linearizable-under-faults'] });
+    const labServices = options.labServices;
+    if (labServices === undefined) throw new Error('the grading options have no containers');
+    const cancel = new AbortController();
+    const grading = gradeLab(env.lab, env.grader, { ...options, signal: cancel.signal });
+    // Cancelled while the nemesis has a container down (paused, or killed and not yet back).
+    let down: string | undefined;
+    const deadline = Date.now() + 30_000;
+    while (down === undefined && Date.now() < deadline) {
+      const statuses = await Promise.all(labServices.connections.map(async (c) => `${c.name}: ${(await labServices.runtime.inspectContainer(c.containerId)).status}`));
+      down = statuses.find((s) => !s.endsWith(': running'));
+      if (down === undefined) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(down, 'the nemesis took a container down').toBeDefined();
+    cancel.abort();
+    await expect(grading).rejects.toBeInstanceOf(GradingCancelledError);
+    for (const connection of labServices.connections) {
+      const info = await labServices.runtime.inspectContainer(connection.containerId);
+      expect(`${connection.name}: ${info.status}`).toBe(`${connection.name}: running`);
+    }
+    // The replicas answer: the reference grades again, and passes, on the same containers.
+    const again = await gradeLab(env.lab, env.grader, await env.options(await assembleVariant(env.lab), 3, { only: ['linearizable-under-faults'] }));
+    expect(again.checks.map((c) => c.status)).toEqual(['pass']);
   });
 });
 
