@@ -48,5 +48,5 @@ export function activate(context: vscode.ExtensionContext): DataLabsApi {
 export async function deactivate(): Promise<void> {
   const api = running;
   running = undefined;
-  await api?.context.services.stopAll();
+  await api?.services.stopAll();
 }

@@ -1,12 +1,29 @@
 import * as vscode from 'vscode';
 import { formatProblem } from '../core/labs/manifest';
-import type { DataLabsContext } from '../context';
-import { ensureDependencies, openLabFolders } from '../labs/labWorkspace';
+import type { LabCatalog } from '../labs/labCatalog';
+import { ensureDependencies } from '../labs/labWorkspace';
+import type { OpenLabs } from '../labs/openLabs';
+import type { CommandHandlers } from './commandHandlers';
 import { isLabNode } from './pickLab';
 
+export interface LabFolderCommandsDeps {
+  readonly openLabs: OpenLabs;
+  readonly catalog: LabCatalog;
+  readonly log: vscode.LogOutputChannel;
+}
+
+/** Commands on an open lab folder, and on a lab that cannot be loaded. */
+export function labFolderCommands(deps: LabFolderCommandsDeps): CommandHandlers {
+  return {
+    'dataLabs.installLabDependencies': (arg) => installLabDependencies(deps, arg),
+    'dataLabs.runLabTests': () => runLabTests(),
+    'dataLabs.showLabProblems': (id) => showLabProblems(deps, id),
+  };
+}
+
 /** The open lab folder a command is about: the one holding the active editor, else the only one, else ask. */
-async function currentLabFolder(ctx: DataLabsContext): Promise<string | undefined> {
-  const labs = await openLabFolders(ctx);
+async function currentLabFolder(openLabs: OpenLabs): Promise<string | undefined> {
+  const labs = openLabs.current();
   const active = vscode.window.activeTextEditor?.document.uri;
   const holding = active && labs.find((l) => active.fsPath.startsWith(l.folder.uri.fsPath));
   if (holding) {
@@ -23,24 +40,24 @@ async function currentLabFolder(ctx: DataLabsContext): Promise<string | undefine
   return picked?.description;
 }
 
-export async function installLabDependenciesCommand(ctx: DataLabsContext, arg?: unknown): Promise<void> {
-  const dir = isLabNode(arg) ? (await openLabFolders(ctx)).find((l) => l.labId === arg.lab.id)?.folder.uri.fsPath : await currentLabFolder(ctx);
+async function installLabDependencies({ openLabs, log }: LabFolderCommandsDeps, arg?: unknown): Promise<void> {
+  const dir = isLabNode(arg) ? openLabs.ofLab(arg.lab.id)?.folder.uri.fsPath : await currentLabFolder(openLabs);
   if (dir) {
-    await ensureDependencies(ctx, dir, true);
+    await ensureDependencies(log, dir, true);
   }
 }
 
-export async function runLabTestsCommand(): Promise<void> {
+async function runLabTests(): Promise<void> {
   await vscode.commands.executeCommand('testing.runAll');
 }
 
-export async function showLabProblemsCommand(ctx: DataLabsContext, id?: unknown): Promise<void> {
-  const entry = ctx.catalog.find((e) => e.id === id);
+async function showLabProblems({ catalog, log }: LabFolderCommandsDeps, id?: unknown): Promise<void> {
+  const entry = catalog.all.find((e) => e.id === id);
   if (!entry || entry.ok) {
     return;
   }
-  ctx.log.error(`Lab "${entry.id}" cannot be loaded:\n${entry.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
-  ctx.log.show(true);
+  log.error(`Lab "${entry.id}" cannot be loaded:\n${entry.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+  log.show(true);
   void vscode.window.showErrorMessage(
     vscode.l10n.t('Lab "{0}" has a manifest error: {1}', entry.id, entry.problems.map(formatProblem).join('; ')),
   );

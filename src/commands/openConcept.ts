@@ -1,9 +1,14 @@
 import * as vscode from 'vscode';
 import { SECTIONS, findConcept } from '../core/curriculum/curriculum';
-import type { DataLabsContext } from '../context';
+import type { CommandHandlers } from './commandHandlers';
+
+/** Open Concept Page; the pages are in the extension's folder (`extensionUri`). */
+export function openConceptCommands(deps: { readonly extensionUri: vscode.Uri }): CommandHandlers {
+  return { 'dataLabs.openConcept': (arg) => openConcept(deps.extensionUri, arg) };
+}
 
 /** Opens a concept page (media/concepts/<id>.md) in the Markdown preview. */
-export async function openConceptCommand(ctx: DataLabsContext, arg?: unknown): Promise<void> {
+async function openConcept(extensionUri: vscode.Uri, arg?: unknown): Promise<void> {
   let id = typeof arg === 'string' ? arg : undefined;
   if (id === undefined) {
     const picked = await vscode.window.showQuickPick(
@@ -19,6 +24,6 @@ export async function openConceptCommand(ctx: DataLabsContext, arg?: unknown): P
     void vscode.window.showErrorMessage(vscode.l10n.t('There is no concept page "{0}".', id));
     return;
   }
-  const uri = vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'concepts', `${id}.md`);
+  const uri = vscode.Uri.joinPath(extensionUri, 'media', 'concepts', `${id}.md`);
   await vscode.commands.executeCommand('markdown.showPreview', uri);
 }

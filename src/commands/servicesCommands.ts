@@ -7,21 +7,49 @@
 import { spawnSync } from 'node:child_process';
 import * as vscode from 'vscode';
 import type { Backend } from '../core/services/labServicesController';
-import type { DataLabsContext } from '../context';
-import { openLabFolders } from '../labs/labWorkspace';
+import type { LabCatalog } from '../labs/labCatalog';
+import type { OpenLabs } from '../labs/openLabs';
+import type { LabServicesManager } from '../services/labServicesManager';
 import { loadEngine } from '../services/loadEngine';
-import type { ContainersNode } from '../views/containersView';
+import type { ContainersNode, ContainersView } from '../views/containersView';
+import type { CommandHandlers } from './commandHandlers';
+
+export interface ServicesCommandsDeps {
+  readonly services: LabServicesManager;
+  readonly openLabs: OpenLabs;
+  readonly catalog: LabCatalog;
+  /** Refreshed after acting on a container directly (the manager's state does not see that). */
+  readonly containers: Pick<ContainersView, 'refresh'>;
+  readonly log: vscode.LogOutputChannel;
+}
+
+/** The Containers view's commands and their Command Palette forms. */
+export function servicesCommands(deps: ServicesCommandsDeps): CommandHandlers {
+  return {
+    'dataLabs.startDatabases': (node) => startLabServices(deps, node),
+    'dataLabs.stopDatabases': (node) => stopLabServices(deps, node),
+    'dataLabs.resetDatabases': (node, confirmed) => resetLabData(deps, node, confirmed),
+    'dataLabs.switchDatabaseBackend': (node, backend) => switchBackend(deps, node, backend),
+    'dataLabs.refreshContainers': () => deps.containers.refresh(),
+    'dataLabs.startContainer': (node) => containerAction(deps, 'start', node),
+    'dataLabs.stopContainer': (node) => containerAction(deps, 'stop', node),
+    'dataLabs.restartContainer': (node) => containerAction(deps, 'restart', node),
+    'dataLabs.showContainerLogs': (node) => showContainerLogs(deps, node),
+    'dataLabs.openContainerShell': (node) => openContainerShell(deps, node),
+    'dataLabs.copyConnectionString': (node) => copyConnectionString(deps, node),
+  };
+}
 
 /** The open lab a command is about: the node's, or one picked among the open labs with databases. */
-async function targetLab(ctx: DataLabsContext, node: unknown): Promise<{ labId: string; labDir: string } | undefined> {
+async function targetLab(openLabs: OpenLabs, node: unknown): Promise<{ labId: string; labDir: string } | undefined> {
   if (typeof node === 'object' && node !== null && 'labId' in node && typeof (node as { labId: unknown }).labId === 'string') {
     const labId = (node as { labId: string }).labId;
-    const open = (await openLabFolders(ctx)).find((l) => l.labId === labId);
+    const open = openLabs.ofLab(labId);
     if (open) {
       return { labId, labDir: open.folder.uri.fsPath };
     }
   }
-  const candidates = (await openLabFolders(ctx)).filter((l) => l.lab && l.lab.manifest.services.length > 0);
+  const candidates = openLabs.current().filter((l) => l.lab && l.lab.manifest.services.length > 0);
   if (candidates.length === 0) {
     void vscode.window.showInformationMessage(vscode.l10n.t('No open lab needs databases. Open a lab first.'));
     return undefined;
@@ -37,25 +65,25 @@ async function targetLab(ctx: DataLabsContext, node: unknown): Promise<{ labId: 
   return picked ? { labId: picked.labId, labDir: picked.labDir } : undefined;
 }
 
-export async function startLabServicesCommand(ctx: DataLabsContext, node: unknown): Promise<boolean> {
-  const target = await targetLab(ctx, node);
-  const lab = target && ctx.lab(target.labId);
+async function startLabServices({ services, openLabs, catalog }: ServicesCommandsDeps, node: unknown): Promise<boolean> {
+  const target = await targetLab(openLabs, node);
+  const lab = target && catalog.lab(target.labId);
   if (!target || !lab) {
     return false;
   }
-  return (await ctx.services.start(lab, target.labDir)) !== undefined;
+  return (await services.start(lab, target.labDir)) !== undefined;
 }
 
-export async function stopLabServicesCommand(ctx: DataLabsContext, node: unknown): Promise<void> {
-  const target = await targetLab(ctx, node);
+async function stopLabServices({ services, openLabs }: ServicesCommandsDeps, node: unknown): Promise<void> {
+  const target = await targetLab(openLabs, node);
   if (target) {
-    await ctx.services.stop(target.labId);
+    await services.stop(target.labId);
   }
 }
 
-export async function resetLabDataCommand(ctx: DataLabsContext, node: unknown, confirmed?: unknown): Promise<boolean> {
-  const target = await targetLab(ctx, node);
-  const lab = target && ctx.lab(target.labId);
+async function resetLabData({ services, openLabs, catalog }: ServicesCommandsDeps, node: unknown, confirmed?: unknown): Promise<boolean> {
+  const target = await targetLab(openLabs, node);
+  const lab = target && catalog.lab(target.labId);
   if (!target || !lab) {
     return false;
   }
@@ -70,25 +98,25 @@ export async function resetLabDataCommand(ctx: DataLabsContext, node: unknown, c
       return false;
     }
   }
-  return (await ctx.services.start(lab, target.labDir, { reset: true })) !== undefined;
+  return (await services.start(lab, target.labDir, { reset: true })) !== undefined;
 }
 
-export async function switchBackendCommand(ctx: DataLabsContext, node: unknown, backendArg?: unknown): Promise<boolean> {
-  const target = await targetLab(ctx, node);
-  const lab = target && ctx.lab(target.labId);
+async function switchBackend({ services, openLabs, catalog }: ServicesCommandsDeps, node: unknown, backendArg?: unknown): Promise<boolean> {
+  const target = await targetLab(openLabs, node);
+  const lab = target && catalog.lab(target.labId);
   if (!target || !lab) {
     return false;
   }
   const { labAllowsEmbedded } = loadEngine();
-  const current = ctx.services.backendFor(lab.id);
+  const current = services.backendFor(lab.id);
   const next: Backend = backendArg === 'docker' || backendArg === 'embedded' ? backendArg : current === 'docker' ? 'embedded' : 'docker';
   if (next === 'embedded' && !labAllowsEmbedded(lab)) {
     void vscode.window.showWarningMessage(vscode.l10n.t('{0} needs Docker: its databases have no embedded stand-in.', lab.manifest.title));
     return false;
   }
-  await ctx.services.stop(lab.id);
-  await ctx.services.setBackend(lab.id, next);
-  return (await ctx.services.start(lab, target.labDir, { backend: next })) !== undefined;
+  await services.stop(lab.id);
+  await services.setBackend(lab.id, next);
+  return (await services.start(lab, target.labDir, { backend: next })) !== undefined;
 }
 
 function containerOf(node: unknown): Extract<ContainersNode, { kind: 'container' }> | undefined {
@@ -96,59 +124,59 @@ function containerOf(node: unknown): Extract<ContainersNode, { kind: 'container'
 }
 
 /** Start and restart go through the manager so readiness is awaited and `.env` rewritten. */
-export async function containerActionCommand(ctx: DataLabsContext, action: 'start' | 'stop' | 'restart', node: unknown): Promise<void> {
+async function containerAction({ services, openLabs, catalog, containers, log }: ServicesCommandsDeps, action: 'start' | 'stop' | 'restart', node: unknown): Promise<void> {
   const target = containerOf(node);
   if (!target) {
     return;
   }
-  const controller = await ctx.services.controller();
+  const controller = await services.controller();
   const id = target.container.id;
   try {
     if (action === 'stop') {
       await controller.runtime.stopContainer(id, 5);
-      ctx.log.info(`Stopped container ${id.slice(0, 12)} from the Containers view`);
-      await ctx.containersView?.refresh();
+      log.info(`Stopped container ${id.slice(0, 12)} from the Containers view`);
+      await containers.refresh();
       return;
     }
     if (action === 'restart') {
       await controller.runtime.restartContainer(id, 5);
     }
-    const lab = ctx.lab(target.labId);
-    const open = (await openLabFolders(ctx)).find((l) => l.labId === target.labId);
+    const lab = catalog.lab(target.labId);
+    const open = openLabs.ofLab(target.labId);
     if (lab && open) {
-      await ctx.services.start(lab, open.folder.uri.fsPath, { backend: 'docker' });
+      await services.start(lab, open.folder.uri.fsPath, { backend: 'docker' });
     } else {
       await controller.runtime.startContainer(id);
     }
   } catch (error) {
     void vscode.window.showErrorMessage(vscode.l10n.t('Could not {0} {1}: {2}', action, target.container.name, (error as Error).message));
   } finally {
-    await ctx.containersView?.refresh();
+    await containers.refresh();
   }
 }
 
-export async function showContainerLogsCommand(ctx: DataLabsContext, node: unknown): Promise<string[] | undefined> {
+async function showContainerLogs({ services }: ServicesCommandsDeps, node: unknown): Promise<string[] | undefined> {
   const target = containerOf(node);
-  return target ? ctx.services.showLogs(target.container.id, target.container.name) : undefined;
+  return target ? services.showLogs(target.container.id, target.container.name) : undefined;
 }
 
 /** The URL of a container or embedded node, or of the only database of a lab node. */
-function connectionUrl(ctx: DataLabsContext, node: unknown): string | undefined {
+function connectionUrl(services: LabServicesManager, node: unknown): string | undefined {
   const n = node as ContainersNode | undefined;
   if (n?.kind === 'container') {
     return n.connection?.url ?? n.container.url;
   }
   if (n?.kind === 'embedded') {
-    return n.connection?.url ?? ctx.services.state(n.labId)?.started?.connections[0]?.url;
+    return n.connection?.url ?? services.state(n.labId)?.started?.connections[0]?.url;
   }
   if (n?.kind === 'lab') {
-    return ctx.services.state(n.labId)?.started?.connections[0]?.url;
+    return services.state(n.labId)?.started?.connections[0]?.url;
   }
   return undefined;
 }
 
-export async function copyConnectionStringCommand(ctx: DataLabsContext, node: unknown): Promise<string | undefined> {
-  const url = connectionUrl(ctx, node);
+async function copyConnectionString({ services }: ServicesCommandsDeps, node: unknown): Promise<string | undefined> {
+  const url = connectionUrl(services, node);
   if (url === undefined) {
     void vscode.window.showWarningMessage(vscode.l10n.t('This database is not running, so it has no connection string yet. Start it first.'));
     return undefined;
@@ -159,7 +187,7 @@ export async function copyConnectionStringCommand(ctx: DataLabsContext, node: un
 }
 
 /** The database's own shell (psql, redis-cli) inside the container, in a terminal. */
-export async function openContainerShellCommand(ctx: DataLabsContext, node: unknown): Promise<vscode.Terminal | undefined> {
+async function openContainerShell({ log }: ServicesCommandsDeps, node: unknown): Promise<vscode.Terminal | undefined> {
   const target = containerOf(node);
   if (!target) {
     return undefined;
@@ -184,6 +212,6 @@ export async function openContainerShellCommand(ctx: DataLabsContext, node: unkn
   }
   const terminal = vscode.window.createTerminal({ name: vscode.l10n.t('{0} shell', c.service), shellPath: 'docker', shellArgs: args });
   terminal.show();
-  ctx.log.info(`Opened a shell in container ${c.id.slice(0, 12)}: docker ${args.slice(0, 3).join(' ')} ${args[3] ?? ''}`);
+  log.info(`Opened a shell in container ${c.id.slice(0, 12)}: docker ${args.slice(0, 3).join(' ')} ${args[3] ?? ''}`);
   return terminal;
 }

@@ -1,22 +1,32 @@
 import * as vscode from 'vscode';
-import type { DataLabsContext } from '../context';
-import { openLabFolders } from '../labs/labWorkspace';
+import type { LabCatalog } from '../labs/labCatalog';
+import type { OpenLabs } from '../labs/openLabs';
+import type { CommandHandlers } from './commandHandlers';
 import { pickLab } from './pickLab';
+
+export interface ShowLabHintsCommandDeps {
+  readonly catalog: LabCatalog;
+  readonly openLabs: OpenLabs;
+}
+
+export function showLabHintsCommands(deps: ShowLabHintsCommandDeps): CommandHandlers {
+  return { 'dataLabs.showLabHints': (arg) => showLabHints(deps, arg) };
+}
 
 /**
  * Shows a lab's hints, one at a time, by title: each is written for one specific way
  * of getting stuck ("an order for a missing customer is accepted"), so the learner
  * picks the symptom they see and reads only that.
  */
-export async function showLabHintsCommand(ctx: DataLabsContext, arg?: unknown): Promise<void> {
+async function showLabHints({ catalog, openLabs }: ShowLabHintsCommandDeps, arg?: unknown): Promise<void> {
   let labArg = arg;
   if (labArg === undefined) {
     // Default to the lab the learner is working in.
     const active = vscode.window.activeTextEditor?.document.uri.fsPath;
-    const open = await openLabFolders(ctx);
+    const open = openLabs.current();
     labArg = (active && open.find((l) => active.startsWith(l.folder.uri.fsPath))?.labId) ?? (open.length === 1 ? open[0]?.labId : undefined);
   }
-  const lab = await pickLab(ctx, labArg, vscode.l10n.t('Hints for which lab?'));
+  const lab = await pickLab(catalog, labArg, vscode.l10n.t('Hints for which lab?'));
   if (!lab) {
     return;
   }

@@ -99,8 +99,12 @@ export class GradeReportPanel {
     return vscode.l10n.t('Grade: {0}', labTitle);
   }
 
-  /** Every message the page sent, as received (valid or not), oldest first. For tests and diagnosis. */
-  readonly messages: unknown[] = [];
+  private readonly messageEmitter = new vscode.EventEmitter<unknown>();
+  /**
+   * Every message the page sends, as received (valid or not), before it is acted on:
+   * besides the actions, the page says what it drew ('rendered') and any script error.
+   */
+  readonly onDidReceiveMessage: vscode.Event<unknown> = this.messageEmitter.event;
 
   private readonly disposeEmitter = new vscode.EventEmitter<void>();
   /** Fires once, when the panel closes or is disposed. */
@@ -126,11 +130,6 @@ export class GradeReportPanel {
       }),
     );
     panel.webview.html = this.render();
-  }
-
-  /** The page's HTML as last rendered. */
-  get html(): string {
-    return this.panel.webview.html;
   }
 
   /** The lab whose report this is. */
@@ -171,6 +170,7 @@ export class GradeReportPanel {
     this.panel.dispose();
     this.disposeEmitter.fire();
     this.disposeEmitter.dispose();
+    this.messageEmitter.dispose();
   }
 
   private post(): void {
@@ -179,7 +179,7 @@ export class GradeReportPanel {
   }
 
   private receive(raw: unknown): void {
-    this.messages.push(raw);
+    this.messageEmitter.fire(raw);
     const message = parseReportMessage(raw);
     if (!message) {
       return;
@@ -211,7 +211,7 @@ export class GradeReportPanel {
         break;
       case 'rendered':
       case 'error':
-        // Kept in `messages` only: the page reports what it drew, or a script error.
+        // Nothing to do here: the page reports what it drew, or a script error (see onDidReceiveMessage).
         break;
     }
   }

@@ -13,7 +13,8 @@ import * as vscode from 'vscode';
 import type { Lab } from '../core/labs/catalog';
 import type { Backend, LabServicesController, ServicesStatus, StartedServices } from '../core/services/labServicesController';
 import type { PullLayerProgress, RuntimeLogger } from '../core/services/runtime';
-import type { DataLabsContext } from '../context';
+import type { LabCatalog } from '../labs/labCatalog';
+import type { Settings } from '../settings';
 import { loadEngine } from './loadEngine';
 
 const BACKEND_BY_LAB_KEY = 'dataLabs.backendByLab';
@@ -27,6 +28,25 @@ export interface LabServicesState {
   readonly phase: LabServicesPhase;
   readonly started?: StartedServices;
   readonly error?: string;
+}
+
+/** A start that failed and was shown to the learner: what the notification said and which actions it offered. */
+export interface StartFailure {
+  readonly labId: string;
+  /** The error's first line, as the notification shows it. */
+  readonly message: string;
+  readonly actions: readonly string[];
+}
+
+/** What the manager uses. */
+export interface LabServicesDeps {
+  readonly catalog: LabCatalog;
+  readonly settings: Settings;
+  /** Where each lab's chosen backend is kept (the global state). */
+  readonly state: vscode.Memento;
+  /** The extension's folder (the embedded server's script is in its dist/). */
+  readonly extensionPath: string;
+  readonly log: vscode.LogOutputChannel;
 }
 
 /** Bytes per layer of the pulls under way, summed into one line of the notification. */
@@ -73,16 +93,21 @@ export class LabServicesManager implements vscode.Disposable {
   private controllerPromise: Promise<LabServicesController> | undefined;
   private readonly states = new Map<string, LabServicesState>();
   private readonly inflight = new Map<string, Promise<StartedServices | undefined>>();
-  /** The last failure notification: what it said and which actions it offered. */
-  lastFailureShown: { readonly labId: string; readonly message: string; readonly actions: readonly string[] } | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
+  /** Fires whenever a lab's state changes (starting, ready, stopping, stopped, failed). */
   readonly onDidChange = this.changed.event;
+  private readonly failed = new vscode.EventEmitter<StartFailure>();
+  /** Fires when a start failed and the learner is shown why, with what to do. */
+  readonly onDidFailToStart = this.failed.event;
   /** Where container logs are shown, one channel per container, made on demand. */
   private readonly logChannels = new Map<string, vscode.OutputChannel>();
-  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private readonly disposables: vscode.Disposable[] = [this.changed, this.failed];
   private session: string | undefined;
+  private readonly log: vscode.LogOutputChannel;
 
-  constructor(private readonly ctx: DataLabsContext) {}
+  constructor(private readonly deps: LabServicesDeps) {
+    this.log = deps.log;
+  }
 
   /** This window's session id; loading the engine for it waits until a database is needed. */
   get sessionId(): string {
@@ -94,16 +119,16 @@ export class LabServicesManager implements vscode.Disposable {
   controller(): Promise<LabServicesController> {
     this.controllerPromise ??= (async () => {
       const { LabServicesController, faultJournalDir, embeddedTemplatesDir, DockerodeRuntime, createEmbeddedBackend } = loadEngine();
-      const log = this.ctx.log;
+      const { log, settings, extensionPath } = this.deps;
       const logger: RuntimeLogger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
       const sessionId = this.sessionId;
       return new LabServicesController({
         runtime: () => new DockerodeRuntime({ logger }),
         owner: sessionId,
-        images: () => imagesSetting(),
+        images: () => settings.images,
         faultJournalDir: faultJournalDir(),
         embedded: createEmbeddedBackend({
-          serverScript: path.join(this.ctx.extension.extensionPath, 'dist', 'embedded-postgres.js'),
+          serverScript: path.join(extensionPath, 'dist', 'embedded-postgres.js'),
           ownerPid: process.pid,
           templatesDir: embeddedTemplatesDir(),
           logger,
@@ -129,16 +154,16 @@ export class LabServicesManager implements vscode.Disposable {
 
   /** The engine this lab uses: the learner's choice for it, else the `dataLabs.databases` setting. */
   backendFor(labId: string): Backend {
-    const chosen = this.ctx.extension.globalState.get<Record<string, Backend>>(BACKEND_BY_LAB_KEY, {})[labId];
+    const chosen = this.deps.state.get<Record<string, Backend>>(BACKEND_BY_LAB_KEY, {})[labId];
     if (chosen === 'docker' || chosen === 'embedded') {
       return chosen;
     }
-    return vscode.workspace.getConfiguration('dataLabs').get<string>('databases') === 'embedded' ? 'embedded' : 'docker';
+    return this.deps.settings.databases;
   }
 
   async setBackend(labId: string, backend: Backend): Promise<void> {
-    const map = { ...this.ctx.extension.globalState.get<Record<string, Backend>>(BACKEND_BY_LAB_KEY, {}), [labId]: backend };
-    await this.ctx.extension.globalState.update(BACKEND_BY_LAB_KEY, map);
+    const map = { ...this.deps.state.get<Record<string, Backend>>(BACKEND_BY_LAB_KEY, {}), [labId]: backend };
+    await this.deps.state.update(BACKEND_BY_LAB_KEY, map);
   }
 
   /**
@@ -157,7 +182,6 @@ export class LabServicesManager implements vscode.Disposable {
     return work;
   }
 
-  /** Starts the lab's databases unless they are running already (for opening a lab and running its tests). */
   /**
    * Reads the lab's running Docker services again, quietly: a grader that killed and
    * restarted a container may have left it on another port. `.env` and the Containers view
@@ -174,11 +198,12 @@ export class LabServicesManager implements vscode.Disposable {
       this.setState({ labId: lab.id, labDir, backend: 'docker', phase: 'ready', started });
       return started;
     } catch (error) {
-      this.ctx.log.warn(`Lab ${lab.id}: reading its containers again failed: ${(error as Error).message}`);
+      this.log.warn(`Lab ${lab.id}: reading its containers again failed: ${(error as Error).message}`);
       return undefined;
     }
   }
 
+  /** Starts the lab's databases unless they are running already (for opening a lab and running its tests). */
   async ensureStarted(lab: Lab, labDir: string): Promise<StartedServices | undefined> {
     const state = this.states.get(lab.id);
     if (state?.phase === 'ready' && state.started && state.labDir === labDir) {
@@ -262,12 +287,12 @@ export class LabServicesManager implements vscode.Disposable {
           }
         },
       );
-      this.ctx.log.info(`Lab ${labId}: databases ready on ${backend}: ${started.connections.map((c) => `${c.name} ${c.host}:${c.port}`).join(', ')}`);
+      this.log.info(`Lab ${labId}: databases ready on ${backend}: ${started.connections.map((c) => `${c.name} ${c.host}:${c.port}`).join(', ')}`);
       this.setState({ labId, labDir, backend, phase: 'ready', started });
       return started;
     } catch (error) {
       const message = (error as Error).message;
-      this.ctx.log.error(`Lab ${labId}: starting the databases on ${backend} failed: ${message}`);
+      this.log.error(`Lab ${labId}: starting the databases on ${backend} failed: ${message}`);
       this.setState({ labId, labDir, backend, phase: 'failed', error: message });
       throw error;
     }
@@ -294,7 +319,7 @@ export class LabServicesManager implements vscode.Disposable {
     }
     actions.push(retry, showLog);
     const firstLine = (error as Error).message.split('\n')[0] ?? '';
-    this.lastFailureShown = { labId: lab.id, message: firstLine, actions };
+    this.failed.fire({ labId: lab.id, message: firstLine, actions });
     const choice = await vscode.window.showErrorMessage(vscode.l10n.t('The databases of {0} did not start. {1}', lab.manifest.title, firstLine), ...actions);
     if (choice === useEmbedded) {
       await this.setBackend(lab.id, 'embedded');
@@ -306,13 +331,13 @@ export class LabServicesManager implements vscode.Disposable {
     } else if (choice === openSettings) {
       await vscode.commands.executeCommand('workbench.action.openSettings', 'dataLabs.images');
     } else if (choice === showLog) {
-      this.ctx.log.show();
+      this.log.show();
     }
   }
 
   /** Stops (parks) the lab's databases this window owns; `remove` deletes them instead. */
   async stop(labId: string, options: { remove?: boolean } = {}): Promise<void> {
-    const lab = this.ctx.lab(labId);
+    const lab = this.deps.catalog.lab(labId);
     const state = this.states.get(labId);
     if (!lab) {
       return;
@@ -325,9 +350,9 @@ export class LabServicesManager implements vscode.Disposable {
       const controller = await this.controller();
       // Docker is asked only when the lab used it, so closing an embedded lab never needs an engine.
       await controller.down(lab, labDir, { remove: options.remove === true, onlyOwned: options.remove !== true, skipDocker: state?.backend === 'embedded' && options.remove !== true });
-      this.ctx.log.info(`Lab ${labId}: databases ${options.remove === true ? 'removed' : 'stopped'}`);
+      this.log.info(`Lab ${labId}: databases ${options.remove === true ? 'removed' : 'stopped'}`);
     } catch (error) {
-      this.ctx.log.warn(`Lab ${labId}: stopping the databases failed: ${(error as Error).message}`);
+      this.log.warn(`Lab ${labId}: stopping the databases failed: ${(error as Error).message}`);
     } finally {
       if (state) {
         this.setState({ ...state, phase: 'stopped' });
@@ -337,11 +362,11 @@ export class LabServicesManager implements vscode.Disposable {
 
   /** Where the lab's databases were started, else where its folder is opened by default. */
   private labDirOf(labId: string): string {
-    return this.states.get(labId)?.labDir ?? path.join(this.ctx.labsRoot(), labId);
+    return this.states.get(labId)?.labDir ?? path.join(this.deps.settings.labsRoot, labId);
   }
 
   async status(labId: string): Promise<ServicesStatus | undefined> {
-    const lab = this.ctx.lab(labId);
+    const lab = this.deps.catalog.lab(labId);
     if (!lab) {
       return undefined;
     }
@@ -358,16 +383,16 @@ export class LabServicesManager implements vscode.Disposable {
       const { sweepOrphans, recoverAbandonedFaults, faultJournalDir } = loadEngine();
       const controller = await this.controller();
       await controller.runtime.ping();
-      const logger: RuntimeLogger = { info: (m) => this.ctx.log.info(m), warn: (m) => this.ctx.log.warn(m), error: (m) => this.ctx.log.error(m) };
+      const logger: RuntimeLogger = { info: (m) => this.log.info(m), warn: (m) => this.log.warn(m), error: (m) => this.log.error(m) };
       // Faults a crashed grading run left (a paused database, say) are undone first.
       const recovered = await recoverAbandonedFaults(controller.runtime, faultJournalDir(), logger);
       if (recovered.recovered.length > 0 || recovered.failed.length > 0) {
-        this.ctx.log.info(`Faults left by ended grading runs: undone for ${recovered.recovered.length} run(s), failed for ${recovered.failed.length}`);
+        this.log.info(`Faults left by ended grading runs: undone for ${recovered.recovered.length} run(s), failed for ${recovered.failed.length}`);
       }
       const result = await sweepOrphans(controller.runtime, undefined, logger);
-      this.ctx.log.info(`Sweep: removed ${result.removedContainers.length} container(s) and ${result.removedNetworks.length} network(s) of ended sessions`);
+      this.log.info(`Sweep: removed ${result.removedContainers.length} container(s) and ${result.removedNetworks.length} network(s) of ended sessions`);
     } catch (error) {
-      this.ctx.log.info(`Sweep skipped: ${(error as Error).message.split('\n')[0] ?? ''}`);
+      this.log.info(`Sweep skipped: ${(error as Error).message.split('\n')[0] ?? ''}`);
     }
   }
 
@@ -402,18 +427,4 @@ export class LabServicesManager implements vscode.Disposable {
       d.dispose();
     }
   }
-}
-
-/** The `dataLabs.images` setting, with anything that is not a string dropped. */
-export function imagesSetting(): Record<string, string> {
-  const raw = vscode.workspace.getConfiguration('dataLabs').get<unknown>('images');
-  const result: Record<string, string> = {};
-  if (typeof raw === 'object' && raw !== null) {
-    for (const [service, image] of Object.entries(raw)) {
-      if (typeof image === 'string' && image.trim() !== '') {
-        result[service] = image.trim();
-      }
-    }
-  }
-  return result;
 }

@@ -5,18 +5,20 @@
  * the line where it failed.
  *
  * A graded lab also has "Hidden checks": one item per check of its grader. Running them
- * grades the lab (all of them, or the ones selected); the Grade command shows its
- * verdicts there too. Running the whole lab runs only its visible tests.
+ * grades the lab (all of them, or the ones selected). Every grading shows its verdicts
+ * there, whoever started it (the Grade command, the report's buttons): the view follows
+ * the grading's events. Running the whole lab runs only its visible tests.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CheckResult } from '../core/grading/report';
+import type { CheckResult, GradeReport } from '../core/grading/report';
 import { discoverTests, type DiscoveredTest } from '../core/testing/discover';
 import { type TestResult, VitestRunError, runVitest } from '../core/testing/vitestRun';
-import type { DataLabsContext } from '../context';
-import { GradeNotRun, type GradeRequest } from '../grading/labGrading';
-import { ensureDependencies, openLabFolders } from '../labs/labWorkspace';
+import type { Grading, GradeRequest, LabGrading } from '../grading/labGrading';
+import { ensureDependencies } from '../labs/labWorkspace';
+import type { OpenLabs } from '../labs/openLabs';
+import type { LabServicesManager } from '../services/labServicesManager';
 
 const SEPARATOR = ' › ';
 
@@ -29,17 +31,103 @@ interface ItemData {
   readonly check?: string;
 }
 
+/** What a run decided for one test item. */
+export interface TestOutcome {
+  readonly state: 'passed' | 'failed' | 'errored' | 'skipped';
+  readonly message?: string;
+  /** The 0-based line the failure is shown at, when it has a place. */
+  readonly line?: number;
+}
+
+/** What one run of the Testing view decided, by test item id (only the items it decided). */
+export type RunOutcomes = ReadonlyMap<string, TestOutcome>;
+
+function textOf(message: vscode.TestMessage): string {
+  return typeof message.message === 'string' ? message.message : message.message.value;
+}
+
+/** A run in the Testing view that also keeps what it decided per item, for onDidEndRun. */
+class RecordedRun {
+  readonly outcomes = new Map<string, TestOutcome>();
+
+  constructor(private readonly run: vscode.TestRun) {}
+
+  enqueued(item: vscode.TestItem): void {
+    this.run.enqueued(item);
+  }
+
+  started(item: vscode.TestItem): void {
+    this.run.started(item);
+  }
+
+  passed(item: vscode.TestItem, durationMs?: number): void {
+    this.run.passed(item, durationMs);
+    this.outcomes.set(item.id, { state: 'passed' });
+  }
+
+  skipped(item: vscode.TestItem): void {
+    this.run.skipped(item);
+    this.outcomes.set(item.id, { state: 'skipped' });
+  }
+
+  failed(item: vscode.TestItem, message: vscode.TestMessage, durationMs?: number): void {
+    this.run.failed(item, message, durationMs);
+    this.outcomes.set(item.id, { state: 'failed', message: textOf(message), ...(message.location ? { line: message.location.range.start.line } : {}) });
+  }
+
+  errored(item: vscode.TestItem, message: vscode.TestMessage): void {
+    this.run.errored(item, message);
+    this.outcomes.set(item.id, { state: 'errored', message: textOf(message) });
+  }
+
+  appendOutput(text: string): void {
+    this.run.appendOutput(text);
+  }
+
+  end(): void {
+    this.run.end();
+  }
+}
+
+/** A grading shown in the Testing view: its run, and the hidden checks it is deciding. */
+interface GradingInView {
+  readonly run: RecordedRun;
+  readonly items: readonly vscode.TestItem[];
+  readonly reported: Set<vscode.TestItem>;
+  /** True when the run was made for this grading (and ends with it); false when it is a Testing view run that goes on. */
+  readonly ownsRun: boolean;
+}
+
+/** What the Testing view uses. */
+export interface LabTestControllerDeps {
+  readonly openLabs: OpenLabs;
+  readonly grading: LabGrading;
+  readonly services: LabServicesManager;
+  readonly log: vscode.LogOutputChannel;
+}
+
 export class LabTestController implements vscode.Disposable {
   readonly controller: vscode.TestController;
   private readonly data = new WeakMap<vscode.TestItem, ItemData>();
   private readonly disposables: vscode.Disposable[] = [];
   private watchers: vscode.Disposable[] = [];
-  /** What the last run reported per test item id; read by the extension-host tests. */
-  readonly lastResults = new Map<string, { readonly state: 'passed' | 'failed' | 'errored' | 'skipped'; readonly message?: string; readonly line?: number }>();
-  private readonly runFinished = new vscode.EventEmitter<void>();
-  readonly onDidFinishRun = this.runFinished.event;
+  private readonly runEnded = new vscode.EventEmitter<RunOutcomes>();
+  /** Fires when a run ends (of tests, or a grading's), with what it decided. */
+  readonly onDidEndRun = this.runEnded.event;
+  /** The gradings under way, by lab folder (resolved path). */
+  private readonly gradings = new Map<string, GradingInView>();
+  /** Runs of the Testing view that asked for a grading, by lab folder, until the grading starts. */
+  private readonly awaitingGrading = new Map<string, RecordedRun>();
+  private readonly openLabs: OpenLabs;
+  private readonly grading: LabGrading;
+  private readonly services: LabServicesManager;
+  private readonly log: vscode.LogOutputChannel;
 
-  constructor(private readonly ctx: DataLabsContext) {
+  constructor(deps: LabTestControllerDeps) {
+    this.openLabs = deps.openLabs;
+    this.grading = deps.grading;
+    this.services = deps.services;
+    this.log = deps.log;
     this.controller = vscode.tests.createTestController('dataLabs', vscode.l10n.t('Distributed Data Labs'));
     this.controller.refreshHandler = () => this.discoverAll();
     this.controller.resolveHandler = async (item) => {
@@ -48,24 +136,30 @@ export class LabTestController implements vscode.Disposable {
       }
     };
     this.controller.createRunProfile(vscode.l10n.t('Run lab tests'), vscode.TestRunProfileKind.Run, (request, token) => this.run(request, token), true);
+    const grading = this.grading;
     this.disposables.push(
       this.controller,
-      vscode.workspace.onDidChangeWorkspaceFolders(() => this.discoverAll()),
+      this.runEnded,
+      // The open labs are read once at start-up and again when they change; each read that changes them is discovered.
+      this.openLabs.onDidChange(() => void this.discoverAll().catch((error: unknown) => this.log.error('Test discovery failed', error))),
+      // Every grading shows in the Testing view, whoever started it (the Grade command, the report's buttons, a run here).
+      grading.onDidStart((g) => this.gradingStarted(g)),
+      grading.onDidDecideCheck((e) => this.checkDecided(e.labDir, e.check)),
+      grading.onDidFinish((e) => this.gradingEnded(e.labDir, problemMessage(e.labDir, e.report))),
+      grading.onDidCancel((e) => this.gradingEnded(e.labDir, new vscode.TestMessage(vscode.l10n.t('The grading was cancelled.')))),
+      grading.onDidFail((e) => this.gradingEnded(e.labDir, new vscode.TestMessage(e.message))),
     );
-    // The first discovery runs once `ready` resolves (see DataLabs.start); only later
-    // catalog reloads need another, or start-up would discover everything twice.
-    void ctx.ready.then(() => this.disposables.push(ctx.onDidChangeCatalog(() => this.discoverAll())));
   }
 
-  /** Finds every open lab and its tests; called on start and whenever folders change. */
+  /** Lists every open lab and its tests; called when the open labs change, and by the view's Refresh. */
   async discoverAll(): Promise<void> {
+    await this.openLabs.ready;
     for (const w of this.watchers) {
       w.dispose();
     }
     this.watchers = [];
-    const labs = await openLabFolders(this.ctx);
     const roots: vscode.TestItem[] = [];
-    for (const { folder, labId, lab } of labs) {
+    for (const { folder, labId, lab } of this.openLabs.current()) {
       const labDir = folder.uri.fsPath;
       const root = this.controller.createTestItem(`lab:${labDir}`, lab?.manifest.title ?? labId, folder.uri);
       this.data.set(root, { labDir, file: undefined, names: [] });
@@ -99,7 +193,7 @@ export class LabTestController implements vscode.Disposable {
       this.watchers.push(watcher);
     }
     this.controller.items.replace(roots);
-    this.ctx.log.info(`Testing: ${roots.length} open lab(s) discovered`);
+    this.log.info(`Testing: ${roots.length} open lab(s) discovered`);
   }
 
   private async fileItem(labDir: string, file: string): Promise<vscode.TestItem> {
@@ -128,8 +222,7 @@ export class LabTestController implements vscode.Disposable {
   }
 
   private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
-    const run = this.controller.createTestRun(request);
-    this.lastResults.clear();
+    const run = new RecordedRun(this.controller.createTestRun(request));
     try {
       // Group what was asked for by lab folder: one Vitest process per lab, and one grading.
       const byLab = new Map<string, vscode.TestItem[]>();
@@ -157,88 +250,102 @@ export class LabTestController implements vscode.Disposable {
         await this.runGrade(run, labDir, checks.includes('*') ? {} : { only: checks.filter((c): c is string => c !== undefined) });
       }
     } finally {
-      run.end();
-      this.runFinished.fire();
+      this.endRun(run);
     }
   }
 
-  /**
-   * Grades a lab folder with its verdicts in the Testing view (the Grade command's path).
-   * Resolves with the report, or undefined when the grading could not run (already shown).
-   */
-  async grade(labDir: string, request: GradeRequest = {}): Promise<void> {
-    const group = this.controller.items.get(`lab:${labDir}`)?.children.get(gradeId(labDir));
-    const run = this.controller.createTestRun(new vscode.TestRunRequest(group ? [group] : undefined), vscode.l10n.t('Grade'), false);
-    try {
-      await this.runGrade(run, labDir, request);
-    } finally {
-      run.end();
-      this.runFinished.fire();
-    }
+  private endRun(run: RecordedRun): void {
+    run.end();
+    this.runEnded.fire(run.outcomes);
   }
 
-  private async runGrade(run: vscode.TestRun, labDir: string, request: GradeRequest): Promise<void> {
-    const group = this.controller.items.get(`lab:${labDir}`)?.children.get(gradeId(labDir));
+  /** The "Hidden checks" group of a lab folder, if it is listed. */
+  private gradeGroup(labDir: string): vscode.TestItem | undefined {
+    return this.controller.items.get(`lab:${labDir}`)?.children.get(gradeId(labDir));
+  }
+
+  /** The hidden checks a grading decides: all of the lab's, or the ones asked for. */
+  private checkItems(labDir: string, request: GradeRequest): vscode.TestItem[] {
+    const group = this.gradeGroup(labDir);
     const wanted = request.only === undefined ? undefined : new Set(request.only);
-    const items = group ? [...iterate(group.children)].filter((item) => wanted === undefined || wanted.has(this.data.get(item)?.check ?? '')) : [];
+    return group ? [...iterate(group.children)].filter((item) => wanted === undefined || wanted.has(this.data.get(item)?.check ?? '')) : [];
+  }
+
+  /** Grades a lab folder from a run of this view; the grading's events fill in the run (see gradingStarted). */
+  private async runGrade(run: RecordedRun, labDir: string, request: GradeRequest): Promise<void> {
+    const lab = this.openLabs.inFolder(labDir)?.lab;
+    const refuse = (text: string): void => {
+      for (const item of this.checkItems(labDir, request)) {
+        run.errored(item, new vscode.TestMessage(text));
+      }
+    };
+    if (!lab) {
+      refuse(vscode.l10n.t('{0} is no longer an open lab folder, so it cannot be graded.', labDir));
+      return;
+    }
+    if (this.grading.isGrading(labDir)) {
+      // Joining it would leave this run without its events; the grading shows in its own run.
+      refuse(vscode.l10n.t('This lab is being graded already; its verdicts show in that grading\'s run.'));
+      return;
+    }
+    const key = path.resolve(labDir);
+    this.awaitingGrading.set(key, run);
+    try {
+      await this.grading.grade(lab, labDir, request);
+    } finally {
+      this.awaitingGrading.delete(key);
+    }
+  }
+
+  /** A grading began: its hidden checks start, in the run that asked for it or in a run of its own. */
+  private gradingStarted(grading: Grading): void {
+    const key = path.resolve(grading.labDir);
+    const asked = this.awaitingGrading.get(key);
+    this.awaitingGrading.delete(key);
+    const group = this.gradeGroup(grading.labDir);
+    const run = asked ?? new RecordedRun(this.controller.createTestRun(new vscode.TestRunRequest(group ? [group] : undefined), vscode.l10n.t('Grade'), false));
+    const items = this.checkItems(grading.labDir, grading.request);
     for (const item of items) {
       run.enqueued(item);
-    }
-    const lab = (await openLabFolders(this.ctx)).find((l) => path.resolve(l.folder.uri.fsPath) === path.resolve(labDir))?.lab;
-    const grading = this.ctx.grading;
-    if (!lab || !grading) {
-      const message = new vscode.TestMessage(vscode.l10n.t('{0} is no longer an open lab folder, so it cannot be graded.', labDir));
-      for (const item of items) {
-        this.errored(run, item, message);
-      }
-      return;
     }
     for (const item of items) {
       run.started(item);
     }
-    const reported = new Set<vscode.TestItem>();
-    try {
-      const report = await grading.grade(lab, labDir, {
-        ...request,
-        onCheck: (check) => {
-          const item = group?.children.get(gradeId(labDir, check.id));
-          if (item) {
-            reported.add(item);
-            this.reportCheck(run, item, check);
-          }
-          request.onCheck?.(check);
-        },
-      });
-      if (report.problem !== undefined) {
-        const message = new vscode.TestMessage(`${report.problem.message}\n${report.problem.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n')}`);
-        const first = report.problem.diagnostics[0];
-        if (first) {
-          message.location = new vscode.Location(vscode.Uri.file(path.join(labDir, first.file)), new vscode.Position(first.line - 1, first.column - 1));
-        }
-        for (const item of items) {
-          if (!reported.has(item)) {
-            this.errored(run, item, message);
-          }
-        }
-      }
-    } catch (error) {
-      const text = error instanceof GradeNotRun ? error.message : vscode.l10n.t('The grading failed: {0}', (error as Error).message);
-      if (!(error instanceof GradeNotRun)) {
-        this.ctx.log.error(text);
-        void vscode.window.showErrorMessage(text);
-      }
-      for (const item of items) {
-        if (!reported.has(item)) {
-          this.errored(run, item, new vscode.TestMessage(text));
-        }
-      }
+    this.gradings.set(key, { run, items, reported: new Set(), ownsRun: asked === undefined });
+  }
+
+  private checkDecided(labDir: string, check: CheckResult): void {
+    const shown = this.gradings.get(path.resolve(labDir));
+    const item = this.gradeGroup(labDir)?.children.get(gradeId(labDir, check.id));
+    if (shown && item) {
+      shown.reported.add(item);
+      this.reportCheck(shown.run, item, check);
     }
   }
 
-  private reportCheck(run: vscode.TestRun, item: vscode.TestItem, check: CheckResult): void {
+  /** A grading ended: the checks it did not decide say why (`message`), and a run of its own ends. */
+  private gradingEnded(labDir: string, message: vscode.TestMessage | undefined): void {
+    const key = path.resolve(labDir);
+    const shown = this.gradings.get(key);
+    if (!shown) {
+      return;
+    }
+    this.gradings.delete(key);
+    if (message !== undefined) {
+      for (const item of shown.items) {
+        if (!shown.reported.has(item)) {
+          shown.run.errored(item, message);
+        }
+      }
+    }
+    if (shown.ownsRun) {
+      this.endRun(shown.run);
+    }
+  }
+
+  private reportCheck(run: RecordedRun, item: vscode.TestItem, check: CheckResult): void {
     if (check.status === 'pass') {
       run.passed(item, check.durationMs);
-      this.lastResults.set(item.id, { state: 'passed' });
       return;
     }
     const text = [
@@ -250,13 +357,12 @@ export class LabTestController implements vscode.Disposable {
     const message = new vscode.TestMessage(text);
     if (check.status === 'fail') {
       run.failed(item, message, check.durationMs);
-      this.lastResults.set(item.id, { state: 'failed', message: text });
     } else {
-      this.errored(run, item, message);
+      run.errored(item, message);
     }
   }
 
-  private async runLab(run: vscode.TestRun, labDir: string, items: vscode.TestItem[], token: vscode.CancellationToken): Promise<void> {
+  private async runLab(run: RecordedRun, labDir: string, items: vscode.TestItem[], token: vscode.CancellationToken): Promise<void> {
     // Running the lab runs its visible tests; its hidden checks run when they are asked for.
     const leaves = items.flatMap((item) => [...leavesOf(item)]).filter((leaf) => this.data.get(leaf)?.check === undefined);
     for (const leaf of leaves) {
@@ -265,28 +371,28 @@ export class LabTestController implements vscode.Disposable {
     if (!vscode.workspace.isTrusted) {
       const message = new vscode.TestMessage(vscode.l10n.t('Running a lab\'s tests executes its code, which needs a trusted workspace. Trust this workspace, then run again.'));
       for (const leaf of leaves) {
-        this.errored(run, leaf, message);
+        run.errored(leaf, message);
       }
       return;
     }
-    if (!(await ensureDependencies(this.ctx, labDir))) {
+    if (!(await ensureDependencies(this.log, labDir))) {
       const message = new vscode.TestMessage(vscode.l10n.t('The lab\'s dependencies are not installed. Run "Distributed Data Labs: Install Lab Dependencies" and try again.'));
       for (const leaf of leaves) {
-        this.errored(run, leaf, message);
+        run.errored(leaf, message);
       }
       return;
     }
-    const lab = (await openLabFolders(this.ctx)).find((l) => path.resolve(l.folder.uri.fsPath) === path.resolve(labDir))?.lab;
+    const lab = this.openLabs.inFolder(labDir)?.lab;
     if (lab && lab.manifest.services.length > 0) {
       // The tests connect to the lab's databases through its .env: they must be up first.
-      const started = await this.ctx.services.ensureStarted(lab, labDir);
+      const started = await this.services.ensureStarted(lab, labDir);
       if (!started) {
-        const state = this.ctx.services.state(lab.id);
+        const state = this.services.state(lab.id);
         const message = new vscode.TestMessage(
           vscode.l10n.t('The lab\'s databases are not running, so its tests cannot run. {0}', state?.error?.split('\n')[0] ?? vscode.l10n.t('Start them from the Containers view.')),
         );
         for (const leaf of leaves) {
-          this.errored(run, leaf, message);
+          run.errored(leaf, message);
         }
         return;
       }
@@ -301,7 +407,7 @@ export class LabTestController implements vscode.Disposable {
     const namePattern = single && single.names.length > 0 ? `^${escapeRegExp(single.names.join(' '))}` : undefined;
     const abort = new AbortController();
     const cancel = token.onCancellationRequested(() => abort.abort());
-    this.ctx.log.info(`Running vitest in ${labDir} ${files.join(' ')}${namePattern ? ` -t ${namePattern}` : ''}`);
+    this.log.info(`Running vitest in ${labDir} ${files.join(' ')}${namePattern ? ` -t ${namePattern}` : ''}`);
     try {
       const report = await runVitest(labDir, {
         files,
@@ -326,14 +432,13 @@ export class LabTestController implements vscode.Disposable {
         }
         for (const leaf of fileItem ? [...leavesOf(fileItem)] : []) {
           seen.add(leaf);
-          this.errored(run, leaf, message);
+          run.errored(leaf, message);
         }
       }
       // Whatever was asked for but did not run was filtered out or skipped.
       for (const leaf of leaves) {
         if (!seen.has(leaf)) {
           run.skipped(leaf);
-          this.lastResults.set(leaf.id, { state: 'skipped' });
         }
       }
     } catch (error) {
@@ -341,22 +446,20 @@ export class LabTestController implements vscode.Disposable {
         return;
       }
       const text = error instanceof VitestRunError ? error.message : vscode.l10n.t('Vitest could not run: {0}', String(error));
-      this.ctx.log.error(text);
+      this.log.error(text);
       for (const leaf of leaves) {
-        this.errored(run, leaf, new vscode.TestMessage(text));
+        run.errored(leaf, new vscode.TestMessage(text));
       }
     } finally {
       cancel.dispose();
     }
   }
 
-  private report(run: vscode.TestRun, item: vscode.TestItem, result: TestResult): void {
+  private report(run: RecordedRun, item: vscode.TestItem, result: TestResult): void {
     if (result.status === 'passed') {
       run.passed(item, result.durationMs);
-      this.lastResults.set(item.id, { state: 'passed' });
     } else if (result.status === 'skipped') {
       run.skipped(item);
-      this.lastResults.set(item.id, { state: 'skipped' });
     } else {
       const message = new vscode.TestMessage(result.message ?? vscode.l10n.t('Test failed'));
       const where = result.failureLocation;
@@ -366,17 +469,7 @@ export class LabTestController implements vscode.Disposable {
         message.location = new vscode.Location(item.uri, item.range);
       }
       run.failed(item, message, result.durationMs);
-      this.lastResults.set(item.id, {
-        state: 'failed',
-        message: typeof message.message === 'string' ? message.message : message.message.value,
-        ...(message.location ? { line: message.location.range.start.line } : {}),
-      });
     }
-  }
-
-  private errored(run: vscode.TestRun, item: vscode.TestItem, message: vscode.TestMessage): void {
-    run.errored(item, message);
-    this.lastResults.set(item.id, { state: 'errored', message: typeof message.message === 'string' ? message.message : message.message.value });
   }
 
   private findFileItem(labDir: string, file: string): vscode.TestItem | undefined {
@@ -408,11 +501,24 @@ export class LabTestController implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.runFinished.dispose();
     for (const d of [...this.watchers, ...this.disposables]) {
       d.dispose();
     }
   }
+}
+
+/** The message of the checks a report decided none of: its compile, load or set-up problem, at its first place. */
+function problemMessage(labDir: string, report: GradeReport): vscode.TestMessage | undefined {
+  const problem = report.problem;
+  if (problem === undefined) {
+    return undefined;
+  }
+  const message = new vscode.TestMessage(`${problem.message}\n${problem.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n')}`);
+  const first = problem.diagnostics[0];
+  if (first) {
+    message.location = new vscode.Location(vscode.Uri.file(path.join(labDir, first.file)), new vscode.Position(first.line - 1, first.column - 1));
+  }
+  return message;
 }
 
 function gradeId(labDir: string, check?: string): string {

@@ -5,9 +5,9 @@
  */
 import * as vscode from 'vscode';
 import type { ContainerStatusLine, ServicesStatus, StartedConnection } from '../core/services/labServicesController';
-import type { DataLabsContext } from '../context';
-import { openLabFolders } from '../labs/labWorkspace';
+import type { OpenLabs } from '../labs/openLabs';
 import type { LabServicesManager, LabServicesState } from '../services/labServicesManager';
+import type { Settings } from '../settings';
 
 export type ContainersNode =
   | { readonly kind: 'lab'; readonly labId: string; readonly labDir: string; readonly title: string }
@@ -15,7 +15,11 @@ export type ContainersNode =
   | { readonly kind: 'embedded'; readonly labId: string; readonly connection: StartedConnection | undefined; readonly running: boolean; readonly detail: string }
   | { readonly kind: 'message'; readonly labId: string; readonly text: string; readonly tooltip?: string; readonly icon: string };
 
-/** How often the view asks the engine while it is visible; our own actions refresh at once. */
+/**
+ * How often the view asks the engine for its containers' state while it is visible (a
+ * container may stop outside the editor); our own actions refresh at once, and the open
+ * labs are known without asking anyone (OpenLabs).
+ */
 const POLL_MS = 5_000;
 
 export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, vscode.Disposable {
@@ -25,19 +29,26 @@ export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, 
   private readonly disposables: vscode.Disposable[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly statuses = new Map<string, ServicesStatus>();
-  /** Resolves after the latest refresh finished: the extension-host tests wait on it. */
-  lastRefresh: Promise<void> = Promise.resolve();
+  /** Resolves when the latest reading of the open labs' statuses that VS Code asked for has finished. */
+  private lastRefresh: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly ctx: DataLabsContext,
+    private readonly openLabs: OpenLabs,
     private readonly services: LabServicesManager,
+    settings: Settings,
   ) {
     this.view = vscode.window.createTreeView('dataLabs.containers', { treeDataProvider: this, showCollapseAll: false });
     this.disposables.push(
       this.view,
       this.changed,
-      services.onDidChange(() => this.refresh()),
-      vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
+      services.onDidChange(() => void this.refresh()),
+      openLabs.onDidChange(() => void this.refresh()),
+      // A lab's engine, when the learner has not chosen one for it, is the `databases` setting's.
+      settings.onDidChange((change) => {
+        if (change.affects('databases')) {
+          void this.refresh();
+        }
+      }),
       this.view.onDidChangeVisibility((e) => this.poll(e.visible)),
     );
     this.poll(this.view.visible);
@@ -71,10 +82,10 @@ export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, 
   }
 
   private async children(node?: ContainersNode): Promise<ContainersNode[]> {
-    await this.ctx.ready;
+    await this.openLabs.ready;
     if (!node) {
-      const labs = await openLabFolders(this.ctx);
-      const result = labs
+      const result = this.openLabs
+        .current()
         .filter((l) => l.lab && l.lab.manifest.services.length > 0)
         .map((l): ContainersNode => ({ kind: 'lab', labId: l.labId, labDir: l.folder.uri.fsPath, title: l.lab?.manifest.title ?? l.labId }));
       // Children are fetched per lab; collect statuses for all labs now so they agree.

@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import { type ChecklistItem, type Concept, type Count, SECTIONS, type Section, countProgress } from '../core/curriculum/curriculum';
 import type { BrokenLab, Lab } from '../core/labs/catalog';
-import type { DataLabsContext } from '../context';
+import type { LearnerProgress } from '../learnerProgress';
+import type { LabCatalog } from '../labs/labCatalog';
 
 export type CurriculumNode =
   | { readonly kind: 'section'; readonly section: Section }
@@ -23,7 +24,15 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
   /** Nodes are cached by key so that refreshes keep their identity and expansion state. */
   private readonly nodes = new Map<string, CurriculumNode>();
 
-  constructor(private readonly ctx: DataLabsContext) {
+  /** Resolves once progress and the catalog are loaded; the view shows its progress bar until then. */
+  private readonly ready: Promise<void>;
+
+  constructor(
+    private readonly progress: LearnerProgress,
+    private readonly catalog: LabCatalog,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.ready = Promise.all([progress.ready, catalog.ready]).then(() => undefined);
     this.view = vscode.window.createTreeView('dataLabs.curriculum', {
       treeDataProvider: this,
       showCollapseAll: true,
@@ -37,11 +46,11 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
     // The first render waits for `ready` (see getChildren), so only later changes need a
     // refresh. A needless refresh is not free: it replaces the rows' command handles, and
     // a click landing in that moment fails with "command not found".
-    void ctx.ready.then(() => {
+    void this.ready.then(() => {
       this.updateCounts();
       this.disposables.push(
-        ctx.store.onDidChange(() => this.refresh()),
-        ctx.onDidChangeCatalog(() => this.refresh()),
+        progress.store.onDidChange(() => this.refresh()),
+        catalog.onDidChange(() => this.refresh()),
       );
     });
   }
@@ -53,14 +62,14 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
 
   /** The overall count (description, badge) and the context key of the welcome view. */
   private updateCounts(): void {
-    const { overall } = countProgress((id) => this.ctx.store.isDone(id));
+    const { overall } = countProgress((id) => this.progress.store.isDone(id));
     this.view.description = vscode.l10n.t('{0}/{1} done', overall.done, overall.total);
     // The description is hidden when this is the container's only view; the badge on the
     // activity bar icon keeps the overall count in sight.
     this.view.badge = overall.done > 0
       ? { value: overall.done, tooltip: vscode.l10n.t('{0}/{1} checklist items done', overall.done, overall.total) }
       : undefined;
-    void vscode.commands.executeCommand('setContext', 'dataLabs.started', this.ctx.store.hasStarted());
+    void vscode.commands.executeCommand('setContext', 'dataLabs.started', this.progress.store.hasStarted());
   }
 
   private async onCheckboxes(event: vscode.TreeCheckboxChangeEvent<CurriculumNode>): Promise<void> {
@@ -73,14 +82,14 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
     }
     try {
       if (ticked.length > 0) {
-        await this.ctx.store.setTicks(ticked, true, 'learner');
+        await this.progress.store.setTicks(ticked, true, 'learner');
       }
       if (unticked.length > 0) {
-        await this.ctx.store.setTicks(unticked, false, 'learner');
+        await this.progress.store.setTicks(unticked, false, 'learner');
       }
-      this.ctx.log.info(`Checklist: ticked [${ticked.join(', ')}] unticked [${unticked.join(', ')}]`);
+      this.log.info(`Checklist: ticked [${ticked.join(', ')}] unticked [${unticked.join(', ')}]`);
     } catch (error) {
-      this.ctx.log.error('Could not save progress', error);
+      this.log.error('Could not save progress', error);
       void vscode.window.showErrorMessage(
         vscode.l10n.t('Your checklist change could not be saved: {0}. It is kept in this window; try again or export your progress.', String(error)),
       );
@@ -99,7 +108,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
   getChildren(parent?: CurriculumNode): CurriculumNode[] | Promise<CurriculumNode[]> {
     if (!parent) {
       // Until progress is loaded the counts would be wrong; the view shows its progress bar meanwhile.
-      return this.ctx.ready.then(() => SECTIONS.map((section) => this.node(`section:${section.id}`, () => ({ kind: 'section' as const, section }))));
+      return this.ready.then(() => SECTIONS.map((section) => this.node(`section:${section.id}`, () => ({ kind: 'section' as const, section }))));
     }
     switch (parent.kind) {
       case 'section': {
@@ -124,7 +133,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
   /** Labs of a section, plus broken labs (shown under the section their folder is meant for, else the first). */
   private labsOf(section: Section): CurriculumNode[] {
     const result: CurriculumNode[] = [];
-    for (const entry of this.ctx.catalog) {
+    for (const entry of this.catalog.all) {
       if (entry.ok && entry.manifest.section === section.id) {
         // Lab nodes are rebuilt each time: the manifest may have been reloaded.
         result.push({ kind: 'lab', lab: entry });
@@ -154,7 +163,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
 
   /** Ticked and total items of one section. */
   private sectionCount(section: Section): Count {
-    return countProgress((id) => this.ctx.store.isDone(id)).perSection.get(section.id) ?? { done: 0, total: section.checklist.length };
+    return countProgress((id) => this.progress.store.isDone(id)).perSection.get(section.id) ?? { done: 0, total: section.checklist.length };
   }
 
   getTreeItem(node: CurriculumNode): vscode.TreeItem {
@@ -191,7 +200,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         return item;
       }
       case 'lab': {
-        const record = this.ctx.store.labRecord(node.lab.id);
+        const record = this.progress.store.labRecord(node.lab.id);
         const item = new vscode.TreeItem(node.lab.manifest.title, vscode.TreeItemCollapsibleState.None);
         item.id = `lab:${node.lab.id}`;
         item.description = record?.passedAt ? vscode.l10n.t('passed') : record?.openedAt ? vscode.l10n.t('opened') : vscode.l10n.t('lab');
@@ -220,7 +229,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         return item;
       }
       case 'item': {
-        const tick = this.ctx.store.tickOf(node.item.id);
+        const tick = this.progress.store.tickOf(node.item.id);
         const item = new vscode.TreeItem(node.item.label, vscode.TreeItemCollapsibleState.None);
         item.id = `item:${node.item.id}`;
         item.checkboxState = tick ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;

@@ -17,7 +17,7 @@
 // ones the README shows are also written to media/screenshots/.
 //
 //   npm run package && npm run test:e2e
-/* global document -- page.evaluate() callbacks run in the browser. */
+/* global document, window, MutationObserver -- page.evaluate() callbacks run in the browser. */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -88,6 +88,43 @@ async function until(what, predicate, timeoutMs = 60_000) {
     if (await predicate()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Waits until the workbench is visibly still: no progress bar or spinner running, no
+ * animation or transition playing, and no node added, removed or changed in text for
+ * `quietMs` (a view still loading or restoring keeps changing them). Used before screenshots and where the workbench must have
+ * settled, instead of sleeping for a fixed time.
+ */
+async function settled(what = 'the workbench to settle', { quietMs = 400, timeoutMs = 30_000 } = {}) {
+  await page.evaluate(() => {
+    if (window.__dataLabsMutations !== undefined) return;
+    window.__dataLabsMutations = 0;
+    new MutationObserver((records) => {
+      window.__dataLabsMutations += records.length;
+      // Nodes added or removed and text changed; not attributes, which a blinking cursor
+      // toggles twice a second whatever else happens.
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let quietSince = Date.now();
+  for (;;) {
+    const { mutations, busy } = await page.evaluate(() => ({
+      mutations: window.__dataLabsMutations,
+      busy:
+        document.querySelectorAll('.monaco-progress-container.active:not(.done), .codicon-loading, .codicon-modifier-spin').length +
+        document.getAnimations().filter((a) => a.playState === 'running' && a.effect?.getComputedTiming().iterations !== Infinity).length,
+    }));
+    if (mutations !== last || busy > 0) {
+      last = mutations;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= quietMs) {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -247,8 +284,9 @@ try {
     // The workbench goes on restoring its state for a few seconds after a reload. A window
     // turned into a multi-root workspace in that time (the next step adds the lab folder)
     // came back, once in a while, as an empty untitled workspace (code-server 4.100.3), so
-    // let it settle, as a learner's window has long settled by the time they open a lab.
-    await page.waitForTimeout(5000);
+    // let it settle (nothing changes on the page for two seconds), as a learner's window has
+    // long settled by the time they open a lab.
+    await settled('the reloaded workbench to finish restoring', { quietMs: 2_000, timeoutMs: 60_000 });
   });
 
   await check('opening the lab scaffolds it and shows its README beside the main file', async () => {
@@ -286,7 +324,7 @@ try {
 
   await check('the lab\'s dependencies install once, with a progress notification', async () => {
     await until('the npm install to finish', async () => fs.existsSync(path.join(labDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
-    await page.waitForTimeout(1000);
+    await settled();
     await shot('lab-open', { readme: true });
   });
 
@@ -317,7 +355,7 @@ try {
       await page.mouse.up();
     }
     await row.hover();
-    await page.waitForTimeout(500);
+    await settled();
     await shot('containers', { readme: true });
     if ((await curriculum.getAttribute('aria-expanded')) === 'false') await curriculum.click();
   });
@@ -336,7 +374,7 @@ try {
     await runAllTestsUntil('failed');
     // Show a failure where it happened: open the first failing test's file at its line.
     await page.locator('.test-explorer .monaco-list-row[aria-level="4"]').first().dblclick();
-    await page.waitForTimeout(1500);
+    await settled();
     await shot('testing', { readme: true });
   });
 
@@ -382,7 +420,7 @@ try {
       if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
     }
     await until('the hidden checks to show their verdicts', async () => (await testStates()).filter((r) => r.state === 'failed').length >= 2, 20_000);
-    await page.waitForTimeout(800);
+    await settled();
     await shot('grade-report', { readme: true });
   });
 
@@ -410,7 +448,7 @@ try {
         return false;
       }
     }, 15_000);
-    await page.waitForTimeout(800);
+    await settled();
     await shot('grade-passed', { readme: true });
   });
 
@@ -443,12 +481,12 @@ try {
     // Room for the timeline in the screenshot: the report alone, the side bar hidden.
     await page.locator('.tabs-container .tab', { hasText: 'saga.ts' }).first().locator('.codicon-close').click();
     await runCommand('View: Toggle Primary Side Bar Visibility');
-    await page.waitForTimeout(800);
+    await settled();
     const frame = await reportFrame();
     if (!frame) throw new Error('the report frame is gone');
     if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
     await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
-    await page.waitForTimeout(800);
+    await settled();
     await shot('saga-report', { readme: true });
   });
 
@@ -489,12 +527,12 @@ try {
       return text.includes('Redis replicas in Docker') && text.includes('went back to an older value') && text.includes('key partial:k') && text.includes('not graded');
     }, 3 * 60_000);
     await page.locator('.tabs-container .tab', { hasText: 'quorum.ts' }).first().locator('.codicon-close').click();
-    await page.waitForTimeout(800);
+    await settled();
     const frame = await reportFrame();
     if (!frame) throw new Error('the report frame is gone');
     if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
     await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
-    await page.waitForTimeout(800);
+    await settled();
     await shot('quorum-report', { readme: true });
   });
 } catch {

@@ -21,6 +21,9 @@ import { EMBEDDED_CANNOT } from '../../src/core/grading/engine';
 import { gradeLab } from '../../src/core/grading/gradeLab';
 import { MUTANT_SEEDS, REFERENCE_SEEDS, assembleVariant, gradedLabIds, mutantFiles, mutantsOf, useGradingEnvironment } from './support';
 
+/** A mutant's gradings take up to about 10 s a seed (a pool starved under 50 concurrent sagas); its test has room for all its seeds. */
+const MUTANT_TIMEOUT_MS = Math.max(180_000, MUTANT_SEEDS.length * 20_000);
+
 describe.each(gradedLabIds())('%s', (labId) => {
   const env = useGradingEnvironment(labId);
   const mutants = mutantsOf(labId);
@@ -80,6 +83,6 @@ describe.each(gradedLabIds())('%s', (labId) => {
         }
       }
       expect(verdicts).toEqual(MUTANT_SEEDS.map((s) => `${s}:fail`));
-    });
+    }, MUTANT_TIMEOUT_MS);
   });
 });

@@ -22,7 +22,7 @@ suite('Activation', () => {
     const api = await ext.activate();
     assert.equal(ext.isActive, true);
     assert.equal(ext.exports, api, 'exports is the object activate() returned');
-    assert.ok(api.context && api.tree && api.tests, 'the API has context, tree and tests');
+    assert.ok(api.tree && api.tests && api.containers && api.grading && api.services, 'the API has the views and the services');
     assert.equal(api.tests.controller.id, 'dataLabs');
     assert.ok(api.tree.view, 'the Curriculum view exists');
   });
@@ -31,17 +31,17 @@ suite('Activation', () => {
     const api = await extension().activate();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('ctx.ready did not resolve within 10 s')), 10_000);
+      timer = setTimeout(() => reject(new Error('api.ready did not resolve within 10 s')), 10_000);
     });
     try {
-      await Promise.race([api.context.ready, timeout]);
+      await Promise.race([api.ready, timeout]);
     } finally {
       clearTimeout(timer);
     }
-    assert.doesNotThrow(() => api.context.store, 'the progress store is loaded');
-    assert.ok(api.context.store.file.endsWith('progress.json'));
-    assert.ok(api.context.catalog.length > 0, 'the catalog has labs');
-    assert.ok(api.context.lab('relational-vs-document'), 'the shipped lab loads');
+    assert.doesNotThrow(() => api.progress.store, 'the progress store is loaded');
+    assert.ok(api.progress.store.file.endsWith('progress.json'));
+    assert.ok(api.catalog.all.length > 0, 'the catalog has labs');
+    assert.ok(api.catalog.lab('relational-vs-document'), 'the shipped lab loads');
   });
 
   test('every command in contributes.commands is registered', async () => {

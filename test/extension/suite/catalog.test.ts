@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DataLabsApi } from '../../../src/dataLabs';
 import type { CurriculumNode } from '../../../src/views/curriculumTree';
-import { LAB_ID, LAB_TITLE, activateApi, children, groupNode, labelOf, sectionNodes } from './helpers';
+import { LAB_ID, LAB_TITLE, activateApi, children, extension, groupNode, labelOf, sectionNodes } from './helpers';
 
 const BROKEN_ID = 'zz-broken-e2e';
 /** Required fields the broken manifest leaves out. */
@@ -26,8 +26,8 @@ suite('Lab catalog: a broken manifest', () => {
 
   suiteSetup(async () => {
     api = await activateApi();
-    brokenDir = path.join(api.context.labsDir, BROKEN_ID);
-    assert.equal(path.dirname(brokenDir), path.join(api.context.extension.extensionPath, 'labs'));
+    brokenDir = path.join(api.catalog.dir, BROKEN_ID);
+    assert.equal(path.dirname(brokenDir), path.join(extension().extensionPath, 'labs'));
     fs.mkdirSync(brokenDir, { recursive: true });
     fs.writeFileSync(path.join(brokenDir, 'lab.json'), `${JSON.stringify({ id: BROKEN_ID, title: 'A broken lab for the extension tests' }, null, 2)}\n`);
     await vscode.commands.executeCommand('dataLabs.refresh');
@@ -39,14 +39,14 @@ suite('Lab catalog: a broken manifest', () => {
   });
 
   test('the catalog keeps the broken lab as an entry naming each missing field', () => {
-    const entry = api.context.catalog.find((e) => e.id === BROKEN_ID);
-    assert.ok(entry, `catalog: ${api.context.catalog.map((e) => e.id).join(', ')}`);
+    const entry = api.catalog.all.find((e) => e.id === BROKEN_ID);
+    assert.ok(entry, `catalog: ${api.catalog.all.map((e) => e.id).join(', ')}`);
     assert.equal(entry.ok, false);
     if (entry.ok) return;
     const fields = entry.problems.map((p) => p.field);
     for (const field of MISSING) assert.ok(fields.includes(field), `a problem names "${field}" (problems: ${fields.join(', ')})`);
     assert.ok(entry.problems.every((p) => p.file === path.join(brokenDir, 'lab.json')));
-    assert.equal(api.context.lab(BROKEN_ID), undefined, 'a broken lab cannot be opened');
+    assert.equal(api.catalog.lab(BROKEN_ID), undefined, 'a broken lab cannot be opened');
   });
 
   test('the Curriculum view shows a brokenLab error item with the problem', async () => {
@@ -78,9 +78,9 @@ suite('Lab catalog: a broken manifest', () => {
     const real = (await labNodes()).find((n) => n.kind === 'lab' && n.lab.id === LAB_ID);
     assert.ok(real, 'the shipped lab is still listed');
     assert.equal(labelOf(api.tree.getTreeItem(real)), LAB_TITLE);
-    assert.ok(api.context.lab(LAB_ID), 'the shipped lab can still be opened');
+    assert.ok(api.catalog.lab(LAB_ID), 'the shipped lab can still be opened');
     // Only the sections with a shipped lab have a Labs group: the broken lab adds none.
-    const withLabs = new Set<string>(api.context.catalog.flatMap((e) => (e.ok ? [e.manifest.section] : [])));
+    const withLabs = new Set<string>(api.catalog.all.flatMap((e) => (e.ok ? [e.manifest.section] : [])));
     for (const id of ['consistency-patterns', 'replication', 'hands-on-project']) {
       assert.equal(Boolean(await groupNode(api, id, 'labs')), withLabs.has(id), `${id} has a Labs group exactly when a shipped lab belongs to it`);
       assert.ok(await groupNode(api, id, 'checklist'), `${id} still has its checklist`);
@@ -91,8 +91,8 @@ suite('Lab catalog: a broken manifest', () => {
   test('removing the folder and refreshing clears the error item', async () => {
     removeBroken();
     await vscode.commands.executeCommand('dataLabs.refresh');
-    assert.equal(api.context.catalog.some((e) => e.id === BROKEN_ID), false);
+    assert.equal(api.catalog.all.some((e) => e.id === BROKEN_ID), false);
     assert.equal(await brokenNode(), undefined);
-    assert.ok(api.context.catalog.every((e) => e.ok), 'no other lab is broken');
+    assert.ok(api.catalog.all.every((e) => e.ok), 'no other lab is broken');
   });
 });

@@ -11,6 +11,7 @@ import {
   children,
   closeAllEditors,
   describeTabs,
+  extension,
   groupNode,
   labelOf,
   previewTab,
@@ -95,7 +96,7 @@ suite('Curriculum view', () => {
   });
 
   test('each section has Concepts and Checklist groups, and a Labs group only where a lab exists', async () => {
-    const sectionsWithLabs = new Set(api.context.catalog.flatMap((e) => (e.ok ? [e.manifest.section] : [])));
+    const sectionsWithLabs = new Set(api.catalog.all.flatMap((e) => (e.ok ? [e.manifest.section] : [])));
     assert.ok(sectionsWithLabs.has('database-types'), 'the shipped lab belongs to Database Types');
     for (const section of await sectionNodes(api)) {
       const groups = (await children(api, section)).map((n) => {
@@ -162,13 +163,13 @@ suite('Curriculum view', () => {
     assert.match(tab.label, /^Preview relational\.md/);
     assert.equal(tab.isActive, true, 'the preview is the active tab of its group');
     // The page it shows is the extension's own concept file.
-    const expected = path.join(api.context.extension.extensionPath, 'media', 'concepts', 'relational.md');
+    const expected = path.join(extension().extensionPath, 'media', 'concepts', 'relational.md');
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(expected));
     assert.match(doc.getText(), /\S/, 'the concept page has content');
   });
 
   test('ticking an item updates its checkbox, the counts, the view\'s description and badge, and progress.json', async () => {
-    await api.context.store.setTicks([ITEM], true, 'learner');
+    await api.progress.store.setTicks([ITEM], true, 'learner');
     assert.equal(await checkboxOf(api, ITEM), vscode.TreeItemCheckboxState.Checked);
     assert.equal(await sectionDescription(api, 'database-types'), '1/5');
     assert.equal(await sectionDescription(api, 'replication'), '0/4');
@@ -180,14 +181,14 @@ suite('Curriculum view', () => {
     assert.match(api.tree.view.badge?.tooltip ?? '', /1\/17/);
 
     const onDisk = progressOnDisk(api);
-    assert.ok(onDisk, `${api.context.store.file} exists`);
+    assert.ok(onDisk, `${api.progress.store.file} exists`);
     assert.equal(onDisk.items[ITEM]?.by, 'learner');
     assert.deepEqual(Object.keys(onDisk.items), [ITEM]);
   });
 
   test('ticking a whole section marks it complete', async () => {
     const ids = SEED[0]?.items.map(([id]) => id) ?? [];
-    await api.context.store.setTicks(ids, true, 'learner');
+    await api.progress.store.setTicks(ids, true, 'learner');
     const [first] = await sectionNodes(api);
     assert.ok(first);
     const item = api.tree.getTreeItem(first);
@@ -197,12 +198,12 @@ suite('Curriculum view', () => {
     assert.equal(api.tree.view.badge?.value, 5);
     assert.equal(Object.keys(progressOnDisk(api)?.items ?? {}).length, 5);
     // Back to one tick for the next test.
-    await api.context.store.setTicks(ids.filter((id) => id !== ITEM), false, 'learner');
+    await api.progress.store.setTicks(ids.filter((id) => id !== ITEM), false, 'learner');
     assert.equal(api.tree.view.description, '1/17 done');
   });
 
   test('unticking reverses it, on screen and on disk', async () => {
-    await api.context.store.setTicks([ITEM], false, 'learner');
+    await api.progress.store.setTicks([ITEM], false, 'learner');
     assert.equal(await checkboxOf(api, ITEM), vscode.TreeItemCheckboxState.Unchecked);
     assert.equal(await sectionDescription(api, 'database-types'), '0/5');
     assert.equal(api.tree.view.description, '0/17 done');

@@ -6,7 +6,7 @@
 //
 // The panel is reached through the extension's API (api.showGradeReport), so that
 // this test drives the live extension's GradeReportPanel, not a second copy bundled
-// into the tests.
+// into the tests; what the page says is read from the panel's onDidReceiveMessage.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { DataLabsApi } from '../../../src/dataLabs';
@@ -19,6 +19,14 @@ const VIEW_TYPE = 'dataLabs.gradeReport';
 /** A webview starts in its own process; give it room on a slow machine. */
 // The first webview of a window loads its service worker and host page first: allow for a busy machine.
 const WEBVIEW_TIMEOUT_MS = 90_000;
+
+type Panel = ReturnType<DataLabsApi['showGradeReport']>;
+
+/** A panel shown by a test, and every message its page sent from then on. */
+interface Shown {
+  readonly panel: Panel;
+  readonly messages: unknown[];
+}
 
 const ev = (at: number, process: string, type: HistoryEvent['type'], op: string, value?: unknown, detail?: string): HistoryEvent => ({
   at,
@@ -86,7 +94,14 @@ function reportTabs(): vscode.Tab[] {
 suite('Grade report: the webview panel', function () {
   this.timeout(2 * WEBVIEW_TIMEOUT_MS);
   let api: DataLabsApi;
-  const show = (labTitle: string, report: GradeReport): ReturnType<DataLabsApi['showGradeReport']> => api.showGradeReport(labTitle, report);
+  /** Shows the report and records its page's messages (subscribed at once: the page answers only later). */
+  const show = (labTitle: string, report: GradeReport): Shown => {
+    const panel = api.showGradeReport(labTitle, report);
+    const messages: unknown[] = [];
+    const subscription = panel.onDidReceiveMessage((message) => messages.push(message));
+    panel.onDidDispose(() => subscription.dispose());
+    return { panel, messages };
+  };
 
   suiteSetup(async () => {
     api = await activateApi();
@@ -98,8 +113,8 @@ suite('Grade report: the webview panel', function () {
   });
 
   test('the page is static HTML under a strict CSP, its one script loaded by nonce from media/report', () => {
-    const panel = show(LAB_TITLE, failingReport);
-    const html = panel.html;
+    const { panel } = show(LAB_TITLE, failingReport);
+    const html = panel.webviewPanel.webview.html;
     const webview = panel.webviewPanel.webview;
 
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html)?.[1];
@@ -131,13 +146,13 @@ suite('Grade report: the webview panel', function () {
   });
 
   test('the script runs in the webview: it says it is ready, and draws every check and both timelines', async () => {
-    const panel = show(LAB_TITLE, failingReport);
-    const describe = (): string => JSON.stringify(panel.messages);
-    await waitFor(() => panel.messages.some(isMessage('ready')), "the webview's 'ready' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
-    const rendered = await waitFor(() => panel.messages.find(isMessage('rendered')), "the webview's 'rendered' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
+    const { messages } = show(LAB_TITLE, failingReport);
+    const describe = (): string => JSON.stringify(messages);
+    await waitFor(() => messages.some(isMessage('ready')), "the webview's 'ready' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
+    const rendered = await waitFor(() => messages.find(isMessage('rendered')), "the webview's 'rendered' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
     // Three checks; the fail and the unknown have histories to draw, the pass none.
     assert.deepEqual(rendered, { type: 'rendered', checks: 3, demonstrations: 0, timelines: 2 });
-    assert.equal(panel.messages.filter(isMessage('error')).length, 0, `the page reported no error: ${describe()}`);
+    assert.equal(messages.filter(isMessage('error')).length, 0, `the page reported no error: ${describe()}`);
   });
 
   test('a new report of the same lab reuses the panel and is drawn in it', async () => {
@@ -146,7 +161,7 @@ suite('Grade report: the webview panel', function () {
     const before = first.messages.filter(isMessage('rendered')).length;
     const passed = checks.map((c): CheckResult => ({ id: c.id, title: c.title, status: 'pass', expected: c.expected, actual: 'It held.', seed: c.seed, durationMs: c.durationMs, history: [] }));
     const again = show(LAB_TITLE, { ...failingReport, startedAt: '2025-06-01T10:05:00.000Z', passed: true, score: { passed: 3, failed: 0, unknown: 0, total: 3 }, checks: passed });
-    assert.equal(again, first, 'the same panel');
+    assert.equal(again.panel, first.panel, 'the same panel');
     assert.equal(reportTabs().length, 1, `one report tab: ${describeTabs()}`);
     // The page may still draw the first report once more (it asks again when it loads):
     // wait for the drawing of the second, which has no timelines (every check passed).
@@ -193,24 +208,24 @@ suite('Grade report: the webview panel', function () {
       checks: [check],
       demonstrations: [demo],
     };
-    const panel = show('Quorum', quorum);
+    const { panel, messages } = show('Quorum', quorum);
     try {
-      const describe = (): string => JSON.stringify(panel.messages);
-      const rendered = await waitFor(() => panel.messages.find(isMessage('rendered')), "the webview's 'rendered' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
+      const describe = (): string => JSON.stringify(messages);
+      const rendered = await waitFor(() => messages.find(isMessage('rendered')), "the webview's 'rendered' message", { timeoutMs: WEBVIEW_TIMEOUT_MS, describe });
       // Two timelines for the check (one per key), one for the demonstration.
       assert.deepEqual(rendered, { type: 'rendered', checks: 1, demonstrations: 1, timelines: 3 });
-      assert.equal(panel.messages.filter(isMessage('error')).length, 0, `the page reported no error: ${describe()}`);
+      assert.equal(messages.filter(isMessage('error')).length, 0, `the page reported no error: ${describe()}`);
     } finally {
       panel.dispose();
     }
   });
 
   test('closing the panel fires onDidDispose, and the next report opens a new one', async () => {
-    const panel = show(LAB_TITLE, failingReport);
+    const { panel } = show(LAB_TITLE, failingReport);
     const disposed = nextEvent(panel.onDidDispose, 'onDidDispose', 10_000);
     await closeAllEditors();
     await disposed;
-    const next = show(LAB_TITLE, failingReport);
+    const { panel: next } = show(LAB_TITLE, failingReport);
     try {
       assert.notEqual(next, panel);
       await waitFor(() => reportTabs().length === 1, 'a report tab', { describe: describeTabs });

@@ -4,8 +4,13 @@
 // that stores responses as jsonb) fails the replay check with its hint; a syntax error
 // lands in the Problems panel at its line; the reference solution passes every check,
 // which ticks the lab's checklist items; "Replay this failure" reruns one check with the
-// seed it had. The lab's PostgreSQL runs in Docker (the local image that
-// run-in-code-server.mjs maps in `dataLabs.images`).
+// seed it had; a grading cancelled midway (as the notification's Cancel does) stops the
+// learner's process, and the next grading runs as usual. The lab's PostgreSQL runs in
+// Docker (the local image that run-in-code-server.mjs maps in `dataLabs.images`).
+//
+// What the extension did is observed through its public events: the grading's
+// (onDidFinish, onDidDecideCheck, onDidCancel) and the Testing view's (onDidEndRun, with
+// what the run decided per test item).
 //
 // Like lab.test.ts, it needs a multi-root window and builds step by step; it cleans up:
 // the lab folder leaves the workspace, its container is removed, progress is reset.
@@ -16,7 +21,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { GradeReport } from '../../../src/core/grading/report';
 import type { DataLabsApi } from '../../../src/dataLabs';
-import { activateApi, closeAllEditors, nextEvent, resetProgress, waitFor, within } from './helpers';
+import type { RunOutcomes } from '../../../src/testing/labTestController';
+import { activateApi, allTabs, closeAllEditors, describeTabs, extension, nextEvent, resetProgress, waitFor, within } from './helpers';
 
 const LAB = 'idempotency-keys';
 const CHECK_COUNT = 11;
@@ -28,19 +34,42 @@ suite('Grading: the Idempotency Keys lab', function () {
   let tempDir: string;
   let labDir: string;
   let opening: Promise<unknown> | undefined;
-  const sourceLab = (): string => path.join(api.context.labsDir, LAB);
+  const sourceLab = (): string => path.join(api.catalog.dir, LAB);
   const gradeGroup = (): vscode.TestItem | undefined => api.tests.controller.items.get(`lab:${labDir}`)?.children.get(`grade:${labDir}`);
+  const ofThisLab = (e: { labDir: string }): boolean => path.resolve(e.labDir) === path.resolve(labDir);
+  /** What the Testing view's run of the last grading decided, by test item id. */
+  let lastResults: RunOutcomes = new Map();
 
-  /** Runs the Grade command and waits for its test run to end; returns the report. */
+  /** Runs the Grade command, waits for its report and for its run in the Testing view to end; returns the report. */
   async function grade(request?: { seed?: number; only?: string[] }): Promise<GradeReport> {
-    const finished = nextEvent(api.tests.onDidFinishRun, 'the grading run', GRADE_TIMEOUT_MS);
+    const finished = nextEvent(api.grading.onDidFinish, 'the grading\'s report', GRADE_TIMEOUT_MS, ofThisLab);
+    const ended = nextEvent(api.tests.onDidEndRun, 'the grading run', GRADE_TIMEOUT_MS);
     finished.catch(() => {});
-    const before = api.grading.lastReports.get(labDir);
+    ended.catch(() => {});
     await within(vscode.commands.executeCommand('dataLabs.gradeLab', LAB, request), GRADE_TIMEOUT_MS, 'dataLabs.gradeLab');
-    await finished;
-    const report = api.grading.lastReports.get(labDir);
-    assert.ok(report && report !== before, 'the grading produced a new report');
+    const { report } = await finished;
+    lastResults = await ended;
     return report;
+  }
+
+  /** The learner's processes the sandbox runs (node …/dist/sandbox/child.cjs), children of this extension host. */
+  function learnerProcesses(): number[] {
+    const child = path.join(extension().extensionPath, 'dist', 'sandbox', 'child.cjs');
+    const found: number[] = [];
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        // The parent is the field after the command's name, which is in parentheses and may hold spaces.
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        // A process that has ended but is not yet reaped has an empty command line: it is not running.
+        const command = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+        if (parent === process.pid && command.includes(child)) found.push(Number(name));
+      } catch {
+        // The process ended while it was being read.
+      }
+    }
+    return found;
   }
 
   suiteSetup(async function () {
@@ -54,7 +83,7 @@ suite('Grading: the Idempotency Keys lab', function () {
     const labsRoot = path.join(tempDir, 'labs');
     labDir = path.join(labsRoot, LAB);
     await vscode.workspace.getConfiguration('dataLabs').update('labsRoot', labsRoot, vscode.ConfigurationTarget.Global);
-    await waitFor(() => api.context.labsRoot() === labsRoot, 'dataLabs.labsRoot');
+    await waitFor(() => api.settings.labsRoot === labsRoot, 'dataLabs.labsRoot');
   });
 
   suiteTeardown(async function () {
@@ -68,7 +97,7 @@ suite('Grading: the Idempotency Keys lab', function () {
       vscode.workspace.updateWorkspaceFolders(index, 1);
       await removed;
     }
-    await api.context.services.stop(LAB, { remove: true }).catch(() => {});
+    await api.services.stop(LAB, { remove: true }).catch(() => {});
     await vscode.workspace.getConfiguration('dataLabs').update('labsRoot', undefined, vscode.ConfigurationTarget.Global);
     await resetProgress(api);
     await api.tests.discoverAll();
@@ -97,27 +126,27 @@ suite('Grading: the Idempotency Keys lab', function () {
     const diagnostic = await waitFor(() => vscode.languages.getDiagnostics(vscode.Uri.file(file)).find((d) => d.source === 'Data Labs grader'), 'the set-up error in Problems');
     const todoLine = fs.readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes("TODO(1)") && l.includes('throw'));
     assert.equal(diagnostic.range.start.line, todoLine, 'at the line that throws');
-    const result = api.tests.lastResults.get(`grade:${labDir}#stale-lock`);
+    const result = lastResults.get(`grade:${labDir}#stale-lock`);
     assert.equal(result?.state, 'errored', 'each hidden check says why it did not run');
-    const panel = await waitFor(() => api.grading.panelFor(labDir), 'the report panel');
-    assert.match(panel.html, /Content-Security-Policy/);
-    assert.doesNotMatch(panel.html, /unsafe-inline/);
-    assert.equal(api.context.store.isDone('add-idempotency-keys'), false);
+    // The panel's page itself (its CSP, its script) is tested in gradeReport.test.ts.
+    const title = `Grade: ${api.catalog.lab(LAB)?.manifest.title ?? LAB}`;
+    await waitFor(() => allTabs().find((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith('dataLabs.gradeReport') && tab.label === title), 'the report panel', { describe: describeTabs });
+    assert.equal(api.progress.store.isDone('add-idempotency-keys'), false);
   });
 
   test('a first attempt that stores the response as jsonb fails the replay check, with its hint, in the Testing view', async function () {
     this.timeout(GRADE_TIMEOUT_MS);
-    const attempt = path.join(api.context.labsDir, 'idempotency-keys', 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts');
+    const attempt = path.join(api.catalog.dir, 'idempotency-keys', 'mutants', 'replay-rebuilt-from-jsonb', 'src', 'payments.ts');
     fs.copyFileSync(attempt, path.join(labDir, 'src', 'payments.ts'));
     const report = await grade();
     const replay = report.checks.find((c) => c.id === 'replay-after-success');
     assert.equal(replay?.status, 'fail', report.checks.map((c) => `${c.id}=${c.status}`).join(', '));
     assert.match(replay?.hint ?? '', /jsonb/);
     assert.ok((replay?.culprits ?? []).length > 0, 'the failure points at events of its history');
-    const result = api.tests.lastResults.get(`grade:${labDir}#replay-after-success`);
+    const result = lastResults.get(`grade:${labDir}#replay-after-success`);
     assert.equal(result?.state, 'failed');
     assert.match(result?.message ?? '', /Hint: .*jsonb/s);
-    assert.equal(api.tests.lastResults.get(`grade:${labDir}#per-user-scope`)?.state, 'passed');
+    assert.equal(lastResults.get(`grade:${labDir}#per-user-scope`)?.state, 'passed');
   });
 
   test('a syntax error is shown in the Problems panel at its line, and no check runs', async function () {
@@ -140,7 +169,7 @@ suite('Grading: the Idempotency Keys lab', function () {
         'the grader\'s diagnostic on src/payments.ts',
       );
       assert.equal(diagnostics[0]?.range.start.line, brokenLine, 'at the line of the error');
-      assert.equal(api.tests.lastResults.get(`grade:${labDir}#stale-lock`)?.state, 'errored');
+      assert.equal(lastResults.get(`grade:${labDir}#stale-lock`)?.state, 'errored');
     } finally {
       fs.writeFileSync(file, original);
     }
@@ -155,8 +184,8 @@ suite('Grading: the Idempotency Keys lab', function () {
       [],
     );
     assert.equal(report.passed, true);
-    assert.equal(api.context.store.isDone('add-idempotency-keys'), true);
-    assert.equal(api.context.store.isDone('handle-retries-safely'), true);
+    assert.equal(api.progress.store.isDone('add-idempotency-keys'), true);
+    assert.equal(api.progress.store.isDone('handle-retries-safely'), true);
     assert.equal(vscode.languages.getDiagnostics(vscode.Uri.file(path.join(labDir, 'src', 'payments.ts'))).filter((d) => d.source === 'Data Labs grader').length, 0, 'the compile error is gone from Problems');
 
     const staleLock = report.checks.find((c) => c.id === 'stale-lock');
@@ -166,5 +195,38 @@ suite('Grading: the Idempotency Keys lab', function () {
       [['stale-lock', staleLock?.seed, 'pass']],
       'the replay runs that one check with the seed it had',
     );
+  });
+
+  test('cancelling a grading reports it cancelled, stops the learner\'s process, and the next grading still works', async function () {
+    this.timeout(3 * GRADE_TIMEOUT_MS);
+    // The reference solution is in place (the test above): every check runs, which takes a while.
+    const decided = nextEvent(api.grading.onDidDecideCheck, 'a first check to be decided', GRADE_TIMEOUT_MS, ofThisLab);
+    const cancelled = nextEvent(api.grading.onDidCancel, 'the grading to be cancelled', GRADE_TIMEOUT_MS, ofThisLab);
+    const ended = nextEvent(api.tests.onDidEndRun, 'the grading run', GRADE_TIMEOUT_MS);
+    let finished = false;
+    const finishing = api.grading.onDidFinish((e) => (finished ||= ofThisLab(e)));
+    try {
+      const running = Promise.resolve(vscode.commands.executeCommand('dataLabs.gradeLab', LAB));
+      for (const promise of [decided, cancelled, ended, running]) promise.catch(() => {});
+      await decided;
+      assert.ok(learnerProcesses().length > 0, 'the learner\'s code runs in the sandbox\'s process');
+      // What the progress notification's Cancel calls.
+      assert.equal(api.grading.cancel(labDir), true, 'a grading was under way');
+      await cancelled;
+      await within(running, GRADE_TIMEOUT_MS, 'the cancelled Grade command');
+      assert.equal(finished, false, 'the cancelled grading made no report');
+      assert.equal(api.grading.isGrading(labDir), false);
+      const results = await ended;
+      const cancelledChecks = [...results.values()].filter((r) => r.state === 'errored' && /cancelled/.test(r.message ?? ''));
+      assert.ok(cancelledChecks.length > 0, `the checks not decided say the grading was cancelled: ${JSON.stringify([...results])}`);
+      await waitFor(() => learnerProcesses().length === 0, 'no learner process left running', { timeoutMs: 15_000, describe: () => learnerProcesses().join(', ') });
+    } finally {
+      finishing.dispose();
+    }
+
+    const report = await grade({ only: ['per-user-scope'] });
+    assert.deepEqual(report.checks.map((c) => [c.id, c.status]), [['per-user-scope', 'pass']], 'a grading after the cancelled one runs as usual');
+    assert.equal(lastResults.get(`grade:${labDir}#per-user-scope`)?.state, 'passed');
+    await waitFor(() => learnerProcesses().length === 0, 'its learner process to end too', { timeoutMs: 15_000, describe: () => learnerProcesses().join(', ') });
   });
 });

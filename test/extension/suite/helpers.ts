@@ -20,7 +20,7 @@ export function extension(): vscode.Extension<DataLabsApi> {
 /** Activates the extension (once) and waits until its progress and catalog are loaded. */
 export async function activateApi(): Promise<DataLabsApi> {
   const api = await extension().activate();
-  await api.context.ready;
+  await api.ready;
   return api;
 }
 
@@ -47,17 +47,21 @@ export async function waitFor<T>(
   }
 }
 
-/** Resolves the next time `event` fires, or rejects after `timeoutMs`. Subscribe before acting. */
-export function nextEvent(event: vscode.Event<unknown>, what: string, timeoutMs: number): Promise<void> {
+/**
+ * Resolves with what `event` fires next (the first firing that `accept` accepts, when
+ * given), or rejects after `timeoutMs`. Subscribe before acting.
+ */
+export function nextEvent<T>(event: vscode.Event<T>, what: string, timeoutMs: number, accept: (value: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       subscription.dispose();
       reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
     }, timeoutMs);
-    const subscription = event(() => {
+    const subscription = event((value) => {
+      if (!accept(value)) return;
       clearTimeout(timer);
       subscription.dispose();
-      resolve();
+      resolve(value);
     });
   });
 }
@@ -120,13 +124,13 @@ export async function sectionDescription(api: DataLabsApi, sectionId: string): P
 /** Unticks everything and forgets opened labs, through the command (as confirmed). */
 export async function resetProgress(api: DataLabsApi): Promise<void> {
   await vscode.commands.executeCommand('dataLabs.resetProgress', true);
-  await waitFor(() => !api.context.store.hasStarted(), 'progress to be reset');
+  await waitFor(() => !api.progress.store.hasStarted(), 'progress to be reset');
 }
 
 /** progress.json as it is on disk now, or undefined if it does not exist. */
 export function progressOnDisk(api: DataLabsApi): { items: Record<string, { at: string; by: string }>; labs: Record<string, unknown> } | undefined {
   try {
-    return JSON.parse(fs.readFileSync(api.context.store.file, 'utf8')) as ReturnType<typeof progressOnDisk>;
+    return JSON.parse(fs.readFileSync(api.progress.store.file, 'utf8')) as ReturnType<typeof progressOnDisk>;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

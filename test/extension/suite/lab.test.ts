@@ -26,6 +26,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import pg from 'pg';
 import type { DataLabsApi } from '../../../src/dataLabs';
+import type { RunOutcomes } from '../../../src/testing/labTestController';
 import type { ContainersNode } from '../../../src/views/containersView';
 import {
   LAB_ID,
@@ -84,23 +85,25 @@ suite('Lab: open, install, discover and run its tests', function () {
   let labDir: string;
   let workspaceFile: vscode.Uri | undefined;
   let opening: Promise<unknown> | undefined;
-  const sourceLab = (): string => path.join(api.context.labsDir, LAB_ID);
+  const sourceLab = (): string => path.join(api.catalog.dir, LAB_ID);
 
   const labRoot = (): vscode.TestItem | undefined => api.tests.controller.items.get(`lab:${labDir}`);
   const leaves = (): vscode.TestItem[] => {
     const root = labRoot();
     return root ? [...leavesOf(root)] : [];
   };
+  /** What the last run that runTests waited for decided. */
+  let lastResults: RunOutcomes = new Map();
   const describeResults = (): string =>
-    [...api.tests.lastResults].map(([id, r]) => `${id.replace(/^.*#/, '')}: ${r.state}${r.message ? ` (${r.message.split('\n')[0]})` : ''}`).join('; ') || 'none';
+    [...lastResults].map(([id, r]) => `${id.replace(/^.*#/, '')}: ${r.state}${r.message ? ` (${r.message.split('\n')[0]})` : ''}`).join('; ') || 'none';
 
-  /** Runs `command`, waits for the controller to finish the run it starts, returns the results. */
-  async function runTests(command: string): Promise<typeof api.tests.lastResults> {
-    const finished = nextEvent(api.tests.onDidFinishRun, `a test run started by ${command}`, RUN_TIMEOUT_MS);
-    finished.catch(() => {});
+  /** Runs `command`, waits for the controller to end the run it starts, returns what the run decided. */
+  async function runTests(command: string): Promise<RunOutcomes> {
+    const ended = nextEvent(api.tests.onDidEndRun, `a test run started by ${command}`, RUN_TIMEOUT_MS);
+    ended.catch(() => {});
     await within(vscode.commands.executeCommand(command), RUN_TIMEOUT_MS, command);
-    await finished;
-    return api.tests.lastResults;
+    lastResults = await ended;
+    return lastResults;
   }
 
   suiteSetup(async function () {
@@ -116,7 +119,7 @@ suite('Lab: open, install, discover and run its tests', function () {
     labsRoot = path.join(tempDir, 'My Labs');
     labDir = path.join(labsRoot, LAB_ID);
     await vscode.workspace.getConfiguration('dataLabs').update('labsRoot', labsRoot, vscode.ConfigurationTarget.Global);
-    await waitFor(() => api.context.labsRoot() === labsRoot, `dataLabs.labsRoot to read ${labsRoot}`, { describe: () => api.context.labsRoot() });
+    await waitFor(() => api.settings.labsRoot === labsRoot, `dataLabs.labsRoot to read ${labsRoot}`, { describe: () => api.settings.labsRoot });
   });
 
   suiteTeardown(async function () {
@@ -132,7 +135,7 @@ suite('Lab: open, install, discover and run its tests', function () {
       await removed;
     }
     // The lab's databases leave the engine with the suite (closing the folder only parks them).
-    await api.context.services.stop(LAB_ID, { remove: true }).catch(() => {});
+    await api.services.stop(LAB_ID, { remove: true }).catch(() => {});
     await vscode.workspace.getConfiguration('dataLabs').update('labsRoot', undefined, vscode.ConfigurationTarget.Global);
     await resetProgress(api);
     await api.tests.discoverAll();
@@ -193,7 +196,7 @@ suite('Lab: open, install, discover and run its tests', function () {
     assert.ok(fs.existsSync(path.join(labDir, 'node_modules', 'vitest', 'vitest.mjs')), 'vitest is installed');
     assert.ok(fs.existsSync(path.join(labDir, 'node_modules', 'pg')), 'the pg client is installed');
     // The open is recorded, and the lab's tree item says so.
-    assert.ok(api.context.store.snapshot().labs[LAB_ID]?.openedAt, 'progress records the open');
+    assert.ok(api.progress.store.snapshot().labs[LAB_ID]?.openedAt, 'progress records the open');
     const labs = await groupNode(api, 'database-types', 'labs');
     assert.ok(labs);
     const node = (await children(api, labs)).find((n) => n.kind === 'lab' && n.lab.id === LAB_ID);
@@ -215,10 +218,10 @@ suite('Lab: open, install, discover and run its tests', function () {
 
   test('the lab\'s PostgreSQL starts in Docker, answers, and its connection details are in .env', async function () {
     this.timeout(SERVICES_TIMEOUT_MS + 30_000);
-    const state = await waitFor(() => api.context.services.state(LAB_ID)?.phase === 'ready' && api.context.services.state(LAB_ID), 'the lab\'s databases to be ready', {
+    const state = await waitFor(() => api.services.state(LAB_ID)?.phase === 'ready' && api.services.state(LAB_ID), 'the lab\'s databases to be ready', {
       timeoutMs: SERVICES_TIMEOUT_MS,
       intervalMs: 250,
-      describe: () => JSON.stringify({ ...api.context.services.state(LAB_ID), started: undefined }),
+      describe: () => JSON.stringify({ ...api.services.state(LAB_ID), started: undefined }),
     });
     assert.equal(state.backend, 'docker');
     assert.equal(state.labDir, labDir);
@@ -270,7 +273,7 @@ suite('Lab: open, install, discover and run its tests', function () {
     );
     assert.equal(api.containers.getTreeItem(stopped).contextValue, 'container.stopped');
     await vscode.commands.executeCommand('dataLabs.startContainer', stopped);
-    const state = api.context.services.state(LAB_ID);
+    const state = api.services.state(LAB_ID);
     assert.equal(state?.phase, 'ready');
     const newUrl = envValue(labDir, 'DATABASE_URL')!;
     assert.equal(newUrl, state?.started?.connections[0]?.url);
@@ -364,7 +367,7 @@ suite('Lab: open, install, discover and run its tests', function () {
     this.timeout(RUN_TIMEOUT_MS + SERVICES_TIMEOUT_MS);
     const dockerUrl = envValue(labDir, 'DATABASE_URL');
     assert.equal(await vscode.commands.executeCommand('dataLabs.switchDatabaseBackend', { labId: LAB_ID }, 'embedded'), true, 'the switch succeeds');
-    const state = api.context.services.state(LAB_ID);
+    const state = api.services.state(LAB_ID);
     assert.equal(state?.backend, 'embedded');
     assert.equal(state?.phase, 'ready');
     assert.ok((state?.started?.limitations.length ?? 0) > 0, 'embedded mode says what it cannot do');
@@ -386,8 +389,8 @@ suite('Lab: open, install, discover and run its tests', function () {
     for (const [id, result] of results) assert.equal(result.state, 'passed', `on embedded: ${id}: ${result.message ?? ''}`);
 
     assert.equal(await vscode.commands.executeCommand('dataLabs.switchDatabaseBackend', { labId: LAB_ID }, 'docker'), true);
-    assert.equal(api.context.services.state(LAB_ID)?.backend, 'docker');
-    assert.equal(envValue(labDir, 'DATABASE_URL'), api.context.services.state(LAB_ID)?.started?.connections[0]?.url);
+    assert.equal(api.services.state(LAB_ID)?.backend, 'docker');
+    assert.equal(envValue(labDir, 'DATABASE_URL'), api.services.state(LAB_ID)?.started?.connections[0]?.url);
   });
 
   test('running a single test reports only that test', async function () {
@@ -429,12 +432,13 @@ suite('Lab: open, install, discover and run its tests', function () {
     const missing = '127.0.0.1:5000/data-labs-local/postgres:no-such-tag';
     await config.update('images', { ...images, postgres: missing }, vscode.ConfigurationTarget.Global);
     try {
-      api.context.services.lastFailureShown = undefined;
+      const failure = nextEvent(api.services.onDidFailToStart, 'the failure notification', SERVICES_TIMEOUT_MS, (f) => f.labId === LAB_ID);
+      failure.catch(() => {});
       assert.equal(await vscode.commands.executeCommand('dataLabs.resetDatabases', { labId: LAB_ID }, true), false, 'the reset fails');
-      const state = api.context.services.state(LAB_ID);
+      const state = api.services.state(LAB_ID);
       assert.equal(state?.phase, 'failed');
       assert.match(state?.error ?? '', /Pulling 127\.0\.0\.1:5000\/data-labs-local\/postgres:no-such-tag failed: [\s\S]*dataLabs\.images/);
-      const shown = await waitFor(() => api.context.services.lastFailureShown, 'the failure notification');
+      const shown = await failure;
       assert.equal(shown.labId, LAB_ID);
       assert.deepEqual(shown.actions, ['Use Embedded Databases', 'Open Settings', 'Retry', 'Show Log']);
       const labNode = (await api.containers.getChildren()).find((n) => n.kind === 'lab' && n.labId === LAB_ID);
@@ -447,7 +451,7 @@ suite('Lab: open, install, discover and run its tests', function () {
     }
     // With the image back, the lab's database comes back, empty.
     assert.ok(await vscode.commands.executeCommand('dataLabs.startDatabases', { labId: LAB_ID }), 'the databases start again');
-    assert.equal(api.context.services.state(LAB_ID)?.phase, 'ready');
+    assert.equal(api.services.state(LAB_ID)?.phase, 'ready');
   });
 
   test('closing the lab (its folder leaves the workspace) parks its databases: stopped, kept, owned by no session', async function () {
@@ -457,12 +461,12 @@ suite('Lab: open, install, discover and run its tests', function () {
     const removed = nextEvent(vscode.workspace.onDidChangeWorkspaceFolders, 'the lab folder to leave the workspace', 20_000);
     assert.ok(vscode.workspace.updateWorkspaceFolders(index, 1), 'VS Code accepts removing the lab folder');
     await removed;
-    await waitFor(() => api.context.services.state(LAB_ID)?.phase === 'stopped', 'the lab\'s databases to stop', {
+    await waitFor(() => api.services.state(LAB_ID)?.phase === 'stopped', 'the lab\'s databases to stop', {
       timeoutMs: 30_000,
       intervalMs: 250,
-      describe: () => api.context.services.state(LAB_ID)?.phase ?? 'no state',
+      describe: () => api.services.state(LAB_ID)?.phase ?? 'no state',
     });
-    const status = await api.context.services.status(LAB_ID);
+    const status = await api.services.status(LAB_ID);
     assert.deepEqual(
       status?.docker.containers.map((c) => [c.service, c.status, c.owner]),
       [['postgres', 'exited', 'parked']],

@@ -28,7 +28,7 @@ suite('Progress: export, reset, import, and changes from outside', () => {
   const exported = (): string => path.join(dir, 'exported progress.json');
 
   test('dataLabs.exportProgress writes the progress to the file it is given', async () => {
-    await api.context.store.setTicks([...TICKED], true, 'learner');
+    await api.progress.store.setTicks([...TICKED], true, 'learner');
     await vscode.commands.executeCommand('dataLabs.exportProgress', vscode.Uri.file(exported()));
     assert.ok(fs.existsSync(exported()), 'the export file exists');
     const data = JSON.parse(fs.readFileSync(exported(), 'utf8')) as { version: number; items: Record<string, { by: string }> };
@@ -40,8 +40,8 @@ suite('Progress: export, reset, import, and changes from outside', () => {
   test('dataLabs.resetProgress, confirmed, clears every tick, on screen and on disk', async () => {
     assert.equal(api.tree.view.description, '2/17 done');
     await vscode.commands.executeCommand('dataLabs.resetProgress', true);
-    assert.deepEqual(api.context.store.snapshot().items, {});
-    assert.equal(api.context.store.hasStarted(), false);
+    assert.deepEqual(api.progress.store.snapshot().items, {});
+    assert.equal(api.progress.store.hasStarted(), false);
     assert.equal(await checkboxOf(api, TICKED[0]), vscode.TreeItemCheckboxState.Unchecked);
     assert.equal(api.tree.view.description, '0/17 done');
     assert.deepEqual(progressOnDisk(api)?.items, {});
@@ -49,7 +49,7 @@ suite('Progress: export, reset, import, and changes from outside', () => {
 
   test('dataLabs.importProgress restores the ticks from an exported file', async () => {
     await vscode.commands.executeCommand('dataLabs.importProgress', vscode.Uri.file(exported()));
-    assert.deepEqual(Object.keys(api.context.store.snapshot().items).sort(), [...TICKED].sort());
+    assert.deepEqual(Object.keys(api.progress.store.snapshot().items).sort(), [...TICKED].sort());
     for (const id of TICKED) assert.equal(await checkboxOf(api, id), vscode.TreeItemCheckboxState.Checked, id);
     assert.equal(await sectionDescription(api, 'database-types'), '1/5');
     assert.equal(await sectionDescription(api, 'consistency-patterns'), '1/4');
@@ -58,8 +58,8 @@ suite('Progress: export, reset, import, and changes from outside', () => {
   });
 
   test('importing a bad file changes nothing', async () => {
-    const before = api.context.store.snapshot();
-    const beforeOnDisk = fs.readFileSync(api.context.store.file, 'utf8');
+    const before = api.progress.store.snapshot();
+    const beforeOnDisk = fs.readFileSync(api.progress.store.file, 'utf8');
     const bad = {
       'not JSON': '{ "version": 1, "items": ',
       'not a progress file': JSON.stringify({ version: 1, items: { 'compare-trade-offs': 'yes' } }),
@@ -69,12 +69,12 @@ suite('Progress: export, reset, import, and changes from outside', () => {
       const file = path.join(dir, `${name}.json`);
       fs.writeFileSync(file, text);
       await vscode.commands.executeCommand('dataLabs.importProgress', vscode.Uri.file(file));
-      assert.deepEqual(api.context.store.snapshot(), before, `after importing a file that is ${name}`);
-      assert.equal(fs.readFileSync(api.context.store.file, 'utf8'), beforeOnDisk, `progress.json after importing a file that is ${name}`);
+      assert.deepEqual(api.progress.store.snapshot(), before, `after importing a file that is ${name}`);
+      assert.equal(fs.readFileSync(api.progress.store.file, 'utf8'), beforeOnDisk, `progress.json after importing a file that is ${name}`);
     }
     // A file that does not exist either.
     await vscode.commands.executeCommand('dataLabs.importProgress', vscode.Uri.file(path.join(dir, 'missing.json')));
-    assert.deepEqual(api.context.store.snapshot(), before, 'after importing a missing file');
+    assert.deepEqual(api.progress.store.snapshot(), before, 'after importing a missing file');
     assert.equal(api.tree.view.description, '2/17 done');
   });
 
@@ -83,7 +83,7 @@ suite('Progress: export, reset, import, and changes from outside', () => {
     const item = 'try-multi-master';
     assert.equal(await checkboxOf(api, item), vscode.TreeItemCheckboxState.Unchecked);
     // What another window or the CLI does: read, change, write atomically (temp file, then rename).
-    const file = api.context.store.file;
+    const file = api.progress.store.file;
     const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { items: Record<string, { at: string; by: string }> };
     data.items[item] = { at: new Date().toISOString(), by: 'learner' };
     const writeExternally = (): void => {
