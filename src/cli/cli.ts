@@ -4,6 +4,7 @@
  * can be tested in process.
  */
 import * as path from 'node:path';
+import { BACKENDS, type Backend } from '../core/backend';
 import { SECTIONS, countProgress } from '../core/curriculum/curriculum';
 import { ProgressStore } from '../core/curriculum/progress';
 import { resolveProgressDir } from '../core/curriculum/progressLocation';
@@ -324,12 +325,16 @@ function labAndFolder(positionals: readonly string[], command: string, example: 
   return [labId, dirArg];
 }
 
-function backendOption(args: Parsed): 'docker' | 'embedded' | undefined {
+function backendOption(args: Parsed): Backend | undefined {
   const backend = args.values.get('--backend');
-  if (backend !== undefined && backend !== 'docker' && backend !== 'embedded') {
-    throw new UsageError(`--backend must be docker or embedded, not "${backend}".`);
+  if (backend === undefined) {
+    return undefined;
   }
-  return backend;
+  const known = BACKENDS.find((b) => b === backend);
+  if (known === undefined) {
+    throw new UsageError(`--backend must be ${BACKENDS.join(' or ')}, not "${backend}".`);
+  }
+  return known;
 }
 
 /** DATA_LABS_IMAGES as a map, or undefined (after saying why) when it is not one. */

@@ -24,6 +24,19 @@ import { MUTANT_SEEDS, REFERENCE_SEEDS, assembleVariant, gradedLabIds, mutantFil
 /** A mutant's gradings take up to about 10 s a seed (a pool starved under 50 concurrent sagas); its test has room for all its seeds. */
 const MUTANT_TIMEOUT_MS = Math.max(180_000, MUTANT_SEEDS.length * 20_000);
 
+/** The schemas grading runs make in a lab's database (`grade_<random>`, and what a grader derives from it) that are still there. */
+async function runSchemasLeft(databaseUrl: string): Promise<string[]> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const result = await client.query<{ name: string }>("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE 'grade\\_%' ORDER BY 1");
+    return result.rows.map((r) => r.name);
+  } finally {
+    await client.end();
+  }
+}
+
 describe.each(gradedLabIds())('%s', (labId) => {
   const env = useGradingEnvironment(labId);
   const mutants = mutantsOf(labId);
@@ -55,6 +68,10 @@ describe.each(gradedLabIds())('%s', (labId) => {
     expect(report.checks.map((c) => c.id)).toEqual(checkIds());
     expect(report.passed).toBe(true);
     expect(report.engine).toBe(env.grader.engineLabel('docker'));
+    // Nothing of the run is left in the learner's database.
+    if (env.grader.services === 'database') {
+      expect(await runSchemasLeft(env.dockerUrl)).toEqual([]);
+    }
   });
 
   it('without Docker, the reference passes every check that can run there, and the others are unknown, never passed', async () => {

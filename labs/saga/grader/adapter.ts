@@ -10,6 +10,7 @@ import { postJson } from '../../../src/core/grading/adapters/http';
 import { type Db, callLearner, dbAdapter } from '../../../src/core/grading/adapters/pgDb';
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
 import type { OrderInput, SagaAdapter, SagaAdapterConfig } from './protocol';
+import { SAGA_OPERATIONS } from './steps';
 
 const FILE = 'src/saga.ts';
 
@@ -18,12 +19,6 @@ type ServiceResult = { ok: true; result: Record<string, unknown> } | { ok: false
 
 type ServiceClients = Record<string, Record<string, (call: Record<string, unknown>) => Promise<ServiceResult>>>;
 
-const OPERATIONS = {
-  orders: ['create', 'reject', 'approve'],
-  inventory: ['reserve', 'release'],
-  payments: ['charge', 'refund'],
-  shipping: ['schedule'],
-} as const;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -62,7 +57,16 @@ function serviceClients(url: string, timeoutMs: number, external: <T>(work: () =
   // service answered, before the orchestrator could record it.
   const call = (path: string, body: Record<string, unknown> | undefined): Promise<ServiceResult> => external(() => send(path, body));
   return Object.fromEntries(
-    Object.entries(OPERATIONS).map(([service, ops]) => [service, Object.fromEntries(ops.map((op) => [op, (body: Record<string, unknown>) => call(`${service}/${op}`, body)]))]),
+    // One client per service, one function per operation: `deps.services.orders.create(...)`.
+    [...new Set(SAGA_OPERATIONS.map((o) => o.split('.')[0] ?? o))].map((service) => [
+      service,
+      Object.fromEntries(
+        SAGA_OPERATIONS.filter((o) => o.startsWith(`${service}.`)).map((o) => {
+          const op = o.slice(service.length + 1);
+          return [op, (body: Record<string, unknown>) => call(`${service}/${op}`, body)];
+        }),
+      ),
+    ]),
   );
 }
 

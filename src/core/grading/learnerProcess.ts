@@ -95,15 +95,17 @@ export class DatabaseLearner<Api extends AdapterApi<Api>> extends LearnerProcess
 
   /**
    * Ends the run in a fresh process (nothing of the learner's still runs and holds locks on
-   * the schema): the adapter drops the run's schema and closes its connections.
+   * the schema): the adapter drops the run's schema and closes its connections. The spares
+   * are ended first: one still being prepared would create the schema again after the drop.
    */
   async finish(): Promise<void> {
-    this.sandbox.keepSpare(this.prepareSpare, 0);
-    const { prepared } = await this.sandbox.restart();
-    if (!prepared) {
-      await this.connect();
+    await this.sandbox.releaseSpares();
+    await this.sandbox.restart();
+    await this.connect();
+    const finished = await this.controls.call('finish', [], 20_000);
+    if (!finished.ok) {
+      throw new Error(`The grader could not drop the run's schema: ${finished.message}`);
     }
-    await this.controls.call('finish', [], 20_000);
   }
 
   async arm(crash: CrashAt | null): Promise<void> {

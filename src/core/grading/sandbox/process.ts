@@ -355,6 +355,23 @@ export class Sandbox {
     this.fillSpares();
   }
 
+  /**
+   * Stops keeping spares and ends those loaded or being prepared, waiting until they are
+   * gone. A spare's `prepare` may still be running (connecting, creating what it needs);
+   * once this resolves, none of it runs any more.
+   */
+  async releaseSpares(): Promise<void> {
+    this.spareCount = 0;
+    const spares = this.spares;
+    this.spares = [];
+    for (const spare of await Promise.all(spares)) {
+      if (spare !== undefined) {
+        this.kill(spare, { kind: 'stopped', message: 'The spare process was no longer wanted.' });
+        await spare.ended;
+      }
+    }
+  }
+
   private fillSpares(): void {
     while (!this.disposed && this.spares.length < this.spareCount) {
       this.spares.push(this.launchSpare());
