@@ -6,7 +6,7 @@
  * as a history; each checker is a pure function of that history. What is graded, and why,
  * is in this lab's README.md and its lab.json checks.
  */
-import { defineLabGrader } from '../../../src/core/grading/labGrader';
+import { defineLabGrader, openedRun } from '../../../src/core/grading/labGrader';
 import { IdempotencyHarness } from './harness';
 import { PaymentProvider } from './paymentProvider';
 import { scenarios } from './scenarios';
@@ -22,16 +22,12 @@ export const grader = defineLabGrader({
     const provider = await PaymentProvider.start();
     const harness = new IdempotencyHarness(run.sandbox, provider, { databaseUrl: run.databaseUrl ?? '', schema: run.runName });
     // The learner's process ends the run (it drops the run's schema) before the provider stops answering.
-    const close = async (): Promise<void> => {
-      await harness.learner.finish();
-      await provider.close();
-    };
-    try {
-      await harness.learner.setUp();
-    } catch (error) {
-      await close().catch(() => undefined);
-      throw error;
-    }
-    return { harness, close };
+    return openedRun(harness, {
+      setUp: () => harness.learner.setUp(),
+      close: async () => {
+        await harness.learner.finish();
+        await provider.close();
+      },
+    });
   },
 });

@@ -7,7 +7,7 @@
  * register operation, and the checkers judge it: per-key linearizability and what the
  * replicas hold, read directly. What is graded, and why, is in this folder's README.md.
  */
-import { defineLabGrader } from '../../../src/core/grading/labGrader';
+import { defineLabGrader, openedRun } from '../../../src/core/grading/labGrader';
 import { seededRandom } from '../../../src/core/random';
 import { QuorumHarness } from './harness';
 import { N } from './limits';
@@ -33,14 +33,12 @@ export const grader = defineLabGrader({
       cluster = await startInProcessReplicas(N, run.runName, random, run.logger);
     }
     const harness = new QuorumHarness(run.sandbox, cluster, `${run.runName}:`);
-    const close = (): Promise<void> => cluster.close();
-    try {
-      await cluster.prepare();
-      await harness.learner.connect();
-    } catch (error) {
-      await close().catch(() => undefined);
-      throw error;
-    }
-    return { harness, close };
+    return openedRun(harness, {
+      setUp: async () => {
+        await cluster.prepare();
+        await harness.learner.connect();
+      },
+      close: () => cluster.close(),
+    });
   },
 });

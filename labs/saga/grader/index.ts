@@ -6,7 +6,7 @@
  * commit points, or runs many orders at once; each checker is a pure function of the
  * recorded history, which ends with the services' truth.
  */
-import { defineLabGrader } from '../../../src/core/grading/labGrader';
+import { defineLabGrader, openedRun } from '../../../src/core/grading/labGrader';
 import { SagaHarness } from './harness';
 import { scenarios } from './scenarios';
 import { SagaServices } from './services';
@@ -26,16 +26,12 @@ export const grader = defineLabGrader({
     // The services keep their tables in schemas of their own beside the run's, dropped when it closes.
     const services = await SagaServices.start(databaseUrl, `${run.runName}_svc`);
     const harness = new SagaHarness(run.sandbox, services, { databaseUrl, schema: run.runName });
-    const close = async (): Promise<void> => {
-      await harness.learner.finish();
-      await services.close();
-    };
-    try {
-      await harness.learner.setUp();
-    } catch (error) {
-      await close().catch(() => undefined);
-      throw error;
-    }
-    return { harness, close };
+    return openedRun(harness, {
+      setUp: () => harness.learner.setUp(),
+      close: async () => {
+        await harness.learner.finish();
+        await services.close();
+      },
+    });
   },
 });

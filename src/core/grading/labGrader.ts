@@ -89,6 +89,21 @@ export interface LabGrader<H = unknown, E extends HistoryEvent = HistoryEvent> {
   open(run: LabRun): Promise<OpenedRun<H>>;
 }
 
+/**
+ * The end of a grader's `open`: runs `setUp` (connect the learner's process, run its
+ * migrate...), and when that throws, releases what `open` made with `close` before the error
+ * goes on, so that a learner's failed set-up leaves nothing running.
+ */
+export async function openedRun<H>(harness: H, steps: { readonly setUp: () => Promise<void>; readonly close: () => Promise<void> }): Promise<OpenedRun<H>> {
+  try {
+    await steps.setUp();
+  } catch (error) {
+    await steps.close().catch(() => undefined);
+    throw error;
+  }
+  return { harness, close: steps.close };
+}
+
 /** Declares a lab's grader; the identity, for the types to check `H` and `E` across its parts. */
 export function defineLabGrader<H, E extends HistoryEvent>(grader: LabGrader<H, E>): LabGrader<H, E> {
   return grader;
