@@ -79,7 +79,7 @@ function problemReport(lab: Lab, options: GradeOptions, startedAt: Date, started
 
 /**
  * The learner's frames in a stack (Node prints them through the source map), as
- * diagnostics: `at migrate (/home/ada/lab/src/payments.ts:40:11)` → src/payments.ts:40:11.
+ * diagnostics: `at migrate (/home/ada/lab/src/main.ts:40:11)` → src/main.ts:40:11.
  */
 export function diagnosticsFromStack(stack: string | undefined, labDir: string, message: string): SourceDiagnostic[] {
   if (stack === undefined) {

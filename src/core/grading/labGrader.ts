@@ -68,7 +68,7 @@ export interface OpenedRun<H> {
 }
 
 export interface LabGrader<H = unknown, E extends HistoryEvent = HistoryEvent> {
-  /** The learner's module, relative to the lab folder (`src/quorum.ts`). */
+  /** The learner's module, relative to the lab folder (`src/main.ts`). */
   readonly entry: string;
   /** The exports the learner's module must have. */
   readonly contract: Readonly<Record<string, ExportType>>;

@@ -29,7 +29,7 @@ export interface HistoryEvent {
   /** Who did it: a client ("client-2"), the harness, a service. */
   readonly process: string;
   readonly type: HistoryEventType;
-  /** The operation ("POST /payments", "charge", "pause postgres"). */
+  /** The operation ("POST /orders", "put", "pause postgres"). */
   readonly op: string;
   /** Its arguments or result, as plain data. */
   readonly value?: unknown;
@@ -61,7 +61,7 @@ export interface CheckOutcome extends Verdict {
 }
 
 /**
- * The part of a long history that shows a failure: a grader that ran hundreds of sagas
+ * The part of a long history that shows a failure: a grader that ran hundreds of requests
  * points at the one that broke. The timeline keeps every event of `processes`, the
  * `events` named, the culprits, and, within the time those span, the events of `context`
  * processes and every fault, heal, crash and note. `processes` may be empty when the
@@ -93,7 +93,7 @@ export interface GradeScore {
 
 /** A place in a learner's file. Both numbers are 1-based, as printed in `file:line:column`. */
 export interface SourceDiagnostic {
-  /** Relative to the lab folder, with `/` separators (`src/payments.ts`). */
+  /** Relative to the lab folder, with `/` separators (`src/main.ts`). */
   readonly file: string;
   readonly line: number;
   readonly column: number;

@@ -180,7 +180,7 @@ export function durationText(ms: number): string {
   return `${minutes} min ${Math.round((ms - minutes * 60_000) / 1_000)} s`;
 }
 
-/** One history event in one line, e.g. `+12 ms client-2 ok POST /payments → {"status":201} (replayed)`. */
+/** One history event in one line, e.g. `+12 ms client-2 ok POST /orders → {"status":201} (replayed)`. */
 export function eventText(event: HistoryEvent): string {
   const value = event.value !== undefined ? ` ${event.type === 'invoke' ? '' : '→ '}${valueText(event.value, 300)}` : '';
   const detail = event.detail !== undefined ? ` (${event.detail})` : '';

@@ -42,7 +42,7 @@ export function loadLabEsbuild(labDir: string): EsbuildApi {
   }
 }
 
-/** `src/payments.ts:3:7: Expected ";" but found "x"`, as the CLI prints it. */
+/** `src/main.ts:3:7: Expected ";" but found "x"`, as the CLI prints it. */
 export function formatDiagnostic(d: SourceDiagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.message}`;
 }
@@ -59,7 +59,7 @@ export interface CompileOptions {
   readonly esbuild: EsbuildApi;
   /** The lab folder (absolute). Packages are resolved from its node_modules at run time. */
   readonly labDir: string;
-  /** The module to load, relative to the lab folder (`src/payments.ts`). */
+  /** The module to load, relative to the lab folder (`src/main.ts`). */
   readonly entry: string;
   /** Where the bundle is written (created when missing). Keep it outside the extension's own folder. */
   readonly outDir: string;

@@ -16,7 +16,7 @@ function withArticle(type: string): string {
 /**
  * Checks that the module exports every required name with the required type. Returns one
  * problem per missing or mistyped export (empty when the contract holds), e.g.
- * `"createPayment" is not exported by src/payments.ts (it exports: handleRequest, default)`.
+ * `"handle" is not exported by src/main.ts (it exports: handler, default)`.
  */
 export function checkContract(exports: ModuleExports, required: Readonly<Record<string, ExportType>>): string[] {
   const names = Object.keys(exports.members);
