@@ -12,19 +12,20 @@ import { describe, expect, it } from 'vitest';
 import { type Lab, loadCatalog } from '../../src/core/labs/catalog';
 import { REAL_LABS_DIR } from './helpers';
 
-/** A starter file held equal across labs, and which labs must have it. */
+/** A starter file held equal across the labs of a kind, each of which must have it. */
 interface KitFile {
   readonly file: string;
-  readonly required: (lab: Lab) => boolean;
+  readonly kind: (lab: Lab) => boolean;
 }
 
 const usesPostgres = (lab: Lab): boolean => lab.manifest.services.some((s) => s.service === 'postgres');
 
 const KIT: readonly KitFile[] = [
-  { file: 'src/db.ts', required: usesPostgres },
-  { file: 'test/connection.ts', required: usesPostgres },
-  { file: 'test/setup.ts', required: usesPostgres },
-  { file: 'tsconfig.json', required: () => true },
+  { file: 'src/db.ts', kind: usesPostgres },
+  { file: 'test/connection.ts', kind: usesPostgres },
+  { file: 'test/setup.ts', kind: usesPostgres },
+  { file: 'vitest.config.ts', kind: usesPostgres },
+  { file: 'tsconfig.json', kind: () => true },
 ];
 
 /** The file's text with the lab's own names replaced by placeholders. */
@@ -37,12 +38,12 @@ function normalised(lab: Lab, file: string): string {
 describe('the starter kit', () => {
   it('each kit file is the same in every lab that has it, but for the lab\'s id and main module', async () => {
     const labs = (await loadCatalog(REAL_LABS_DIR)).filter((e): e is Lab => e.ok);
-    for (const { file, required } of KIT) {
-      const having = labs.filter((lab) => lab.manifest.starter.files.includes(file));
-      for (const lab of labs.filter(required)) {
-        expect(having.map((l) => l.id), `${lab.id} must have the kit's ${file}`).toContain(lab.id);
+    for (const { file, kind } of KIT) {
+      const ofKind = labs.filter(kind);
+      for (const lab of ofKind) {
+        expect(lab.manifest.starter.files, `${lab.id} must have the kit's ${file}`).toContain(file);
       }
-      const [first, ...rest] = having;
+      const [first, ...rest] = ofKind;
       if (first === undefined) continue;
       for (const lab of rest) {
         expect(normalised(lab, file), `${lab.id}/${file} differs from ${first.id}/${file}`).toBe(normalised(first, file));
