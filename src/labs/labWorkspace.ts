@@ -18,6 +18,7 @@ import type { LearnerProgress } from '../learnerProgress';
 import type { LabServicesManager } from '../services/labServicesManager';
 import type { Settings } from '../settings';
 import type { LabCatalog } from './labCatalog';
+import { workspaceFolderAt } from './openLabs';
 
 const PENDING_OPEN_KEY = 'dataLabs.pendingOpen';
 
@@ -33,10 +34,6 @@ interface PendingOpen {
 const PENDING_OPEN_TTL_MS = 2 * 60_000;
 
 const RELOADED_FOR_KEY = 'dataLabs.reloadedForOpen';
-
-function folderInWorkspace(dir: string): vscode.WorkspaceFolder | undefined {
-  return (vscode.workspace.workspaceFolders ?? []).find((f) => f.uri.scheme === 'file' && path.resolve(f.uri.fsPath) === path.resolve(dir));
-}
 
 /** What opening a lab uses. */
 export interface LabOpenerDeps {
@@ -61,14 +58,14 @@ export class LabOpener {
     log.info(`Opened lab ${lab.id} in ${dir}: created [${result.created.join(', ')}], kept [${result.kept.join(', ')}]`);
     await progress.store.recordLabOpened(lab.id);
     const pending: PendingOpen = { labId: lab.id, dir, mainFile: result.mainFile, readmeFile: result.readmeFile, at: Date.now() };
-    if (folderInWorkspace(dir)) {
+    if (workspaceFolderAt(dir)) {
       await this.finishOpen(pending);
       return;
     }
     await state.update(PENDING_OPEN_KEY, pending);
     const added = new Promise<void>((resolve) => {
       const listener = vscode.workspace.onDidChangeWorkspaceFolders(() => {
-        if (folderInWorkspace(dir)) {
+        if (workspaceFolderAt(dir)) {
           listener.dispose();
           resolve();
         }
@@ -88,7 +85,7 @@ export class LabOpener {
   async resumePending(): Promise<void> {
     const { state } = this.deps;
     const pending = state.get<PendingOpen>(PENDING_OPEN_KEY);
-    if (!pending || !folderInWorkspace(pending.dir)) {
+    if (!pending || !workspaceFolderAt(pending.dir)) {
       if (pending && Date.now() - pending.at > PENDING_OPEN_TTL_MS) {
         await state.update(PENDING_OPEN_KEY, undefined);
       } else if (pending) {

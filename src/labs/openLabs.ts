@@ -18,6 +18,12 @@ export interface OpenLab {
   readonly lab: Lab | undefined;
 }
 
+/** The workspace folder (on disk) that is `dir` itself, if one is. */
+export function workspaceFolderAt(dir: string): vscode.WorkspaceFolder | undefined {
+  const wanted = path.resolve(dir);
+  return (vscode.workspace.workspaceFolders ?? []).find((f) => f.uri.scheme === 'file' && path.resolve(f.uri.fsPath) === wanted);
+}
+
 /** The folder of an open lab as a path (the form the grading, services and tests use). */
 export function labDirOf(open: OpenLab): string {
   return open.folder.uri.fsPath;
@@ -44,7 +50,7 @@ export class OpenLabs implements vscode.Disposable {
     // contents; only the one at a folder's root counts.
     const markers = vscode.workspace.createFileSystemWatcher(`**/${LAB_MARKER_FILE}`);
     const onMarker = (uri: vscode.Uri): void => {
-      if (this.isFolderRoot(path.dirname(uri.fsPath))) {
+      if (workspaceFolderAt(path.dirname(uri.fsPath)) !== undefined) {
         this.refreshInBackground();
       }
     };
@@ -109,10 +115,6 @@ export class OpenLabs implements vscode.Disposable {
   private refreshInBackground(): void {
     // The catalog may have failed to load; activation tells the learner that, so it is only logged here.
     this.refresh().catch((error: unknown) => this.log.error('Reading the open lab folders failed', error));
-  }
-
-  private isFolderRoot(dir: string): boolean {
-    return (vscode.workspace.workspaceFolders ?? []).some((f) => f.uri.scheme === 'file' && path.resolve(f.uri.fsPath) === path.resolve(dir));
   }
 
   dispose(): void {

@@ -48,7 +48,7 @@ describe.each(gradedLabIds())('%s', (labId) => {
     const learnerFiles = new Set(lab.manifest.starter.files);
     for (const m of mutants) {
       expect(checkIds(), `${m.mutant} fails a check the lab declares`).toContain(m.fails);
-      const files = await mutantFiles(labId, m.mutant);
+      const files = await mutantFiles(lab, m.mutant);
       expect(files.length, `${m.mutant} changes at least one file`).toBeGreaterThan(0);
       for (const file of files) {
         expect(learnerFiles.has(file), `${m.mutant}/${file} is one of the starter's files`).toBe(true);

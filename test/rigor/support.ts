@@ -11,7 +11,7 @@
  *   prefix), since a learner's or another test's grading may be using the lab's.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync, readdirSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -21,6 +21,10 @@ import type { LabGrader } from '../../src/core/grading/labGrader';
 import { loadLabGrader } from '../../src/core/grading/labGraders';
 import { type Lab, findLab, loadCatalog } from '../../src/core/labs/catalog';
 import type { LabServicesForGrading } from '../../src/core/services/labServicesController';
+import { buildScript } from '../support/buildScript';
+import { VARIANTS_DIR } from '../support/labVariants';
+
+export { assembleVariant, mutantFiles } from '../support/labVariants';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const LABS_DIR = path.join(ROOT, 'labs');
@@ -28,8 +32,6 @@ export const CLI = path.join(ROOT, 'dist', 'cli.js');
 /** The sandbox's bundles (child harness and adapters), built by `node esbuild.js`. */
 export const SANDBOX_DIR = path.join(ROOT, 'dist', 'sandbox');
 export const IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
-/** Where learner folders are assembled (git ignores it); inside the repository, so that packages resolve from its node_modules. */
-const VARIANTS_DIR = path.join(ROOT, 'test', '.variants');
 
 function seedCount(variable: string, fallback: number): number {
   const text = process.env[variable];
@@ -59,70 +61,15 @@ export function mutantsOf(labId: string): Mutant[] {
   return JSON.parse(readFileSync(path.join(LABS_DIR, labId, 'mutants', 'mutants.json'), 'utf8')) as Mutant[];
 }
 
-/** The labs with a grader (a grader/index.ts), read synchronously so tests can be declared per lab. */
+/** The labs with a grader, found as the build finds them; synchronous, so tests can be declared per lab. */
 export function gradedLabIds(): string[] {
-  return readdirSync(LABS_DIR, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .filter((name) => {
-      try {
-        readFileSync(path.join(LABS_DIR, name, 'grader', 'index.ts'));
-        return true;
-      } catch {
-        return false;
-      }
-    })
-    .sort();
+  return buildScript().gradedLabIds(LABS_DIR);
 }
 
 export async function labFromCatalog(labId: string): Promise<Lab> {
   const entry = findLab(await loadCatalog(LABS_DIR), labId);
   if (!entry?.ok) throw new Error(`labs/${labId} is missing or broken`);
   return entry;
-}
-
-/** Every file under `dir`, relative to it, with `/` separators. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (relative: string): Promise<void> => {
-    for (const entry of await fs.readdir(path.join(dir, relative), { withFileTypes: true })) {
-      const next = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      if (entry.isDirectory()) await walk(next);
-      else if (entry.isFile()) out.push(next);
-    }
-  };
-  await walk('');
-  return out.sort();
-}
-
-/** The files a mutant changes, relative to the learner's folder (every file of its folder). */
-export function mutantFiles(labId: string, mutant: string): Promise<string[]> {
-  return filesUnder(path.join(LABS_DIR, labId, 'mutants', mutant));
-}
-
-/**
- * A learner folder as the grader meets it, assembled afresh: the lab's starter files, the
- * solution's files laid over them (the reference), and for a mutant its own files laid over
- * those. Nothing of it is kept in the repository.
- */
-export async function assembleVariant(lab: Lab, variant: { readonly mutant?: string } = {}): Promise<string> {
-  const name = variant.mutant ?? 'reference';
-  const dir = path.join(VARIANTS_DIR, lab.id, name);
-  await fs.rm(dir, { recursive: true, force: true });
-  const layers: [string, readonly string[]][] = [[path.join(lab.dir, lab.manifest.starter.dir), lab.manifest.starter.files]];
-  const solution = path.join(lab.dir, 'solution');
-  layers.push([solution, await filesUnder(solution)]);
-  if (variant.mutant !== undefined) {
-    const mutantDir = path.join(lab.dir, 'mutants', variant.mutant);
-    layers.push([mutantDir, await filesUnder(mutantDir)]);
-  }
-  for (const [from, files] of layers) {
-    for (const file of files) {
-      await fs.mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-      await fs.copyFile(path.join(from, file), path.join(dir, file));
-    }
-  }
-  return dir;
 }
 
 /**

@@ -19,6 +19,7 @@ import { bundledGraderIds, loadLabGrader } from '../../src/core/grading/labGrade
 import { gradeReportSchema } from '../../src/core/grading/report';
 import { type Lab, loadCatalog } from '../../src/core/labs/catalog';
 import type { LabManifest } from '../../src/core/labs/manifest';
+import { assembleVariant } from '../support/labVariants';
 import { REAL_LABS_DIR, REPO_ROOT, buildScript, useTempDirs } from './helpers';
 
 const FIXTURE_LABS = path.join(REPO_ROOT, 'test', 'fixtures', 'lab-pack', 'labs');
@@ -84,19 +85,11 @@ describe('a lab folder the product has never seen', () => {
     expect(validate.stdout).toContain('ok    tally');
     expect(validate.status).toBe(0);
 
-    // The learner's folders: the starter with the solution, or a mutant, laid over it.
+    // The learner's folders: the starter with the solution, or a mutant, laid over it, as the
+    // rigor tests assemble every lab's (inside the repository: esbuild comes from its node_modules).
     const lab = (await graded(labsDir))[0] as Lab;
-    const assemble = async (name: string, overlay: string): Promise<string> => {
-      const dir = path.join(product, 'learners', name);
-      await fs.cp(path.join(lab.dir, 'starter'), dir, { recursive: true });
-      await fs.cp(path.join(lab.dir, 'solution'), dir, { recursive: true });
-      if (overlay !== 'solution') await fs.cp(path.join(lab.dir, 'mutants', overlay), dir, { recursive: true });
-      // The lab's esbuild compiles the learner's code; here it is the repository's.
-      await fs.symlink(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-      return dir;
-    };
 
-    const reference = cli(['grade', 'tally', await assemble('reference', 'solution'), '--seed', '5', '--json']);
+    const reference = cli(['grade', 'tally', await assembleVariant(lab), '--seed', '5', '--json']);
     expect(reference.stderr).toBe('');
     expect(reference.status).toBe(0);
     const report = gradeReportSchema.parse(JSON.parse(reference.stdout));
@@ -109,7 +102,7 @@ describe('a lab folder the product has never seen', () => {
 
     const mutants = JSON.parse(await fs.readFile(path.join(lab.dir, 'mutants', 'mutants.json'), 'utf8')) as { mutant: string; fails: string }[];
     for (const m of mutants) {
-      const run = cli(['grade', 'tally', await assemble(m.mutant, m.mutant), '--seed', '5', '--check', m.fails]);
+      const run = cli(['grade', 'tally', await assembleVariant(lab, { mutant: m.mutant }), '--seed', '5', '--check', m.fails]);
       expect(run.status, `${m.mutant}: ${run.stdout}${run.stderr}`).toBe(1);
       expect(run.stdout).toMatch(new RegExp(`FAIL +.*\\(${m.fails},`));
     }

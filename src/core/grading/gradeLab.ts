@@ -98,8 +98,8 @@ export function diagnosticsFromStack(stack: string | undefined, labDir: string, 
   return found;
 }
 
-/** The check ids of a graded lab, in order, for `--check` and the editor's test items. */
-export function checkIdsOf(lab: Lab): string[] {
+/** The check ids of a graded lab, in order, as the message for an unknown `--check` lists them. */
+function checkIdsOf(lab: Lab): string[] {
   return (lab.manifest.grader?.checks ?? []).map((c) => c.id);
 }
 

@@ -58,14 +58,3 @@ export class HistoryRecorder<E extends HistoryEvent = HistoryEvent> {
     return this.list.length - 1;
   }
 }
-
-/** The events of a history that pass a type guard, each with its index. */
-export function indexed<E extends HistoryEvent, F extends E>(history: readonly E[], is: (event: E) => event is F): { readonly event: F; readonly index: number }[] {
-  const out: { event: F; index: number }[] = [];
-  history.forEach((event, index) => {
-    if (is(event)) {
-      out.push({ event, index });
-    }
-  });
-  return out;
-}

@@ -7,9 +7,7 @@
  */
 import type { CrashPlan, DbAdapterControls, PointKind } from './adapters/pgDb';
 import { LearnerSetupError } from './labGrader';
-import { type AdapterApi, type Sandbox, type SandboxClient, sandboxClient } from './sandbox';
-
-export type CrashAt = CrashPlan;
+import { type AdapterApi, type Sandbox, type SandboxCall, type SandboxClient, sandboxClient } from './sandbox';
 
 export class LearnerProcess<Api extends AdapterApi<Api>> {
   private restarting: Promise<void> = Promise.resolve();
@@ -31,7 +29,7 @@ export class LearnerProcess<Api extends AdapterApi<Api>> {
   }
 
   /** Connects a spare process ahead of time, through its own client. */
-  protected readonly prepareSpare = (call: Parameters<typeof sandboxClient>[0]): Promise<void> => this.configure(sandboxClient<Api>(call));
+  protected readonly prepareSpare = (call: SandboxCall): Promise<void> => this.configure(sandboxClient<Api>(call));
 
   /** Connects the current process. */
   async connect(): Promise<void> {
@@ -108,7 +106,7 @@ export class DatabaseLearner<Api extends AdapterApi<Api>> extends LearnerProcess
     }
   }
 
-  async arm(crash: CrashAt | null): Promise<void> {
+  async arm(crash: CrashPlan | null): Promise<void> {
     await this.controls.call('arm', [crash], 5_000);
   }
 
@@ -124,12 +122,12 @@ export class DatabaseLearner<Api extends AdapterApi<Api>> extends LearnerProcess
    * before it (or as nothing done at all, for the first): between two points nothing is
    * committed and nothing is called. With `fromCall` n, only the points from the n-th call on.
    */
-  async crashPlan(fromCall = 0): Promise<(CrashAt & { readonly kind: PointKind })[]> {
+  async crashPlan(fromCall = 0): Promise<(CrashPlan & { readonly kind: PointKind })[]> {
     const result = await this.controls.call('pointKinds', [], 5_000);
     if (!result.ok) {
       throw new Error(`The grader could not read the crash points: ${result.message}`);
     }
-    const plan: (CrashAt & { readonly kind: PointKind })[] = [];
+    const plan: (CrashPlan & { readonly kind: PointKind })[] = [];
     let calls = 0;
     result.value.forEach((kind, i) => {
       if (kind === 'call') {
