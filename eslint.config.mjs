@@ -85,9 +85,9 @@ const zonesRule = {
 
 export default tseslint.config(
   {
-    // A lab's starter, solution and mutants are the learner's code, checked by the lab's own
-    // tsconfig (test/labs/check-labs.mjs); its grader/ is the product's, and linted here.
-    ignores: ['dist/**', 'node_modules/**', '**/labs/*/starter/**', '**/labs/*/solution/**', '**/labs/*/mutants/**', 'test/.variants/**', '.vscode-test/**', 'out/**', 'l10n/**'],
+    // A lab's starter, solution, alternatives and mutants are the learner's code, checked by the
+    // lab's own tsconfig (test/labs/check-labs.mjs); its grader/ is the product's, and linted here.
+    ignores: ['dist/**', 'node_modules/**', '**/labs/*/starter/**', '**/labs/*/solution/**', '**/labs/*/alternatives/**', '**/labs/*/mutants/**', 'test/.variants/**', '.vscode-test/**', 'out/**', 'l10n/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

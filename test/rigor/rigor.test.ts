@@ -8,6 +8,8 @@
  *   each reference seed, on Docker;
  * - without Docker (the embedded PostgreSQL, or the grader's stand-ins), a check whose
  *   scenario needs Docker is "unknown", never passed, and every other one passes;
+ * - each correct solution written another way (`alternatives/<name>/`) passes every check on
+ *   each reference seed: correct code is never failed for its style;
  * - each mutant fails the check mutants.json names for it, on every mutant seed, with a hint
  *   and culprits in the history.
  *
@@ -19,7 +21,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EMBEDDED_CANNOT } from '../../src/core/grading/engine';
 import { gradeLab } from '../../src/core/grading/gradeLab';
-import { MUTANT_SEEDS, REFERENCE_SEEDS, assembleVariant, gradedLabIds, mutantFiles, mutantsOf, useGradingEnvironment } from './support';
+import { alternativesIn } from '../support/labVariants';
+import { LABS_DIR, MUTANT_SEEDS, REFERENCE_SEEDS, assembleVariant, gradedLabIds, mutantFiles, mutantsOf, useGradingEnvironment } from './support';
 
 /** A mutant's gradings take up to about 10 s a seed (a pool starved under 50 concurrent sagas); its test has room for all its seeds. */
 const MUTANT_TIMEOUT_MS = Math.max(180_000, MUTANT_SEEDS.length * 20_000);
@@ -84,6 +87,16 @@ describe.each(gradedLabIds())('%s', (labId) => {
     }
     expect(report.passed).toBe(needsDocker.size === 0);
     expect(report.engine).toBe(env.grader.engineLabel('embedded'));
+  });
+
+  describe.each(alternativesIn(path.join(LABS_DIR, labId)))('the correct solution %s, written another way', (alternative) => {
+    it.each(REFERENCE_SEEDS)('passes every check on Docker, seed %i', async (seed) => {
+      const report = await gradeLab(env.lab, env.grader, await env.options(await assembleVariant(env.lab, { alternative }), seed));
+      const notPassed = report.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.status}: ${c.actual}`);
+      expect(notPassed).toEqual([]);
+      expect(report.problem).toBeUndefined();
+      expect(report.passed).toBe(true);
+    });
   });
 
   describe.each(mutants)('mutant $mutant', ({ mutant, fails }) => {

@@ -1,9 +1,10 @@
 /**
  * The learner folders the grader tests grade, assembled from a lab's own files at test time
  * (the repository keeps no copy of them): the starter, the solution laid over it (the
- * reference), and a mutant's changed files laid over that.
+ * reference), and a mutant's changed files laid over that; or the starter with an
+ * alternative (a correct solution written another way, `alternatives/<name>/`) laid over it.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Lab } from '../../src/core/labs/catalog';
 import { REPO_ROOT } from './buildScript';
@@ -31,17 +32,27 @@ export function mutantFiles(lab: Lab, mutant: string): Promise<string[]> {
 }
 
 /**
+ * The correct solutions the lab in `labDir` has besides its reference, each written another
+ * way (`alternatives/<name>/`); synchronous, so that tests can be declared per alternative.
+ */
+export function alternativesIn(labDir: string): string[] {
+  const dir = path.join(labDir, 'alternatives');
+  return existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort() : [];
+}
+
+/**
  * A learner folder as the grader meets it, assembled afresh: the lab's starter files, the
  * solution's files laid over them (the reference), and for a mutant its own files laid over
- * those. Nothing of it is kept in the repository.
+ * those; for an alternative, its files laid over the starter instead of the solution's.
+ * Nothing of it is kept in the repository.
  */
-export async function assembleVariant(lab: Lab, variant: { readonly mutant?: string } = {}): Promise<string> {
-  const name = variant.mutant ?? 'reference';
+export async function assembleVariant(lab: Lab, variant: { readonly mutant?: string; readonly alternative?: string } = {}): Promise<string> {
+  const name = variant.mutant ?? (variant.alternative !== undefined ? `alternative-${variant.alternative}` : 'reference');
   const dir = path.join(VARIANTS_DIR, lab.id, name);
   await fs.rm(dir, { recursive: true, force: true });
   const layers: [string, readonly string[]][] = [[path.join(lab.dir, lab.manifest.starter.dir), lab.manifest.starter.files]];
-  const solution = path.join(lab.dir, 'solution');
-  layers.push([solution, await filesUnder(solution)]);
+  const over = variant.alternative !== undefined ? path.join(lab.dir, 'alternatives', variant.alternative) : path.join(lab.dir, 'solution');
+  layers.push([over, await filesUnder(over)]);
   if (variant.mutant !== undefined) {
     const mutantDir = path.join(lab.dir, 'mutants', variant.mutant);
     layers.push([mutantDir, await filesUnder(mutantDir)]);
