@@ -55,6 +55,12 @@ export interface ScenarioSpec<H, E extends HistoryEvent> {
   readonly budgetMs?: number;
   /** A teaching run, declared in lab.json's `grader.demonstrations`: shown, never graded (see engine.ts). */
   readonly teaching?: boolean;
+  /**
+   * The cases this scenario exercises, by name (a refusal at each step, a crash at each
+   * point...): the lab's requirements table (grader/requirements.json) names them for each
+   * rule of the README, and a unit test holds the two together.
+   */
+  readonly cases?: readonly string[];
   run(harness: H, context: ScenarioContext<E>): Promise<void>;
   /** Pure: judges the history alone. */
   check(history: readonly E[]): Verdict;
