@@ -12,7 +12,7 @@
 import { type HttpAnswer, postJson } from '../../../src/core/grading/adapters/http';
 import { type Db, callLearner, dbAdapter } from '../../../src/core/grading/adapters/pgDb';
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
-import type { IdempotencyAdapter, IdempotencyAdapterConfig, PaymentRequest } from './protocol';
+import type { IdempotencyAdapter, IdempotencyAdapterConfig, KeyRowSeen, PaymentRequest, PaymentRowSeen, TablesSeen } from './protocol';
 
 const FILE = 'src/payments.ts';
 
@@ -78,6 +78,37 @@ function providerClient(url: string, timeoutMs: number): ProviderClient {
   };
 }
 
+/** The columns of the learner's tables the grader reads, as the lab's README and starter name them. */
+const KEY_COLUMNS = ['idempotency_key', 'recovery_point', 'locked_at', 'payment_id'] as const;
+const PAYMENT_COLUMNS = ['id', 'status', 'charge_id', 'amount'] as const;
+
+function missingColumn(rows: readonly Record<string, unknown>[], columns: readonly string[]): string | undefined {
+  const first = rows[0];
+  return first === undefined ? undefined : columns.find((c) => !(c in first));
+}
+
+const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+
+/** One user's rows of the learner's idempotency_keys and payments, as plain data. */
+async function readTables(db: Db, userId: string): Promise<TablesSeen> {
+  try {
+    const keys = (await db.query<Record<string, unknown>>('SELECT * FROM idempotency_keys WHERE user_id = $1', [userId])).rows;
+    const payments = (await db.query<Record<string, unknown>>('SELECT * FROM payments WHERE user_id = $1', [userId])).rows;
+    const missingKey = missingColumn(keys, KEY_COLUMNS);
+    const missingPayment = missingColumn(payments, PAYMENT_COLUMNS);
+    if (missingKey !== undefined || missingPayment !== undefined) {
+      return { ok: false, message: missingKey !== undefined ? `idempotency_keys has no column ${missingKey}` : `payments has no column ${missingPayment ?? '?'}` };
+    }
+    return {
+      ok: true,
+      keys: keys.map((r): KeyRowSeen => ({ key: String(r['idempotency_key']), recoveryPoint: String(r['recovery_point']), locked: text(r['locked_at']) !== null, paymentId: text(r['payment_id']) })),
+      payments: payments.map((r): PaymentRowSeen => ({ id: String(r['id']), status: String(r['status']), chargeId: text(r['charge_id']), amount: r['amount'] === null || r['amount'] === undefined ? null : Number(r['amount']) })),
+    };
+  } catch (error) {
+    return { ok: false, message: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 /** The functions the grader calls in the learner's process. */
 export const createAdapter: AdapterFactory<IdempotencyAdapter> = (learner) => {
   const base = dbAdapter();
@@ -94,12 +125,16 @@ export const createAdapter: AdapterFactory<IdempotencyAdapter> = (learner) => {
     ...base.controls,
     async configure(config: IdempotencyAdapterConfig): Promise<void> {
       await base.open({ databaseUrl: config.databaseUrl, schema: config.schema, poolSize: config.poolSize });
-      provider = providerClient(config.providerUrl, config.providerTimeoutMs);
+      const client = providerClient(config.providerUrl, config.providerTimeoutMs);
+      // The provider call is a point too: the grader can kill the process just after the
+      // provider answered, before the learner's code has seen (or recorded) the answer.
+      provider = { createCharge: (params, options) => base.external(() => client.createCharge(params, options)) };
     },
     setClock(offsetMs: number): void {
       clockOffsetMs = offsetMs;
     },
     migrate: () => callLearner(learner, FILE, 'migrate', '(db)', deps().db),
     createPayment: (request: PaymentRequest) => callLearner(learner, FILE, 'createPayment', '(request, deps)', request, deps()),
+    tables: (userId: string) => readTables(deps().db, userId),
   };
 };

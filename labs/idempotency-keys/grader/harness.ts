@@ -7,10 +7,10 @@
 import type { HistoryRecorder } from '../../../src/core/grading/history';
 import { DatabaseLearner } from '../../../src/core/grading/learnerProcess';
 import type { Sandbox } from '../../../src/core/grading/sandbox';
-import { GRADER, type IdempotencyEvent, LEARNER, PAYMENTS, PROVIDER, type ProviderNote, type ProviderOp, type RecordedResponse, type RequestInput } from './history';
+import { GRADER, type IdempotencyEvent, LEARNER, MIGRATE, PAYMENTS, PROVIDER, type ProviderNote, type ProviderOp, type RecordedResponse, type RequestInput, TABLES, TABLES_READ } from './history';
 import { POOL_SIZE, PROVIDER_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './limits';
 import type { PaymentProvider, ProviderRequestRecord } from './paymentProvider';
-import type { IdempotencyAdapter, PaymentRequest } from './protocol';
+import type { IdempotencyAdapter, PaymentRequest, TablesSeen } from './protocol';
 
 type History = HistoryRecorder<IdempotencyEvent>;
 
@@ -56,6 +56,7 @@ function providerOp(r: ProviderRequestRecord): ProviderOp {
 }
 
 function formatDuration(ms: number): string {
+  if (ms >= 2 * 86_400_000) return `${Math.round(ms / 8_640_000) / 10} days`;
   if (ms >= 3_600_000) return `${Math.round(ms / 360_000) / 10} h`;
   return `${Math.round(ms / 1000)} s`;
 }
@@ -63,6 +64,12 @@ function formatDuration(ms: number): string {
 export class IdempotencyHarness {
   /** Where the learner's clock (and the provider's) stands, from the machine's: a restarted process gets it again. */
   private clockOffsetMs = 0;
+  /**
+   * Where a scenario's time starts, from the machine's (a seeded number of days ahead):
+   * `setClock` moves the clock from there. Times taken from the database's now() or from
+   * Date.now() instead of deps.clock are then days away from the learner's clock.
+   */
+  private clockBaseMs = 0;
   readonly learner: DatabaseLearner<IdempotencyAdapter>;
 
   constructor(
@@ -84,18 +91,48 @@ export class IdempotencyHarness {
     );
   }
 
-  /** Moves the learner's clock and the provider's to `offsetMs` from now (recorded in the history when given one). */
+  /** Moves the learner's clock and the provider's to `offsetMs` from the scenario's start (recorded in the history when given one). */
   async setClock(offsetMs: number, history?: History): Promise<void> {
-    this.clockOffsetMs = offsetMs;
-    this.provider.setClockOffset(offsetMs);
-    await this.learner.client.call('setClock', [offsetMs], 5_000);
+    this.clockOffsetMs = this.clockBaseMs + offsetMs;
+    this.provider.setClockOffset(this.clockOffsetMs);
+    await this.learner.client.call('setClock', [this.clockOffsetMs], 5_000);
     history?.record({ process: GRADER, type: 'note', op: `clock moved to +${formatDuration(offsetMs)}` });
+  }
+
+  /** Starts the scenario's clock `baseMs` ahead of the machine's (recorded in the history). */
+  async startClock(baseMs: number, history: History): Promise<void> {
+    this.clockBaseMs = baseMs;
+    await this.setClock(0);
+    history.record({ process: GRADER, type: 'note', op: `deps.clock starts ${formatDuration(baseMs)} ahead of the database's clock` });
+  }
+
+  /**
+   * Starts a fresh learner process as a deployed one starts: connected, then its migrate
+   * run again on the existing tables (recorded in the history when it throws).
+   */
+  async restartDeployed(history: History): Promise<void> {
+    await this.learner.restart();
+    const migrated = await this.learner.client.call('migrate', [], 30_000);
+    if (!migrated.ok) {
+      history.record({ process: LEARNER, type: 'fail', op: MIGRATE, detail: `migrate(db), run again by the restarted process on the existing tables, failed: ${migrated.message}` });
+    }
+  }
+
+  /** Reads what the learner's tables hold for `user`, and records it in the history. */
+  async readTables(history: History, user: string): Promise<TablesSeen> {
+    await this.learner.ensureRunning();
+    await this.learner.arm(null);
+    const result = await this.learner.client.call('tables', [user], 10_000);
+    const tables: TablesSeen = result.ok ? result.value : { ok: false, message: result.message };
+    history.record({ process: TABLES, type: 'note', op: TABLES_READ, value: tables });
+    return tables;
   }
 
   /** Resets the provider for a scenario and records its requests into the history; returns the function that stops recording them. */
   watchProvider(history: History): () => void {
     this.provider.reset();
     this.clockOffsetMs = 0;
+    this.clockBaseMs = 0;
     return this.provider.onRequest((r) => {
       const note: ProviderNote = {
         status: r.status,
@@ -107,10 +144,10 @@ export class IdempotencyHarness {
     });
   }
 
-  /** Kills the learner's process, as a power cut would, and starts a fresh one. */
+  /** Kills the learner's process, as a power cut would, and starts a fresh one as a deployed one starts. */
   async kill(history: History, why: string): Promise<void> {
     history.record({ process: LEARNER, type: 'crash', op: 'process killed', detail: why });
-    await this.learner.restart();
+    await this.restartDeployed(history);
   }
 
   /** Sends one request as `lane` and records it; resolves however it ends. */

@@ -8,6 +8,7 @@
  * the clock it moves; the learner's process is killed at crash points.
  */
 import type { CrashEvent, FaultEvent, PlainEvent, RemarkEvent, ValueEvent } from '../../../src/core/grading/history';
+import type { TablesSeen } from './protocol';
 
 /** The operation every request lane performs. */
 export const PAYMENTS = 'POST /payments';
@@ -15,8 +16,13 @@ export const PAYMENTS = 'POST /payments';
 export const PROVIDER = 'provider';
 /** The process of the grader's faults and remarks. */
 export const GRADER = 'grader';
-/** The process of the learner's crashes. */
+/** The process of the learner's crashes, and of its migrate run again by a restarted process. */
 export const LEARNER = 'learner';
+/** The grader's reading of the learner's own tables (idempotency_keys and payments) for a user. */
+export const TABLES = 'tables';
+export const TABLES_READ = 'tables read';
+/** The learner's migrate, run again by a restarted process as a deployed one runs it. */
+export const MIGRATE = 'migrate';
 
 /** A request as the history records its invocation. */
 export interface RequestInput {
@@ -62,7 +68,11 @@ export type IdempotencyEvent =
   /** A fault the grader injected: database latency, a provider failure, a crash armed. */
   | FaultEvent
   /** The learner's process killed (at a crash point, or while the provider charged). */
-  | CrashEvent;
+  | CrashEvent
+  /** What the learner's tables held for the scenario's user, read after recovery. */
+  | ValueEvent<'note', typeof TABLES_READ, TablesSeen>
+  /** The learner's migrate threw when a restarted process ran it again on the existing tables. */
+  | PlainEvent<'fail', typeof MIGRATE>;
 
 /** One request, from its invocation to how it ended. */
 export interface RequestRecord {
@@ -112,7 +122,7 @@ export function providerNotes(history: readonly IdempotencyEvent[], from = 0, to
   const out: { index: number; note: ProviderNote }[] = [];
   for (let i = Math.max(0, from); i <= Math.min(to, history.length - 1); i++) {
     const e = history[i];
-    if (e?.process === PROVIDER && e.type === 'note' && e.value !== undefined) {
+    if (e?.process === PROVIDER && e.type === 'note' && e.value !== undefined && 'status' in e.value) {
       out.push({ index: i, note: e.value });
     }
   }
@@ -122,4 +132,20 @@ export function providerNotes(history: readonly IdempotencyEvent[], from = 0, to
 /** Charges really made between two events (inclusive). */
 export function chargesMade(history: readonly IdempotencyEvent[], from = 0, to = history.length - 1): { index: number; note: ProviderNote }[] {
   return providerNotes(history, from, to).filter((p) => p.note.charge !== undefined);
+}
+
+/** The learner's tables as the grader read them last (after recovery), with the index of the reading; undefined when never read. */
+export function lastTables(history: readonly IdempotencyEvent[], from = 0, to = history.length - 1): { index: number; tables: TablesSeen } | undefined {
+  for (let i = Math.min(to, history.length - 1); i >= Math.max(0, from); i--) {
+    const e = history[i];
+    if (e?.type === 'note' && e.op === TABLES_READ && e.value !== undefined && 'ok' in e.value) {
+      return { index: i, tables: e.value };
+    }
+  }
+  return undefined;
+}
+
+/** The times a restarted process's migrate threw, with their indexes. */
+export function migrateFailures(history: readonly IdempotencyEvent[]): { index: number; detail: string }[] {
+  return history.flatMap((e, index) => (e.type === 'fail' && e.op === MIGRATE ? [{ index, detail: e.detail ?? 'it threw' }] : []));
 }

@@ -5,7 +5,7 @@
  * cuts the connection).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PaymentProvider } from './paymentProvider';
+import { PaymentProvider, REVOKED_CARD } from './paymentProvider';
 
 const providers: PaymentProvider[] = [];
 afterEach(async () => {
@@ -66,6 +66,17 @@ describe('the payment provider', () => {
     expect(((await declined.json()) as { error: { code: string } }).error.code).toBe('card_declined');
     const again = await charge(p, { ...order, card: 'declined' }, 'k2');
     expect(again.status).toBe(402);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(p.charges()).toEqual([]);
+  });
+
+  it('refuses the revoked card token with 400, charges nothing, and replays the refusal for its key', async () => {
+    const p = await provider();
+    const refused = await charge(p, { ...order, card: REVOKED_CARD }, 'k3');
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('token_revoked');
+    const again = await charge(p, { ...order, card: REVOKED_CARD }, 'k3');
+    expect(again.status).toBe(400);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(p.charges()).toEqual([]);
   });

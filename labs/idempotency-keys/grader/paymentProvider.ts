@@ -8,6 +8,8 @@
  *   POST /v1/charges  {"amount": 1200, "currency": "eur", "customer": "cus_1", "card": "ok"}
  *     201 {"id": "ch_…", "amount": …, "currency": …, "customer": …, "status": "succeeded"}
  *     402 {"error": {"type": "card_error", "code": "card_declined"}} for the card "declined"
+ *     400 {"error": {"type": "invalid_request_error", "code": "token_revoked"}} for the card
+ *       "tok_revoked": a definite refusal of the request itself, stored like a decline
  *     400 {"error": {"type": "invalid_request_error", …}} for a malformed request
  *   An `Idempotency-Key` header makes a retry of the same request safe: the first answer
  *   is stored and replayed (with `Idempotent-Replayed: true`); the same key with other
@@ -70,6 +72,8 @@ interface StoredAnswer {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** A card token the provider refuses (400): the request itself is refused, nothing is charged. */
+export const REVOKED_CARD = 'tok_revoked';
 const CURRENCIES = new Set(['eur', 'usd', 'gbp']);
 
 function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): string {
@@ -148,6 +152,11 @@ export class PaymentProvider {
   /** The next charge requests suffer these faults, one each, in order. */
   failNext(...faults: ProviderFault[]): void {
     this.faults.push(...faults);
+  }
+
+  /** Forgets the faults not yet suffered. */
+  clearFaults(): void {
+    this.faults.length = 0;
   }
 
   /** Forgets the ledger, the stored answers and pending faults, between scenarios. */
@@ -279,6 +288,10 @@ export class PaymentProvider {
     }
     if (b['card'] === 'declined') {
       answer(402, { error: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' } });
+      return;
+    }
+    if (b['card'] === REVOKED_CARD) {
+      answer(400, { error: { type: 'invalid_request_error', code: 'token_revoked', param: 'card', message: 'This card token was revoked: the request is refused.' } });
       return;
     }
     const charge: LedgerCharge = {

@@ -24,6 +24,31 @@ export interface PaymentRequest {
   readonly body: unknown;
 }
 
+/** A key's row as the learner's idempotency_keys table holds it (the columns the lab's README and starter name). */
+export interface KeyRowSeen {
+  readonly key: string;
+  readonly recoveryPoint: string;
+  readonly locked: boolean;
+  readonly paymentId: string | null;
+}
+
+/** A row of the learner's payments table. */
+export interface PaymentRowSeen {
+  readonly id: string;
+  readonly status: string;
+  readonly chargeId: string | null;
+  readonly amount: number | null;
+}
+
+/**
+ * What the learner's own tables say about one user's keys and payments: the durable state a
+ * crash left behind, read after recovery. Not ok when the tables cannot be read as the lab
+ * names them (a missing table or column).
+ */
+export type TablesSeen =
+  | { readonly ok: true; readonly keys: readonly KeyRowSeen[]; readonly payments: readonly PaymentRowSeen[] }
+  | { readonly ok: false; readonly message: string };
+
 /** The adapter's functions: dbAdapter's controls, and the lab's own. */
 export interface IdempotencyAdapter extends DbAdapterControls {
   configure(config: IdempotencyAdapterConfig): Promise<void>;
@@ -36,4 +61,6 @@ export interface IdempotencyAdapter extends DbAdapterControls {
    * the harness checks that it is an ApiResponse, and says so in the history when it is not.
    */
   createPayment(request: PaymentRequest): Promise<unknown>;
+  /** Reads the learner's idempotency_keys and payments rows of one user (between requests, with no crash armed). */
+  tables(userId: string): Promise<TablesSeen>;
 }

@@ -22,9 +22,10 @@ import {
   checkValidationStoresNothing,
 } from './checkers';
 import type { IdempotencyHarness } from './harness';
+import type { PaymentRequest } from './protocol';
 import { GRADER, type IdempotencyEvent, LEARNER } from './history';
 import { KEY_TTL_MS, LOCK_TIMEOUT_MS, MAX_KEY_LENGTH } from './limits';
-import type { ProviderFault } from './paymentProvider';
+import { type ProviderFault, REVOKED_CARD } from './paymentProvider';
 
 type Spec = ScenarioSpec<IdempotencyHarness, IdempotencyEvent>;
 
@@ -44,14 +45,22 @@ function newKey(rng: Rng): string {
   return `key_${rng.int(0, 2 ** 30).toString(36)}${rng.int(0, 2 ** 30).toString(36)}`;
 }
 
+/** The unknown outcomes in a row provider-failure's streak has: more than any sensible retry budget. */
+const STREAK = 6;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A day, in milliseconds. */
+const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+
 /**
  * A scenario whose run has a fresh provider (its requests recorded in the history), the
- * learner's process running with its clock at now and no crash armed, and a user of its own
- * (the scenario's first random draw).
+ * learner's process running with no crash armed, a user of its own (the scenario's first
+ * random draw), and deps.clock started a seeded number of days ahead of the database's
+ * clock (the second): a time taken from SQL's now() or Date.now() is days away from it.
  */
 function paymentScenario(spec: Omit<Spec, 'run'> & { run(h: IdempotencyHarness, ctx: ScenarioContext<IdempotencyEvent>, user: string): Promise<void> }): Spec {
   return {
@@ -60,9 +69,10 @@ function paymentScenario(spec: Omit<Spec, 'run'> & { run(h: IdempotencyHarness, 
       const stop = h.watchProvider(ctx.history);
       try {
         await h.learner.ensureRunning();
-        await h.setClock(0);
+        const user = `user_${ctx.rng.int(0, 2 ** 30).toString(36)}`;
+        await h.startClock(ctx.rng.int(2, 40) * DAY_MS + ctx.rng.int(0, DAY_MS), ctx.history);
         await h.learner.arm(null);
-        await spec.run(h, ctx, `user_${ctx.rng.int(0, 2 ** 30).toString(36)}`);
+        await spec.run(h, ctx, user);
       } finally {
         stop();
       }
@@ -70,15 +80,52 @@ function paymentScenario(spec: Omit<Spec, 'run'> & { run(h: IdempotencyHarness, 
   };
 }
 
+/**
+ * Sends `request` with the process killed just after its first point (the first commit:
+ * the key recorded, in any design that records it first), and starts a fresh process as a
+ * deployed one starts. The key is left unfinished and locked: stale once the clock moves
+ * past the lock timeout.
+ */
+async function crashAfterFirstPoint(h: IdempotencyHarness, history: ScenarioContext<IdempotencyEvent>['history'], lane: string, request: PaymentRequest): Promise<void> {
+  await h.learner.arm({ point: 1, when: 'after' });
+  history.record({ process: GRADER, type: 'fault', op: 'crash after the first commit point' });
+  await h.send(history, lane, request);
+  if (h.learner.ended) {
+    history.record({ process: LEARNER, type: 'crash', op: 'process killed', detail: 'killed after commit point 1' });
+    await h.restartDeployed(history);
+  }
+  await h.learner.arm(null);
+}
+
+/** The invalid bodies validation-stores-nothing sends, every one on every run: each field's ways of being wrong. */
+const INVALID_BODIES: readonly (readonly [string, string, unknown])[] = [
+  ['body-not-object', 'null', null],
+  ['body-not-object', 'an array', [{ amount: 1200, currency: 'eur', card: 'tok_visa' }]],
+  ['amount-invalid', 'no amount', { currency: 'eur', card: 'tok_visa' }],
+  ['amount-invalid', 'a negative amount', { amount: -500, currency: 'eur', card: 'tok_visa' }],
+  ['amount-invalid', 'amount 0', { amount: 0, currency: 'eur', card: 'tok_visa' }],
+  ['amount-invalid', 'a fractional amount', { amount: 12.5, currency: 'eur', card: 'tok_visa' }],
+  ['amount-invalid', 'the amount as text', { amount: '1200', currency: 'eur', card: 'tok_visa' }],
+  ['currency-invalid', 'an unknown currency', { amount: 1200, currency: 'doge', card: 'tok_visa' }],
+  ['currency-invalid', 'no currency', { amount: 1200, card: 'tok_visa' }],
+  ['card-invalid', 'no card', { amount: 1200, currency: 'eur' }],
+  ['card-invalid', 'an empty card', { amount: 1200, currency: 'eur', card: '' }],
+  ['card-invalid', 'a card that is not text', { amount: 1200, currency: 'eur', card: 4242 }],
+  ['description-not-text', 'a description that is not text', { amount: 1200, currency: 'eur', card: 'tok_visa', description: 42 }],
+];
+
 /** A request, then two retries of it: the retries must be replays. */
-function replayScenario(id: string, check: Spec['check'], overrides: Partial<PaymentBody>): Spec {
+function replayScenario(id: string, check: Spec['check'], cases: readonly string[], groups: readonly (readonly [string, Partial<PaymentBody>])[]): Spec {
   return paymentScenario({
     id,
     check,
+    cases,
     async run(h, { history, rng }, user) {
-      const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng, overrides) };
-      for (let i = 0; i < 3; i++) {
-        await h.send(history, 'client', request);
+      for (const [lane, overrides] of groups) {
+        const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng, overrides) };
+        for (let i = 0; i < 3; i++) {
+          await h.send(history, lane, request);
+        }
       }
     },
   });
@@ -88,6 +135,7 @@ export const scenarios: readonly Spec[] = [
   paymentScenario({
     id: 'missing-or-malformed-key',
     check: checkMalformedKeys,
+    cases: ['missing-key', 'empty-key', 'key-256', 'key-255-works'],
     async run(h, { history, rng }, user) {
       const body = validBody(rng);
       const cases: [string, string | undefined][] = rng.shuffle([
@@ -104,73 +152,107 @@ export const scenarios: readonly Spec[] = [
   paymentScenario({
     id: 'validation-stores-nothing',
     check: checkValidationStoresNothing,
+    cases: ['body-not-object', 'amount-invalid', 'currency-invalid', 'card-invalid', 'description-not-text', 'same-key-then-valid'],
     async run(h, { history, rng }, user) {
-      const key = newKey(rng);
-      const invalid = rng.pick<Record<string, unknown>>([
-        { amount: -500, currency: 'eur', card: 'tok_visa' },
-        { amount: 12.5, currency: 'eur', card: 'tok_visa' },
-        { amount: 1200, currency: 'doge', card: 'tok_visa' },
-        { amount: 1200, currency: 'eur' },
-        { amount: '1200', currency: 'eur', card: 'tok_visa' },
-      ]);
-      await h.send(history, 'client', { userId: user, idempotencyKey: key, body: invalid });
-      await h.send(history, 'client', { userId: user, idempotencyKey: key, body: validBody(rng) });
+      // Every way of being invalid, each with a key of its own, then a valid body with that key.
+      for (const [, what, invalid] of rng.shuffle([...INVALID_BODIES])) {
+        const key = newKey(rng);
+        await h.send(history, `invalid: ${what}`, { userId: user, idempotencyKey: key, body: invalid });
+        await h.send(history, `valid: ${what}`, { userId: user, idempotencyKey: key, body: validBody(rng) });
+      }
     },
   }),
-  replayScenario('replay-after-success', checkReplayAfterSuccess, {}),
-  replayScenario('replay-stored-error', checkReplayStoredError, { card: 'declined' }),
+  replayScenario('replay-after-success', checkReplayAfterSuccess, ['retries-replay-201'], [['client', {}]]),
+  replayScenario('replay-stored-error', checkReplayStoredError, ['declined-402', 'rejected-502'], [
+    ['declined', { card: 'declined' }],
+    ['rejected', { card: REVOKED_CARD }],
+  ]),
   paymentScenario({
     id: 'params-mismatch',
     check: checkParamsMismatch,
+    cases: ['amount-changed', 'currency-changed', 'card-changed', 'description-changed', 'description-removed', 'original-still-replays', 'unfinished-after-unknown'],
     async run(h, { history, rng }, user) {
       const key = newKey(rng);
-      const body = validBody(rng);
-      const change = rng.pick<Partial<PaymentBody>>([{ amount: body.amount + 100 }, { currency: body.currency === 'eur' ? 'usd' : 'eur' }, { card: 'tok_mastercard' }]);
-      await h.send(history, 'client', { userId: user, idempotencyKey: key, body });
-      await h.send(history, 'client', { userId: user, idempotencyKey: key, body: { ...body, ...change } });
-      await h.send(history, 'client', { userId: user, idempotencyKey: key, body });
+      const body = validBody(rng, { description: `Order #${rng.int(1000, 9999)}` });
+      const { description: _dropped, ...withoutDescription } = body;
+      const changes: [string, PaymentBody][] = [
+        ['amount', { ...body, amount: body.amount + rng.int(1, 100) }],
+        ['currency', { ...body, currency: body.currency === 'eur' ? 'usd' : 'eur' }],
+        ['card', { ...body, card: 'tok_mastercard' }],
+        ['description', { ...body, description: `${body.description ?? ''} (gift)` }],
+        ['no description', withoutDescription],
+      ];
+      await h.send(history, 'first', { userId: user, idempotencyKey: key, body });
+      for (const [what, other] of rng.shuffle(changes)) {
+        await h.send(history, `mismatch: ${what}`, { userId: user, idempotencyKey: key, body: other });
+      }
+      await h.send(history, 'original', { userId: user, idempotencyKey: key, body });
+      // The same key while it is unfinished: its first attempt ended with an unknown outcome
+      // (503, the key free and at its recovery point), then another amount comes with it.
+      const second = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
+      h.provider.failNext({ kind: 'error-before-charge' });
+      history.record({ process: GRADER, type: 'fault', op: 'the provider fails with 500 before charging' });
+      await h.send(history, 'unfinished: first', second);
+      await h.send(history, 'unfinished: mismatch', { ...second, body: { ...second.body, amount: second.body.amount + rng.int(1, 100) } });
+      await h.send(history, 'unfinished: original', second);
     },
   }),
   paymentScenario({
     id: 'concurrent-same-key',
     needs: ['concurrency'],
     check: checkConcurrent,
+    cases: ['new-key-together', 'while-locked', 'free-after-unknown', 'stale-after-crash', 'one-payment-row'],
     async run(h, { history, rng }, user) {
       const n = 6;
+      const burst = async (round: number, request: PaymentRequest, spread: number): Promise<void> => {
+        // The database a few milliseconds away, as over a network, and its connections
+        // already open: the requests meet in the window between reading and writing the key.
+        const latencyMs = rng.int(2, 8);
+        await h.learner.network(latencyMs, n);
+        history.record({ process: GRADER, type: 'fault', op: `database latency ${latencyMs} ms per statement` });
+        // A slow provider keeps the first request inside its charge while the others arrive.
+        h.provider.failNext({ kind: 'delay', ms: rng.int(150, 300) });
+        const waits = Array.from({ length: n }, () => (spread === 0 ? 0 : rng.int(0, spread)));
+        await Promise.all(
+          waits.map(async (wait, i) => {
+            if (wait > 0) {
+              await sleep(wait);
+            }
+            await h.send(history, `round ${round}/client-${i + 1}`, request);
+          }),
+        );
+        await h.learner.network(0);
+        h.provider.clearFaults();
+        await h.send(history, `round ${round}/retry`, request);
+      };
       try {
+        // A new key: odd rounds send every request at once (they meet while the key is being
+        // recorded); even rounds spread them over 120 ms (the later ones arrive while the
+        // first request waits for the provider, its key recorded and locked).
         for (let round = 1; round <= 4; round++) {
-          const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
-          // The database a few milliseconds away, as over a network, and its connections
-          // already open: the requests meet in the window between reading and writing the key.
-          const latencyMs = rng.int(2, 8);
-          await h.learner.network(latencyMs, n);
-          history.record({ process: GRADER, type: 'fault', op: `database latency ${latencyMs} ms per statement` });
-          // A slow provider keeps the first request inside its charge while the others arrive.
-          h.provider.failNext({ kind: 'delay', ms: rng.int(150, 300) });
-          // Odd rounds send every request at once: they meet while the key is being
-          // recorded. Even rounds spread them over the first 120 ms: the later ones arrive
-          // while the first request waits for the provider, with its key recorded and locked.
-          const spread = round % 2 === 1 ? 0 : 120;
-          await Promise.all(
-            Array.from({ length: n }, async (_, i) => {
-              const wait = spread === 0 ? 0 : rng.int(0, spread);
-              if (wait > 0) {
-                await sleep(wait);
-              }
-              await h.send(history, `round ${round}/client-${i + 1}`, request);
-            }),
-          );
-          await h.learner.network(0);
-          await h.send(history, `round ${round}/retry`, request);
+          await burst(round, { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, round % 2 === 1 ? 0 : 120);
         }
+        // An existing key, free after an unknown outcome (503): every retry at once.
+        const free = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
+        h.provider.failNext({ kind: 'error-before-charge' });
+        history.record({ process: GRADER, type: 'fault', op: 'the provider fails with 500 before charging' });
+        await h.send(history, 'setup 5', free);
+        await burst(5, free, 0);
+        // An existing key, stale after a crash: the retries race to take it over.
+        const stale = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
+        await crashAfterFirstPoint(h, history, 'setup 6', stale);
+        await h.setClock(LOCK_TIMEOUT_MS + 1_000, history);
+        await burst(6, stale, 0);
       } finally {
         await h.learner.network(0).catch(() => undefined);
       }
+      await h.readTables(history, user);
     },
   }),
   paymentScenario({
     id: 'stale-lock',
     check: checkStaleLock,
+    cases: ['fresh-409', 'fresh-just-under-timeout', 'stale-taken-over', 'one-charge-in-all'],
     async run(h, { history, rng }, user) {
       const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
       h.provider.failNext({ kind: 'after-charge', action: () => h.kill(history, 'the grader killed the learner process while the provider was charging the card') });
@@ -179,6 +261,8 @@ export const scenarios: readonly Spec[] = [
       await h.send(history, 'fresh', request);
       await h.setClock(LOCK_TIMEOUT_MS / 3, history);
       await h.send(history, 'fresh-30s', request);
+      await h.setClock(LOCK_TIMEOUT_MS - 5_000, history);
+      await h.send(history, 'fresh-85s', request);
       await h.setClock(LOCK_TIMEOUT_MS + 5_000, history);
       await h.send(history, 'stale', request);
       await h.send(history, 'after', request);
@@ -188,35 +272,54 @@ export const scenarios: readonly Spec[] = [
     id: 'crash-recovery',
     budgetMs: 60_000,
     check: checkCrashRecovery,
+    cases: ['after-each-commit', 'after-provider-call', 'several-unfinished-keys', 'migrate-again-on-restart', 'tables-finished'],
     async run(h, { history, rng, signal }, user) {
-      await h.learner.arm(null);
       await h.send(history, 'clean', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) });
-      const points = await h.learner.commitPoints();
-      history.record({ process: GRADER, type: 'note', op: `a clean request passed ${points} commit point${points === 1 ? '' : 's'}` });
+      // Every point the clean request reached (each commit, each provider call): just before
+      // a point is the world just after the one before it, so "just after" each covers all.
+      const plan = await h.learner.crashPlan();
+      history.record({ process: GRADER, type: 'note', op: `a clean request passed ${plan.length} point${plan.length === 1 ? '' : 's'} (${plan.map((p) => p.kind).join(', ')})` });
       let clock = 0;
-      for (let point = 1; point <= points && !signal.aborted; point++) {
-        for (const when of ['before', 'after'] as const) {
-          const lane = `${when} commit ${point}`;
-          const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
-          await h.learner.arm({ point, when });
-          history.record({ process: GRADER, type: 'fault', op: `crash ${when} commit point ${point}` });
-          await h.send(history, lane, request);
-          if (h.learner.ended) {
-            history.record({ process: LEARNER, type: 'crash', op: 'process killed', detail: `killed ${when} commit point ${point}` });
-            await h.learner.restart();
-          } else {
-            await h.learner.arm(null);
-          }
-          clock += LOCK_TIMEOUT_MS + 1_000;
-          await h.setClock(clock, history);
-          await h.send(history, lane, request);
+      for (const { point, kind } of plan) {
+        if (signal.aborted) break;
+        const lane = `after ${kind === 'call' ? 'provider call' : 'commit'} (point ${point})`;
+        const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
+        await h.learner.arm({ point, when: 'after' });
+        history.record({ process: GRADER, type: 'fault', op: `crash just after point ${point} (${kind})` });
+        await h.send(history, lane, request);
+        if (h.learner.ended) {
+          history.record({ process: LEARNER, type: 'crash', op: 'process killed', detail: `killed just after point ${point} (${kind})` });
+          await h.restartDeployed(history);
         }
+        await h.learner.arm(null);
+        clock += LOCK_TIMEOUT_MS + 1_000;
+        await h.setClock(clock, history);
+        await h.send(history, lane, request);
       }
+      // Several requests in flight at once when the process dies: two wait for the
+      // provider, a third has just been charged, the fourth is wherever it got to.
+      // Amounts that differ between them, so that each charge in the provider's ledger names its request.
+      const several = Array.from({ length: 4 }, (_, i) => ({ userId: user, idempotencyKey: newKey(rng), body: validBody(rng, { amount: rng.int(25, 12_500) * 4 + i }) }));
+      h.provider.failNext(
+        { kind: 'delay', ms: 400 },
+        { kind: 'delay', ms: 400 },
+        { kind: 'after-charge', action: () => h.kill(history, 'the grader killed the learner process with several requests under way') },
+      );
+      history.record({ process: GRADER, type: 'fault', op: 'kill the process while several requests are under way' });
+      await Promise.all(several.map((request, i) => h.send(history, `several/${i + 1}`, request)));
+      h.provider.clearFaults();
+      clock += LOCK_TIMEOUT_MS + 1_000;
+      await h.setClock(clock, history);
+      for (const [i, request] of several.entries()) {
+        await h.send(history, `several/${i + 1}`, request);
+      }
+      await h.readTables(history, user);
     },
   }),
   paymentScenario({
     id: 'provider-failure',
     check: checkProviderFailure,
+    cases: ['error-500-before-charge', 'cut-after-charge', 'unknown-streak', 'tables-finished'],
     async run(h, { history, rng }, user) {
       const faults: [string, ProviderFault, string][] = [
         ['error', { kind: 'error-before-charge' }, 'the provider fails with 500 before charging'],
@@ -229,11 +332,25 @@ export const scenarios: readonly Spec[] = [
         await h.send(history, lane, request);
         await h.send(history, `${lane} retry`, request);
       }
+      // A streak of unknown outcomes longer than any sensible retry budget, one of them after
+      // the charge was made: every attempt stays retryable, and the one after the streak finishes.
+      const request = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
+      const streak: ProviderFault[] = Array.from({ length: STREAK }, (_, i) => (i === 1 ? { kind: 'cut-after-charge' } : { kind: 'error-before-charge' }));
+      h.provider.failNext(...streak);
+      history.record({ process: GRADER, type: 'fault', op: `${STREAK} unknown outcomes in a row: 500, charged then cut, then 500s` });
+      for (let attempt = 1; attempt <= STREAK + 2; attempt++) {
+        const response = await h.send(history, 'streak', request);
+        if (response?.status === 201) break;
+      }
+      h.provider.clearFaults();
+      await h.send(history, 'streak', request);
+      await h.readTables(history, user);
     },
   }),
   paymentScenario({
     id: 'per-user-scope',
     check: checkUserScope,
+    cases: ['other-user-same-key'],
     async run(h, { history, rng }, user) {
       const key = newKey(rng);
       const body = validBody(rng);
@@ -244,12 +361,25 @@ export const scenarios: readonly Spec[] = [
   paymentScenario({
     id: 'expired-key',
     check: checkExpiry,
+    cases: ['replays-before-ttl', 'new-after-ttl', 'ttl-from-first-record'],
     async run(h, { history, rng }, user) {
       const key = newKey(rng);
       const body = validBody(rng);
-      await h.send(history, 'client', { userId: user, idempotencyKey: key, body });
-      await h.setClock(KEY_TTL_MS + 60 * 60 * 1000, history);
-      await h.send(history, 'client', { userId: user, idempotencyKey: key, body: { ...body, amount: body.amount + 1 } });
+      await h.send(history, 'first', { userId: user, idempotencyKey: key, body });
+      await h.setClock(KEY_TTL_MS - HOUR_MS, history);
+      await h.send(history, 'before ttl', { userId: user, idempotencyKey: key, body });
+      await h.setClock(KEY_TTL_MS + HOUR_MS, history);
+      await h.send(history, 'after ttl', { userId: user, idempotencyKey: key, body: { ...body, amount: body.amount + 1 } });
+      // A key recorded at T, its request killed, taken over at T + 2 h: it expires at T + 24 h
+      // (from when it was first recorded), not 24 h after the takeover.
+      const t = KEY_TTL_MS + 2 * HOUR_MS;
+      await h.setClock(t, history);
+      const other = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
+      await crashAfterFirstPoint(h, history, 'taken over: first', other);
+      await h.setClock(t + 2 * HOUR_MS, history);
+      await h.send(history, 'taken over: takeover', other);
+      await h.setClock(t + KEY_TTL_MS + HOUR_MS, history);
+      await h.send(history, 'taken over: after ttl', { ...other, body: { ...other.body, amount: other.body.amount + 1 } });
     },
   }),
 ];
