@@ -239,6 +239,39 @@ describe('FaultProxy', () => {
     expect(stats.bytesToService).toBe('hi'.length + 'after'.length + 'fresh'.length);
   });
 
+  it('dropFrom(marker): traffic flows until a request carries the marker (even split across chunks), then nothing passes until heal', async () => {
+    const echo = await echoServer();
+    const proxy = await startProxy(echo.port);
+    const socket = await connect(proxy.port);
+    proxy.dropFrom('WRITE');
+    expect(proxy.dropArmed).toBe(true);
+    // A read passes and is answered: the marker is not in it.
+    const read = readBytes(socket, 'READ k;'.length);
+    socket.write('READ k;');
+    expect((await read).toString()).toBe('READ k;');
+    expect(proxy.state.dropping).toBe(false);
+    // The write comes in two chunks that split the marker: the chunk that completes it is
+    // the first thing dropped (the first part had passed, before the marker could be known).
+    const firstPart = readBytes(socket, 2);
+    socket.write('WR');
+    expect((await firstPart).toString()).toBe('WR');
+    const silent = receivesWithin(socket, 400);
+    socket.write('ITE k v;');
+    expect(await silent).toBe(false);
+    expect(proxy.state.dropping).toBe(true);
+    expect(proxy.dropArmed).toBe(false);
+    expect(proxy.stats().bytesDropped).toBe('ITE k v;'.length);
+    proxy.heal();
+    const after = readBytes(socket, 'READ j;'.length);
+    socket.write('READ j;');
+    expect((await after).toString()).toBe('READ j;');
+    // Healing disarms a marker that never came.
+    proxy.dropFrom('NEVER');
+    proxy.heal('drop');
+    expect(proxy.dropArmed).toBe(false);
+    expect(() => proxy.dropFrom('')).toThrow(RangeError);
+  });
+
   it('drop() also discards what latency was still holding', async () => {
     const echo = await echoServer();
     const proxy = await startProxy(echo.port);

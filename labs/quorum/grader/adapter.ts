@@ -66,7 +66,7 @@ export const createAdapter: AdapterFactory<QuorumAdapter> = (learner) => {
       config = next;
     },
 
-    open(id: string, options: OpenInput & { readonly clock: ClockSetting }): Declared {
+    open(id: string, options: OpenInput & { readonly replicas: number; readonly clock: ClockSetting }): Declared {
       if (config === undefined) {
         throw new Error('The grader did not configure the adapter.');
       }
@@ -76,8 +76,9 @@ export const createAdapter: AdapterFactory<QuorumAdapter> = (learner) => {
         throw new TypeError(`${FILE} does not export a function createCoordinator(options).`);
       }
       const { timeoutMs, namespace } = config;
-      const connections = config.replicas.map((r) => new RespClient({ host: r.host, port: r.port, password: r.password }, timeoutMs, r.name));
-      const replicas = config.replicas.map((r, i) => {
+      const given = config.replicas.slice(0, options.replicas);
+      const connections = given.map((r) => new RespClient({ host: r.host, port: r.port, password: r.password }, timeoutMs, r.name));
+      const replicas = given.map((r, i) => {
         const connection = connections[i] as RespClient;
         return Object.freeze({
           name: r.name,

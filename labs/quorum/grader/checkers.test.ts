@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HistoryRecorder, type Recorded } from '../../../src/core/grading/history';
-import { checkConcurrentWrites, checkConfig, checkConvergence, checkKeys, checkLinearizableUnderFaults, checkOneDown, checkPartialWrite, checkStaleReadDemo, checkTwoDown } from './checkers';
-import { type QuorumEvent, type ReplicasNote, registerOps } from './history';
+import { checkBetweenPhases, checkConcurrentWrites, checkConfig, checkConvergence, checkKeys, checkLinearizableUnderFaults, checkOneDown, checkOtherQuorums, checkPartialWrite, checkStaleReadDemo, checkTwoDown } from './checkers';
+import { type CutNote, type PickNote, type QuorumEvent, type QuorumPhaseNote, type ReplicasNote, registerOps } from './history';
 import type { OpenInput, Stored, Version } from './protocol';
 
 /** Builds a history as the grader records it, in the grader's own vocabulary. */
@@ -48,6 +48,18 @@ class Story {
 
   heal(text = 'heal every replica'): number {
     return this.add({ process: 'nemesis', type: 'heal', op: text });
+  }
+
+  phase(note: QuorumPhaseNote): number {
+    return this.add({ process: 'grader', type: 'note', op: 'expect', value: note });
+  }
+
+  cut(note: CutNote): number {
+    return this.add({ process: 'grader', type: 'note', op: 'cut', value: note });
+  }
+
+  pick(note: PickNote): number {
+    return this.add({ process: 'grader', type: 'note', op: 'pick', value: note });
   }
 
   replicas(key: string, held: readonly (Stored | null | 'unreachable')[]): number {
@@ -110,8 +122,21 @@ describe('checkConfig', () => {
     expect(outcome.hint).toContain('ConfigError');
   });
 
-  it('accepts R + W ≤ N when it is flagged as eventual', () => {
-    expect(checkConfig(tried({ strict: { mode: 'strict' }, eventual: { mode: 'eventual' } })).status).toBe('pass');
+  it('fails R + W ≤ N accepted without allowEventual, even flagged as eventual: the opt-in is required', () => {
+    const outcome = checkConfig(tried({ strict: { mode: 'strict' }, eventual: { mode: 'eventual' } }));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('without allowEventual');
+  });
+
+  it('accepts R + W ≤ N with allowEventual when flagged as eventual, and holds N to the number of replicas given', () => {
+    expect(checkConfig(tried({ strict: { mode: 'strict' }, allowed: { mode: 'eventual' } })).status).toBe('pass');
+    const five = new Story();
+    five.open('config-client', { n: 5, r: 3, w: 3, replicas: 5 }, { mode: 'strict' }, 'config');
+    five.open('config-client', { n: 3, r: 2, w: 2, replicas: 5 }, 'ConfigError: N is 3 but 5 replicas', 'config');
+    expect(checkConfig(five.events).status).toBe('pass');
+    const wrongN = new Story();
+    wrongN.open('config-client', { n: 3, r: 2, w: 2, replicas: 5 }, { mode: 'strict' }, 'config');
+    expect(checkConfig(wrongN.events).actual).toContain('5 replicas were given');
   });
 
   it('fails an impossible setting accepted, and a strict quorum refused', () => {
@@ -309,5 +334,94 @@ describe('checkStaleReadDemo', () => {
     const refused = new Story();
     refused.open('client-1', { n: 3, r: 1, w: 1, allowEventual: true }, 'ConfigError: never eventual');
     expect(checkStaleReadDemo(refused.events).actual).toContain('refused');
+  });
+});
+
+describe('checkOtherQuorums', () => {
+  const story = (down: readonly number[], put: Version | 'failed', get: { value: string; version: Version } | 'failed'): readonly QuorumEvent[] => {
+    const s = new Story();
+    s.phase({ key: 'q:n3-r1-w3', n: 3, r: 1, w: 3, down: [] });
+    s.put('client-1', 'q:n3-r1-w3', 'one', v(1));
+    s.phase({ key: 'q:n3-r1-w3', n: 3, r: 1, w: 3, down });
+    s.put('client-1', 'q:n3-r1-w3', 'two', put);
+    s.get('client-2', 'q:n3-r1-w3', get);
+    return s.events;
+  };
+
+  it('passes operations that succeed when their quorums can answer and fail when they cannot', () => {
+    expect(checkOtherQuorums(story([2], 'failed', 'failed')).status).toBe('pass');
+    // A get with R = 1 may answer with one replica down when no repair is needed.
+    expect(checkOtherQuorums(story([2], 'failed', { value: 'one', version: v(1) })).status).toBe('pass');
+  });
+
+  it('fails a put acknowledged with fewer than W replicas up (W read as R, or as a majority)', () => {
+    const outcome = checkOtherQuorums(story([2], v(2), { value: 'two', version: v(2) }));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('fewer than W = 3');
+    expect(outcome.hint).toContain('W for every write phase');
+  });
+
+  it('fails an operation that failed while every replica it needed was up', () => {
+    const outcome = checkOtherQuorums(story([], 'failed', { value: 'one', version: v(1) }));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('enough for both R = 1 and W = 3');
+  });
+
+  it('fails a read that answered with fewer than R replicas up', () => {
+    const s = new Story();
+    s.phase({ key: 'q:n3-r3-w1', n: 3, r: 3, w: 1, down: [0] });
+    s.get('client-1', 'q:n3-r3-w1', { value: null, version: null });
+    expect(checkOtherQuorums(s.events).actual).toContain('fewer than R = 3');
+  });
+});
+
+describe('checkBetweenPhases', () => {
+  const story = (put: Version | 'failed', get: { value: string; version: Version } | 'failed'): readonly QuorumEvent[] => {
+    const s = new Story();
+    s.put('client-1', 'mid:put', 'before', v(1));
+    s.cut({ key: 'mid:put', op: 'put', reachable: ['replica-1'], w: 2 });
+    s.put('client-1', 'mid:put', 'cut-write', put);
+    s.put('client-1', 'mid:repair', 'v1', v(5));
+    s.cut({ key: 'mid:repair', op: 'get', reachable: ['replica-1'], w: 2, unsafe: 'v2' });
+    s.get('client-3', 'mid:repair', get);
+    return s.events;
+  };
+
+  it('passes a put and a get that fail when their write phase reaches one replica, and a get that read a safe value', () => {
+    expect(checkBetweenPhases(story('failed', 'failed')).status).toBe('pass');
+    expect(checkBetweenPhases(story('failed', { value: 'v1', version: v(5) })).status).toBe('pass');
+  });
+
+  it('fails a put that returned although its write reached one replica', () => {
+    const outcome = checkBetweenPhases(story(v(2), 'failed'));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain("put mid:put = 'cut-write' succeeded");
+  });
+
+  it('fails a get that returned the value its failed read repair could not make safe', () => {
+    const outcome = checkBetweenPhases(story('failed', { value: 'v2', version: v(1005, 'client-9') }));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('read repair');
+    expect(outcome.hint).toContain('second quorum');
+  });
+});
+
+describe('checkConcurrentWrites on differing answers', () => {
+  const picked = (read: string): readonly QuorumEvent[] => {
+    const s = new Story();
+    s.pick({ key: 'lww:answers-differ-in-digits', placed: [{ value: 'b-older', version: v(99_999, 'client-9') }, { value: 'a-newest', version: v(100_000) }], expect: 'a-newest' });
+    s.get('client-6', 'lww:answers-differ-in-digits', { value: read, version: read === 'a-newest' ? v(100_000) : v(99_999, 'client-9') });
+    s.put('client-1', 'lww:k1', 'x', v(3));
+    s.get('client-1', 'lww:k1', { value: 'x', version: v(3) });
+    s.replicas('lww:k1', [{ value: 'x', version: v(3) }, { value: 'x', version: v(3) }, { value: 'x', version: v(3) }]);
+    return s.events;
+  };
+
+  it('passes the newest version chosen, and fails another, naming the rule', () => {
+    expect(checkConcurrentWrites(picked('a-newest')).status).toBe('pass');
+    const outcome = checkConcurrentWrites(picked('b-older'));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain("the newest version is 'a-newest'");
+    expect(outcome.hint).toContain('as text');
   });
 });

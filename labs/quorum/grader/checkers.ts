@@ -6,7 +6,7 @@
 import { type HistoryOp, type Operation, checkLinearizable } from '../../../src/core/grading/linearizability';
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { HistoryFocus, Verdict } from '../../../src/core/grading/report';
-import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, faultIndexes, keyFocus, opEvents, opensOf, registerOps, replicaNotes } from './history';
+import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, cutNotes, faultIndexes, keyFocus, opEvents, opensOf, phaseNotes, pickNotes, registerOps, replicaNotes } from './history';
 import { N, OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
 import type { OpenInput } from './protocol';
 import { type Version, isNewer } from './versions';
@@ -103,6 +103,12 @@ const HINT = {
     'Check the options before anything else: N, R and W must be whole numbers of at least 1, R and W at most N, N equal to replicas.length; and refuse R + W ≤ N (throw a ConfigError) unless allowEventual is true, when the coordinator\'s mode is \'eventual\'.',
   converge:
     'After a get has its R answers, the other replicas still answer, later. Compare every answer, the late ones too, with the newest version found, and write the newest value to each replica that answered with an older one (in the background; it does not delay get). That is how replicas that missed writes during a partition catch up.',
+  quorumSizes:
+    'Use R for every read phase (a get, and the read a put does first) and W for every write phase (a put\'s write, and a read repair), from the options, never a fixed 2 or a majority: with N = 3, R = 1, W = 3 a write needs all three replicas, and with N = 5, R = 2, W = 4 four. An operation succeeds only once its quorums answered, and fails with a QuorumError as soon as they cannot.',
+  phases:
+    'Each phase of an operation is its own quorum: a put that read its quorum must still get W acknowledgements for its write, and a get that has to write back must get W acknowledgements for that write before it returns. Await that second quorum and let its QuorumError through; a write phase whose failure is caught and ignored acknowledges a value that fewer than W replicas hold, and a later read through the others misses it.',
+  compare:
+    'Pick the newest record by compareVersions from src/types.ts (or the same rule: ts compared as numbers, then writer), never by value, by arrival, or by ts as text (\'99999\' sorts after \'100000\').',
   lww: "Last-write-wins keeps exactly one of the concurrent writes: the one with the highest version, on every replica. Return the stored value as it is: never combine values, and declare conflictPolicy: 'last-write-wins'.",
 };
 
@@ -148,7 +154,7 @@ const hung = (op: RegisterOp): boolean => op.detail !== undefined && /did not fi
 
 // ─── Checkers ─────────────────────────────────────────────────────────────────────
 
-const settings = (i: OpenInput): string => `N = ${i.n}, R = ${i.r}, W = ${i.w}${i.allowEventual === true ? ', allowEventual' : ''}`;
+const settings = (i: OpenInput): string => `N = ${i.n}, R = ${i.r}, W = ${i.w}${i.allowEventual !== undefined ? `, allowEventual: ${String(i.allowEventual)}` : ''}${i.replicas !== undefined && i.replicas !== N ? ` (${i.replicas} replicas given)` : ''}`;
 
 /** quorum-config: R + W ≤ N refused or flagged as eventual; impossible settings refused; strict quorums accepted as strict. */
 export function checkConfig(history: readonly QuorumEvent[]): Verdict {
@@ -156,10 +162,11 @@ export function checkConfig(history: readonly QuorumEvent[]): Verdict {
   if (opens.length === 0) return undecided('No configuration was tried.');
   for (const o of opens) {
     const { n, r, w } = o.input;
-    const valid = [n, r, w].every((x) => Number.isInteger(x) && x >= 1) && r <= n && w <= n && n === N;
+    const given = o.input.replicas ?? N;
+    const valid = [n, r, w].every((x) => Number.isInteger(x) && x >= 1) && r <= n && w <= n && n === given;
     const blame = [o.invoke, o.complete];
     if (!valid) {
-      if (o.accepted) return fail(`createCoordinator accepted ${settings(o.input)}, which cannot work${n !== N ? ` (${N} replicas were given)` : ''}.`, HINT.config, blame);
+      if (o.accepted) return fail(`createCoordinator accepted ${settings(o.input)}, which cannot work${n !== given ? ` (${given} replicas were given)` : ''}.`, HINT.config, blame);
       continue;
     }
     if (r + w > n) {
@@ -167,7 +174,10 @@ export function checkConfig(history: readonly QuorumEvent[]): Verdict {
       if (o.mode !== 'strict') return fail(`With ${settings(o.input)} (R + W > N) the coordinator's mode is ${JSON.stringify(o.mode)}, not 'strict'.`, HINT.config, blame);
       continue;
     }
-    // R + W ≤ N: refused, or accepted and flagged as eventual.
+    // R + W ≤ N: refused, or accepted and flagged as eventual, and only when the caller opted in.
+    if (o.accepted && o.input.allowEventual !== true) {
+      return fail(`createCoordinator accepted ${settings(o.input)}${o.input.allowEventual === false ? ' (allowEventual: false)' : ' without allowEventual'}: R + W = ${r + w} ≤ N = ${n}, so a read quorum can miss the latest write, and the caller did not ask for that. It must throw a ConfigError unless allowEventual is true.`, HINT.config, blame);
+    }
     if (o.accepted && o.mode !== 'eventual') {
       return fail(`createCoordinator accepted ${settings(o.input)} as mode ${JSON.stringify(o.mode)}: R + W = ${r + w} ≤ N = ${n}, so a read quorum can miss the latest write, and nothing tells the caller.`, HINT.config, blame);
     }
@@ -254,9 +264,24 @@ export function checkConcurrentWrites(history: readonly QuorumEvent[]): Verdict 
   }
   const ops = registerOps(history);
   const notes = replicaNotes(history);
-  const rounds = [...new Set(ops.map((o) => o.key))];
-  if (rounds.length === 0) return undecided('No write ran.');
+  const picks = pickNotes(history);
   const told: string[] = [];
+  for (const { note, index } of picks) {
+    const read = ops.find((o) => o.key === note.key && o.f === 'get' && o.invoke > index);
+    if (read === undefined) return undecided(`The read of ${note.key} did not run.`);
+    const held = note.placed.map((h, i) => `replica-${i + 1} held ${h === null ? 'nothing' : `${show(h.value)} (${showVersion(h.version)})`}`).join(' and ');
+    if (read.outcome !== 'ok' || read.read !== note.expect) {
+      return fail(
+        `${held}; replica-3 was cut off, so a read quorum was those two. ${opText(read)}, but the newest version is ${show(note.expect)}'s: versions compare ts as numbers first, then writer, never the value.`,
+        HINT.compare,
+        [index, ...opEvents([read])],
+        { focus: keyFocus(note.key, [read]) },
+      );
+    }
+    told.push(`${note.key}: ${show(note.expect)} chosen over ${note.placed.length - 1} other version`);
+  }
+  const rounds = [...new Set(ops.map((o) => o.key))].filter((key) => !picks.some((p) => p.note.key === key));
+  if (rounds.length === 0) return undecided('No write ran.');
   for (const key of rounds) {
     const puts = ops.filter((o) => o.key === key && o.f === 'put');
     const gets = ops.filter((o) => o.key === key && o.f === 'get');
@@ -314,6 +339,57 @@ export function checkConvergence(history: readonly QuorumEvent[]): Verdict {
     }
   }
   return pass(`After the partition healed and each key was read once, all three replicas held the newest version of all ${notes.size} keys.`);
+}
+
+/** other-quorums: R and W other than 2 (N = 3 with R = 1, W = 3 and R = 3, W = 1; N = 5): each operation succeeds exactly when its quorums can answer. */
+export function checkOtherQuorums(history: readonly QuorumEvent[]): Verdict {
+  const ops = registerOps(history);
+  const phases = phaseNotes(history);
+  if (phases.length === 0 || ops.length === 0) return undecided('No operation ran under the other settings.');
+  const stuck = ops.find(hung);
+  if (stuck) return fail(`${opText(stuck)} did not return within ${OP_TIMEOUT_MS / 1000} s.`, HINT.waitAll, opEvents([stuck]));
+  const told = new Set<string>();
+  for (const op of ops) {
+    const phase = [...phases].reverse().find((p) => p.index < op.invoke && p.note.key === op.key);
+    if (phase === undefined) continue;
+    const { n, r, w, down } = phase.note;
+    const up = n - down.length;
+    const where = `with N = ${n}, R = ${r}, W = ${w} and ${down.length === 0 ? 'every replica up' : `${down.length} of ${n} replicas down (${down.map((i) => `replica-${i + 1}`).join(', ')})`}`;
+    const blame = [phase.index, ...opEvents([op])];
+    told.add(`N = ${n}, R = ${r}, W = ${w}`);
+    if (op.outcome === 'ok' && op.f === 'put' && up < w) {
+      return fail(`${opText(op)} succeeded ${where}: at most ${up} replica${up === 1 ? '' : 's'} can have acknowledged it, fewer than W = ${w}.`, HINT.quorumSizes, blame);
+    }
+    if (op.outcome === 'ok' && up < r) {
+      return fail(`${opText(op)} succeeded ${where}: at most ${up} replica${up === 1 ? '' : 's'} can have answered its read, fewer than R = ${r}.`, HINT.quorumSizes, blame);
+    }
+    if (op.outcome !== 'ok' && up >= Math.max(r, w)) {
+      return fail(`${opText(op)} failed ${where}: ${up} replicas answered, enough for both R = ${r} and W = ${w}: ${op.detail ?? 'no answer'}.`, HINT.quorumSizes, blame);
+    }
+  }
+  return judgeLinearizable(history, linearizabilityHint) ?? pass(`Under ${[...told].join('; ')}, every operation succeeded when its quorums could answer and failed when they could not (${ops.length} operations), and every key's history is linearizable.`);
+}
+
+/** faults-between-phases: a write phase that cannot reach W replicas fails its operation, although the read phase before it succeeded. */
+export function checkBetweenPhases(history: readonly QuorumEvent[]): Verdict {
+  const ops = registerOps(history);
+  const cuts = cutNotes(history);
+  if (cuts.length === 0) return undecided('No operation ran with its write phase cut off.');
+  for (const { note, index } of cuts) {
+    const op = ops.find((o) => o.invoke > index && o.key === note.key && o.f === note.op);
+    if (op === undefined) return undecided(`The ${note.op} of ${note.key} did not run.`);
+    if (hung(op)) return fail(`${opText(op)} did not return within ${OP_TIMEOUT_MS / 1000} s.`, HINT.failedAcks, opEvents([op]));
+    if (op.outcome === 'ok' && (note.op === 'put' || op.read === note.unsafe)) {
+      const what = note.op === 'put' ? 'its write' : 'its read repair (the newest value it found was held by fewer than W replicas of its quorum)';
+      return fail(
+        `${opText(op)} succeeded, but after its read phase every write it sent could reach only ${note.reachable.join(' and ')}: ${what} was acknowledged by fewer than W = ${note.w} replicas. It should have failed with a QuorumError.`,
+        HINT.phases,
+        [index, ...opEvents([op])],
+        { focus: keyFocus(op.key, ops.filter((o) => o.key === op.key)) },
+      );
+    }
+  }
+  return judgeLinearizable(history, (v) => (staleRead(v)?.newer.f === 'get' ? HINT.readRepair : HINT.phases)) ?? pass(`A put whose write phase, and a get whose read repair, could reach only one replica after their reads had succeeded both failed with an error, and the reads that followed stayed consistent.`);
 }
 
 /** The demonstration (stale-read-demo): a stale read with R = W = 1. Never a fail: 'pass' when it showed one. */

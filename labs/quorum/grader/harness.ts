@@ -7,7 +7,7 @@ import type { HistoryRecorder } from '../../../src/core/grading/history';
 import { LearnerProcess } from '../../../src/core/grading/learnerProcess';
 import type { Sandbox } from '../../../src/core/grading/sandbox';
 import { GRADER, NEMESIS, type QuorumEvent, type ReplicasNote } from './history';
-import { OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
+import { N, OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
 import type { ClockSetting, Declared, OpenInput, QuorumAdapter, ReadAnswer, Stored, Version } from './protocol';
 import type { ReplicaCluster } from './replicas';
 
@@ -38,8 +38,9 @@ export class QuorumHarness {
   /** Makes a coordinator for `client`; records the attempt on `lane` (the `config` lane for the configurations tried). */
   async open(history: History, client: string, input: OpenInput, clock: ClockSetting, lane = client): Promise<{ ok: true; declared: Declared } | { ok: false; message: string }> {
     await this.learner.ensureRunning();
-    history.record({ process: lane, type: 'invoke', op: 'open', value: input });
-    const result = await this.learner.client.call('open', [client, { ...input, clock }], OP_TIMEOUT_MS);
+    const given: OpenInput & { readonly replicas: number } = { ...input, replicas: input.replicas ?? N };
+    history.record({ process: lane, type: 'invoke', op: 'open', value: given });
+    const result = await this.learner.client.call('open', [client, { ...given, clock }], OP_TIMEOUT_MS);
     if (result.ok) {
       const declared: Declared = { mode: result.value.mode, conflictPolicy: result.value.conflictPolicy };
       history.record({ process: lane, type: 'ok', op: 'open', value: declared });
@@ -49,15 +50,20 @@ export class QuorumHarness {
     return { ok: false, message: result.message };
   }
 
-  async put(history: History, client: string, key: string, value: string): Promise<Version | undefined> {
-    history.record({ process: client, type: 'invoke', op: 'put', value: { key, value } });
+  /**
+   * A put by `client`'s coordinator, recorded on `lane` (the client's own by default; an
+   * operation run at the same time as another of the same coordinator gets a lane of its own,
+   * since a lane holds one operation at a time).
+   */
+  async put(history: History, client: string, key: string, value: string, lane = client): Promise<Version | undefined> {
+    history.record({ process: lane, type: 'invoke', op: 'put', value: { key, value } });
     const result = await this.learner.client.call('put', [client, key, value], OP_TIMEOUT_MS);
     if (result.ok) {
-      history.record({ process: client, type: 'ok', op: 'put', value: { version: result.value } });
+      history.record({ process: lane, type: 'ok', op: 'put', value: { version: result.value } });
       return result.value;
     }
     // A put that failed may still have reached some replicas: its outcome is unknown.
-    history.record({ process: client, type: 'info', op: 'put', detail: result.message });
+    history.record({ process: lane, type: 'info', op: 'put', detail: result.message });
     return undefined;
   }
 
@@ -68,14 +74,25 @@ export class QuorumHarness {
     history.record({ process: writer, type: 'info', op: 'put', detail: `this coordinator crashed when its write of ${show(record.value)} (version ${record.version.ts}/${record.version.writer}) had reached replica-${i + 1} only, fewer than W = 2` });
   }
 
-  async get(history: History, client: string, key: string): Promise<ReadAnswer | undefined> {
-    history.record({ process: client, type: 'invoke', op: 'get', value: { key } });
+  /**
+   * Places records on the first replicas directly (not through the learner's code; null
+   * leaves a replica alone) and notes that the next get of `key` must return `expect`.
+   */
+  async place(history: History, key: string, placed: readonly (Stored | null)[], expect: string): Promise<void> {
+    for (const [i, record] of placed.entries()) {
+      if (record !== null) await this.cluster.plant(i, this.namespace + key, record);
+    }
+    history.record({ process: GRADER, type: 'note', op: 'pick', value: { key, placed, expect } });
+  }
+
+  async get(history: History, client: string, key: string, lane = client): Promise<ReadAnswer | undefined> {
+    history.record({ process: lane, type: 'invoke', op: 'get', value: { key } });
     const result = await this.learner.client.call('get', [client, key], OP_TIMEOUT_MS);
     if (result.ok) {
-      history.record({ process: client, type: 'ok', op: 'get', value: result.value });
+      history.record({ process: lane, type: 'ok', op: 'get', value: result.value });
       return result.value;
     }
-    history.record({ process: client, type: 'fail', op: 'get', detail: result.message });
+    history.record({ process: lane, type: 'fail', op: 'get', detail: result.message });
     return undefined;
   }
 
@@ -88,6 +105,11 @@ export class QuorumHarness {
     history.record({ process: NEMESIS, type: 'fault', op: this.cluster.latency(i, ms, jitterMs) });
   }
 
+  /** Cuts replica i off as the next write reaches it, after whatever reads came first (FaultProxy.dropFrom). */
+  partitionAtWrite(history: History, i: number): void {
+    history.record({ process: NEMESIS, type: 'fault', op: this.cluster.partitionAtWrite(i) });
+  }
+
   async heal(history: History, i: number): Promise<void> {
     await this.cluster.heal(i);
     history.record({ process: NEMESIS, type: 'heal', op: `heal replica-${i + 1}` });
@@ -98,9 +120,9 @@ export class QuorumHarness {
     history.record({ process: NEMESIS, type: 'heal', op: 'heal every replica' });
   }
 
-  /** What each replica holds for each key, read directly (undefined: it did not answer). */
-  private held(keys: readonly string[]): Promise<(Stored | null | undefined)[][]> {
-    return Promise.all(keys.map((key) => this.cluster.inspect(this.namespace + key)));
+  /** What each of the first `replicas` replicas holds for each key, read directly (undefined: it did not answer). */
+  private async held(keys: readonly string[], replicas = N): Promise<(Stored | null | undefined)[][]> {
+    return (await Promise.all(keys.map((key) => this.cluster.inspect(this.namespace + key)))).map((held) => held.slice(0, replicas));
   }
 
   /**
@@ -109,18 +131,18 @@ export class QuorumHarness {
    * see (a write's last copies landed, a repair done) rather than for a fixed time: as long
    * as that takes on a loaded machine, and no longer. Returns whether it came.
    */
-  async until(keys: readonly string[], done: (held: (Stored | null | undefined)[][]) => boolean, timeoutMs = SETTLE_TIMEOUT_MS): Promise<boolean> {
+  async until(keys: readonly string[], done: (held: (Stored | null | undefined)[][]) => boolean, timeoutMs = SETTLE_TIMEOUT_MS, replicas = N): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (done(await this.held(keys))) return true;
+      if (done(await this.held(keys, replicas))) return true;
       if (performance.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
 
   /** Waits until every replica holds `value` for each of `keys` (the copies a write quorum did not wait for have landed). */
-  everywhere(keys: readonly string[], value: string): Promise<boolean> {
-    return this.until(keys, (held) => held.every((replicas) => replicas.every((h) => h !== undefined && h !== null && h.value === value)));
+  everywhere(keys: readonly string[], value: string, replicas = N): Promise<boolean> {
+    return this.until(keys, (held) => held.every((each) => each.every((h) => h !== undefined && h !== null && h.value === value)), SETTLE_TIMEOUT_MS, replicas);
   }
 
   /**
@@ -128,13 +150,13 @@ export class QuorumHarness {
    * replicas agree on each key (repairs under way have landed), or once `timeoutMs` has
    * passed (a repair that never comes is what the checker then sees).
    */
-  async inspect(history: History, keys: readonly string[], timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
+  async inspect(history: History, keys: readonly string[], timeoutMs = SETTLE_TIMEOUT_MS, replicas = N): Promise<void> {
     const agree = (replicas: (Stored | null | undefined)[]): boolean => {
       const [first] = replicas;
       return first !== undefined && first !== null && replicas.every((h) => h !== undefined && h !== null && h.value === first.value && h.version.ts === first.version.ts && h.version.writer === first.version.writer);
     };
-    await this.until(keys, (held) => held.every(agree), timeoutMs);
-    const held = await this.held(keys);
+    await this.until(keys, (held) => held.every(agree), timeoutMs, replicas);
+    const held = await this.held(keys, replicas);
     keys.forEach((key, k) => {
       const note: ReplicasNote = { key, held: (held[k] ?? []).map((h) => (h === undefined ? 'unreachable' : h)) };
       history.record({ process: GRADER, type: 'note', op: 'replicas', value: note });

@@ -20,6 +20,45 @@ export interface ReplicasNote {
   readonly held: readonly (Stored | null | 'unreachable')[];
 }
 
+/**
+ * An `expect` note (other-quorums): from here until the next note of its key, the
+ * coordinators of `key` run with these settings while the replicas named in `down` (of the
+ * first `n`) are down. The checker derives what each operation may and must do from it.
+ */
+export interface QuorumPhaseNote {
+  readonly key: string;
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  /** The replicas down (0-based), each paused or cut off for the whole phase. */
+  readonly down: readonly number[];
+}
+
+/**
+ * A `cut` note (faults-between-phases): the next `op` on `key` runs while `cut` replicas
+ * are cut off from the moment a write reaches them; its reads pass, its writes reach only
+ * the replicas in `reachable`, fewer than W.
+ */
+export interface CutNote {
+  readonly key: string;
+  readonly op: 'put' | 'get';
+  readonly reachable: readonly string[];
+  readonly w: number;
+  /** get: the value that only a write-back could make safe to return (a get that read another did not need one). */
+  readonly unsafe?: string;
+}
+
+/**
+ * A `pick` note (concurrent-writes): the grader placed these records on the replicas
+ * directly (the first ones, in order; null: none), and the next get of `key`, whose quorum
+ * can only be the replicas that hold them, must return `expect`: the newest by version.
+ */
+export interface PickNote {
+  readonly key: string;
+  readonly placed: readonly (Stored | null)[];
+  readonly expect: string;
+}
+
 /** One step of a nemesis schedule, drawn before the scenario runs (and noted in the history). */
 export interface NemesisStep {
   /** The replica (0-based) the fault is applied to. */
@@ -47,6 +86,9 @@ export type QuorumEvent =
   | PlainEvent<'fail', 'get'>
   | ValueEvent<'note', 'replicas', ReplicasNote>
   | ValueEvent<'note', 'schedule', readonly NemesisStep[]>
+  | ValueEvent<'note', 'expect', QuorumPhaseNote>
+  | ValueEvent<'note', 'cut', CutNote>
+  | ValueEvent<'note', 'pick', PickNote>
   | FaultEvent
   | HealEvent;
 
@@ -156,6 +198,33 @@ export function acceptedOpens(history: readonly QuorumEvent[]): { readonly decla
   const out: { declared: Declared; index: number }[] = [];
   history.forEach((e, index) => {
     if (e.type === 'ok' && e.op === 'open') out.push({ declared: e.value, index });
+  });
+  return out;
+}
+
+/** The `expect` notes (other-quorums), with their indexes. */
+export function phaseNotes(history: readonly QuorumEvent[]): { readonly note: QuorumPhaseNote; readonly index: number }[] {
+  const out: { note: QuorumPhaseNote; index: number }[] = [];
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === 'expect') out.push({ note: e.value, index });
+  });
+  return out;
+}
+
+/** The `cut` notes (faults-between-phases), with their indexes. */
+export function cutNotes(history: readonly QuorumEvent[]): { readonly note: CutNote; readonly index: number }[] {
+  const out: { note: CutNote; index: number }[] = [];
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === 'cut') out.push({ note: e.value, index });
+  });
+  return out;
+}
+
+/** The `pick` notes (concurrent-writes), with their indexes. */
+export function pickNotes(history: readonly QuorumEvent[]): { readonly note: PickNote; readonly index: number }[] {
+  const out: { note: PickNote; index: number }[] = [];
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === 'pick') out.push({ note: e.value, index });
   });
   return out;
 }

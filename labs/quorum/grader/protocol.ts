@@ -35,6 +35,8 @@ export interface OpenInput {
   readonly r: number;
   readonly w: number;
   readonly allowEventual?: boolean;
+  /** How many of the grader's replicas the coordinator is handed, the first ones (3 unless a scenario says). */
+  readonly replicas?: number;
 }
 
 /** What a coordinator declares about itself, as the learner's code returned it (checked by the checkers, not trusted). */
@@ -52,7 +54,7 @@ export interface ReadAnswer {
 export interface QuorumAdapter {
   configure(config: QuorumAdapterConfig): void;
   /** Makes client `id`'s coordinator with the learner's createCoordinator; returns what it declares. */
-  open(id: string, options: OpenInput & { readonly clock: ClockSetting }): Declared;
+  open(id: string, options: OpenInput & { readonly replicas: number; readonly clock: ClockSetting }): Declared;
   put(id: string, key: string, value: string): Promise<Version>;
   get(id: string, key: string): Promise<ReadAnswer>;
   close(id: string): void;

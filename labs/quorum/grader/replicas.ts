@@ -1,6 +1,6 @@
 /**
- * The Quorum grader's replicas and its hands on them: three Redis containers of the lab
- * behind the fault injector's proxies, or, without Docker, three in-process replicas
+ * The Quorum grader's replicas and its hands on them: the lab's five Redis containers
+ * behind the fault injector's proxies, or, without Docker, five in-process replicas
  * behind the same proxies. Either way the learner's coordinators reach each replica only
  * through its proxy, and the grader can pause, kill, cut off, slow down and heal each
  * one, and read what each holds directly (not through the proxy).
@@ -13,7 +13,7 @@ import { RespClient } from '../../../src/core/services/resp';
 import type { RuntimeLogger } from '../../../src/core/services/runtime';
 import { InProcessReplica } from './inProcessReplica';
 import type { ReplicaAddress } from './protocol';
-import { type Stored, readRecord, writeRecord } from './replicaStore';
+import { type Stored, WRITE_COMMAND, readRecord, writeRecord } from './replicaStore';
 
 export type { LabServicesForGrading } from '../../../src/core/services/labServicesController';
 
@@ -28,6 +28,12 @@ export interface ReplicaCluster {
   /** Applies a fault to replica i (0-based); returns its description for the history. */
   fault(i: number, kind: 'pause' | 'kill' | 'partition' | 'reset'): Promise<string>;
   latency(i: number, ms: number, jitterMs: number): string;
+  /**
+   * Cuts replica i off from the moment the next write (a conditional write, from any
+   * coordinator) reaches it: what it was sent before, reads included, passes and is
+   * answered. Returns the fault's description.
+   */
+  partitionAtWrite(i: number): string;
   /** Undoes every fault on replica i and waits until it answers again. */
   heal(i: number): Promise<void>;
   healAll(): Promise<void>;
@@ -52,7 +58,11 @@ async function inspectAll(clients: readonly RespClient[], key: string): Promise<
 
 const replicaName = (i: number): string => `replica-${i + 1}`;
 
-/** The lab's Redis containers (redis, redis-2, redis-3), behind the fault injector. */
+/** What a conditional write carries on the wire, and a read does not: the command's name (replicaStore.ts). */
+const WRITE_MARKER = `\r\n${WRITE_COMMAND}\r\n`;
+const atWrite = (i: number): string => `partition ${replicaName(i)} from the first write that reaches it (what came before, reads included, passed)`;
+
+/** The lab's Redis containers (redis, redis-2, ... redis-5), behind the fault injector. */
 class DockerReplicas implements ReplicaCluster {
   readonly engine = 'Redis replicas in Docker';
   /** Direct clients, each with the port it was made for: a killed container may come back on another. */
@@ -137,6 +147,11 @@ class DockerReplicas implements ReplicaCluster {
     return `latency ${ms} ms (+0..${jitterMs}) on ${replicaName(i)}`;
   }
 
+  partitionAtWrite(i: number): string {
+    this.injector.dropFrom(this.service(i).name, WRITE_MARKER);
+    return atWrite(i);
+  }
+
   async heal(i: number): Promise<void> {
     const name = this.service(i).name;
     for (const fault of [...this.injector.outstanding].reverse()) {
@@ -164,7 +179,7 @@ class DockerReplicas implements ReplicaCluster {
   }
 }
 
-/** Three replicas in this process, each behind its own fault proxy. */
+/** Replicas in this process (as many as the lab's Redis containers), each behind its own fault proxy. */
 class InProcessCluster implements ReplicaCluster {
   readonly engine = 'in-process replicas (no Docker)';
   private readonly direct: RespClient[];
@@ -231,6 +246,11 @@ class InProcessCluster implements ReplicaCluster {
   latency(i: number, ms: number, jitterMs: number): string {
     (this.proxies[i] as FaultProxy).latency(ms, jitterMs);
     return `latency ${ms} ms (+0..${jitterMs}) on ${replicaName(i)}`;
+  }
+
+  partitionAtWrite(i: number): string {
+    (this.proxies[i] as FaultProxy).dropFrom(WRITE_MARKER);
+    return atWrite(i);
   }
 
   async heal(i: number): Promise<void> {

@@ -7,11 +7,11 @@ import type { ScenarioContext } from '../../../src/core/grading/engine';
 import type { HistoryRecorder } from '../../../src/core/grading/history';
 import type { ScenarioSpec } from '../../../src/core/grading/labGrader';
 import type { Rng } from '../../../src/core/random';
-import { checkConcurrentWrites, checkConfig, checkConvergence, checkLinearizableUnderFaults, checkOneDown, checkPartialWrite, checkStaleReadDemo, checkTwoDown } from './checkers';
+import { checkBetweenPhases, checkConcurrentWrites, checkConfig, checkConvergence, checkLinearizableUnderFaults, checkOneDown, checkOtherQuorums, checkPartialWrite, checkStaleReadDemo, checkTwoDown } from './checkers';
 import type { QuorumHarness } from './harness';
-import { CLIENT, type NemesisStep, type QuorumEvent } from './history';
-import { N } from './limits';
-import type { ClockSetting, OpenInput } from './protocol';
+import { CLIENT, GRADER, type NemesisStep, type QuorumEvent } from './history';
+import { N, REPLICAS } from './limits';
+import type { ClockSetting, OpenInput, Stored } from './protocol';
 
 type Spec = ScenarioSpec<QuorumHarness, QuorumEvent>;
 type History = HistoryRecorder<QuorumEvent>;
@@ -53,6 +53,14 @@ async function clients(h: QuorumHarness, history: History, count: number, clock:
 
 const noSkew = (): ClockSetting => ({ skewMs: 0 });
 
+/** The settings other-quorums runs besides R = W = 2, each a case of its own. */
+const OTHER_QUORUMS = [
+  { case: 'n3-r1-w3', n: 3, r: 1, w: 3 },
+  { case: 'n3-r3-w1', n: 3, r: 3, w: 1 },
+  { case: 'n5-r3-w3', n: 5, r: 3, w: 3 },
+  { case: 'n5-r2-w4', n: 5, r: 2, w: 4 },
+] as const;
+
 /**
  * The nemesis of linearizable-under-faults, drawn before the clients start: one fault at a
  * time on each replica in turn, a kill early on (the container is restarted when it heals),
@@ -76,18 +84,32 @@ export const scenarios: readonly Spec[] = [
   quorumScenario({
     id: 'quorum-config',
     check: checkConfig,
+    cases: ['strict-quorums', 'eventual-without-opt-in', 'eventual-with-opt-in', 'impossible-settings', 'n-other-than-replicas', 'n-five'],
     async run(h, { history }) {
       const tries: OpenInput[] = [
+        // strict-quorums
         { n: 3, r: 2, w: 2 },
         { n: 3, r: 1, w: 3 },
         { n: 3, r: 3, w: 1 },
+        // eventual-without-opt-in
         { n: 3, r: 1, w: 1 },
         { n: 3, r: 1, w: 2 },
+        { n: 3, r: 1, w: 1, allowEventual: false },
+        // eventual-with-opt-in
         { n: 3, r: 1, w: 1, allowEventual: true },
+        // impossible-settings
         { n: 3, r: 4, w: 2 },
         { n: 3, r: 0, w: 3 },
         { n: 3, r: 2, w: 1.5 },
+        // n-other-than-replicas
         { n: 4, r: 3, w: 2 },
+        { n: 3, r: 2, w: 2, replicas: REPLICAS },
+        // n-five
+        { n: 5, r: 3, w: 3, replicas: REPLICAS },
+        { n: 5, r: 2, w: 4, replicas: REPLICAS },
+        { n: 5, r: 2, w: 3, replicas: REPLICAS },
+        { n: 5, r: 2, w: 3, allowEventual: true, replicas: REPLICAS },
+        { n: 5, r: 6, w: 1, replicas: REPLICAS },
       ];
       for (const input of tries) {
         await h.open(history, 'config-client', input, { skewMs: 0 }, 'config');
@@ -97,17 +119,33 @@ export const scenarios: readonly Spec[] = [
   quorumScenario({
     id: 'one-replica-down',
     check: checkOneDown,
+    cases: ['each-replica-down', 'stale-replica-answers-first'],
     async run(h, { history }) {
       const [c1 = CLIENT(1)] = await clients(h, history, 1, noSkew);
       const key = 'down1:k';
       await h.put(history, c1, key, 'v0');
       const kinds = ['pause', 'partition', 'pause'] as const;
+      // each-replica-down
       for (let i = 0; i < N; i++) {
         await h.fault(history, i, kinds[i % kinds.length] ?? 'pause');
         await h.put(history, c1, key, `v${i + 1}`);
         await h.get(history, c1, key);
         await h.heal(history, i);
       }
+      // stale-replica-answers-first: replica-3 misses a completed write, then answers
+      // before the two that hold it (they are slowed), twice.
+      const stale = 'down1:stale';
+      await h.put(history, c1, stale, 'old');
+      await h.everywhere([stale], 'old');
+      await h.fault(history, 2, 'partition');
+      await h.put(history, c1, stale, 'new');
+      await h.heal(history, 2);
+      const [, c2 = CLIENT(2)] = await clients(h, history, 2, noSkew);
+      h.latency(history, 0, 40);
+      h.latency(history, 1, 40);
+      await h.get(history, c2, stale);
+      await h.get(history, c2, key);
+      await h.healAll(history);
     },
   }),
   quorumScenario({
@@ -203,18 +241,50 @@ export const scenarios: readonly Spec[] = [
   quorumScenario({
     id: 'concurrent-writes',
     check: checkConcurrentWrites,
+    cases: ['five-writers-one-instant', 'timestamps-gain-a-digit', 'values-sort-against-writers', 'answers-differ-on-writer', 'answers-differ-in-digits', 'one-coordinator-five-writes'],
     async run(h, { history }) {
       for (let round = 1; round <= 3; round++) {
         const key = `lww:k${round}`;
-        // Five machines whose clocks read the same instant: only the tie-break orders their writes.
-        const ids = await clients(h, history, 5, () => ({ fixed: 1_000_000 + round }));
+        // timestamps-gain-a-digit: the clocks read 9999 (99999, 999999): the first write
+        // takes that, the concurrent ones the next, one digit longer.
+        const instant = 10 ** (3 + round) - 1;
+        // five-writers-one-instant: five machines whose clocks read the same instant: only
+        // the tie-break orders their writes.
+        const ids = await clients(h, history, 5, () => ({ fixed: instant }));
+        await h.put(history, CLIENT(1), key, `zz-first-r${round}`);
+        await h.everywhere([key], `zz-first-r${round}`);
         // Jitter shuffles the order in which the writes reach each replica.
         for (let i = 0; i < N; i++) h.latency(history, i, 0, 15);
-        await Promise.all(ids.map((c) => h.put(history, c, key, `${c}-w${round}`)));
+        // values-sort-against-writers: client-1's value sorts last and client-5's first, so
+        // ordering by value instead of by writer keeps the wrong one.
+        await Promise.all(ids.map((c, i) => h.put(history, c, key, `${String.fromCharCode(0x79 - i)}-w${round}`)));
         await h.healAll(history);
         for (const c of ids) await h.get(history, c, key);
         await h.inspect(history, [key]);
       }
+      // answers-differ: the two replicas a read can reach hold different records, and only a
+      // comparison of versions (ts as numbers, then writer) picks the newest. The records
+      // are placed directly, as writes of crashed coordinators would have left them.
+      const picks: { case: string; placed: [Stored, Stored]; expect: string }[] = [
+        { case: 'answers-differ-on-writer', placed: [{ value: 'a-newest', version: { ts: 7_000_000, writer: 'client-8' } }, { value: 'z-older', version: { ts: 7_000_000, writer: 'client-2' } }], expect: 'a-newest' },
+        { case: 'answers-differ-in-digits', placed: [{ value: 'b-older', version: { ts: 99_999, writer: 'client-9' } }, { value: 'a-newest', version: { ts: 100_000, writer: 'client-1' } }], expect: 'a-newest' },
+      ];
+      for (const pick of picks) {
+        const key = `lww:${pick.case}`;
+        await h.place(history, key, pick.placed, pick.expect);
+        await h.fault(history, 2, 'partition');
+        await h.open(history, CLIENT(6), STRICT, { skewMs: 0 });
+        await h.get(history, CLIENT(6), key);
+        await h.healAll(history);
+      }
+      // one-coordinator-five-writes: one coordinator runs five puts of one key at once.
+      const key = 'lww:one-coordinator';
+      await h.open(history, CLIENT(1), STRICT, { fixed: 5_000_000 });
+      for (let i = 0; i < N; i++) h.latency(history, i, 0, 15);
+      await Promise.all(Array.from({ length: 5 }, (_, i) => h.put(history, CLIENT(1), key, `${String.fromCharCode(0x79 - i)}-same`, `${CLIENT(1)}/${i + 1}`)));
+      await h.healAll(history);
+      await h.get(history, CLIENT(1), key);
+      await h.inspect(history, [key]);
     },
   }),
   quorumScenario({
@@ -238,6 +308,88 @@ export const scenarios: readonly Spec[] = [
       // The late, stale answers arrive and are repaired in the background: the replicas are
       // read once they agree, or once a repair has had ample time not to come.
       await h.inspect(history, keys);
+      await h.healAll(history);
+    },
+  }),
+  quorumScenario({
+    id: 'other-quorums',
+    budgetMs: 45_000,
+    check: checkOtherQuorums,
+    cases: OTHER_QUORUMS.map((q) => q.case),
+    async run(h, { history, rng }) {
+      for (const q of OTHER_QUORUMS) {
+        const key = `q:${q.case}`;
+        const input: OpenInput = { n: q.n, r: q.r, w: q.w, replicas: q.n };
+        const phase = (down: readonly number[]): void => void history.record({ process: GRADER, type: 'note', op: 'expect', value: { key, n: q.n, r: q.r, w: q.w, down } });
+        // Two coordinators, so that reads and writes go through different quorums.
+        const c1 = await h.open(history, CLIENT(1), input, noSkew());
+        const c2 = await h.open(history, CLIENT(2), input, noSkew());
+        if (!c1.ok || !c2.ok) throw new Error(`createCoordinator threw for ${settings(input)}: ${c1.ok ? '' : c1.message}${c2.ok ? '' : c2.message}`);
+        phase([]);
+        await h.put(history, CLIENT(1), key, `${q.case}-1`);
+        await h.get(history, CLIENT(2), key);
+        // As many replicas down as the settings survive, then one more: each time a drawn set.
+        const most = Math.max(q.r, q.w);
+        for (const count of [q.n - most, q.n - most + 1]) {
+          const down = rng.shuffle(Array.from({ length: q.n }, (_, i) => i)).slice(0, count).sort((a, b) => a - b);
+          for (const i of down) await h.fault(history, i, rng.pick(['pause', 'partition'] as const));
+          phase(down);
+          await h.put(history, CLIENT(1), key, `${q.case}-down${count}`);
+          await h.get(history, CLIENT(2), key);
+          await h.get(history, CLIENT(1), key);
+          await h.healAll(history);
+          // Fresh coordinators: connections that lost bytes in a partition are not reused.
+          await h.open(history, CLIENT(1), input, noSkew());
+          await h.open(history, CLIENT(2), input, noSkew());
+          phase([]);
+          await h.get(history, CLIENT(2), key);
+        }
+      }
+    },
+  }),
+  quorumScenario({
+    id: 'faults-between-phases',
+    check: checkBetweenPhases,
+    cases: ['put-write-phase-cut', 'read-repair-cut'],
+    async run(h, { history }) {
+      const [c1 = CLIENT(1)] = await clients(h, history, 1, noSkew);
+      // put-write-phase-cut: replicas 2 and 3 answer the put's read, then are cut off as
+      // its write reaches them: only replica-1 can acknowledge it.
+      const putKey = 'mid:put';
+      await h.put(history, c1, putKey, 'before');
+      await h.everywhere([putKey], 'before');
+      h.partitionAtWrite(history, 1);
+      h.partitionAtWrite(history, 2);
+      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: putKey, op: 'put', reachable: ['replica-1'], w: 2 } });
+      await h.put(history, c1, putKey, 'cut-write');
+      await h.healAll(history);
+      // A reader through replicas 2 and 3, then through all.
+      await h.open(history, CLIENT(2), STRICT, { skewMs: 0 });
+      await h.fault(history, 0, 'partition');
+      await h.get(history, CLIENT(2), putKey);
+      await h.healAll(history);
+      await h.open(history, CLIENT(2), STRICT, { skewMs: 0 });
+      await h.get(history, CLIENT(2), putKey);
+      // read-repair-cut: a write that reached replica-1 only; a reader finds it there and must
+      // write it back, but replicas 2 and 3 are cut off as that write reaches them.
+      const getKey = 'mid:repair';
+      await h.open(history, c1, STRICT, { skewMs: 0 });
+      const v1 = await h.put(history, c1, getKey, 'v1');
+      if (v1 === undefined) return;
+      await h.everywhere([getKey], 'v1');
+      await h.plant(history, 0, getKey, { value: 'v2', version: { ts: v1.ts + 1000, writer: 'client-9' } }, 'client-9');
+      await h.open(history, CLIENT(3), STRICT, { skewMs: 0 });
+      // replica-3 answers last, so the read's quorum is replicas 1 and 2: v2 on one of them.
+      h.latency(history, 2, 40);
+      h.partitionAtWrite(history, 1);
+      h.partitionAtWrite(history, 2);
+      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: getKey, op: 'get', reachable: ['replica-1'], w: 2, unsafe: 'v2' } });
+      await h.get(history, CLIENT(3), getKey);
+      await h.healAll(history);
+      // Then a reader through replicas 2 and 3: if the get above returned v2, this one must too.
+      await h.open(history, CLIENT(4), STRICT, { skewMs: 0 });
+      await h.fault(history, 0, 'partition');
+      await h.get(history, CLIENT(4), getKey);
       await h.healAll(history);
     },
   }),

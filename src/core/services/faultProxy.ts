@@ -18,6 +18,13 @@
  *   flow again on every connection, but the discarded bytes are gone for good: a
  *   connection that lost bytes mid-protocol is usually unusable, and the client has to
  *   notice (time out) and reconnect, as it would after a real network partition.
+ * - `dropFrom(marker)`: a black hole that starts on its own, as the first request that
+ *   contains `marker` (bytes from a client, such as a command's name) arrives: the chunk
+ *   that completes the marker and everything after it are dropped, as by `drop()`, while
+ *   what came before passed. (A request is usually one chunk on loopback.)
+ *   A grader uses it to cut a replica off between two phases of one operation (after it
+ *   answered a read, before the write that follows), at a point no timer can hit reliably.
+ *   The marker is looked for across chunk boundaries.
  * - `refuseNew()`: new connections are accepted and at once reset (RST), which clients
  *   see as ECONNRESET; open connections carry on.
  * - `reset({ untilHealed })`: every open connection is reset now (RST to the client and
@@ -128,6 +135,9 @@ class Direction {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.counter === 'bytesToService') {
+      this.proxy.watchRequest(this, chunk);
+    }
     if (this.proxy.state.dropping) {
       this.proxy.countDropped(chunk.length);
       return;
@@ -269,6 +279,9 @@ export class FaultProxy {
   /** When the black hole started, and when it last swallowed a byte (see `settle`). */
   private droppingSince = 0;
   private lastDroppedAt = 0;
+  /** The marker of `dropFrom`, and each connection's last bytes, for a marker split across chunks. */
+  private dropMarker: Buffer | undefined;
+  private readonly requestTails = new WeakMap<object, Buffer>();
   private counters = {
     connectionsAccepted: 0,
     bytesToService: 0,
@@ -362,6 +375,41 @@ export class FaultProxy {
     }
   }
 
+  /**
+   * Arms a black hole that starts when a client sends a request containing `marker`
+   * (that request is the first dropped); until then traffic flows. `heal()` or `heal('drop')`
+   * disarms it, whether or not it fired.
+   */
+  dropFrom(marker: string | Buffer): void {
+    const bytes = typeof marker === 'string' ? Buffer.from(marker) : marker;
+    if (bytes.length === 0) {
+      throw new RangeError('dropFrom needs a marker of at least one byte.');
+    }
+    this.dropMarker = bytes;
+  }
+
+  /** Whether a `dropFrom` marker is armed and has not been seen yet. */
+  get dropArmed(): boolean {
+    return this.dropMarker !== undefined;
+  }
+
+  /** @internal Looks for the `dropFrom` marker in a client's bytes, and starts the black hole when it comes. */
+  watchRequest(direction: object, chunk: Buffer): void {
+    const marker = this.dropMarker;
+    if (marker === undefined) {
+      return;
+    }
+    const tail = this.requestTails.get(direction);
+    const seen = tail === undefined ? chunk : Buffer.concat([tail, chunk]);
+    if (seen.includes(marker)) {
+      this.dropMarker = undefined;
+      this.logger.info(`fault proxy ${this.name}: a request carried the marker; dropping from here on`);
+      this.drop();
+      return;
+    }
+    this.requestTails.set(direction, seen.subarray(Math.max(0, seen.length - (marker.length - 1))));
+  }
+
   /** New connections are accepted and reset at once; open ones carry on. */
   refuseNew(): void {
     this.faults = { ...this.faults, refusingNew: true };
@@ -389,12 +437,14 @@ export class FaultProxy {
     switch (kind) {
       case undefined:
         this.faults = NO_FAULTS;
+        this.dropMarker = undefined;
         break;
       case 'latency':
         this.faults = { ...this.faults, latencyMs: 0, jitterMs: 0 };
         break;
       case 'drop':
         this.faults = { ...this.faults, dropping: false };
+        this.dropMarker = undefined;
         break;
       case 'refuse':
         this.faults = { ...this.faults, refusingNew: false };

@@ -209,6 +209,12 @@ export class FaultInjector {
     return this.recordProxyFault(service, 'drop', `drop all traffic of ${service}`);
   }
 
+  /** A black hole on the service that starts when a client's request contains `marker` (FaultProxy.dropFrom). */
+  dropFrom(service: string, marker: string): AppliedFault {
+    this.proxy(service).dropFrom(marker);
+    return this.recordProxyFault(service, 'drop', `drop all traffic of ${service} from the first request containing ${JSON.stringify(marker)}`);
+  }
+
   refuseNew(service: string): AppliedFault {
     this.proxy(service).refuseNew();
     return this.recordProxyFault(service, 'refuse', `refuse new connections to ${service}`);
