@@ -6,7 +6,7 @@
 import { type HistoryOp, type Operation, checkLinearizable } from '../../../src/core/grading/linearizability';
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { HistoryFocus, Verdict } from '../../../src/core/grading/report';
-import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, cutNotes, faultIndexes, keyFocus, opEvents, opensOf, phaseNotes, pickNotes, registerOps, replicaNotes } from './history';
+import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, clockNotes, cutNotes, faultIndexes, keyFocus, opEvents, opensOf, phaseNotes, pickNotes, registerOps, replicaNotes } from './history';
 import { N, OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
 import type { OpenInput } from './protocol';
 import { type Version, isNewer } from './versions';
@@ -107,6 +107,8 @@ const HINT = {
     'Use R for every read phase (a get, and the read a put does first) and W for every write phase (a put\'s write, and a read repair), from the options, never a fixed 2 or a majority: with N = 3, R = 1, W = 3 a write needs all three replicas, and with N = 5, R = 2, W = 4 four. An operation succeeds only once its quorums answered, and fails with a QuorumError as soon as they cannot.',
   phases:
     'Each phase of an operation is its own quorum: a put that read its quorum must still get W acknowledgements for its write, and a get that has to write back must get W acknowledgements for that write before it returns. Await that second quorum and let its QuorumError through; a write phase whose failure is caught and ignored acknowledges a value that fewer than W replicas hold, and a later read through the others misses it.',
+  clock:
+    'Take the time from options.clock.now(), never Date.now() or a counter of your own: the grader sets each coordinator\'s clock (skewed, or stopped). A new version\'s ts is the largest of options.clock.now(), the newest ts found plus one, and the last ts this coordinator used plus one.',
   compare:
     'Pick the newest record by compareVersions from src/types.ts (or the same rule: ts compared as numbers, then writer), never by value, by arrival, or by ts as text (\'99999\' sorts after \'100000\').',
   lww: "Last-write-wins keeps exactly one of the concurrent writes: the one with the highest version, on every replica. Return the stored value as it is: never combine values, and declare conflictPolicy: 'last-write-wins'.",
@@ -282,6 +284,19 @@ export function checkConcurrentWrites(history: readonly QuorumEvent[]): Verdict 
   }
   const rounds = [...new Set(ops.map((o) => o.key))].filter((key) => !picks.some((p) => p.note.key === key));
   if (rounds.length === 0) return undecided('No write ran.');
+  for (const [key, { note, index }] of clockNotes(history)) {
+    const first = ops.find((o) => o.key === key && o.f === 'put' && o.invoke > index);
+    const ts = first?.version?.ts;
+    if (first === undefined || first.outcome !== 'ok' || ts === undefined) continue;
+    if (ts < note.now || ts > note.now + 1000) {
+      return fail(
+        `The coordinators' clocks read ${note.now} (options.clock.now()), and ${key} held nothing, yet ${opText(first)} got ${showVersion(first.version)}: its ts did not come from options.clock.`,
+        HINT.clock,
+        [index, ...opEvents([first])],
+        { focus: keyFocus(key, [first]) },
+      );
+    }
+  }
   for (const key of rounds) {
     const puts = ops.filter((o) => o.key === key && o.f === 'put');
     const gets = ops.filter((o) => o.key === key && o.f === 'get');

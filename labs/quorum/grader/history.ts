@@ -59,6 +59,12 @@ export interface PickNote {
   readonly expect: string;
 }
 
+/** A `clock` note (concurrent-writes): the clocks of the coordinators writing `key` read `now`, stopped. */
+export interface ClockNote {
+  readonly key: string;
+  readonly now: number;
+}
+
 /** One step of a nemesis schedule, drawn before the scenario runs (and noted in the history). */
 export interface NemesisStep {
   /** The replica (0-based) the fault is applied to. */
@@ -89,6 +95,7 @@ export type QuorumEvent =
   | ValueEvent<'note', 'expect', QuorumPhaseNote>
   | ValueEvent<'note', 'cut', CutNote>
   | ValueEvent<'note', 'pick', PickNote>
+  | ValueEvent<'note', 'clock', ClockNote>
   | FaultEvent
   | HealEvent;
 
@@ -225,6 +232,15 @@ export function pickNotes(history: readonly QuorumEvent[]): { readonly note: Pic
   const out: { note: PickNote; index: number }[] = [];
   history.forEach((e, index) => {
     if (e.type === 'note' && e.op === 'pick') out.push({ note: e.value, index });
+  });
+  return out;
+}
+
+/** The `clock` notes (concurrent-writes), by key. */
+export function clockNotes(history: readonly QuorumEvent[]): Map<string, { readonly note: ClockNote; readonly index: number }> {
+  const out = new Map<string, { note: ClockNote; index: number }>();
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === 'clock') out.set(e.value.key, { note: e.value, index });
   });
   return out;
 }
