@@ -162,7 +162,7 @@ export const scenarios: readonly Spec[] = [
       }
     },
   }),
-  replayScenario('replay-after-success', checkReplayAfterSuccess, ['retries-replay-201'], [['client', {}]]),
+  replayScenario('replay-after-success', checkReplayAfterSuccess, ['retries-replay-201', 'clock-days-ahead'], [['client', {}]]),
   replayScenario('replay-stored-error', checkReplayStoredError, ['declined-402', 'rejected-502'], [
     ['declined', { card: 'declined' }],
     ['rejected', { card: REVOKED_CARD }],
@@ -361,7 +361,7 @@ export const scenarios: readonly Spec[] = [
   paymentScenario({
     id: 'expired-key',
     check: checkExpiry,
-    cases: ['replays-before-ttl', 'new-after-ttl', 'ttl-from-first-record'],
+    cases: ['replays-before-ttl', 'new-after-ttl', 'ttl-from-first-record', 'clock-days-ahead'],
     async run(h, { history, rng }, user) {
       const key = newKey(rng);
       const body = validBody(rng);
