@@ -21,7 +21,8 @@ import {
   checkUserScope,
   checkValidationStoresNothing,
 } from './checkers';
-import { type IdempotencyEvent, PAYMENTS, type ProviderNote, type RecordedResponse, type RequestInput, requestsOf } from './history';
+import { type IdempotencyEvent, MIGRATE, PAYMENTS, type ProviderNote, type RecordedResponse, type RequestInput, TABLES, TABLES_READ, requestsOf } from './history';
+import type { TablesSeen } from './protocol';
 import { KEY_TTL_MS, LOCK_TIMEOUT_MS, MAX_KEY_LENGTH } from './limits';
 
 /** Asserts that a checker failed, with its `actual` or its `hint` matching `pattern`. */
@@ -64,7 +65,20 @@ class History {
     this.add({ process: 'learner', type: 'crash', op: 'process killed' });
     return this;
   }
+
+  /** The learner's tables as the grader reads them after recovery. */
+  tables(seen: TablesSeen): this {
+    this.add({ process: TABLES, type: 'note', op: TABLES_READ, value: seen });
+    return this;
+  }
 }
+
+/** Tables in which each key is finished with a payment of its own that succeeded. */
+const tidy = (...keys: string[]): TablesSeen => ({
+  ok: true,
+  keys: keys.map((key, i) => ({ key, recoveryPoint: 'finished', locked: false, paymentId: String(i + 1) })),
+  payments: keys.map((_, i) => ({ id: String(i + 1), status: 'succeeded', chargeId: `ch_${i + 1}`, amount: 100 })),
+});
 
 const charge = (id: string, customer = 'u1'): ProviderNote => ({ status: 201, replayed: false, key: `payment-${id}`, charge: id, customer, amount: 100 });
 const replayedCall = (): ProviderNote => ({ status: 201, replayed: true, key: 'payment-1' });
@@ -132,11 +146,36 @@ describe('replays', () => {
   it('fail: a declined card run again on retry gets the "store errors too" hint', () => {
     const declined = JSON.stringify({ error: { type: 'card_declined', message: 'Your card was declined.' } });
     const h = new History()
-      .request('client', {}, ok(declined, false, 402), (x) => x.provider({ status: 402, replayed: false, key: 'payment-1' }))
-      .request('client', {}, ok(declined, false, 402), (x) => x.provider({ status: 402, replayed: true, key: 'payment-1' }));
+      .request('declined', {}, ok(declined, false, 402), (x) => x.provider({ status: 402, replayed: false, key: 'payment-1' }))
+      .request('declined', {}, ok(declined, false, 402), (x) => x.provider({ status: 402, replayed: true, key: 'payment-1' }));
     const outcome = checkReplayStoredError(h.events);
     expect(outcome.status).toBe('fail');
-    expect(outcome.hint).toMatch(/errors included/);
+    expect(outcome.hint).toMatch(/errors included.*declined card/);
+  });
+
+  it('fail: a refusal (502) answered but not stored, so the retry asks the provider again', () => {
+    const declined = JSON.stringify({ error: { type: 'card_declined', message: 'Your card was declined.' } });
+    const refused = JSON.stringify({ error: { type: 'provider_rejected', message: 'This card token was revoked.' } });
+    const h = new History()
+      .request('declined', {}, ok(declined, false, 402), (x) => x.provider({ status: 402, replayed: false, key: 'payment-1' }))
+      .request('declined', {}, ok(declined, true, 402))
+      .request('rejected', {}, ok(refused, false, 502), (x) => x.provider({ status: 400, replayed: false, key: 'payment-2' }))
+      .request('rejected', {}, ok(refused, false, 502), (x) => x.provider({ status: 400, replayed: true, key: 'payment-2' }));
+    const outcome = checkReplayStoredError(h.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/answered 502 called the provider again/);
+    expect(outcome.hint).toMatch(/refusal of the request \(502\)/);
+  });
+
+  it('pass: the decline and the refusal each replayed from storage', () => {
+    const declined = JSON.stringify({ error: { type: 'card_declined', message: 'Your card was declined.' } });
+    const refused = JSON.stringify({ error: { type: 'provider_rejected', message: 'This card token was revoked.' } });
+    const h = new History()
+      .request('declined', {}, ok(declined, false, 402), (x) => x.provider({ status: 402, replayed: false, key: 'payment-1' }))
+      .request('declined', {}, ok(declined, true, 402))
+      .request('rejected', {}, ok(refused, false, 502), (x) => x.provider({ status: 400, replayed: false, key: 'payment-2' }))
+      .request('rejected', {}, ok(refused, true, 502));
+    expect(checkReplayStoredError(h.events).status).toBe('pass');
   });
 });
 
@@ -147,8 +186,29 @@ describe('concurrent requests with one key', () => {
     const h = new History()
       .request('round 1/client-1', {}, ok(body), (x) => x.provider(charge('ch_1')))
       .request('round 1/client-2', {}, ok('{"error":{}}', false, 409))
-      .request('round 1/retry', {}, ok(body, true));
+      .request('round 1/retry', {}, ok(body, true))
+      .tables(tidy('k1'));
     expect(checkConcurrent(h.events)).toMatchObject({ status: 'pass' });
+  });
+
+  it('fail: two takeovers of a key left stale by a crash get the atomic-takeover hint; the setup request is no round', () => {
+    const h = new History()
+      .request('setup 6', {}, { failure: 'killed' })
+      .crash()
+      .request('round 6/client-1', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+      .request('round 6/client-2', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')));
+    const outcome = checkConcurrent(h.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/locked and stale.*made 2 charges/);
+    expect(outcome.hint).toMatch(/Taking a key over must be atomic/);
+  });
+
+  it('fail: one charge and one answer, but a payment row too many in the tables', () => {
+    const h = new History()
+      .request('round 1/client-1', {}, ok(body), (x) => x.provider(charge('ch_1')))
+      .request('round 1/retry', {}, ok(body, true))
+      .tables({ ok: true, keys: [{ key: 'k1', recoveryPoint: 'finished', locked: false, paymentId: '2' }], payments: [{ id: '1', status: 'pending', chargeId: null, amount: 100 }, { id: '2', status: 'succeeded', chargeId: 'ch_1', amount: 100 }] });
+    expectFailure(checkConcurrent(h.events), 'actual', /belongs to no key/);
   });
 
   it('fail: two charges, blaming both charges', () => {
@@ -180,8 +240,49 @@ describe('crashes and stale locks', () => {
       .request('clean', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
       .request('after commit 1', {}, { failure: 'killed' })
       .crash()
-      .request('after commit 1', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')));
+      .request('after commit 1', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')))
+      .tables(tidy('k1'));
     expect(checkCrashRecovery(h.events)).toMatchObject({ status: 'pass' });
+  });
+
+  it('crash-recovery tells the charges of requests under way together apart by amount', () => {
+    const h = new History()
+      .request('clean', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+      .request('several/1', { key: 'a', body: { amount: 100 } }, { failure: 'killed' }, (x) => x.provider({ ...charge('ch_a'), amount: 100 }))
+      .request('several/2', { key: 'b', body: { amount: 101 } }, { failure: 'killed' })
+      .crash()
+      .request('several/1', { key: 'a', body: { amount: 100 } }, ok(paymentBody('pay_2', 'ch_a')), (x) => x.provider({ ...replayedCall(), amount: 100 }))
+      .request('several/2', { key: 'b', body: { amount: 101 } }, ok(paymentBody('pay_3', 'ch_b')), (x) => x.provider({ ...charge('ch_b'), amount: 101 }))
+      .tables(tidy('k1', 'a', 'b'));
+    expect(checkCrashRecovery(h.events)).toMatchObject({ status: 'pass' });
+  });
+
+  it('crash-recovery fails when the tables keep a key unfinished, a pending payment of a finished key, or an orphan payment', () => {
+    const run = (seen: TablesSeen): Verdict =>
+      checkCrashRecovery(
+        new History()
+          .request('clean', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+          .request('after commit (point 1)', {}, { failure: 'killed' })
+          .crash()
+          .request('after commit (point 1)', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')))
+          .tables(seen).events,
+      );
+    expectFailure(run({ ok: true, keys: [{ key: 'k1', recoveryPoint: 'payment_created', locked: true, paymentId: '1' }], payments: [{ id: '1', status: 'pending', chargeId: null, amount: 100 }] }), 'actual', /still at 'payment_created'/);
+    expectFailure(run({ ok: true, keys: [{ key: 'k1', recoveryPoint: 'finished', locked: false, paymentId: '1' }], payments: [{ id: '1', status: 'pending', chargeId: null, amount: 100 }] }), 'hint', /Phase 3/);
+    const orphan = run({ ok: true, keys: [{ key: 'k1', recoveryPoint: 'finished', locked: false, paymentId: '2' }], payments: [{ id: '1', status: 'pending', chargeId: null, amount: 100 }, { id: '2', status: 'succeeded', chargeId: 'ch_2', amount: 100 }] });
+    expectFailure(orphan, 'hint', /Phase 2 inserts the payment/);
+    expect(orphan.culprits?.length).toBeGreaterThan(0);
+    expectFailure(run({ ok: false, message: 'payments has no column status' }), 'actual', /could not read your tables/);
+  });
+
+  it('crash-recovery fails when the restarted process cannot run migrate again', () => {
+    const h = new History()
+      .request('clean', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+      .request('after commit (point 1)', {}, { failure: 'killed' })
+      .crash();
+    h.add({ process: 'learner', type: 'fail', op: MIGRATE, detail: 'migrate(db), run again by the restarted process on the existing tables, failed: relation "payments" already exists' });
+    h.request('after commit (point 1)', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2'))).tables(tidy('k1'));
+    expectFailure(checkCrashRecovery(h.events), 'hint', /IF NOT EXISTS/);
   });
 
   it('crash-recovery fails when the retry charges again', () => {
@@ -236,6 +337,26 @@ describe('provider failures', () => {
     expect(outcome.hint).toMatch(/unknown/);
   });
 
+  it('fails when a streak of unknown outcomes ends in a stored failure, or a 409', () => {
+    const start = (): History =>
+      new History()
+        .request('error', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
+        .request('error retry', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+        .request('cut', {}, ok('{}', false, 503), (x) => x.provider({ ...charge('ch_2'), status: 'cut' }))
+        .request('cut retry', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider({ ...replayedCall(), key: 'payment-2' }))
+        .request('streak', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-3' }))
+        .request('streak', {}, ok('{}', false, 503), (x) => x.provider({ ...charge('ch_3'), status: 'cut' }));
+    const gaveUp = start().request('streak', {}, ok('{"error":{}}', false, 502)).request('streak', {}, ok('{"error":{}}', true, 502));
+    expectFailure(checkProviderFailure(gaveUp.events), 'hint', /keep no count/);
+    const locked = start().request('streak', {}, ok('{"error":{}}', false, 409));
+    expectFailure(checkProviderFailure(locked.events), 'hint', /resuming at payment_created/);
+    const fine = start()
+      .request('streak', {}, ok(paymentBody('pay_3', 'ch_3')), (x) => x.provider({ ...replayedCall(), key: 'payment-3' }))
+      .request('streak', {}, ok(paymentBody('pay_3', 'ch_3'), true))
+      .tables(tidy('k1'));
+    expect(checkProviderFailure(fine.events).status).toBe('pass');
+  });
+
   it('fails with the unlock hint when the retry finds the key locked', () => {
     const h = new History()
       .request('error', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
@@ -264,8 +385,20 @@ describe('keys: malformed, mismatched, scoped, expired, left by a failed validat
 
   it('fails when a mismatching request is answered with the stored response', () => {
     const body = paymentBody('pay_1', 'ch_1');
-    const h = new History().request('client', {}, ok(body), (x) => x.provider(charge('ch_1'))).request('client', { body: { amount: 200 } }, ok(body, true)).request('client', {}, ok(body, true));
+    const h = mismatchHistory(ok(body, true), ok('{"error":{}}', false, 422));
     expectFailure(checkParamsMismatch(h.events), 'hint', /compare them/);
+  });
+
+  it('fails when a key left unfinished by a 503 is resumed by a request with another amount', () => {
+    const h = mismatchHistory(ok('{"error":{}}', false, 422), ok(paymentBody('pay_2', 'ch_2')));
+    const outcome = checkParamsMismatch(h.events);
+    expectFailure(outcome, 'actual', /while its request was unfinished/);
+    expect(outcome.hint).toMatch(/finished or not/);
+  });
+
+  it('passes when every mismatch, finished or unfinished, is refused without running', () => {
+    const refused = ok('{"error":{}}', false, 422);
+    expect(checkParamsMismatch(mismatchHistory(refused, refused).events).status).toBe('pass');
   });
 
   it("fails when one user's key replays another user's payment", () => {
@@ -275,12 +408,71 @@ describe('keys: malformed, mismatched, scoped, expired, left by a failed validat
   });
 
   it('fails when an expired key is still compared with its old parameters', () => {
-    const h = new History().request('client', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1'))).request('client', { body: { amount: 101 } }, ok('{"error":{}}', false, 422));
+    const h = expiryHistory({ after: ok('{"error":{}}', false, 422) });
     expectFailure(checkExpiry(h.events), 'hint', /KEY_TTL_MS/);
   });
 
+  it('fails when a key expires before 24 hours (its age not taken from deps.clock)', () => {
+    const h = expiryHistory({ before: ok(paymentBody('pay_9', 'ch_9')) });
+    expectFailure(checkExpiry(h.events), 'actual', /23 hours later/);
+  });
+
+  it('fails when a takeover restarts the key\'s 24 hours', () => {
+    const h = expiryHistory({ takenAfter: ok('{"error":{}}', false, 422) });
+    expectFailure(checkExpiry(h.events), 'hint', /never created_at/);
+  });
+
+  it('passes when the key replays before 24 hours and runs anew after, counted from its first recording', () => {
+    expect(checkExpiry(expiryHistory({}).events).status).toBe('pass');
+  });
+
   it('fails when a failed validation leaves its key behind', () => {
-    const h = new History().request('client', { body: { amount: -5 } }, ok('{"error":{}}', false, 400)).request('client', {}, ok('{"error":{}}', true, 400));
+    const h = new History().request('invalid: a negative amount', { body: { amount: -5 } }, ok('{"error":{}}', false, 400)).request('valid: a negative amount', {}, ok('{"error":{}}', true, 400));
     expectFailure(checkValidationStoresNothing(h.events), 'hint', /Validate the body before recording the key/);
   });
+
+  it('fails when one kind of invalid body is accepted, naming it', () => {
+    const h = new History()
+      .request('invalid: a negative amount', { body: { amount: -5 } }, ok('{"error":{}}', false, 400))
+      .request('valid: a negative amount', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+      .request('invalid: a description that is not text', { body: { amount: 5, description: 42 } }, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')));
+    expectFailure(checkValidationStoresNothing(h.events), 'actual', /a description that is not text.*after calling the provider/);
+  });
 });
+
+/** params-mismatch's history: a finished key and five mismatches, then a key left unfinished by a 503, its mismatch and its original. */
+function mismatchHistory(finishedMismatch: RecordedResponse, unfinishedMismatch: RecordedResponse): History {
+  const body = paymentBody('pay_1', 'ch_1');
+  const h = new History().request('first', {}, ok(body), (x) => x.provider(charge('ch_1')));
+  for (const what of ['amount', 'currency', 'card', 'description', 'no description']) {
+    h.request(`mismatch: ${what}`, { body: { amount: 200 } }, finishedMismatch);
+  }
+  const other = { key: 'k2', body: { amount: 300 } };
+  return h
+    .request('original', {}, ok(body, true))
+    .request('unfinished: first', other, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-2' }))
+    .request('unfinished: mismatch', { key: 'k2', body: { amount: 301 } }, unfinishedMismatch, (x) => {
+      if (unfinishedMismatch.status === 201) x.provider({ ...charge('ch_2'), amount: 301 });
+    })
+    .request('unfinished: original', other, ok(paymentBody('pay_2', 'ch_3')), (x) => x.provider({ ...charge('ch_3'), amount: 300 }));
+}
+
+/** expired-key's history, each answer as a correct solution gives it unless overridden. */
+function expiryHistory(answers: { before?: RecordedResponse; after?: RecordedResponse; takenAfter?: RecordedResponse }): History {
+  const body = paymentBody('pay_1', 'ch_1');
+  const fresh = (id: string): RecordedResponse => ok(paymentBody(id, `ch_${id}`));
+  const chargeIf = (r: RecordedResponse, id: string) => (x: History): void => {
+    if (r.status === 201 && !r.replayed) x.provider(charge(`ch_${id}`));
+  };
+  const before = answers.before ?? ok(body, true);
+  const after = answers.after ?? fresh('2');
+  const takenAfter = answers.takenAfter ?? fresh('4');
+  return new History()
+    .request('first', {}, ok(body), (x) => x.provider(charge('ch_1')))
+    .request('before ttl', {}, before, chargeIf(before, '9'))
+    .request('after ttl', { body: { amount: 101 } }, after, chargeIf(after, '2'))
+    .request('taken over: first', { key: 'k2' }, { failure: 'killed' })
+    .crash()
+    .request('taken over: takeover', { key: 'k2' }, fresh('3'), (x) => x.provider(charge('ch_3')))
+    .request('taken over: after ttl', { key: 'k2', body: { amount: 101 } }, takenAfter, chargeIf(takenAfter, '4'));
+}
