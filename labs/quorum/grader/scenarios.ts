@@ -10,7 +10,7 @@ import type { Rng } from '../../../src/core/random';
 import { checkBetweenPhases, checkConcurrentWrites, checkConfig, checkConvergence, checkLinearizableUnderFaults, checkOneDown, checkOtherQuorums, checkPartialWrite, checkStaleReadDemo, checkTwoDown } from './checkers';
 import type { QuorumHarness } from './harness';
 import { CLIENT, GRADER, type NemesisStep, type QuorumEvent } from './history';
-import { N, REPLICAS } from './limits';
+import { N, REPLICAS, REPLICA_TIMEOUT_MS } from './limits';
 import type { ClockSetting, OpenInput, Stored } from './protocol';
 
 type Spec = ScenarioSpec<QuorumHarness, QuorumEvent>;
@@ -119,7 +119,7 @@ export const scenarios: readonly Spec[] = [
   quorumScenario({
     id: 'one-replica-down',
     check: checkOneDown,
-    cases: ['each-replica-down', 'stale-replica-answers-first'],
+    cases: ['each-replica-down', 'stale-replica-answers-first', 'long-outage'],
     async run(h, { history }) {
       const [c1 = CLIENT(1)] = await clients(h, history, 1, noSkew);
       const key = 'down1:k';
@@ -146,6 +146,21 @@ export const scenarios: readonly Spec[] = [
       await h.get(history, c2, stale);
       await h.get(history, c2, key);
       await h.healAll(history);
+      // long-outage: replica-3 stays cut off for ten operations, longer than any sensible
+      // retry budget, then comes back; then replica-1 goes down, and replica-3 is needed.
+      const [, , c3 = CLIENT(3)] = await clients(h, history, 3, noSkew);
+      await h.fault(history, 2, 'partition');
+      for (let n = 1; n <= 5; n++) {
+        await h.put(history, c3, key, `outage-${n}`);
+        await h.get(history, c3, key);
+        // Long enough for the calls to replica-3 to fail (time out) before the next operation.
+        await sleep(REPLICA_TIMEOUT_MS + 50);
+      }
+      await h.heal(history, 2);
+      await h.fault(history, 0, 'pause');
+      await h.put(history, c3, key, 'after-outage');
+      await h.get(history, c3, key);
+      await h.heal(history, 0);
     },
   }),
   quorumScenario({
