@@ -51,7 +51,7 @@ Usage:
                                        Start, stop, list or empty a lab's databases, headless
                                        (see "data-labs services --help")
   data-labs grade <lab> [dir] [--seed N] [--check ID] [--json] [--backend docker|embedded]
-                                       Run the lab's hidden checks on your code; exit 0 only
+                  [--time-limit S]     Run the lab's hidden checks on your code; exit 0 only
                                        if every check passed (see "data-labs grade --help")
   data-labs check-history <file> [--model register|cas-register|kv] [--json]
                                        Check a history (this project's JSON or a Jepsen
@@ -125,7 +125,7 @@ export async function runCli(ctx: CliContext): Promise<number> {
       case 'services':
         return await servicesCommand(ctx, parseArgs(rest, ['--help', '--json', '--remove'], ['--backend']));
       case 'grade':
-        return await gradeCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--backend', '--seed', '--check']));
+        return await gradeCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--backend', '--seed', '--check', '--time-limit']));
       case 'check-history':
         return await checkHistoryCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--model']));
       default:
@@ -389,7 +389,7 @@ async function checkHistoryCommand(ctx: CliContext, args: Parsed): Promise<numbe
 
 async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
   // Loaded here: the grader, the Docker client and pg cost time every other command would pay.
-  const { GRADE_HELP, parseSeed, runGradeCommand } = await import('./grade');
+  const { GRADE_HELP, parseSeed, parseTimeLimit, runGradeCommand } = await import('./grade');
   if (args.flags.has('--help')) {
     ctx.stdout(GRADE_HELP);
     return EXIT_OK;
@@ -400,6 +400,11 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
   const seed = seedArg === undefined ? undefined : parseSeed(seedArg);
   if (seedArg !== undefined && seed === undefined) {
     throw new UsageError(`--seed must be a whole number from 0 to 2147483647, not "${seedArg}".`);
+  }
+  const limitArg = args.values.get('--time-limit');
+  const timeLimitMs = limitArg === undefined ? undefined : parseTimeLimit(limitArg);
+  if (limitArg !== undefined && timeLimitMs === undefined) {
+    throw new UsageError(`--time-limit must be a whole number of seconds from 1 to 86400, not "${limitArg}".`);
   }
   const checkArg = args.values.get('--check');
   const only = checkArg === undefined ? undefined : checkArg.split(',').map((c) => c.trim()).filter((c) => c !== '');
@@ -418,9 +423,22 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
   const { resolveLabDir } = await import('./services');
   const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
   const { createServicesController } = await import('./servicesController');
-  const controller = createServicesController({ images, env: ctx.env, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
+  // An embedded server this grading starts ends with this process, even one killed (it is also stopped when the grading ends).
+  const controller = createServicesController({ images, env: ctx.env, embeddedOwnerPid: process.pid, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
   return runGradeCommand(
-    { lab: entry, labDir, labDirShown: dirArg ?? labDir, backend, seed, only, json: args.flags.has('--json'), sandboxDir: ctx.sandboxDir, env: ctx.env, ...(ctx.catchInterrupts !== undefined ? { signal: ctx.catchInterrupts() } : {}) },
+    {
+      lab: entry,
+      labDir,
+      labDirShown: dirArg ?? labDir,
+      backend,
+      seed,
+      only,
+      json: args.flags.has('--json'),
+      ...(timeLimitMs !== undefined ? { timeLimitMs } : {}),
+      sandboxDir: ctx.sandboxDir,
+      env: ctx.env,
+      ...(ctx.catchInterrupts !== undefined ? { signal: ctx.catchInterrupts() } : {}),
+    },
     controller,
     { stdout: ctx.stdout, stderr: ctx.stderr },
   );

@@ -12,7 +12,7 @@ import { ProgressStore } from '../core/curriculum/progress';
 import { resolveProgressDir } from '../core/curriculum/progressLocation';
 import { GradingCancelledError } from '../core/grading/engine';
 import { formatCheck, formatReport } from '../core/grading/format';
-import { type GradeOptions, UnknownCheckError, gradeLab, randomSeed } from '../core/grading/gradeLab';
+import { GRADE_TIME_LIMIT_MS, type GradeOptions, UnknownCheckError, gradeLab, randomSeed } from '../core/grading/gradeLab';
 import { NoGraderError, loadLabGrader } from '../core/grading/labGraders';
 import { type GradingServices, prepareGrading } from '../core/grading/prepareGrading';
 import type { Lab } from '../core/labs/catalog';
@@ -21,6 +21,7 @@ import { labDirExists } from './services';
 
 export const GRADE_HELP = `Usage:
   data-labs grade <lab> [dir] [--seed N] [--check ID] [--json] [--backend docker|embedded]
+                  [--time-limit S]
       Runs the lab's hidden checks on your code in dir (default $DATA_LABS_ROOT/<lab>):
       starts its databases, runs each check under its faults, prints each verdict with
       what was expected, what happened and a hint, and exits 0 only if every check passed.
@@ -33,9 +34,13 @@ export const GRADE_HELP = `Usage:
   --backend B    docker (the default) or embedded. Without Docker, labs that allow it are
                  graded on the embedded PostgreSQL; checks that need real concurrency are
                  then "unknown" (never a pass).
+  --time-limit S How long the whole grading may take, in seconds (default ${GRADE_TIME_LIMIT_MS / 1000}): the
+                 check under way then is cut short and those after it are not run, each
+                 "unknown" saying so.
 
 Ctrl-C stops the grading: the check under way ends, every fault is healed and the
-learner's process stopped before the command exits (130).
+learner's process stopped before the command exits (130). An embedded PostgreSQL the
+grading started is stopped when it ends; one already running is left running.
 
 Exit codes: 0 every check passed, 1 a check failed or was unknown (or the code does not
 compile), 2 wrong usage, 130 cancelled.
@@ -50,6 +55,8 @@ export interface GradeCliRequest {
   readonly seed: number | undefined;
   readonly only: readonly string[] | undefined;
   readonly json: boolean;
+  /** The grading's time limit (--time-limit), in milliseconds; GRADE_TIME_LIMIT_MS by default. */
+  readonly timeLimitMs?: number;
   /** The sandbox's bundles (dist/sandbox). */
   readonly sandboxDir: string;
   readonly env: NodeJS.ProcessEnv;
@@ -60,6 +67,15 @@ export interface GradeCliRequest {
 export interface GradeCliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+}
+
+/** Parses `--time-limit`: whole seconds, 1 to 86400, as milliseconds. */
+export function parseTimeLimit(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) {
+    return undefined;
+  }
+  const n = Number(text);
+  return n >= 1 && n <= 86_400 ? n * 1000 : undefined;
 }
 
 /** Parses `--seed`: a whole number from 0 to 2^31 - 1. */
@@ -78,6 +94,9 @@ export function cliGradingServices(controller: LabServicesController): GradingSe
     forGrading: (started) => controller.forGrading(started),
     refresh: async (lab, labDir) => {
       await controller.up(lab, labDir, { backend: 'docker' }).catch(() => undefined);
+    },
+    stopEmbedded: async (lab, labDir) => {
+      await controller.down(lab, labDir, { skipDocker: true });
     },
   };
 }
@@ -121,6 +140,7 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
       workDir,
       ...plan.services,
       ...(request.only !== undefined ? { only: request.only } : {}),
+      ...(request.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       ...(request.json ? {} : { onCheck: (check) => io.stdout(`${formatCheck(check)}\n`) }),
       ...(signal !== undefined ? { signal } : {}),
     };

@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from './cli';
 
+/** How long the process may stay after its command returned before it exits regardless. */
+const EXIT_GRACE_MS = 5_000;
+
 // dist/cli.js sits one folder below the product root, beside which labs/ and package.json live.
 const productRoot = path.resolve(__dirname, '..');
 
@@ -48,6 +51,12 @@ runCli({
 }).then(
   (code) => {
     process.exitCode = code;
+    // A command ends what it started before it returns. Should anything still hold the
+    // process open (a leak), it exits anyway, saying so, instead of hanging a script.
+    setTimeout(() => {
+      process.stderr.write(`data-labs: something was still open ${EXIT_GRACE_MS / 1000} s after the command ended; exiting anyway.\n`);
+      process.exit(code);
+    }, EXIT_GRACE_MS).unref();
   },
   (error: unknown) => {
     process.stderr.write(`data-labs: unexpected error: ${String(error)}\n`);

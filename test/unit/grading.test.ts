@@ -201,6 +201,55 @@ describe('the history recorder', () => {
   });
 });
 
+describe("a run's time limit and what the learner's process shows", () => {
+  /** A scenario that runs until told to stop. */
+  const hangs = (id: string, budgetMs = 30_000): Scenario<DiceEvent> =>
+    diceScenario(id, { budgetMs, run: ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())) });
+
+  it('cuts the scenario under way short when the run\'s time runs out, runs none after it, and says so for each', async () => {
+    const ran: string[] = [];
+    const t0 = performance.now();
+    const report = await runScenarios([diceScenario('quick', { run: async () => void ran.push('quick') }), hangs('long'), diceScenario('later', { run: async () => void ran.push('later') })], {
+      labId: 'dice',
+      backend: 'docker',
+      seed: 1,
+      timeLimitMs: 300,
+    });
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(ran).toEqual(['quick']);
+    expect(report.checks.map((c) => c.status)).toEqual(['pass', 'unknown', 'unknown']);
+    expect(report.checks[1]?.actual).toBe("The grade's time limit (0 s) ran out while this scenario ran, so it could not be decided.");
+    expect(report.checks[2]?.actual).toBe("Not run: the grade's time limit (0 s) ran out before this check's turn.");
+    expect(report.passed).toBe(false);
+  });
+
+  it('a scenario that did not finish while the learner showed why fails with that, blaming an event added to its history; conclusive, it ends at once; the learner is stopped and resumed', async () => {
+    const calls: string[] = [];
+    let conclusive = false;
+    const shown = { actual: 'The code held a transaction across a service call: …', hint: 'Commit first.', event: { op: 'held a transaction across a service call', detail: 'POST /x' } };
+    const learner = {
+      diagnose: (since: number) => (since > 0 ? { ...shown, conclusive } : undefined),
+      interrupt: (reason: string) => void calls.push(`interrupt: ${reason}`),
+      resume: () => void calls.push('resume'),
+    };
+    const overBudget = await runScenarios([hangs('stuck', 200)], { labId: 'dice', backend: 'embedded', seed: 1, learner });
+    const check = overBudget.checks[0];
+    expect(check).toMatchObject({ status: 'fail', actual: shown.actual, hint: shown.hint });
+    expect(check?.history[check.culprits?.[0] ?? -1]).toMatchObject({ process: 'grader', type: 'note', op: 'held a transaction across a service call', detail: 'POST /x' });
+    expect(calls).toEqual(['interrupt: The grader stopped this scenario: it did not finish in time.', 'resume']);
+
+    conclusive = true;
+    const t0 = performance.now();
+    const early = await runScenarios([hangs('stuck', 60_000)], { labId: 'dice', backend: 'embedded', seed: 1, learner });
+    expect(early.checks[0]?.status).toBe('fail');
+    expect(performance.now() - t0).toBeLessThan(10_000);
+
+    // Nothing shown: unknown as before, and a scenario that finishes is judged by its checker alone.
+    const nothing = { ...learner, diagnose: () => undefined };
+    expect((await runScenarios([hangs('stuck', 100), diceScenario('fine')], { labId: 'dice', backend: 'docker', seed: 1, learner: nothing })).checks.map((c) => c.status)).toEqual(['unknown', expect.any(String)]);
+  });
+});
+
 describe('cancelling a run', () => {
   it('stops the scenario under way, starts no other, and rejects with GradingCancelledError', async () => {
     const cancel = new AbortController();

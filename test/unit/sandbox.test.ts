@@ -13,6 +13,7 @@ import {
   type CompiledBundle,
   LabEsbuildMissingError,
   type Sandbox,
+  SandboxInterruptedError,
   SandboxStartError,
   checkContract,
   compileLearnerCode,
@@ -261,6 +262,72 @@ describe('spare processes', () => {
     expect(await processesRunning(bundle.file)).toContain(sandbox.pid);
     await sandbox.dispose();
     expect(await processesRunning(bundle.file)).toEqual([]);
+  });
+
+  it.runIf(process.platform === 'linux')('restarts made at once (a scenario past its budget still restarting while the next one does) leave the current process and its spares only; dispose ends every process it started', async () => {
+    const bundle = await compile('src/spare.ts');
+    const sandbox = await startSandbox({ bundle, childScript, labDir, memoryMb: 64 });
+    started.push(sandbox);
+    sandbox.keepSpare(async () => undefined, 2);
+    // Each restart swaps in a process; at once, a swapped-in process could be left running, owned by nobody.
+    await Promise.all([sandbox.restart(), sandbox.restart(), sandbox.restart(), sandbox.restart()]);
+    await expect.poll(() => processesRunning(bundle.file), { timeout: 10_000 }).toHaveLength(3);
+    expect(await processesRunning(bundle.file)).toContain(sandbox.pid);
+    // A restart under way when it is disposed leaves nothing either.
+    const restarting = sandbox.restart().catch(() => undefined);
+    await sandbox.dispose();
+    await restarting;
+    expect(await processesRunning(bundle.file)).toEqual([]);
+  });
+});
+
+describe('interrupt', () => {
+  it('ends the process at once (a call under way ends as stopped), and refuses restarts until resume', async () => {
+    const sandbox = await start('src/faults.ts');
+    const pid = sandbox.pid!;
+    const pending = sandbox.call('sleep', [60_000], 120_000);
+    sandbox.interrupt('The grader stopped this scenario.');
+    expect(expectFailure(await pending, 'stopped').message).toBe('The grader stopped this scenario.');
+    expect(alive(pid)).toBe(false);
+    await expect(sandbox.restart()).rejects.toBeInstanceOf(SandboxInterruptedError);
+    expectFailure(await sandbox.call('echo', [1], 1000), 'not-running');
+    sandbox.resume();
+    await sandbox.restart();
+    expect(await sandbox.call('echo', [1], 5000)).toEqual({ ok: true, value: 1 });
+  });
+});
+
+describe("an adapter's observations", () => {
+  it('reach the grader as they happen: a transaction held across a call is known while open, and after its process was killed; one that ended is not', async () => {
+    // An adapter that reports what pgDb.ts would: a call made inside transaction 1, then (on request) its end.
+    const adapter = path.join(outDir, 'observingAdapter.cjs');
+    await fs.writeFile(
+      adapter,
+      [
+        'exports.createAdapter = (learner, sandbox) => ({',
+        "  hold: (id, openForMs) => { sandbox.observe({ kind: 'call-in-transaction', transaction: id, call: 'POST /orders/create', openForMs }); return new Promise(() => {}); },",
+        "  end: (id) => sandbox.observe({ kind: 'transaction-ended', transaction: id }),",
+        '  echo: (x) => x,',
+        '});',
+      ].join('\n'),
+    );
+    const sandbox = await startSandbox({ bundle: await compile('src/faults.ts'), childScript, labDir, memoryMb: 64, adapter });
+    started.push(sandbox);
+    const before = performance.now();
+    void sandbox.call('hold', [1, 2_000], 60_000);
+    void sandbox.call('hold', [2, 0], 60_000);
+    await expect.poll(() => sandbox.heldTransactions().length).toBe(2);
+    await sandbox.call('end', [2], 5000);
+    const held = sandbox.heldTransactions();
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ call: 'POST /orders/create', open: true });
+    expect(held[0]!.heldMs).toBeGreaterThanOrEqual(2_000);
+    // Killed with it open: it was held until then, and stays known for the scenario that saw it.
+    await sandbox.restart();
+    const after = sandbox.heldTransactions(before);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ call: 'POST /orders/create', open: false });
+    expect(sandbox.heldTransactions(performance.now() + 1)).toEqual([]);
   });
 });
 

@@ -69,11 +69,48 @@ export interface RunOptions {
    * after it starts, and runScenarios rejects with GradingCancelledError.
    */
   readonly signal?: AbortSignal;
+  /**
+   * How long the whole run may take: a scenario under way when it runs out is cut short,
+   * and those not begun are not run; both are "unknown", saying so. None: no limit.
+   */
+  readonly timeLimitMs?: number;
+  /** When the time limit started counting (performance.now() ms); the run's start by default. */
+  readonly timeLimitStart?: number;
+  /**
+   * The learner's process as the run sees it (gradeLab wires the sandbox): what it shows
+   * about a scenario that does not finish, and a way to stop it.
+   */
+  readonly learner?: LearnerWatch;
+}
+
+/** Why a scenario that did not finish did not, when the learner's process shows it (see RunOptions.learner). */
+export interface Diagnosis {
+  /** What happened, for the report's "actual". */
+  readonly actual: string;
+  readonly hint: string;
+  /** The event added to the scenario's history to show it (the culprit). */
+  readonly event: { readonly op: string; readonly detail: string };
+  /** Sure enough that the scenario is ended at once as failed, without waiting for its budget. */
+  readonly conclusive: boolean;
+}
+
+export interface LearnerWatch {
+  /** What the process shows about the scenario that started at `since` (performance.now() ms); asked every second and when its budget runs out. */
+  diagnose(since: number): Diagnosis | undefined;
+  /** Stops the learner's process for a scenario given up on, so that it ends at once: no process runs until `resume`. */
+  interrupt(reason: string): void;
+  resume(): void;
 }
 
 const DEFAULT_BUDGET_MS = 30_000;
 /** How long a scenario over its budget (or cancelled) may take to stop before the run goes on anyway. */
 const SETTLE_MS = 30_000;
+/** How often a running scenario's learner is looked at (RunOptions.learner). */
+const DIAGNOSE_EVERY_MS = 1_000;
+
+function seconds(ms: number): number {
+  return Math.round(ms / 1000);
+}
 
 /** The grading was cancelled (the editor's Cancel, Ctrl-C in the CLI) before every check was decided. */
 export class GradingCancelledError extends Error {
@@ -104,7 +141,14 @@ function aborted(signal: AbortSignal | undefined): { promise: Promise<'cancelled
   return { promise, dispose: () => listener !== undefined && signal.removeEventListener('abort', listener) };
 }
 
-async function runOne<E extends HistoryEvent>(scenario: Scenario<E>, seed: number, backend: Backend, outer: AbortSignal | undefined): Promise<{ outcome: CheckOutcome; history: readonly HistoryEvent[] }> {
+interface RunLimits {
+  /** When the whole run must end (performance.now() ms), and its length, for the message. */
+  readonly deadline?: number;
+  readonly timeLimitMs?: number;
+  readonly learner?: LearnerWatch;
+}
+
+async function runOne<E extends HistoryEvent>(scenario: Scenario<E>, seed: number, backend: Backend, outer: AbortSignal | undefined, limits: RunLimits): Promise<{ outcome: CheckOutcome; history: readonly HistoryEvent[] }> {
   const history = new HistoryRecorder<E>();
   const missing = backend === 'embedded' ? (scenario.needs ?? []).filter((n) => n in EMBEDDED_CANNOT) : [];
   if (missing.length > 0) {
@@ -113,32 +157,64 @@ async function runOne<E extends HistoryEvent>(scenario: Scenario<E>, seed: numbe
       history: history.events,
     };
   }
-  const budgetMs = scenario.budgetMs ?? DEFAULT_BUDGET_MS;
+  const started = performance.now();
+  const ownBudgetMs = scenario.budgetMs ?? DEFAULT_BUDGET_MS;
+  // The run's time limit cuts the scenario's budget short when less is left.
+  const budgetMs = limits.deadline !== undefined ? Math.max(0, Math.min(ownBudgetMs, limits.deadline - started)) : ownBudgetMs;
+  const cutByLimit = budgetMs < ownBudgetMs;
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let watcher: ReturnType<typeof setInterval> | undefined;
   const overBudget = new Promise<'over'>((resolve) => {
     timer = setTimeout(() => resolve('over'), budgetMs);
   });
+  // A scenario the learner's process shows stuck (a transaction held across a call) ends now.
+  const stuck = new Promise<'stuck'>((resolve) => {
+    if (limits.learner !== undefined) {
+      const learner = limits.learner;
+      watcher = setInterval(() => {
+        if (learner.diagnose(started)?.conclusive === true) resolve('stuck');
+      }, DIAGNOSE_EVERY_MS);
+    }
+  });
   const cancelled = aborted(outer);
   const running = scenario.run({ rng: new Rng(seed), backend, history, signal: controller.signal });
+  let diagnosis: Diagnosis | undefined;
   try {
-    const ended = await Promise.race([running.then(() => 'done' as const), overBudget, cancelled.promise]);
+    const ended = await Promise.race([running.then(() => 'done' as const), overBudget, stuck, cancelled.promise]);
     if (ended !== 'done') {
-      // The scenario is told to stop (its signal); let it, so that the next scenario (or the
-      // clean-up) does not share the learner's process with it. A call under way ends by its
-      // own time limit.
+      // What the learner's process shows is read before it is stopped.
+      diagnosis = ended === 'cancelled' ? undefined : limits.learner?.diagnose(started);
+      // The scenario is told to stop (its signal) and its learner's process is stopped, so
+      // that the next scenario (or the clean-up) does not share the learner's process with
+      // it; it is given time to end.
       controller.abort();
+      limits.learner?.interrupt(ended === 'cancelled' ? 'The grading was cancelled.' : 'The grader stopped this scenario: it did not finish in time.');
       await Promise.race([running.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref())]);
-      const why = ended === 'over' ? `The scenario did not finish within ${Math.round(budgetMs / 1000)} s, so it could not be decided.` : 'The grading was cancelled before this scenario finished.';
-      return { outcome: unknown(scenario.expected, why), history: history.events };
+      if (diagnosis === undefined) {
+        const why =
+          ended === 'cancelled'
+            ? 'The grading was cancelled before this scenario finished.'
+            : cutByLimit
+              ? `The grade's time limit (${seconds(limits.timeLimitMs ?? 0)} s) ran out while this scenario ran, so it could not be decided.`
+              : `The scenario did not finish within ${seconds(budgetMs)} s, so it could not be decided.`;
+        return { outcome: unknown(scenario.expected, why), history: history.events };
+      }
     }
   } catch (error) {
     // The harness itself broke (the learner's failures are recorded in the history, not thrown).
     return { outcome: unknown(scenario.expected, `The grader could not finish this scenario: ${(error as Error).message}`), history: history.events };
   } finally {
     clearTimeout(timer);
+    clearInterval(watcher);
     cancelled.dispose();
     controller.abort();
+    limits.learner?.resume();
+  }
+  if (diagnosis !== undefined) {
+    // Shown in the history where it was seen, and blamed.
+    const events: HistoryEvent[] = [...history.events, { at: Math.round((performance.now() - started) * 10) / 10, process: 'grader', type: 'note', op: diagnosis.event.op, detail: diagnosis.event.detail }];
+    return { outcome: { status: 'fail', expected: scenario.expected, actual: diagnosis.actual, hint: diagnosis.hint, culprits: [events.length - 1] }, history: events };
   }
   try {
     return { outcome: { ...scenario.check(history.events), expected: scenario.expected }, history: history.events };
@@ -173,11 +249,18 @@ export async function runScenarios<E extends HistoryEvent>(scenarios: readonly S
       throw new GradingCancelledError();
     }
   };
+  const limits: RunLimits = {
+    ...(options.timeLimitMs !== undefined ? { deadline: (options.timeLimitStart ?? started) + options.timeLimitMs, timeLimitMs: options.timeLimitMs } : {}),
+    ...(options.learner !== undefined ? { learner: options.learner } : {}),
+  };
   for (const scenario of scenarios) {
     throwIfCancelled();
     const seed = root.fork(scenario.id).seed;
     const t0 = performance.now();
-    const { outcome, history } = await runOne(scenario, seed, options.backend, options.signal);
+    const { outcome, history } =
+      limits.deadline !== undefined && t0 >= limits.deadline
+        ? { outcome: unknown(scenario.expected, `Not run: the grade's time limit (${seconds(limits.timeLimitMs ?? 0)} s) ran out before this check's turn.`), history: [] }
+        : await runOne(scenario, seed, options.backend, options.signal, limits);
     throwIfCancelled();
     const result: CheckResult = { id: scenario.id, title: scenario.title, seed, durationMs: Math.round(performance.now() - t0), history, ...outcome };
     if (scenario.teaching === true) {

@@ -16,7 +16,8 @@ import type { Backend } from '../backend';
 import type { Lab } from '../labs/catalog';
 import type { LabServicesForGrading } from '../services/labServicesController';
 import { type RuntimeLogger, silentLogger } from '../services/runtime';
-import { runScenarios } from './engine';
+import { type LearnerWatch, runScenarios } from './engine';
+import { diagnoseHeldTransactions } from './heldTransaction';
 import { type LabGrader, LearnerSetupError, type OpenedRun, bindScenarios, declaredScenarios } from './labGrader';
 import { GRADE_REPORT_VERSION, type CheckResult, type GradeProblem, type GradeReport, type SourceDiagnostic, score } from './report';
 import { CompileError, type EsbuildApi, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, loadLabEsbuild, startSandbox } from './sandbox';
@@ -50,7 +51,18 @@ export interface GradeOptions {
    * the learner's process ended), and gradeLab rejects with GradingCancelledError.
    */
   readonly signal?: AbortSignal;
+  /**
+   * How long the whole grading may take, from compiling on (default GRADE_TIME_LIMIT_MS):
+   * the check under way when it runs out is cut short and those after it are not run, each
+   * "unknown" saying so; then everything is cleaned up as usual.
+   */
+  readonly timeLimitMs?: number;
 }
+
+/** A grading's time limit unless told otherwise: a full grade takes seconds; this leaves room for a slow machine and slow code. */
+export const GRADE_TIME_LIMIT_MS = 180_000;
+/** How long the grader's own clean-up of a run (its services, the run's schema) may take before the run ends without it. */
+const CLOSE_LIMIT_MS = 30_000;
 
 /** `--check` named a check the lab does not have. */
 export class UnknownCheckError extends Error {
@@ -101,6 +113,36 @@ export function diagnosticsFromStack(stack: string | undefined, labDir: string, 
 /** The check ids of a graded lab, in order, as the message for an unknown `--check` lists them. */
 function checkIdsOf(lab: Lab): string[] {
   return (lab.manifest.grader?.checks ?? []).map((c) => c.id);
+}
+
+/** Closes the run, or rejects when that takes longer than `limitMs` (the sandbox is disposed after it either way). */
+async function closeWithin(opened: OpenedRun<unknown>, limitMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`it took longer than ${Math.round(limitMs / 1000)} s; the learner's processes are stopped without it`)), limitMs);
+  });
+  try {
+    await Promise.race([opened.close(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Restarts the sequences of the run's schema apart from each other, once the learner's
+ * migrate made them (the adapter's `spreadSequences`, adapters/pgDb.ts): on either backend,
+ * ids of two tables never coincide by chance, so code that takes one for the other fails.
+ * An adapter without it (not built on dbAdapter) is left alone.
+ */
+async function spreadSequences(sandbox: Sandbox, seed: number, logger: RuntimeLogger): Promise<void> {
+  const result = await sandbox.call<readonly { sequence: string; start: number }[]>('spreadSequences', [seed], 20_000);
+  if (result.ok) {
+    if (result.value.length > 0) {
+      logger.info(`grading: sequences restarted apart: ${result.value.map((s) => `${s.sequence} at ${s.start}`).join(', ')}`);
+    }
+  } else if (result.kind !== 'not-callable') {
+    logger.warn(`grading: the run's sequences could not be restarted apart: ${result.message}`);
+  }
 }
 
 /** Grades the lab folder with the lab's grader and returns the report. Throws only for the grader's environment (and GradingCancelledError). */
@@ -190,9 +232,17 @@ async function gradeIn(lab: Lab, grader: LabGrader, options: GradeOptions, place
       throw error;
     }
     try {
+      if (grader.services === 'database') {
+        await spreadSequences(sandbox, options.seed, logger);
+      }
       const wanted = options.only === undefined ? undefined : new Set(options.only);
       const all = bindScenarios(lab.manifest, grader.scenarios, opened.harness);
       const scenarios = wanted === undefined ? all : all.filter((s) => wanted.has(s.id));
+      const learner: LearnerWatch = {
+        diagnose: (since) => diagnoseHeldTransactions(sandbox.heldTransactions(since), options.backend),
+        interrupt: (reason) => sandbox.interrupt(reason),
+        resume: () => sandbox.resume(),
+      };
       const report = await runScenarios(scenarios, {
         labId: lab.id,
         backend: options.backend,
@@ -200,11 +250,14 @@ async function gradeIn(lab: Lab, grader: LabGrader, options: GradeOptions, place
         engine: grader.engineLabel(options.backend),
         ...(options.onCheck !== undefined ? { onCheck: options.onCheck } : {}),
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        timeLimitMs: options.timeLimitMs ?? GRADE_TIME_LIMIT_MS,
+        timeLimitStart: started,
+        learner,
         now: () => startedAt,
       });
       return { ...report, durationMs: Math.round(performance.now() - started) };
     } finally {
-      await opened.close().catch((error: unknown) => logger.warn(`grading: cleaning up ${lab.id} failed: ${(error as Error).message}`));
+      await closeWithin(opened, CLOSE_LIMIT_MS).catch((error: unknown) => logger.warn(`grading: cleaning up ${lab.id} failed: ${(error as Error).message}`));
     }
   } finally {
     await sandbox.dispose();

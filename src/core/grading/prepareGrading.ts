@@ -3,7 +3,8 @@
  * start them (or reuse the running ones) on the backend wanted; when Docker cannot be
  * reached and no backend was insisted on, fall back to what can stand in without it (the
  * embedded PostgreSQL, or the grader's own stand-ins); and after the grading, read the
- * services again, since a grader that killed a container got it back on another port.
+ * services again, since a grader that killed a container got it back on another port, and
+ * stop an embedded server the grading started itself (one already running is left running).
  * Each face brings its own way of starting services (GradingServices); the decisions are here.
  */
 import type { Backend } from '../backend';
@@ -24,6 +25,12 @@ export interface GradingServices {
   forGrading(started: StartedServices): LabServicesForGrading;
   /** Reads the running containers again after a grading that may have restarted some (.env and views follow). */
   refresh(lab: Lab, labDir: string): Promise<void>;
+  /**
+   * Stops the lab's embedded server after a grading that started it (the CLI: a server of
+   * about 300 MB must not outlive the command). Without it, a server the grading started
+   * stays, as the lab's database (the editor's ends with the editor).
+   */
+  stopEmbedded?(lab: Lab, labDir: string): Promise<void>;
 }
 
 export interface GradingPlan {
@@ -73,9 +80,15 @@ export async function prepareGrading(options: PrepareGradingOptions): Promise<Gr
       }
       return url;
     };
+    // An embedded server this grading started (none ran for the folder) is stopped after it.
+    const finishing = (started: StartedServices): (() => Promise<void>) => {
+      const stop = services.stopEmbedded;
+      const startedHere = started.backend === 'embedded' && started.connections.some((c) => c.created === true);
+      return startedHere && stop !== undefined ? () => stop(lab, labDir) : done;
+    };
     try {
       const started = await services.up(lab, labDir, wanted, signal);
-      return { backend: wanted, engine: grader.engineLabel(wanted), services: { databaseUrl: databaseUrl(started) }, finish: done };
+      return { backend: wanted, engine: grader.engineLabel(wanted), services: { databaseUrl: databaseUrl(started) }, finish: finishing(started) };
     } catch (error) {
       if (!(error instanceof DockerUnavailableError) || wanted !== 'docker' || !mayFallBack || !labAllowsEmbedded(lab)) {
         throw error;
@@ -86,7 +99,7 @@ export async function prepareGrading(options: PrepareGradingOptions): Promise<Gr
         engine: grader.engineLabel('embedded'),
         services: { databaseUrl: databaseUrl(started) },
         fallback: `Docker is not reachable (${firstLine(error)}); grading on the embedded PostgreSQL instead. Checks that need real concurrency will be "unknown".`,
-        finish: done,
+        finish: finishing(started),
       };
     }
   }

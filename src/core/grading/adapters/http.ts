@@ -8,6 +8,27 @@ import * as http from 'node:http';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
+/** Told of each request as it is sent, in the sender's async context ("POST /inventory/reserve"). */
+const outbound = new Set<(call: string) => void>();
+
+/**
+ * Calls `listener` with each request as it is sent, from the code that sends it (its async
+ * context: adapters/pgDb.ts sees whether that code is inside a transaction). Returns the
+ * function that stops it.
+ */
+export function watchOutboundCalls(listener: (call: string) => void): () => void {
+  outbound.add(listener);
+  return () => outbound.delete(listener);
+}
+
+function callName(method: string, url: string): string {
+  try {
+    return `${method} ${new URL(url).pathname}`;
+  } catch {
+    return `${method} ${url}`;
+  }
+}
+
 export interface HttpAnswer {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
@@ -16,6 +37,9 @@ export interface HttpAnswer {
 
 /** POSTs a JSON body; rejects when the whole answer has not arrived within `timeoutMs`, or the connection fails. */
 export function postJson(url: string, body: string, options: { readonly timeoutMs: number; readonly headers?: Readonly<Record<string, string>> }): Promise<HttpAnswer> {
+  for (const listener of outbound) {
+    listener(callName('POST', url));
+  }
   return new Promise((resolve, reject) => {
     const request = http.request(url, { method: 'POST', agent, headers: { ...options.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
       let text = '';

@@ -9,11 +9,23 @@
  * request with the process killed (SIGKILL, as a power cut would) just before or just
  * after each one: that reaches every recovery point of any design without knowing it.
  *
+ * It also watches the learner's transactions: a call to another service (any request the
+ * adapters' HTTP client sends, http.ts) made while one of them is open is told to the
+ * grader at once (`AdapterSandbox.observe`), and so is that transaction's end, so that a
+ * scenario stuck on a transaction held across a call is judged for what it is (engine.ts,
+ * heldTransaction.ts). A transaction is one of `db.transaction`, or a pool connection the
+ * code left inside a BEGIN it sent itself.
+ *
  * `pg` comes from the lab's own node_modules: the learner's process runs in the lab folder.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type * as PgModule from 'pg';
+import { Rng } from '../../random';
+import { ADAPTER_SANDBOX_KEY } from '../sandbox/messages';
+import type { AdapterSandbox } from '../sandbox/process';
+import { watchOutboundCalls } from './http';
 
 /** The shape of the Db every PostgreSQL lab declares in its src/db.ts. */
 export interface QueryResult<Row> {
@@ -50,8 +62,33 @@ export interface DbAdapterControls {
   network(options: { readonly latencyMs: number; readonly warm: number }): Promise<void>;
   /** Ends the run: drops its schema and closes the connections. */
   finish(): Promise<void>;
+  /**
+   * Restarts every sequence of the run's schema at its own value drawn from `seed`, far
+   * from the others' (SEQUENCE_SPACING apart), after the learner's migrate made them: ids
+   * of two tables never coincide, so code that confuses them is caught.
+   */
+  spreadSequences(seed: number): Promise<readonly SequenceStart[]>;
   /** Runs the learner's migrate(db). */
   migrate(): Promise<unknown>;
+}
+
+/** Where `spreadSequences` restarted a sequence. */
+export interface SequenceStart {
+  readonly sequence: string;
+  readonly start: number;
+}
+
+/** How far apart spreadSequences starts sequences, where their range allows it. */
+export const SEQUENCE_SPACING = 1_000_000;
+
+/** A transaction of the learner's code, as the adapter watches it. */
+interface WatchedTransaction {
+  readonly id: number;
+  /** performance.now() when it began. */
+  readonly openedAt: number;
+  open: boolean;
+  /** Whether a call made inside it was told to the grader (its end is told too, then). */
+  reported: boolean;
 }
 
 export interface PgDbOptions {
@@ -59,6 +96,8 @@ export interface PgDbOptions {
   /** The schema every connection uses as its search_path. */
   readonly schema: string;
   readonly poolSize: number;
+  /** Where what the adapter sees is told to the grader; nowhere when absent. */
+  readonly sandbox?: AdapterSandbox;
 }
 
 const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
@@ -82,6 +121,15 @@ export class GradedDb {
   private latencyMs = 0;
   readonly db: Db;
   private readonly schema: string;
+  private readonly sandbox: AdapterSandbox | undefined;
+  /** The transaction of `db.transaction` the code runs in, if any. */
+  private readonly inTransaction = new AsyncLocalStorage<WatchedTransaction>();
+  /** Pool connections the code left inside a transaction it began itself (a BEGIN sent with `query`). */
+  private readonly leftOpen = new Map<PgModule.ClientBase, WatchedTransaction>();
+  /** Connections checked out by `db.transaction`, whose transaction is watched through `inTransaction`. */
+  private readonly checkedOut = new Set<PgModule.ClientBase>();
+  private transactions = 0;
+  private readonly unwatchCalls: () => void;
 
   constructor(options: PgDbOptions) {
     const pg = labPg();
@@ -89,6 +137,7 @@ export class GradedDb {
       throw new Error(`Not a schema name: ${options.schema}`);
     }
     this.schema = options.schema;
+    this.sandbox = options.sandbox;
     this.pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize,
@@ -102,10 +151,12 @@ export class GradedDb {
         // learner's process, never the database, so nothing it checks depends on the flush,
         // and grading runs several times faster on a slow disk.
         await client.query(`SET search_path TO ${options.schema}; SET synchronous_commit TO off`);
+        this.watchConnection(client);
       },
     });
     this.pool.on('error', () => undefined);
     this.db = this.makeDb();
+    this.unwatchCalls = watchOutboundCalls((call) => this.noteCall(call));
   }
 
   /** Counts from zero again, and arms (or disarms) a crash. */
@@ -129,6 +180,51 @@ export class GradedDb {
     this.kinds[point - 1] = 'call';
     this.reach('after', point);
     return result;
+  }
+
+  /** Tells the grader of a call made while a transaction of the code is open (once per transaction). */
+  private noteCall(label: string): void {
+    const scoped = this.inTransaction.getStore();
+    const open = scoped?.open === true ? scoped : [...this.leftOpen.values()].find((t) => t.open);
+    if (open === undefined || open.reported) {
+      return;
+    }
+    open.reported = true;
+    this.sandbox?.observe({ kind: 'call-in-transaction', transaction: open.id, call: label, openForMs: Math.round(performance.now() - open.openedAt) });
+  }
+
+  private beginWatch(): WatchedTransaction {
+    return { id: ++this.transactions, openedAt: performance.now(), open: true, reported: false };
+  }
+
+  private endWatch(transaction: WatchedTransaction): void {
+    if (!transaction.open) {
+      return;
+    }
+    transaction.open = false;
+    if (transaction.reported) {
+      this.sandbox?.observe({ kind: 'transaction-ended', transaction: transaction.id });
+    }
+  }
+
+  /**
+   * Follows a pool connection's transaction state as the server reports it after each
+   * statement (ReadyForQuery: I idle, T in a transaction, E in a failed one), to see a
+   * transaction the code began with a BEGIN of its own on the pool.
+   */
+  private watchConnection(client: PgModule.ClientBase): void {
+    const connection = (client as { connection?: { on(event: string, listener: (message: { status?: string }) => void): unknown } }).connection;
+    const settle = (inside: boolean): void => {
+      const watched = this.leftOpen.get(client);
+      if (inside && watched === undefined && !this.checkedOut.has(client)) {
+        this.leftOpen.set(client, this.beginWatch());
+      } else if (!inside && watched !== undefined) {
+        this.leftOpen.delete(client);
+        this.endWatch(watched);
+      }
+    };
+    connection?.on('readyForQuery', (message) => settle(message.status === 'T' || message.status === 'E'));
+    client.on('end', () => settle(false));
   }
 
   /** What each point since the last reset was, in order. */
@@ -169,16 +265,44 @@ export class GradedDb {
     await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
   }
 
+  /** See DbAdapterControls.spreadSequences. */
+  async spreadSequences(seed: number): Promise<SequenceStart[]> {
+    const { rows } = await this.pool.query<{ name: string; min: string; max: string; step: string; last: string | null }>(
+      'SELECT sequencename AS name, min_value::text AS min, max_value::text AS max, increment_by::text AS step, last_value::text AS last FROM pg_sequences WHERE schemaname = $1 ORDER BY sequencename',
+      [this.schema],
+    );
+    const rising = rows.filter((r) => Number(r.step) > 0);
+    const rng = new Rng(seed).fork('sequences');
+    // Each sequence gets a slot of its own, in an order drawn from the seed.
+    const slots = rng.shuffle(rising.map((_, i) => i + 1));
+    const started: SequenceStart[] = [];
+    for (const [i, row] of rising.entries()) {
+      // Past what the code already drew (a row its migrate inserted), within an int's range at most.
+      const low = Math.max(Number(row.min), row.last === null ? Number(row.min) : Number(row.last) + 1);
+      const high = Math.min(Number(row.max), 2 ** 31 - 1);
+      const spacing = Math.min(SEQUENCE_SPACING, Math.floor((high - low) / (rising.length + 1)));
+      if (!(spacing >= 2)) {
+        continue;
+      }
+      const start = low + (slots[i] ?? 1) * spacing + rng.int(0, Math.floor(spacing / 2));
+      await this.pool.query(`ALTER SEQUENCE ${this.schema}."${row.name.replaceAll('"', '""')}" RESTART WITH ${start}`);
+      started.push({ sequence: row.name, start });
+    }
+    return started;
+  }
+
   /** Drops the run's schema with everything the learner's code created in it, and closes the pool. */
   async dropSchemaAndClose(): Promise<void> {
     try {
       await this.pool.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
     } finally {
+      this.unwatchCalls();
       await this.pool.end();
     }
   }
 
   close(): Promise<void> {
+    this.unwatchCalls();
     return this.pool.end();
   }
 
@@ -235,12 +359,15 @@ export class GradedDb {
           throw new Error(`Unknown isolation level "${String(level)}": use 'read committed', 'repeatable read' or 'serializable'.`);
         }
         const client = await this.pool.connect();
+        this.checkedOut.add(client);
+        const watched = this.beginWatch();
         let broken: Error | undefined;
         try {
           await client.query(level !== undefined ? `BEGIN ISOLATION LEVEL ${ISOLATION[level]}` : 'BEGIN');
           let result: T;
           try {
-            result = await fn(this.queryable(client, false));
+            // What the code calls from inside the transaction runs in its scope (see noteCall).
+            result = await this.inTransaction.run(watched, () => fn(this.queryable(client, false)));
           } catch (error) {
             await client.query('ROLLBACK').catch((e: unknown) => {
               broken = e instanceof Error ? e : new Error(String(e));
@@ -260,6 +387,8 @@ export class GradedDb {
           this.reach('after', point);
           return result;
         } finally {
+          this.endWatch(watched);
+          this.checkedOut.delete(client);
           client.release(broken);
         }
       },
@@ -276,11 +405,16 @@ export function callLearner(learner: Readonly<Record<string, unknown>>, file: st
   return Promise.resolve((fn as (...a: unknown[]) => unknown)(...args));
 }
 
+/** The sandbox of the learner's process this runs in (set by its child harness, child.ts), if any. */
+function sandboxOfThisProcess(): AdapterSandbox | undefined {
+  return (globalThis as Record<symbol, AdapterSandbox | undefined>)[Symbol.for(ADAPTER_SANDBOX_KEY)];
+}
+
 /**
  * The database half of an adapter: a GradedDb made by `open`, and the controls every
  * PostgreSQL lab's grader uses (crash points, latency, the end of the run).
  */
-export function dbAdapter(): {
+export function dbAdapter(sandbox: AdapterSandbox | undefined = sandboxOfThisProcess()): {
   open(options: PgDbOptions): Promise<void>;
   db(): Db;
   /** Runs a call to the outside world (a service) as a point where the grader can kill the process. */
@@ -291,7 +425,7 @@ export function dbAdapter(): {
   return {
     async open(options) {
       await graded?.close().catch(() => undefined);
-      graded = new GradedDb(options);
+      graded = new GradedDb({ ...(sandbox !== undefined ? { sandbox } : {}), ...options });
       await graded.createSchema();
     },
     db() {
@@ -318,6 +452,9 @@ export function dbAdapter(): {
         if (options.warm > 0) {
           await graded?.warm(options.warm);
         }
+      },
+      async spreadSequences(seed: number): Promise<readonly SequenceStart[]> {
+        return (await graded?.spreadSequences(seed)) ?? [];
       },
       async finish(): Promise<void> {
         const ending = graded;

@@ -10,7 +10,7 @@
  * grader is loaded in the learner's process.
  */
 import type { ExportType } from './contract';
-import type { CallMessage, ChildMessage, LearnerError } from './messages';
+import { ADAPTER_SANDBOX_KEY, type CallMessage, type ChildMessage, type LearnerError, type Observation } from './messages';
 
 type Send = (message: ChildMessage, callback?: (error: Error | null) => void) => boolean;
 
@@ -101,9 +101,12 @@ function main(): void {
   let target: unknown = learnerModule;
   if (adapterPath !== undefined) {
     try {
+      // What the adapter sees (a call made inside a transaction) reaches the grader at once.
+      const sandbox = { observe: (observation: Observation) => post({ type: 'observation', observation }) };
+      (globalThis as Record<symbol, unknown>)[Symbol.for(ADAPTER_SANDBOX_KEY)] = sandbox;
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the lab's adapter bundle, CommonJS, found at run time
-      const adapter = require(adapterPath) as { createAdapter(learner: unknown): unknown };
-      target = adapter.createAdapter(learnerModule);
+      const adapter = require(adapterPath) as { createAdapter(learner: unknown, sandbox: unknown): unknown };
+      target = adapter.createAdapter(learnerModule, sandbox);
     } catch (error) {
       post({ type: 'load-failed', error: describeError(error) }, () => exit(1));
       return;

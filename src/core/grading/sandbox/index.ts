@@ -5,17 +5,20 @@
  */
 export { CompileError, type CompiledBundle, type CompileOptions, type EsbuildApi, LabEsbuildMissingError, compileLearnerCode, formatDiagnostic, loadLabEsbuild } from './compile';
 export { type ExportType, type ModuleExports, checkContract } from './contract';
-export type { LearnerError } from './messages';
+export type { LearnerError, Observation } from './messages';
 export {
   type AdapterApi,
   type AdapterFactory,
+  type AdapterSandbox,
   type CallFailure,
   type CallResult,
+  type HeldTransaction,
   type ProcessEnd,
   Sandbox,
   type SandboxCall,
   type SandboxClient,
   type SandboxOptions,
+  SandboxInterruptedError,
   SandboxStartError,
   sandboxClient,
   startSandbox,

@@ -1,7 +1,14 @@
 /**
  * What the sandbox's parent and its child process (child.ts) say to each other over IPC,
- * and the learner's errors as data. Types only: the child imports nothing else of the kit.
+ * and the learner's errors as data. Types and one name only: the child imports nothing else
+ * of the kit.
  */
+
+/**
+ * Where the child puts its AdapterSandbox (as `globalThis[Symbol.for(this)]`) before it loads
+ * the lab's adapter, for the kit's adapter halves to find (adapters/pgDb.ts).
+ */
+export const ADAPTER_SANDBOX_KEY = 'data-labs.grading.adapter-sandbox';
 import type { ExportType } from './contract';
 
 /** An error the learner's code threw, passed back as data. */
@@ -21,8 +28,20 @@ export interface CallMessage {
   readonly args: readonly unknown[];
 }
 
+/**
+ * What an adapter saw in the learner's process and tells the grader as it happens, so that
+ * it is known even when the process is killed afterwards (adapters/pgDb.ts sends these).
+ * `transaction` names one transaction of that process.
+ */
+export type Observation =
+  /** The learner's code called a service (`call`) while its transaction had been open for `openForMs`. */
+  | { readonly kind: 'call-in-transaction'; readonly transaction: number; readonly call: string; readonly openForMs: number }
+  /** That transaction ended (committed or rolled back, or its connection closed). */
+  | { readonly kind: 'transaction-ended'; readonly transaction: number };
+
 /** From the child. */
 export type ChildMessage =
+  | { readonly type: 'observation'; readonly observation: Observation }
   | { readonly type: 'ready'; readonly members: Record<string, ExportType>; readonly callable: Record<string, ExportType> }
   | { readonly type: 'load-failed'; readonly error: LearnerError }
   | { readonly type: 'crash'; readonly origin: 'uncaughtException' | 'unhandledRejection'; readonly error: LearnerError }

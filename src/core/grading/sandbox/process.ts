@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { type RuntimeLogger, silentLogger } from '../../services/runtime';
 import type { CompiledBundle } from './compile';
 import { type ExportType, type ModuleExports, checkContract } from './contract';
-import type { ChildMessage, LearnerError } from './messages';
+import type { ChildMessage, LearnerError, Observation } from './messages';
 
 /** Why the sandbox process ended. */
 export type ProcessEnd =
@@ -91,8 +91,20 @@ export class SandboxStartError extends Error {
   }
 }
 
+/** `restart()` was refused: the grader interrupted the sandbox (see `Sandbox.interrupt`). */
+export class SandboxInterruptedError extends Error {
+  override readonly name = 'SandboxInterruptedError';
+}
+
 /** Environment variables a Node program needs to work normally; nothing else of the editor's is passed. */
 const INHERITED_ENV = ['PATH', 'Path', 'SystemRoot', 'SYSTEMROOT', 'ComSpec', 'HOME', 'USERPROFILE', 'TEMP', 'TMP', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ'];
+
+/**
+ * Passed on too when set: the mutant that mutation testing has switched on (StrykerJS's
+ * instrumented code reads it; `npm run test:mutation` grades a lab's reference with each
+ * mutant on). Code that was not instrumented never reads it.
+ */
+const ACTIVE_MUTANT_ENV = '__STRYKER_ACTIVE_MUTANT__';
 
 /** The last lines of the learner's stdout and stderr, and whether V8 reported running out of heap. */
 class OutputTail {
@@ -184,8 +196,37 @@ export type SandboxCall = <T = unknown>(exportName: string, args: readonly unkno
  */
 export type AdapterApi<Api> = { readonly [K in keyof Api]: (...args: never[]) => unknown };
 
+/** What the sandbox hands an adapter besides the learner's module: a way to tell the grader what it sees, as it happens. */
+export interface AdapterSandbox {
+  observe(observation: Observation): void;
+}
+
 /** What a lab's grader/adapter.ts exports as `createAdapter`: its functions, built around the learner's module. */
-export type AdapterFactory<Api extends AdapterApi<Api>> = (learner: Readonly<Record<string, unknown>>) => Api;
+export type AdapterFactory<Api extends AdapterApi<Api>> = (learner: Readonly<Record<string, unknown>>, sandbox: AdapterSandbox) => Api;
+
+/**
+ * A transaction of the learner's code inside which it called a service, as its adapter
+ * reported it (see Observation): still open, or open until its process ended.
+ */
+export interface HeldTransaction {
+  /** The call made inside it ("POST /inventory/reserve"). */
+  readonly call: string;
+  /** When it began, in performance.now() milliseconds of the grader's process. */
+  readonly openedAt: number;
+  /** How long it has been (or was) open. */
+  readonly heldMs: number;
+  /** Open now; otherwise its process ended (killed, crashed) before it did. */
+  readonly open: boolean;
+}
+
+interface HeldRecord {
+  readonly worker: Worker;
+  readonly transaction: number;
+  readonly call: string;
+  readonly openedAt: number;
+  /** When its process ended with it still open. */
+  endedAt?: number;
+}
 
 /** Calls into the learner's process, typed by the adapter's API: its names, their arguments and their results. */
 export interface SandboxClient<Api extends AdapterApi<Api>> {
@@ -212,6 +253,14 @@ export class Sandbox {
   private prepareSpare: ((call: SandboxCall) => Promise<void>) | undefined;
   private nextId = 1;
   private disposed = false;
+  /** Transactions the adapters reported a service call inside, not (yet) ended; see `heldTransactions`. */
+  private held: HeldRecord[] = [];
+  /** Every process started and not yet ended (the current one, spares, one being swapped): dispose ends them all. */
+  private readonly live = new Set<Worker>();
+  /** Restarts run one after another: two at once would each swap in a process, and one would be left running unowned. */
+  private restarts: Promise<unknown> = Promise.resolve();
+  /** Set by `interrupt`: no process is started until `resume`. */
+  private interrupted: string | undefined;
   private readonly tail: OutputTail;
   private readonly logger: RuntimeLogger;
 
@@ -250,6 +299,32 @@ export class Sandbox {
   /** The last lines (about 50) the learner's code printed to stdout and stderr, across restarts. */
   output(): string[] {
     return this.tail.snapshot();
+  }
+
+  /**
+   * The transactions inside which the learner's code called a service (as its adapter
+   * reported) that are open now, or were still open when their process ended at or after
+   * `since` (performance.now() milliseconds). A transaction that ended by itself is not one.
+   */
+  heldTransactions(since = 0): HeldTransaction[] {
+    const now = performance.now();
+    this.held = this.held.filter((r) => r.endedAt === undefined || r.endedAt >= now - 10 * 60_000);
+    return this.held
+      .filter((r) => r.endedAt === undefined || r.endedAt >= since)
+      .map((r) => ({ call: r.call, openedAt: r.openedAt, heldMs: Math.round((r.endedAt ?? now) - r.openedAt), open: r.endedAt === undefined }));
+  }
+
+  private observed(worker: Worker, observation: Observation): void {
+    switch (observation.kind) {
+      case 'call-in-transaction':
+        if (!this.held.some((r) => r.worker === worker && r.transaction === observation.transaction)) {
+          this.held.push({ worker, transaction: observation.transaction, call: observation.call, openedAt: performance.now() - Math.max(0, observation.openForMs) });
+        }
+        return;
+      case 'transaction-ended':
+        this.held = this.held.filter((r) => !(r.worker === worker && r.transaction === observation.transaction));
+        return;
+    }
   }
 
   /** Calls typed by the lab adapter's API (see AdapterApi). */
@@ -314,8 +389,27 @@ export class Sandbox {
    * `prepare` already ran on.
    */
   async restart(): Promise<{ prepared: boolean }> {
+    const run = this.restarts.catch(() => undefined).then(() => this.restartNow());
+    this.restarts = run;
+    return run;
+  }
+
+  private async restartNow(): Promise<{ prepared: boolean }> {
+    const restarted = await this.swapIn();
+    if (this.interrupted !== undefined) {
+      // Interrupted while it restarted: the new process does not run either.
+      this.kill(this.worker, { kind: 'stopped', message: this.interrupted });
+      throw new SandboxInterruptedError(this.interrupted);
+    }
+    return restarted;
+  }
+
+  private async swapIn(): Promise<{ prepared: boolean }> {
     if (this.disposed) {
       throw new Error('The sandbox was disposed; start a new one instead of restarting it.');
+    }
+    if (this.interrupted !== undefined) {
+      throw new SandboxInterruptedError(this.interrupted);
     }
     await this.stop({ kind: 'stopped', message: 'The sandbox was restarted.' });
     this.tail.flush();
@@ -340,6 +434,24 @@ export class Sandbox {
     }
     await this.launch();
     return { prepared: false };
+  }
+
+  /**
+   * Ends the current process and starts none until `resume()`: calls already made end as
+   * `stopped`, later ones as `not-running`, and `restart()` rejects with
+   * SandboxInterruptedError. The grader uses it to stop a scenario it has given up on (past
+   * its budget) at once, whatever the scenario's code goes on to try. Spares stay loaded.
+   */
+  interrupt(reason: string): void {
+    this.interrupted = reason;
+    if (this.worker.end === undefined) {
+      this.kill(this.worker, { kind: 'stopped', message: reason });
+    }
+  }
+
+  /** Lets `restart()` start processes again after `interrupt`. */
+  resume(): void {
+    this.interrupted = undefined;
   }
 
   /**
@@ -410,6 +522,13 @@ export class Sandbox {
         await spare.ended;
       }
     }
+    // And any other still running: a process started by a restart under way, whatever became of it.
+    await this.restarts.catch(() => undefined);
+    const others = [...this.live];
+    for (const worker of others) {
+      this.kill(worker, { kind: 'stopped', message: 'The sandbox was disposed.' });
+    }
+    await Promise.all(others.map((w) => w.ended));
   }
 
   private async stop(reason: ProcessEnd): Promise<void> {
@@ -438,7 +557,7 @@ export class Sandbox {
 
   private spawnChild(): ChildProcess {
     const env: Record<string, string> = {};
-    for (const name of INHERITED_ENV) {
+    for (const name of [...INHERITED_ENV, ACTIVE_MUTANT_ENV]) {
       const value = process.env[name];
       if (value !== undefined) {
         env[name] = value;
@@ -474,6 +593,8 @@ export class Sandbox {
   private async startWorker(created?: (worker: Worker) => void): Promise<Worker> {
     const child = this.spawnChild();
     const worker = new Worker(child);
+    this.live.add(worker);
+    void worker.ended.then(() => this.live.delete(worker));
     created?.(worker);
     const entry = this.options.bundle.entry;
     this.logger.info(`sandbox: started pid ${String(child.pid)} for ${entry} (heap limit ${this.options.memoryMb} MB)`);
@@ -506,6 +627,9 @@ export class Sandbox {
           return;
         case 'crash':
           worker.crash = message;
+          return;
+        case 'observation':
+          this.observed(worker, message.observation);
           return;
         case 'result': {
           const call = worker.pending.get(message.id);
@@ -612,6 +736,13 @@ export class Sandbox {
   /** Records the end and resolves every call still waiting, so nothing is left hanging. */
   private finishWorker(worker: Worker, end: ProcessEnd): void {
     worker.finish(end);
+    // Its connections closed with it: what it held open is over, but it was held until now.
+    const now = performance.now();
+    for (const record of this.held) {
+      if (record.worker === worker && record.endedAt === undefined) {
+        record.endedAt = now;
+      }
+    }
     for (const [id, call] of worker.pending) {
       clearTimeout(call.timer);
       if (end.kind === 'timeout' && worker.timedOutCall !== id) {
