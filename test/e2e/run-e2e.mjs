@@ -9,7 +9,7 @@
 // report, fix the code, grade again and see every check pass and the checklist ticked.
 // Then the Saga lab: a first attempt that compensates in forward order fails, and the
 // report draws that one saga's timeline among the dozens the grader ran; the reference
-// passes. Last the Quorum lab on three Redis containers: a coordinator without read
+// passes. Last the Quorum lab on five Redis containers: a coordinator without read
 // repair lets a key go back to an older value, and the report draws that key's history
 // and the stale-read demonstration.
 //
@@ -504,14 +504,14 @@ try {
       }
     }, 15_000);
   });
-  await check('the Quorum lab grades on three Redis containers: without read repair a key goes back to an older value, drawn as that key\'s history', async () => {
+  await check('the Quorum lab grades on five Redis containers: without read repair a key goes back to an older value, drawn as that key\'s history', async () => {
     await runCommand('Distributed Data Labs: Open Lab...');
     const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: QUORUM_LAB_TITLE }).first();
     await pick.waitFor({ timeout: 20_000 });
     await pick.click();
     await until('the Quorum lab to be scaffolded', async () => fs.existsSync(path.join(quorumLabDir, '.data-lab.json')), 30_000);
     await until('its npm install to finish', async () => fs.existsSync(path.join(quorumLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
-    await until('its three Redis replicas to be ready (its .env written)', async () => fs.existsSync(path.join(quorumLabDir, '.env')), 3 * 60_000);
+    await until('its five Redis replicas to be ready (its .env written)', async () => fs.existsSync(path.join(quorumLabDir, '.env')), 3 * 60_000);
     fs.copyFileSync(path.join(REPO_ROOT, 'labs', QUORUM_LAB_ID, 'mutants', 'no-read-repair', 'src', 'quorum.ts'), path.join(quorumLabDir, 'src', 'quorum.ts'));
     await runCommand('View: Close All Editors');
     await runCommand('Go to File...');
