@@ -9,6 +9,8 @@
 import { postJson } from '../../../src/core/grading/adapters/http';
 import { type Db, callLearner, dbAdapter } from '../../../src/core/grading/adapters/pgDb';
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CallRemark } from './history';
 import type { OrderInput, SagaAdapter, SagaAdapterConfig } from './protocol';
 import { SAGA_OPERATIONS } from './steps';
 
@@ -24,8 +26,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** One service call as the learner's code makes it: a POST, its answer as a ServiceResult. */
+type Send = (path: string, body: Record<string, unknown> | undefined) => Promise<ServiceResult>;
+
 /** A client per service: each call a POST; never throws, an unknown outcome is `technical`. */
-function serviceClients(url: string, timeoutMs: number, external: <T>(work: () => Promise<T>) => Promise<T>): ServiceClients {
+function serviceSender(url: string, timeoutMs: number, external: <T>(work: () => Promise<T>) => Promise<T>): Send {
   const send = async (path: string, body: Record<string, unknown> | undefined): Promise<ServiceResult> => {
     let status: number;
     let text: string;
@@ -55,38 +60,112 @@ function serviceClients(url: string, timeoutMs: number, external: <T>(work: () =
   };
   // Each call is a point where the grader can kill the orchestrator: just after the
   // service answered, before the orchestrator could record it.
-  const call = (path: string, body: Record<string, unknown> | undefined): Promise<ServiceResult> => external(() => send(path, body));
+  return (path, body) => external(() => send(path, body));
+}
+
+/** The clients `deps.services` holds, one function per operation: `deps.services.orders.create(...)`. */
+function serviceClients(send: Send): ServiceClients {
   return Object.fromEntries(
-    // One client per service, one function per operation: `deps.services.orders.create(...)`.
     [...new Set(SAGA_OPERATIONS.map((o) => o.split('.')[0] ?? o))].map((service) => [
       service,
       Object.fromEntries(
         SAGA_OPERATIONS.filter((o) => o.startsWith(`${service}.`)).map((o) => {
           const op = o.slice(service.length + 1);
-          return [op, (body: Record<string, unknown>) => call(`${service}/${op}`, body)];
+          return [op, (body: Record<string, unknown>) => send(`${service}/${op}`, body)];
         }),
       ),
     ]),
   );
 }
 
+/**
+ * Watches the retries of one `deps` (one placeOrder or recover): a call sent again with the
+ * same operation and requestId after a failed answer (technical, or a refusal retried) must
+ * come after a wait, a deps.sleep of some time started after that answer and ended. A retry
+ * with no sleep, or while the sleep is still pending (not awaited), is remarked.
+ */
+class RetryWatch {
+  /** Each answer's number, so that a sleep knows which answers it waits out. */
+  private answers = 0;
+  /** Per `<op> <requestId>`: the last answer, when it failed, and its number. */
+  private readonly failed = new Map<string, { readonly after: 'business' | 'technical'; readonly answer: number; sleepStarted: boolean }>();
+
+  constructor(
+    private readonly remarks: CallRemark[],
+    /** Whether the code runs inside one of its db.transaction callbacks. */
+    private readonly inTransaction: () => boolean,
+  ) {}
+
+  /** A deps.sleep of `ms`: once it ends, the failures answered before it began have been waited out. */
+  async sleep(ms: number, wait: Promise<void>): Promise<void> {
+    const before = this.answers;
+    const counts = ms > 0;
+    if (counts) {
+      for (const f of this.failed.values()) {
+        if (f.answer <= before) f.sleepStarted = true;
+      }
+    }
+    await wait;
+    if (counts) {
+      for (const [key, f] of this.failed) {
+        if (f.answer <= before) this.failed.delete(key);
+      }
+    }
+  }
+
+  send(inner: Send): Send {
+    return async (path, body) => {
+      const op = SAGA_OPERATIONS.find((o) => o === path.replace('/', '.'));
+      const requestId = body?.['requestId'];
+      const orderId = body?.['orderId'];
+      const key = op !== undefined && typeof requestId === 'string' ? `${op} ${requestId}` : undefined;
+      const pending = key !== undefined ? this.failed.get(key) : undefined;
+      if (op !== undefined && typeof requestId === 'string' && typeof orderId === 'string') {
+        if (pending !== undefined) {
+          this.remarks.push({ kind: 'retry-without-wait', orderId, op, requestId, after: pending.after, sleepPending: pending.sleepStarted });
+          this.failed.delete(`${op} ${requestId}`);
+        }
+        if (this.inTransaction()) {
+          this.remarks.push({ kind: 'call-in-transaction', orderId, op, requestId });
+        }
+      }
+      const result = await inner(path, body);
+      this.answers++;
+      if (key !== undefined) {
+        if (result.ok) this.failed.delete(key);
+        else this.failed.set(key, { after: result.kind, answer: this.answers, sleepStarted: false });
+      }
+      return result;
+    };
+  }
+}
+
 /** The functions the grader calls in the learner's process. */
 export const createAdapter: AdapterFactory<SagaAdapter> = (learner) => {
   const base = dbAdapter();
-  let services: ServiceClients | undefined;
+  let send: Send | undefined;
   let sleeps = 0;
+  /** What was remarked about the learner's calls since the grader last asked. */
+  const remarks: CallRemark[] = [];
+  const transaction = new AsyncLocalStorage<true>();
+  // One deps per placeOrder or recover: its retries are watched on their own.
   const deps = (): { db: Db; services: ServiceClients; sleep(ms: number): Promise<void> } => {
-    if (services === undefined) {
+    if (send === undefined) {
       throw new Error('The grader did not configure the adapter.');
     }
+    const watch = new RetryWatch(remarks, () => transaction.getStore() === true);
+    const db = base.db();
     return {
-      db: base.db(),
-      services,
+      // The same Db, its transactions watched: a service call made inside one is remarked.
+      db: { query: (sql, params) => db.query(sql, params), exec: (sql) => db.exec(sql), transaction: (fn, options) => transaction.run(true, () => db.transaction(fn, options)) },
+      services: serviceClients(watch.send(send)),
       // Time passes a hundred times faster: backoff still orders the retries, and grading stays quick.
       // The learner's code may pass anything: a number-like value sleeps a hundredth of it, anything else no time.
       sleep: (ms: unknown) => {
         sleeps++;
-        return new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(50, Number(ms) / 100))));
+        const wanted = Number(ms);
+        const time = Number.isFinite(wanted) ? wanted : 0;
+        return watch.sleep(time, new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(50, time / 100)))));
       },
     };
   };
@@ -94,9 +173,11 @@ export const createAdapter: AdapterFactory<SagaAdapter> = (learner) => {
     ...base.controls,
     async configure(config: SagaAdapterConfig): Promise<void> {
       await base.open({ databaseUrl: config.databaseUrl, schema: config.schema, poolSize: config.poolSize });
-      services = serviceClients(config.servicesUrl, config.callTimeoutMs, (work) => base.external(work));
+      send = serviceSender(config.servicesUrl, config.callTimeoutMs, (work) => base.external(work));
     },
     sleeps: () => sleeps,
+    // Emptied in place: the watches of sagas still running keep adding to it.
+    callRemarks: () => remarks.splice(0),
     migrate: () => callLearner(learner, FILE, 'migrate', '(db)', deps().db),
     placeOrder: (order: OrderInput) => callLearner(learner, FILE, 'placeOrder', '(order, deps)', order, deps()),
     recover: () => callLearner(learner, FILE, 'recover', '(deps)', deps()),

@@ -8,7 +8,7 @@ import { HistoryRecorder, type Recorded } from '../../../src/core/grading/histor
 import type { HistoryEvent } from '../../../src/core/grading/report';
 import { focusedEvents } from '../../../src/core/grading/reportModel';
 import { checkCompensateInReverse, checkConcurrentOrders, checkCrashRecovery, checkForwardAfterPivot, checkTechnicalRetried } from './checkers';
-import { type OrderTruth, type PlaceInput, type SagaEvent, type TruthNote, focusOn, ordersOf } from './history';
+import { type CallRemark, type OrderTruth, type PlaceInput, type SagaEvent, type TruthNote, focusOn, ordersOf } from './history';
 import type { SagaOperation } from './steps';
 
 type Outcome = 'ok' | 'business' | 'technical' | 'ambiguous' | 'replayed';
@@ -65,8 +65,30 @@ class Story {
     return start;
   }
 
-  truth(orders: OrderTruth[], stock: TruthNote['stock'] = []): number {
-    return this.add({ process: 'grader', type: 'note', op: 'truth', value: { orders, stock } });
+  truth(orders: OrderTruth[], stock: TruthNote['stock'] = [], logged?: string[]): number {
+    return this.add({ process: 'grader', type: 'note', op: 'truth', value: { orders, stock, ...(logged ? { logged } : {}) } });
+  }
+
+  /** What the adapter remarked about a call of the order. */
+  remark(remark: CallRemark): number {
+    return this.add({ process: `svc:${remark.orderId}`, type: 'note', op: remark.kind, value: remark });
+  }
+
+  /** A restarted orchestrator's migrate(db), ok or failing with `error`. */
+  migrate(error?: string): number {
+    const start = this.add({ process: 'recovery', type: 'invoke', op: 'migrate' });
+    if (error === undefined) this.add({ process: 'recovery', type: 'ok', op: 'migrate' });
+    else this.add({ process: 'recovery', type: 'info', op: 'migrate', detail: error });
+    return start;
+  }
+
+  /** A recover() (or the last one, `again`) that answers `answer` after `during` ran. */
+  recovered(answer: unknown, again = false, during: () => void = () => undefined): number {
+    const op = again ? 'recover-again' : 'recover';
+    const start = this.add({ process: 'recovery', type: 'invoke', op });
+    during();
+    this.add({ process: 'recovery', type: 'ok', op, value: answer });
+    return start;
   }
 }
 
@@ -224,6 +246,125 @@ describe('judging one saga against the services\' truth', () => {
     const s = new Story();
     happy(s, 'a');
     expect(checkCompensateInReverse(s.events).status).toBe('unknown');
+  });
+});
+
+describe('how the calls were made', () => {
+  it('fails a retry sent without a wait, or while the wait was still pending, naming which', () => {
+    for (const sleepPending of [false, true]) {
+      const s = new Story();
+      s.place('w', 'completed');
+      s.call('w', 'orders.create', 'technical');
+      const note = s.remark({ kind: 'retry-without-wait', orderId: 'w', op: 'orders.create', requestId: 'w:orders.create', after: 'technical', sleepPending });
+      for (const op of ['orders.create', 'inventory.reserve', 'payments.charge', 'shipping.schedule', 'orders.approve'] as const) s.call('w', op);
+      s.answered('w', 'completed');
+      s.truth([completedTruth('w')]);
+      const outcome = checkTechnicalRetried(s.events);
+      expect(outcome.status).toBe('fail');
+      expect(outcome.actual).toMatch(sleepPending ? /still pending \(not awaited\)/ : /without any deps\.sleep/);
+      expect(outcome.hint).toMatch(/await deps\.sleep/);
+      expect(outcome.culprits).toContain(note);
+    }
+  });
+
+  it('fails a call made inside a transaction', () => {
+    const s = new Story();
+    happy(s, 't');
+    s.remark({ kind: 'call-in-transaction', orderId: 't', op: 'payments.charge', requestId: 't:2:do' });
+    s.truth([completedTruth('t')]);
+    const outcome = checkConcurrentOrders(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/payments\.charge was called inside a db\.transaction/);
+  });
+
+  it('fails a reject sent while the release was still under way, though the release answered first', () => {
+    const s = new Story();
+    s.place('p', 'compensated');
+    s.call('p', 'orders.create');
+    s.call('p', 'inventory.reserve');
+    s.call('p', 'payments.charge', 'business');
+    s.add({ process: 'svc:p', type: 'invoke', op: 'inventory.release', value: { requestId: 'p:1:undo', attempt: 1 } });
+    const reject = s.add({ process: 'svc:p', type: 'invoke', op: 'orders.reject', value: { requestId: 'p:0:undo', attempt: 1 } });
+    const release = s.add({ process: 'svc:p', type: 'ok', op: 'inventory.release', value: { outcome: 'ok', attempt: 1, requestId: 'p:1:undo' } });
+    s.add({ process: 'svc:p', type: 'ok', op: 'orders.reject', value: { outcome: 'ok', attempt: 1, requestId: 'p:0:undo' } });
+    s.answered('p', 'compensated');
+    s.truth([compensatedTruth('p')]);
+    const outcome = checkCompensateInReverse(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/sent before the release of its stock had answered/);
+    expect(outcome.culprits).toEqual(expect.arrayContaining([reject, release]));
+  });
+
+  it('accepts a release replayed after the reject (a recovery asking again): it did nothing', () => {
+    const s = new Story();
+    declined(s, 'q');
+    s.call('q', 'inventory.release', 'replayed');
+    s.call('q', 'orders.reject', 'replayed');
+    s.truth([compensatedTruth('q')]);
+    expect(checkCrashRecovery(s.events).status).toBe('pass');
+  });
+});
+
+describe('the recoveries', () => {
+  const untouched = (orderId: string): OrderTruth => ({ orderId, status: 'none', reserved: {}, charges: 0, refunds: 0, shipments: 0 });
+
+  it('fails a saga killed early that the learner\'s log recorded and recover() never ran; excuses it when the log does not mention it', () => {
+    const story = (logged: string[]): Story => {
+      const s = new Story();
+      s.place('u', 'completed');
+      s.killed('u');
+      s.migrate();
+      s.recovered([]);
+      s.truth([untouched('u')], [], logged);
+      return s;
+    };
+    const outcome = checkCrashRecovery(story(['u']).events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/your tables mention u/);
+    expect(outcome.hint).toMatch(/no step recorded/);
+    expect(checkCrashRecovery(story([]).events).status).toBe('pass');
+  });
+
+  it('fails a migrate that throws when a restarted orchestrator runs it again', () => {
+    const s = new Story();
+    happy(s, 'm');
+    const start = s.migrate('relation "sagas" already exists');
+    s.truth([completedTruth('m')]);
+    const outcome = checkCrashRecovery(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/migrate\(db\) failed .*already exists/);
+    expect(outcome.hint).toMatch(/IF NOT EXISTS/);
+    expect(outcome.culprits).toContain(start);
+  });
+
+  it('fails a recover() whose answer the services contradict, or that is not a list', () => {
+    const wrong = new Story();
+    declined(wrong, 'r');
+    wrong.recovered([{ orderId: 'r', status: 'completed' }]);
+    wrong.truth([compensatedTruth('r')]);
+    expect(checkCrashRecovery(wrong.events).actual).toMatch(/recover\(\) said .*"completed".* but the services show order r compensated/);
+
+    const none = new Story();
+    happy(none, 'n');
+    none.recovered(undefined);
+    none.truth([completedTruth('n')]);
+    expect(checkCrashRecovery(none.events).actual).toMatch(/not a list/);
+  });
+
+  it('fails a last recover() that still finds work, and passes one that finds none', () => {
+    const busy = new Story();
+    happy(busy, 'v');
+    busy.recovered([{ orderId: 'v', status: 'completed' }], true, () => busy.call('v', 'orders.approve', 'replayed'));
+    busy.truth([completedTruth('v')]);
+    const outcome = checkCrashRecovery(busy.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/still found work: it returned .* and made 1 service call/);
+
+    const quiet = new Story();
+    happy(quiet, 'v');
+    quiet.recovered([], true);
+    quiet.truth([completedTruth('v')]);
+    expect(checkCrashRecovery(quiet.events).status).toBe('pass');
   });
 });
 

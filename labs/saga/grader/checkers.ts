@@ -13,7 +13,7 @@
  */
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { Verdict } from '../../../src/core/grading/report';
-import { type CallRecord, type OrderRecord, type OrderTruth, type SagaEvent, callsOf, focusOn, ordersOf, truthOf } from './history';
+import { type CallRecord, type CallRemark, MIGRATE, type OrderRecord, type OrderTruth, RECOVER, RECOVER_AGAIN, RECOVERY, type SagaEvent, arrivalsOf, callsOf, focusOn, remarksOf, ordersOf, truthOf } from './history';
 import { COMPENSATIONS, type SagaOperation, STEPS } from './steps';
 
 const took = (c: CallRecord): boolean => c.outcome === 'ok' || c.outcome === 'replayed' || c.outcome === 'ambiguous';
@@ -33,13 +33,29 @@ const HINT = {
   reverse: 'Compensate from the last completed step back to the first: release the stock before rejecting the order.',
   notRun: 'Compensate only the steps that completed. The refused step did nothing, and the steps after it never ran.',
   pivot: 'The charge is the pivot: once it succeeded, the saga can only go forward. Retry shipping and approval until they succeed; never compensate, never refund.',
-  retryCompensation: 'A compensation has to succeed: when it fails, wait and retry it (same requestId) until it does. A saga must never end half-compensated.',
-  log: 'Persist the saga in your log before its first call, and each step as started before calling it and as done after, so that recover() finds every unfinished saga and carries it on (or compensates it) from where it stopped.',
+  retryCompensation: 'A compensation has to succeed: when it fails, or is refused, wait and retry it (same requestId) until it does. A saga must never end half-compensated.',
+  log: 'Persist the saga in your log before its first call, and each step as started before calling it and as done after, so that recover() finds every unfinished saga (all of them, however many crashes left) and carries it on (or compensates it) from where it stopped.',
   finish: 'Every saga must end completed (all five steps done) or compensated (its completed steps undone); check how your orchestrator handles this case.',
+  gaveUp:
+    'placeOrder threw before its saga ended, which leaves it half-done. A service failing, even many times in a row, is no reason to stop: retry (with a wait) until the answer is definite, and past the pivot, or for a compensation, until it succeeds.',
+  wait: 'Wait before asking again: after a failed answer, `await deps.sleep(ms)` with some time (longer after each failure), and only then call again. A sleep that is not awaited, or a retry loop without one, hammers a service that is already down.',
+  logged:
+    "recover() must carry on every saga your log shows unfinished, also one that made no service call yet (its status 'running', no step recorded): run it from the start. Check the query that finds the unfinished sagas.",
+  transaction: 'Never call a service inside db.transaction: commit the log record first, make the call, then record its answer in a transaction of its own.',
+  migrate: 'migrate(db) runs again each time the orchestrator starts, on the log it left: create its tables with IF NOT EXISTS, and never drop, empty or rewrite them.',
+  recovered: 'recover() returns one { orderId, status } for each saga it finished, with the status it ended in, and [] when no saga is unfinished; a saga it finished must be marked finished in the log, so that the next recover() leaves it alone.',
 };
 
+/** What the grader saw of an order besides its calls' answers: when the calls arrived, the retries sent without a wait, whether the learner's log mentions it. */
+export interface OrderEvidence {
+  readonly arrivals?: readonly { readonly op: SagaOperation; readonly index: number }[];
+  readonly remarks?: readonly { readonly remark: CallRemark; readonly index: number }[];
+  /** Whether the learner's tables mention the order at the end (undefined: not read). */
+  readonly logged?: boolean;
+}
+
 /** Checks one order against the services' truth and its calls; undefined when it holds. */
-export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], truth: OrderTruth, truthIndex: number, mustAnswer: boolean): Violation | undefined {
+export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], truth: OrderTruth, truthIndex: number, mustAnswer: boolean, evidence: OrderEvidence = {}): Violation | undefined {
   const { input } = order;
   const id = input.orderId;
   const blame = (...more: number[]): number[] => [order.invoked, ...(order.ended !== undefined ? [order.ended] : []), truthIndex, ...more];
@@ -88,16 +104,25 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
   const releases = calls.filter((c) => c.op === 'inventory.release');
   const rejects = calls.filter((c) => c.op === 'orders.reject');
   const firstReject = rejects[0];
-  const lateRelease = releases.find((r) => firstReject !== undefined && r.index > firstReject.index && took(r));
+  // A release replayed after the reject (a recovery asking again) does nothing: only one that took effect counts.
+  const effective = (c: CallRecord): boolean => c.outcome === 'ok' || c.outcome === 'ambiguous';
+  const lateRelease = releases.find((r) => firstReject !== undefined && r.index > firstReject.index && effective(r));
   if (lateRelease && firstReject) {
     return { actual: `Order ${id}: the order was rejected before its stock was released (compensations in forward order).`, hint: HINT.reverse, culprits: blame(firstReject.index, lateRelease.index) };
+  }
+  // The reject must wait for the release: sent while a release that took effect was still under way, the two ran side by side.
+  const rejectSent = (evidence.arrivals ?? []).find((a) => a.op === 'orders.reject');
+  const releaseAfter = releases.find((r) => rejectSent !== undefined && effective(r) && r.index > rejectSent.index);
+  if (rejectSent && releaseAfter) {
+    return { actual: `Order ${id}: orders.reject was sent before the release of its stock had answered (the compensations ran side by side, not in reverse order).`, hint: HINT.reverse, culprits: blame(rejectSent.index, releaseAfter.index) };
   }
 
   if (!completedTruth && !compensatedTruth) {
     if (order.status === undefined && untouched) {
       // The orchestrator died before it did anything: nothing to finish.
     } else {
-      const hint = renamed.length > 0 ? HINT.sameRequest : order.status === 'compensated' && calls.some((c) => COMPENSATIONS.has(c.op) && (c.outcome === 'technical' || c.outcome === 'ambiguous')) ? HINT.retryCompensation : order.status === undefined ? HINT.log : HINT.finish;
+      const threw = order.failure?.startsWith('placeOrder threw') === true;
+      const hint = renamed.length > 0 ? HINT.sameRequest : order.status === 'compensated' && calls.some((c) => COMPENSATIONS.has(c.op) && c.outcome !== 'ok' && c.outcome !== 'replayed') ? HINT.retryCompensation : threw ? HINT.gaveUp : order.status === undefined ? HINT.log : HINT.finish;
       return { actual: `Order ${id} ended half-done: status ${truth.status}, holding ${JSON.stringify(truth.reserved)}, ${truth.charges} charge(s), ${truth.shipments} shipment(s); placeOrder said ${order.status ?? order.failure ?? '?'}.${renamedText}`, hint, culprits: blame(...calls.map((c) => c.index)) };
     }
   }
@@ -110,9 +135,61 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
     return { actual: `placeOrder for ${id} gave no answer: ${order.failure ?? '?'}.`, hint: 'placeOrder must run the saga to its end and return { orderId, status }. The history shows what it threw.', culprits: blame() };
   }
   const real = completedTruth ? 'completed' : untouched ? 'untouched' : 'compensated';
+  if (real === 'untouched' && order.status === undefined && evidence.logged === true) {
+    return { actual: `Order ${id}: placeOrder was cut short after your log had recorded the saga (your tables mention ${id}), yet no service call was ever made for it: recover() left it unfinished.`, hint: HINT.logged, culprits: blame() };
+  }
   if (input.expect !== 'either' && real !== input.expect && !(real === 'untouched' && (order.status === undefined || input.expect === 'compensated'))) {
     const hint = renamed.length > 0 ? HINT.sameRequest : input.expect === 'completed' ? (calls.some((c) => c.outcome === 'ambiguous' || c.outcome === 'technical') ? HINT.technical : input.plan.some((p) => /after the pivot|shipping|approve/.test(p)) ? HINT.pivot : HINT.finish) : HINT.finish;
     return { actual: `Order ${id} (${input.plan.join('; ') || 'no faults'}) ended ${real}; expected ${input.expect}.${renamedText}`, hint, culprits: blame(...calls.filter((c) => c.outcome !== 'ok').map((c) => c.index)) };
+  }
+  for (const { remark, index } of evidence.remarks ?? []) {
+    if (remark.kind === 'call-in-transaction') {
+      return { actual: `Order ${id}: ${remark.op} was called inside a db.transaction callback: the transaction, its locks and its connection were held for as long as the service took.`, hint: HINT.transaction, culprits: blame(index) };
+    }
+    const how = remark.sleepPending ? 'while the deps.sleep after it was still pending (not awaited)' : 'without any deps.sleep in between';
+    return { actual: `Order ${id}: ${remark.op} was called again after a ${remark.after === 'technical' ? 'technical failure' : 'refusal'}, ${how}.`, hint: HINT.wait, culprits: blame(index) };
+  }
+  return undefined;
+}
+
+/** What went wrong with the recoveries of a scenario as a whole: a migrate that failed on the existing log, a recover() whose answer is not what it did. */
+function judgeRecoveries(history: readonly SagaEvent[], truths: readonly OrderTruth[], truthIndex: number): Violation | undefined {
+  const statusOf = new Map(truths.map((t) => [t.orderId, t.status === 'approved' ? 'completed' : 'compensated']));
+  const open = new Map<string, number>();
+  for (const [index, e] of history.entries()) {
+    if (e.process !== RECOVERY) continue;
+    if (e.type === 'invoke') {
+      open.set(e.op, index);
+      continue;
+    }
+    const started = open.get(e.op) ?? index;
+    if (e.op === MIGRATE && e.type === 'info') {
+      return { actual: `migrate(db) failed when the restarted orchestrator ran it again on its existing log: ${e.detail ?? '?'}`, hint: HINT.migrate, culprits: [started, index] };
+    }
+    if ((e.op === RECOVER || e.op === RECOVER_AGAIN) && e.type === 'ok') {
+      const answer: unknown = e.value;
+      if (!Array.isArray(answer)) {
+        return { actual: `recover() returned ${JSON.stringify(answer) ?? 'undefined'}, not a list of { orderId, status }.`, hint: HINT.recovered, culprits: [started, index] };
+      }
+      for (const item of answer) {
+        const orderId: unknown = typeof item === 'object' && item !== null && 'orderId' in item ? item.orderId : undefined;
+        const status: unknown = typeof item === 'object' && item !== null && 'status' in item ? item.status : undefined;
+        const real = typeof orderId === 'string' ? statusOf.get(orderId) : undefined;
+        if (real !== undefined && status !== real) {
+          return { actual: `recover() said ${JSON.stringify(item)}, but the services show order ${String(orderId)} ${real}.`, hint: HINT.recovered, culprits: [started, index, truthIndex] };
+        }
+      }
+      if (e.op === RECOVER_AGAIN) {
+        const calls = history.slice(started, index).flatMap((c, i) => (c.process.startsWith('svc:') && c.type === 'invoke' ? [started + i] : []));
+        if (answer.length > 0 || calls.length > 0) {
+          return {
+            actual: `A last recover(), in a fresh process after every saga had been recovered, still found work: it returned ${JSON.stringify(answer.slice(0, 3))}${answer.length > 3 ? ` (and ${answer.length - 3} more)` : ''} and made ${calls.length} service call(s). A saga recover() finished was not marked finished in the log.`,
+            hint: HINT.recovered,
+            culprits: [started, index, ...calls],
+          };
+        }
+      }
+    }
   }
   return undefined;
 }
@@ -124,13 +201,20 @@ function judgeAll(history: readonly SagaEvent[], mustAnswer: boolean, what: stri
   if (!found || orders.length === 0) {
     return undecided("The scenario did not get as far as reading the services' state.");
   }
+  const logged = found.truth.logged;
   for (const order of orders) {
-    const truth = found.truth.orders.find((t) => t.orderId === order.input.orderId);
+    const id = order.input.orderId;
+    const truth = found.truth.orders.find((t) => t.orderId === id);
     if (!truth) continue;
-    const violation = judgeOrder(order, callsOf(history, order.input.orderId), truth, found.index, mustAnswer);
+    const evidence: OrderEvidence = { arrivals: arrivalsOf(history, id), remarks: remarksOf(history, id), ...(logged !== undefined ? { logged: logged.includes(id) } : {}) };
+    const violation = judgeOrder(order, callsOf(history, id), truth, found.index, mustAnswer, evidence);
     if (violation) {
-      return fail(violation.actual, violation.hint, violation.culprits, { focus: focusOn(history, order.input.orderId) });
+      return fail(violation.actual, violation.hint, violation.culprits, { focus: focusOn(history, id) });
     }
+  }
+  const recoveries = judgeRecoveries(history, found.truth.orders, found.index);
+  if (recoveries) {
+    return fail(recoveries.actual, recoveries.hint, recoveries.culprits);
   }
   return pass(`${orders.length} ${what}: every one ended as it should, each effect once.`);
 }

@@ -7,7 +7,7 @@
 import type { HistoryRecorder } from '../../../src/core/grading/history';
 import { DatabaseLearner } from '../../../src/core/grading/learnerProcess';
 import type { Sandbox } from '../../../src/core/grading/sandbox';
-import { type Expectation, GRADER, PLACE, type PlaceInput, RECOVER, RECOVERY, type SagaEvent, type TruthNote, orderLane, serviceLane } from './history';
+import { type Expectation, GRADER, MIGRATE, ORCHESTRATOR, PLACE, type PlaceInput, RECOVER, RECOVER_AGAIN, RECOVERY, type SagaEvent, type TruthNote, orderLane, serviceLane } from './history';
 import { CALL_TIMEOUT_MS, POOL_SIZE, SERVICE_TIMEOUT_MS } from './limits';
 import type { OrderInput, SagaAdapter } from './protocol';
 import type { SagaServices, ServiceCall, ServiceFault } from './services';
@@ -56,7 +56,7 @@ export class SagaHarness {
   constructor(
     sandbox: Sandbox,
     readonly services: SagaServices,
-    config: { readonly databaseUrl: string; readonly schema: string },
+    private readonly config: { readonly databaseUrl: string; readonly schema: string },
   ) {
     this.learner = new DatabaseLearner<SagaAdapter>(sandbox, async (client) => {
       const result = await client.call('configure', [{ ...config, servicesUrl: services.url, poolSize: POOL_SIZE, callTimeoutMs: SERVICE_TIMEOUT_MS }], 20_000);
@@ -95,6 +95,7 @@ export class SagaHarness {
     const process = orderLane(order.orderId);
     history.record({ process, type: 'invoke', op: PLACE, value: { ...order, expect, plan } satisfies PlaceInput });
     const result = await this.learner.client.call('placeOrder', [order], CALL_TIMEOUT_MS);
+    await this.noteRemarks(history);
     if (result.ok) {
       history.record({ process, type: 'ok', op: PLACE, value: result.value });
     } else {
@@ -104,21 +105,54 @@ export class SagaHarness {
     }
   }
 
-  async recover(history: History): Promise<void> {
+  /** Runs recover(); `again`: the last one of a scenario, after every saga was recovered, which must find nothing to do. */
+  async recover(history: History, again = false): Promise<void> {
     await this.learner.ensureRunning();
-    history.record({ process: RECOVERY, type: 'invoke', op: RECOVER });
+    const op = again ? RECOVER_AGAIN : RECOVER;
+    history.record({ process: RECOVERY, type: 'invoke', op });
     const result = await this.learner.client.call('recover', [], CALL_TIMEOUT_MS);
+    await this.noteRemarks(history);
     if (result.ok) {
-      history.record({ process: RECOVERY, type: 'ok', op: RECOVER, value: result.value });
+      history.record({ process: RECOVERY, type: 'ok', op, value: result.value });
     } else {
-      history.record({ process: RECOVERY, type: 'info', op: RECOVER, detail: result.message });
+      history.record({ process: RECOVERY, type: 'info', op, detail: result.message });
+    }
+  }
+
+  /**
+   * After the grader killed the orchestrator: a fresh process, started as a deployed one
+   * starts, its migrate(db) run again on the log it left.
+   */
+  async restartAsDeployed(history: History, why: string, killed = true): Promise<void> {
+    if (killed) {
+      history.record({ process: ORCHESTRATOR, type: 'crash', op: 'process killed', detail: why });
+    } else {
+      history.record({ process: GRADER, type: 'note', op: why });
+    }
+    await this.learner.restart();
+    history.record({ process: RECOVERY, type: 'invoke', op: MIGRATE });
+    const result = await this.learner.client.call('migrate', [], CALL_TIMEOUT_MS);
+    if (result.ok) {
+      history.record({ process: RECOVERY, type: 'ok', op: MIGRATE });
+    } else {
+      history.record({ process: RECOVERY, type: 'info', op: MIGRATE, detail: result.message });
+    }
+  }
+
+  /** Notes, on each order's `svc:` lane, what the adapter remarked about its calls (a retry without a wait, a call inside a transaction). */
+  private async noteRemarks(history: History): Promise<void> {
+    if (this.learner.ended) return;
+    const result = await this.learner.client.call('callRemarks', [], 5_000);
+    if (!result.ok) return;
+    for (const remark of result.value) {
+      history.record({ process: serviceLane(remark.orderId), type: 'note', op: remark.kind, value: remark });
     }
   }
 
   /** Notes the services' truth about the orders, and the stock of their SKUs, at the end of a scenario. */
   async recordTruth(history: History, orderIds: readonly string[]): Promise<void> {
-    const [orders, stock] = await Promise.all([this.services.truth(orderIds), this.services.stockTruth()]);
-    const truth: TruthNote = { orders, stock: stock.filter((s) => orders.some((o) => s.sku.startsWith(o.orderId.split('-')[0] ?? ''))) };
+    const [orders, stock, logged] = await Promise.all([this.services.truth(orderIds), this.services.stockTruth(), this.services.mentions(this.config.schema, orderIds)]);
+    const truth: TruthNote = { orders, stock: stock.filter((s) => orders.some((o) => s.sku.startsWith(o.orderId.split('-')[0] ?? ''))), ...(logged !== undefined ? { logged } : {}) };
     history.record({ process: GRADER, type: 'note', op: 'truth', value: truth });
   }
 }

@@ -11,12 +11,19 @@ import type { CrashEvent, FaultEvent, PlainEvent, RemarkEvent, ValueEvent } from
 import type { HistoryFocus } from '../../../src/core/grading/report';
 import type { OrderInput } from './protocol';
 import type { CallOutcome, OrderTruth, StockTruth } from './services';
-import type { SagaOperation } from './steps';
+import { SAGA_OPERATIONS, type SagaOperation } from './steps';
 
 export type { CallOutcome, OrderTruth, StockTruth } from './services';
 
 export const PLACE = 'placeOrder';
 export const RECOVER = 'recover';
+/** The learner's migrate(db), run again by a restarted orchestrator on the existing log, as a deployed one runs it at start. */
+export const MIGRATE = 'migrate';
+/** The last recover() of a crash scenario, in a fresh process, after every saga was recovered: nothing is left to do. */
+export const RECOVER_AGAIN = 'recover-again';
+/** Notes on an order's `svc:` lane about how the orchestrator made a call (see CallRemark). */
+export const HASTY_RETRY = 'retry-without-wait';
+export const IN_TRANSACTION = 'call-in-transaction';
 /** The lanes of the grader itself, of recover()'s calls, and of the orchestrator's process. */
 export const GRADER = 'grader';
 export const RECOVERY = 'recovery';
@@ -54,7 +61,32 @@ export interface ServiceAnswer<O extends CallOutcome = CallOutcome> {
 export interface TruthNote {
   readonly orders: readonly OrderTruth[];
   readonly stock: readonly StockTruth[];
+  /**
+   * The orders the learner's own tables (its saga log) mention at the end, read by the
+   * grader from the run's schema; absent when it could not be read.
+   */
+  readonly logged?: readonly string[];
 }
+
+/**
+ * How the learner's code made a call, seen by the adapter in the learner's process:
+ * - retry-without-wait: it called again (same operation, same requestId) without having
+ *   waited since that call's last answer, which was not ok: no deps.sleep at all, or one
+ *   still pending (not awaited);
+ * - call-in-transaction: it made the call inside a db.transaction callback.
+ */
+export type CallRemark =
+  | {
+      readonly kind: typeof HASTY_RETRY;
+      readonly orderId: string;
+      readonly op: SagaOperation;
+      readonly requestId: string;
+      /** What the call's last answer was, as the learner's code saw it. */
+      readonly after: 'business' | 'technical';
+      /** A deps.sleep had been started since that answer, but had not ended (it was not awaited). */
+      readonly sleepPending: boolean;
+    }
+  | { readonly kind: typeof IN_TRANSACTION; readonly orderId: string; readonly op: SagaOperation; readonly requestId: string };
 
 export type SagaEvent =
   // order:<id>. The answer of a placeOrder that returned is the learner's, as returned: ordersOf judges it.
@@ -71,6 +103,15 @@ export type SagaEvent =
   | PlainEvent<'invoke', typeof RECOVER>
   | ValueEvent<'ok', typeof RECOVER, unknown>
   | PlainEvent<'info', typeof RECOVER>
+  // recovery: migrate(db) again in a restarted process, and the last recover(), which must find nothing left.
+  | PlainEvent<'invoke', typeof MIGRATE>
+  | PlainEvent<'ok', typeof MIGRATE>
+  | PlainEvent<'info', typeof MIGRATE>
+  | PlainEvent<'invoke', typeof RECOVER_AGAIN>
+  | ValueEvent<'ok', typeof RECOVER_AGAIN, unknown>
+  | PlainEvent<'info', typeof RECOVER_AGAIN>
+  // svc:<id>: a retry the orchestrator sent without waiting, a call it made inside a transaction.
+  | ValueEvent<'note', typeof HASTY_RETRY | typeof IN_TRANSACTION, CallRemark>
   // orchestrator: the grader killed the learner's process.
   | CrashEvent
   // grader: the faults planned for an order ("order <id>: ..."), remarks, the services' truth.
@@ -129,13 +170,28 @@ export function ordersOf(history: readonly SagaEvent[]): OrderRecord[] {
   return done.sort((a, b) => a.invoked - b.invoked);
 }
 
+const OPERATIONS: ReadonlySet<string> = new Set(SAGA_OPERATIONS);
+const isOperation = (op: string): op is SagaOperation => OPERATIONS.has(op);
+
+/** When each call of one order reached the services (the `invoke` events on its `svc:` lane), in order. */
+export function arrivalsOf(history: readonly SagaEvent[], orderId: string): { readonly op: SagaOperation; readonly index: number }[] {
+  const lane = serviceLane(orderId);
+  return history.flatMap((e, index) => (e.process === lane && e.type === 'invoke' && isOperation(e.op) ? [{ op: e.op, index }] : []));
+}
+
+/** What the adapter remarked about the calls of one order (retries without a wait, calls inside a transaction). */
+export function remarksOf(history: readonly SagaEvent[], orderId: string): { readonly remark: CallRemark; readonly index: number }[] {
+  const lane = serviceLane(orderId);
+  return history.flatMap((e, index) => (e.process === lane && e.type === 'note' && (e.op === HASTY_RETRY || e.op === IN_TRANSACTION) && e.value !== undefined ? [{ remark: e.value, index }] : []));
+}
+
 /** The services' answers for one order, in order (completions on its `svc:` lane). */
 export function callsOf(history: readonly SagaEvent[], orderId: string): CallRecord[] {
   const lane = serviceLane(orderId);
   const out: CallRecord[] = [];
   history.forEach((e, index) => {
     if (e.process !== lane) return;
-    if ((e.type === 'ok' || e.type === 'fail' || e.type === 'info') && e.op !== PLACE && e.op !== RECOVER) {
+    if ((e.type === 'ok' || e.type === 'fail' || e.type === 'info') && e.op !== PLACE && e.op !== RECOVER && e.op !== MIGRATE && e.op !== RECOVER_AGAIN) {
       out.push({ op: e.op, outcome: e.value.outcome, requestId: e.value.requestId, index });
     }
   });

@@ -4,6 +4,7 @@
  * calls through a typed sandbox client, and the plain data they pass. Types only.
  */
 import type { DbAdapterControls } from '../../../src/core/grading/adapters/pgDb';
+import type { CallRemark } from './history';
 
 export interface SagaAdapterConfig {
   readonly databaseUrl: string;
@@ -35,6 +36,8 @@ export interface SagaAdapter extends DbAdapterControls {
   configure(config: SagaAdapterConfig): Promise<void>;
   /** How many times the learner's code has called deps.sleep in this process. */
   sleeps(): number;
+  /** What the adapter remarked about the learner's calls since the grader last asked (see CallRemark). */
+  callRemarks(): CallRemark[];
   /**
    * Runs the learner's placeOrder(order, deps). Its answer is passed back as the learner's
    * code returned it: the checkers judge it (a SagaOutcome, or not), the adapter does not.

@@ -12,11 +12,11 @@ import type { ScenarioSpec } from '../../../src/core/grading/labGrader';
 import type { Rng } from '../../../src/core/random';
 import { checkAmbiguous, checkCompensateInReverse, checkCompensationRetried, checkConcurrentOrders, checkCrashRecovery, checkForwardAfterPivot, checkRandomSchedules, checkTechnicalRetried } from './checkers';
 import type { SagaHarness } from './harness';
-import { type Expectation, GRADER, ORCHESTRATOR, type SagaEvent } from './history';
+import { type Expectation, GRADER, type SagaEvent } from './history';
 import { CONCURRENT_ORDERS, POOL_SIZE, RANDOM_AT_ONCE, RANDOM_SCHEDULES } from './limits';
 import type { OrderInput } from './protocol';
 import type { ServiceFault } from './services';
-import { PIVOT, type SagaOperation, STEPS } from './steps';
+import { PIVOT, type SagaOperation, type SagaStep, STEPS } from './steps';
 
 type Spec = ScenarioSpec<SagaHarness, SagaEvent>;
 
@@ -84,9 +84,54 @@ interface Schedule {
   readonly faults: readonly { readonly op: SagaOperation; readonly faults: ServiceFault[] }[];
 }
 
+/** A streak longer than any sensible retry budget: the service fails this many times in a row before it recovers. */
+function streak(rng: Rng, fault: () => ServiceFault): ServiceFault[] {
+  return Array.from({ length: rng.int(8, 10) }, fault);
+}
+
+const technical = (): ServiceFault => ({ kind: 'technical' });
+
+/** A saga the crash scenario kills: what it plans, and from which of its calls on its points are worth a kill. */
+interface CrashSubject {
+  readonly label: string;
+  readonly declined: boolean;
+  readonly expect: 'completed' | 'compensated';
+  /** Plans this order's faults; returns them as text. */
+  plan(h: SagaHarness, history: ScenarioContext<SagaEvent>['history'], orderId: string): string[];
+  /** The points from this call on (1-based among the order's calls; 0: all): the ones before are another subject's. */
+  fromCall(calls: readonly { readonly op: SagaOperation; readonly outcome: string }[]): number;
+}
+
+const CRASH_SUBJECTS: readonly CrashSubject[] = [
+  { label: 'a completing saga', declined: false, expect: 'completed', plan: () => ['no faults'], fromCall: () => 0 },
+  {
+    // It runs the same forward steps as the completing one until its card is refused: killed only from that call on.
+    label: 'a compensating saga',
+    declined: true,
+    expect: 'compensated',
+    plan: () => ['card declined'],
+    fromCall: (calls) => calls.findIndex((c) => c.outcome === 'business') + 1,
+  },
+  {
+    // Retries on the way: a failing reservation, a refused and a failing release, a failing reject. Killed from its
+    // first release on: until then it is the compensating saga again, with a retry of the reservation.
+    label: 'a compensating saga under faults',
+    declined: true,
+    expect: 'compensated',
+    plan: (h, history, orderId) => [
+      'card declined',
+      h.plan(history, orderId, 'inventory.reserve', [technical()]),
+      h.plan(history, orderId, 'inventory.release', [{ kind: 'business', reason: 'inventory_locked' }, technical()]),
+      h.plan(history, orderId, 'orders.reject', [technical()]),
+    ],
+    fromCall: (calls) => calls.findIndex((c) => c.op === 'inventory.release') + 1,
+  },
+];
+
 export const scenarios: readonly Spec[] = [
   sagaScenario({
     id: 'compensate-in-reverse',
+    cases: ['refused-at-create', 'refused-at-reserve', 'refused-at-charge', 'slow-release'],
     check: checkCompensateInReverse,
     async run(h, { history }, orders) {
       for (const [k, step] of STEPS.slice(0, PIVOT + 1).entries()) {
@@ -94,21 +139,31 @@ export const scenarios: readonly Spec[] = [
         const plan = [h.plan(history, order.orderId, step.op, [{ kind: 'business', reason: REFUSALS[k] ?? 'refused' }])];
         await h.place(history, order, 'compensated', plan);
       }
+      // A release that takes its time: the reject waits for its answer, or the two run side by side.
+      const slow = orders.order({ declined: true });
+      await h.place(history, slow, 'compensated', ['card declined', h.plan(history, slow.orderId, 'inventory.release', [{ kind: 'delay', ms: 150 }])]);
     },
   }),
   sagaScenario({
     id: 'retry-technical-failures',
+    cases: ['technical-at-each-step', 'streak-before-pivot', 'streak-after-pivot', 'retry-after-a-wait'],
     check: checkTechnicalRetried,
     async run(h, { history, rng }, orders) {
       for (const step of STEPS) {
         const order = orders.order();
-        const plan = [h.plan(history, order.orderId, step.op, Array.from({ length: rng.int(1, 3) }, () => ({ kind: 'technical' as const })))];
+        const plan = [h.plan(history, order.orderId, step.op, Array.from({ length: rng.int(1, 3) }, technical))];
         await h.place(history, order, 'completed', plan);
+      }
+      // A service down for longer than a bounded retry loop waits: before the pivot, and after it.
+      for (const step of [rng.pick(STEPS.slice(0, PIVOT + 1)), rng.pick(STEPS.slice(PIVOT + 1))]) {
+        const order = orders.order();
+        await h.place(history, order, 'completed', [h.plan(history, order.orderId, step.op, streak(rng, technical))]);
       }
     },
   }),
   sagaScenario({
     id: 'ambiguous-step',
+    cases: ['ambiguous-at-each-step'],
     check: checkAmbiguous,
     async run(h, { history }, orders) {
       for (const step of STEPS) {
@@ -120,66 +175,108 @@ export const scenarios: readonly Spec[] = [
   }),
   sagaScenario({
     id: 'forward-after-pivot',
+    cases: ['refused-and-failing-after-pivot', 'refusal-streak-after-pivot'],
     check: checkForwardAfterPivot,
     async run(h, { history, rng }, orders) {
+      const refusal = (step: SagaStep): ServiceFault => ({ kind: 'business', reason: step.op === 'shipping.schedule' ? 'carrier_unavailable' : 'order_locked' });
       for (const step of STEPS.slice(PIVOT + 1)) {
         const order = orders.order();
-        const faults: ServiceFault[] = [{ kind: 'business', reason: step.op === 'shipping.schedule' ? 'carrier_unavailable' : 'order_locked' }, ...Array.from({ length: rng.int(1, 3) }, () => ({ kind: 'technical' as const }))];
+        const faults: ServiceFault[] = [refusal(step), ...Array.from({ length: rng.int(1, 3) }, technical)];
         const plan = [`after the pivot: ${h.plan(history, order.orderId, step.op, rng.shuffle(faults))}`];
         await h.place(history, order, 'completed', plan);
       }
+      // Refused again and again, longer than a bounded retry loop waits.
+      const step = rng.pick(STEPS.slice(PIVOT + 1));
+      const order = orders.order();
+      const length = rng.int(8, 10);
+      const faults = rng.shuffle<ServiceFault>([...Array.from({ length: length - 2 }, () => refusal(step)), ...Array.from({ length: 2 }, () => rng.pick([refusal(step), technical()]))]);
+      await h.place(history, order, 'completed', [`after the pivot: ${h.plan(history, order.orderId, step.op, faults)}`]);
     },
   }),
   sagaScenario({
     id: 'compensation-retried',
+    cases: ['failing-compensations', 'refused-compensations', 'compensation-streak'],
     check: checkCompensationRetried,
     async run(h, { history, rng }, orders) {
       for (let round = 0; round < 3; round++) {
         const order = orders.order({ declined: true });
         const plan = [
-          h.plan(history, order.orderId, 'inventory.release', rng.shuffle<ServiceFault>([{ kind: 'ambiguous' }, ...Array.from({ length: rng.int(1, 3) }, () => ({ kind: 'technical' as const }))])),
-          h.plan(history, order.orderId, 'orders.reject', Array.from({ length: rng.int(1, 3) }, () => ({ kind: 'technical' as const }))),
+          h.plan(history, order.orderId, 'inventory.release', rng.shuffle<ServiceFault>([{ kind: 'ambiguous' }, ...Array.from({ length: rng.int(1, 3) }, technical)])),
+          h.plan(history, order.orderId, 'orders.reject', Array.from({ length: rng.int(1, 3) }, technical)),
         ];
         await h.place(history, order, 'compensated', ['card declined', ...plan]);
       }
+      // Compensations refused for a while: retried after a wait until they succeed.
+      const refused = orders.order({ declined: true });
+      const locked = (): ServiceFault => ({ kind: 'business', reason: 'temporarily_locked' });
+      await h.place(history, refused, 'compensated', [
+        'card declined',
+        h.plan(history, refused.orderId, 'inventory.release', rng.shuffle<ServiceFault>([locked(), ...Array.from({ length: rng.int(0, 2) }, () => rng.pick<ServiceFault>([locked(), technical()]))])),
+        h.plan(history, refused.orderId, 'orders.reject', Array.from({ length: rng.int(1, 2) }, locked)),
+      ]);
+      // A compensation failing longer than a bounded retry loop waits.
+      const long = orders.order({ declined: true });
+      const undo = rng.pick<SagaOperation>(['inventory.release', 'orders.reject']);
+      await h.place(history, long, 'compensated', ['card declined', h.plan(history, long.orderId, undo, streak(rng, () => (rng.chance(0.8) ? technical() : locked())))]);
     },
   }),
   sagaScenario({
     id: 'crash-recovery',
     budgetMs: 120_000,
+    cases: ['killed-at-each-point-completing', 'killed-at-each-point-compensating', 'killed-at-each-point-under-faults', 'several-unfinished-at-one-recovery', 'restart-runs-migrate-again', 'recover-again-finds-nothing'],
     check: checkCrashRecovery,
-    async run(h, { history, signal }, orders) {
-      // A saga that completes, and one that compensates (its card is declined).
-      for (const declined of [false, true]) {
+    async run(h, { history, signal, rng }, orders) {
+      // Each restarted process runs migrate(db) again on the log, as a deployed orchestrator does when it starts.
+      const plans: { subject: CrashSubject; points: Awaited<ReturnType<typeof h.learner.crashPlan>> }[] = [];
+      for (const subject of CRASH_SUBJECTS) {
         await h.learner.arm(null);
-        const clean = orders.order({ declined });
-        await h.place(history, clean, declined ? 'compensated' : 'completed', [declined ? 'card declined' : 'no faults', 'no crash']);
-        // The compensating saga runs the same forward steps as the completing one until its
-        // card is refused: it is killed only once that call has started.
+        const clean = orders.order({ declined: subject.declined });
+        await h.place(history, clean, subject.expect, [...subject.plan(h, history, clean.orderId), 'no crash']);
         const calls = h.services.callLog().filter((c) => c.orderId === clean.orderId);
-        const refused = calls.findIndex((c) => c.outcome === 'business');
-        const plan = await h.learner.crashPlan(declined && refused >= 0 ? refused + 1 : 0);
-        history.record({ process: GRADER, type: 'note', op: `a ${declined ? 'compensating' : 'completing'} saga: ${plan.length} places to kill it (after each commit and each service answer${declined ? ', from its refused charge on' : ''})` });
-        for (const { point, when, kind } of plan) {
+        const points = await h.learner.crashPlan(subject.fromCall(calls));
+        plans.push({ subject, points });
+        history.record({ process: GRADER, type: 'note', op: `${subject.label}: ${points.length} places to kill it (after each commit and each service answer)` });
+        for (const { point, when, kind } of points) {
           if (signal.aborted) break;
-          const order = orders.order({ declined });
+          const order = orders.order({ declined: subject.declined });
           const where = kind === 'call' ? `just as a service answered (point ${point}), before the orchestrator saw the answer` : `just after a commit (point ${point})`;
+          const plan = subject.plan(h, history, order.orderId);
           await h.learner.arm({ point, when });
           history.record({ process: GRADER, type: 'fault', op: `order ${order.orderId}: kill the orchestrator ${where}` });
-          await h.place(history, order, declined ? 'compensated' : 'completed', [declined ? 'card declined' : 'no faults', `killed ${where}`], where);
+          await h.place(history, order, subject.expect, [...plan, `killed ${where}`], where);
           if (h.learner.ended) {
-            history.record({ process: ORCHESTRATOR, type: 'crash', op: 'process killed', detail: `killed ${where}` });
-            await h.learner.restart();
+            await h.restartAsDeployed(history, `killed ${where}`);
           }
           await h.learner.arm(null);
           await h.recover(history);
         }
       }
+      // Several sagas left unfinished, each killed at its own point, then one recovery for them all.
+      const picks = plans.flatMap(({ subject, points }) => rng.shuffle([...points]).slice(0, 2).map((p) => ({ subject, ...p })));
+      history.record({ process: GRADER, type: 'note', op: `${picks.length} sagas killed one after another, then one recover() for them all` });
+      for (const { subject, point, when, kind } of picks) {
+        if (signal.aborted) break;
+        const order = orders.order({ declined: subject.declined });
+        const where = `${kind === 'call' ? 'just as a service answered' : 'just after a commit'} (point ${point}); recovered later, with the others`;
+        const plan = subject.plan(h, history, order.orderId);
+        await h.learner.arm({ point, when });
+        history.record({ process: GRADER, type: 'fault', op: `order ${order.orderId}: kill the orchestrator ${where}` });
+        await h.place(history, order, subject.expect, [...plan, `killed ${where}`], where);
+        if (h.learner.ended) {
+          await h.restartAsDeployed(history, `killed ${where}`);
+        }
+      }
+      await h.learner.arm(null);
+      await h.recover(history);
+      // Nothing is left: a fresh process, started as deployed, finds no unfinished saga.
+      await h.restartAsDeployed(history, 'the grader restarts the orchestrator (it was not killed)', false);
+      await h.recover(history, true);
     },
   }),
   sagaScenario({
     id: 'random-schedules',
     budgetMs: 120_000,
+    cases: ['random-faults-per-saga'],
     check: checkRandomSchedules,
     async run(h, { history, rng, signal, backend }, orders) {
       // The schedules are drawn in order from the seed, then run a few at a time on
@@ -224,6 +321,7 @@ export const scenarios: readonly Spec[] = [
   sagaScenario({
     id: 'concurrent-orders',
     needs: ['concurrency'],
+    cases: ['fifty-at-once-on-scarce-stock'],
     budgetMs: 120_000,
     check: checkConcurrentOrders,
     async run(h, { history, rng }, orders) {

@@ -245,6 +245,35 @@ export class SagaServices {
     return result.rows.map((r) => ({ sku: r.sku, available: r.available, initial: this.initialStock.get(r.sku) ?? 0 }));
   }
 
+  /**
+   * Which of `orderIds` the rows of `schema` (the learner's saga log) mention, whatever the
+   * log's design: every row of every table, read as text, searched for each id as a whole
+   * word. Undefined when the tables cannot be read in time.
+   */
+  async mentions(schema: string, orderIds: readonly string[]): Promise<string[] | undefined> {
+    if (!isName(schema)) {
+      throw new Error(`Not a schema name: ${schema}`);
+    }
+    const client = await this.pool.connect();
+    try {
+      await client.query("SET statement_timeout TO '5s'");
+      const tables = await client.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'", [schema]);
+      const texts: string[] = [];
+      for (const { name } of tables.rows) {
+        const rows = await client.query<{ row: string }>(`SELECT t::text AS row FROM ${schema}."${name.replace(/"/g, '""')}" t`);
+        texts.push(...rows.rows.map((r) => r.row));
+      }
+      const all = texts.join('\n');
+      const word = (id: string): RegExp => new RegExp(`(^|[^A-Za-z0-9])${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9])`);
+      return orderIds.filter((id) => word(id).test(all));
+    } catch {
+      return undefined;
+    } finally {
+      await client.query('RESET statement_timeout').catch(() => undefined);
+      client.release();
+    }
+  }
+
   /** Drops the services' schemas and stops serving. */
   async close(): Promise<void> {
     for (const socket of this.sockets) {
