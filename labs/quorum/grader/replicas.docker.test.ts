@@ -209,5 +209,28 @@ describe('Quorum replicas on real Redis', () => {
         c.close();
       }
     });
+
+    it('partitionAtWrite: reads through the proxy pass until a write reaches it; that write and what follows are lost; heal: it works again', async () => {
+      const key = `${NS}:at-write`;
+      const address = cluster.addresses[1];
+      if (!address) throw new Error('no replica-2');
+      const c = new RespClient(address, 500, address.name);
+      try {
+        expect(await writeRecord(c, key, record('before', 1, 'w'))).toBe(true);
+        expect(cluster.partitionAtWrite(1)).toMatch(/^partition replica-2 from the first write/);
+        // Reads pass and are answered, on the same connection, as often as they come.
+        expect(await readRecord(c, key)).toEqual(record('before', 1, 'w'));
+        expect(await readRecord(c, key)).toEqual(record('before', 1, 'w'));
+        // The write is the first thing dropped, and so is the read after it.
+        await expect(writeRecord(c, key, record('cut', 2, 'w'))).rejects.toBeInstanceOf(RespUnavailableError);
+        await expect(readRecord(c, key)).rejects.toBeInstanceOf(RespUnavailableError);
+        expect((await cluster.inspect(key))[1]).toEqual(record('before', 1, 'w'));
+        await cluster.heal(1);
+        expect(await writeRecord(c, key, record('after', 3, 'w'))).toBe(true);
+        expect((await cluster.inspect(key))[1]).toEqual(record('after', 3, 'w'));
+      } finally {
+        c.close();
+      }
+    });
   });
 });
