@@ -394,6 +394,13 @@ export function checkBetweenPhases(history: readonly QuorumEvent[]): Verdict {
     const op = ops.find((o) => o.invoke > index && o.key === note.key && o.f === note.op);
     if (op === undefined) return undecided(`The ${note.op} of ${note.key} did not run.`);
     if (hung(op)) return fail(`${opText(op)} did not return within ${OP_TIMEOUT_MS / 1000} s.`, HINT.failedAcks, opEvents([op]));
+    if (note.reachable.length >= note.w) {
+      // Enough replicas take the write: the operation must succeed.
+      if (op.outcome !== 'ok') {
+        return fail(`${opText(op)} failed, although its read phase was answered and its writes could still reach ${note.reachable.join(' and ')}, W = ${note.w} of them: ${op.detail ?? 'no answer'}.`, HINT.waitAll, [index, ...opEvents([op])]);
+      }
+      continue;
+    }
     if (op.outcome === 'ok' && (note.op === 'put' || op.read === note.unsafe)) {
       const what = note.op === 'put' ? 'its write' : 'its read repair (the newest value it found was held by fewer than W replicas of its quorum)';
       return fail(
@@ -404,7 +411,7 @@ export function checkBetweenPhases(history: readonly QuorumEvent[]): Verdict {
       );
     }
   }
-  return judgeLinearizable(history, (v) => (staleRead(v)?.newer.f === 'get' ? HINT.readRepair : HINT.phases)) ?? pass(`A put whose write phase, and a get whose read repair, could reach only one replica after their reads had succeeded both failed with an error, and the reads that followed stayed consistent.`);
+  return judgeLinearizable(history, (v) => (staleRead(v)?.newer.f === 'get' ? HINT.readRepair : HINT.phases)) ?? pass(`A put whose write phase, and a get whose read repair, could reach only one replica after their reads had succeeded both failed with an error; with one replica cut off at its write, each succeeded; the reads that followed stayed consistent.`);
 }
 
 /** The demonstration (stale-read-demo): a stale read with R = W = 1. Never a fail: 'pass' when it showed one. */

@@ -371,9 +371,23 @@ export const scenarios: readonly Spec[] = [
   quorumScenario({
     id: 'faults-between-phases',
     check: checkBetweenPhases,
-    cases: ['put-write-phase-cut', 'read-repair-cut'],
+    cases: ['one-replica-cut-at-write', 'put-write-phase-cut', 'read-repair-cut'],
     async run(h, { history }) {
       const [c1 = CLIENT(1)] = await clients(h, history, 1, noSkew);
+      // one-replica-cut-at-write: each replica in turn cut off as a write reaches it, after it
+      // answered the read: two replicas still take the write, so put and get succeed.
+      for (let i = 0; i < N; i++) {
+        const key = `mid:one-cut-${i + 1}`;
+        await h.open(history, c1, STRICT, { skewMs: 0 });
+        await h.put(history, c1, key, 'first');
+        await h.everywhere([key], 'first');
+        h.partitionAtWrite(history, i);
+        const reachable = [0, 1, 2].filter((x) => x !== i).map((x) => `replica-${x + 1}`);
+        history.record({ process: GRADER, type: 'note', op: 'cut', value: { key, op: 'put', reachable, w: 2 } });
+        await h.put(history, c1, key, 'second');
+        await h.get(history, c1, key);
+        await h.healAll(history);
+      }
       // put-write-phase-cut: replicas 2 and 3 answer the put's read, then are cut off as
       // its write reaches them: only replica-1 can acknowledge it.
       const putKey = 'mid:put';
