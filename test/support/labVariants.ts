@@ -44,11 +44,12 @@ export function alternativesIn(labDir: string): string[] {
  * A learner folder as the grader meets it, assembled afresh: the lab's starter files, the
  * solution's files laid over them (the reference), and for a mutant its own files laid over
  * those; for an alternative, its files laid over the starter instead of the solution's.
- * Nothing of it is kept in the repository.
+ * Nothing of it is kept in the repository. It is assembled in test/.variants/<lab>/<variant>,
+ * or in `into` (emptied first; keep it inside the repository, so that packages resolve).
  */
-export async function assembleVariant(lab: Lab, variant: { readonly mutant?: string; readonly alternative?: string } = {}): Promise<string> {
+export async function assembleVariant(lab: Lab, variant: { readonly mutant?: string; readonly alternative?: string } = {}, into?: string): Promise<string> {
   const name = variant.mutant ?? (variant.alternative !== undefined ? `alternative-${variant.alternative}` : 'reference');
-  const dir = path.join(VARIANTS_DIR, lab.id, name);
+  const dir = into ?? path.join(VARIANTS_DIR, lab.id, name);
   await fs.rm(dir, { recursive: true, force: true });
   const layers: [string, readonly string[]][] = [[path.join(lab.dir, lab.manifest.starter.dir), lab.manifest.starter.files]];
   const over = variant.alternative !== undefined ? path.join(lab.dir, 'alternatives', variant.alternative) : path.join(lab.dir, 'solution');
