@@ -267,6 +267,14 @@ describe('how the calls were made', () => {
     }
   });
 
+  it('accepts asking a refused step again without a wait: its refusal is final, and the answer replays it', () => {
+    const s = new Story();
+    declined(s, 'z');
+    s.remark({ kind: 'retry-without-wait', orderId: 'z', op: 'payments.charge', requestId: 'z:2:do', after: 'business', sleepPending: false });
+    s.truth([compensatedTruth('z')]);
+    expect(checkCompensateInReverse(s.events).status).toBe('pass');
+  });
+
   it('fails a call made inside a transaction', () => {
     const s = new Story();
     happy(s, 't');

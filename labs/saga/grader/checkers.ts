@@ -14,7 +14,10 @@
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { Verdict } from '../../../src/core/grading/report';
 import { type CallRecord, type CallRemark, MIGRATE, type OrderRecord, type OrderTruth, RECOVER, RECOVER_AGAIN, RECOVERY, type SagaEvent, arrivalsOf, callsOf, focusOn, remarksOf, ordersOf, truthOf } from './history';
-import { COMPENSATIONS, type SagaOperation, STEPS } from './steps';
+import { COMPENSATIONS, PIVOT, type SagaOperation, STEPS } from './steps';
+
+/** The steps whose refusal is final (before or at the pivot): asking again is no retry. */
+const FINAL_REFUSALS: ReadonlySet<SagaOperation> = new Set(STEPS.slice(0, PIVOT + 1).map((s) => s.op));
 
 const took = (c: CallRecord): boolean => c.outcome === 'ok' || c.outcome === 'replayed' || c.outcome === 'ambiguous';
 
@@ -143,6 +146,8 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
     return { actual: `Order ${id} (${input.plan.join('; ') || 'no faults'}) ended ${real}; expected ${input.expect}.${renamedText}`, hint, culprits: blame(...calls.filter((c) => c.outcome !== 'ok').map((c) => c.index)) };
   }
   for (const { remark, index } of evidence.remarks ?? []) {
+    // A refusal before or at the pivot is final: asking again (a recovery re-asking a started step) replays it and needs no wait.
+    if (remark.kind === 'retry-without-wait' && remark.after === 'business' && FINAL_REFUSALS.has(remark.op)) continue;
     if (remark.kind === 'call-in-transaction') {
       return { actual: `Order ${id}: ${remark.op} was called inside a db.transaction callback: the transaction, its locks and its connection were held for as long as the service took.`, hint: HINT.transaction, culprits: blame(index) };
     }

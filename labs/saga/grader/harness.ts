@@ -95,7 +95,6 @@ export class SagaHarness {
     const process = orderLane(order.orderId);
     history.record({ process, type: 'invoke', op: PLACE, value: { ...order, expect, plan } satisfies PlaceInput });
     const result = await this.learner.client.call('placeOrder', [order], CALL_TIMEOUT_MS);
-    await this.noteRemarks(history);
     if (result.ok) {
       history.record({ process, type: 'ok', op: PLACE, value: result.value });
     } else {
@@ -139,7 +138,11 @@ export class SagaHarness {
     }
   }
 
-  /** Notes, on each order's `svc:` lane, what the adapter remarked about its calls (a retry without a wait, a call inside a transaction). */
+  /**
+   * Notes, on each order's `svc:` lane, what the adapter remarked about its calls (a retry
+   * without a wait, a call inside a transaction): after each recover() and at the end of a
+   * scenario (what a killed process remarked dies with it).
+   */
   private async noteRemarks(history: History): Promise<void> {
     if (this.learner.ended) return;
     const result = await this.learner.client.call('callRemarks', [], 5_000);
@@ -151,6 +154,7 @@ export class SagaHarness {
 
   /** Notes the services' truth about the orders, and the stock of their SKUs, at the end of a scenario. */
   async recordTruth(history: History, orderIds: readonly string[]): Promise<void> {
+    await this.noteRemarks(history);
     const [orders, stock, logged] = await Promise.all([this.services.truth(orderIds), this.services.stockTruth(), this.services.mentions(this.config.schema, orderIds)]);
     const truth: TruthNote = { orders, stock: stock.filter((s) => orders.some((o) => s.sku.startsWith(o.orderId.split('-')[0] ?? ''))), ...(logged !== undefined ? { logged } : {}) };
     history.record({ process: GRADER, type: 'note', op: 'truth', value: truth });
