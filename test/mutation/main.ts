@@ -21,7 +21,7 @@
  * Needs Docker and the local images (bash test/setup/docker.sh). The CLI's progress goes
  * to a throw-away folder (DATA_LABS_PROGRESS_DIR), and naming every check records none.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -142,6 +142,17 @@ function run(command: string, args: readonly string[], cwd: string, env: NodeJS.
 
 const q = (text: string): string => JSON.stringify(text);
 
+/** The commit graded, and the grading inputs changed since it (the tree is shared while a run takes minutes). */
+function gitState(lab: Lab): { commit: string; uncommitted: string[] } {
+  const git = (...args: string[]): string => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).stdout ?? '';
+  const inputs = [path.relative(REPO_ROOT, lab.dir), 'src/core', 'src/cli'];
+  const changed = git('status', '--porcelain', '--', ...inputs)
+    .split('\n')
+    .map((l) => l.slice(3).trim())
+    .filter((f) => f !== '' && countsForGrader(f) && !f.includes('/mutants/') && !f.includes('/alternatives/'));
+  return { commit: git('rev-parse', 'HEAD').trim() || 'unknown', uncommitted: changed };
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const ids = buildScript().gradedLabIds(LABS_DIR);
   const positional = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--seeds');
@@ -181,6 +192,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
   console.log(`test:mutation: ${labId}, seeds ${seeds.join(', ')}; bundling the CLI and assembling the reference in ${path.relative(REPO_ROOT, home)}`);
   const { cli, gradeMutant } = await bundle(path.join(home, 'bundle'));
+  const graded = gitState(lab);
   await assembleVariant(lab, {}, learner);
   const mutate = (await filesOf(path.join(lab.dir, 'solution'))).map((f) => path.relative(path.join(lab.dir, 'solution'), path.join(REPO_ROOT, f)).split(path.sep).join('/')).filter((f) => /\.[cm]?tsx?$/.test(f) && !f.endsWith('.d.ts'));
 
@@ -252,6 +264,8 @@ async function main(argv: readonly string[]): Promise<number> {
     killedBy,
     warnings,
     finishedAt: new Date().toISOString(),
+    ...graded,
+    graderHash: key.graderHash,
   };
   await writeJson(files.summary, summary);
   await fs.writeFile(files.survivors, renderSurvivors(summary, categorised, sources, problems));

@@ -416,6 +416,10 @@ export interface Summary extends Counts {
   readonly killedBy: Readonly<Record<string, number>>;
   readonly warnings: readonly string[];
   readonly finishedAt: string;
+  /** What was graded with: the commit, whether the grader or kit had uncommitted changes, and the grader key's hash. */
+  readonly commit: string;
+  readonly uncommitted: readonly string[];
+  readonly graderHash: string;
 }
 
 /** The summary as the command prints it. */
@@ -477,7 +481,7 @@ export function renderSurvivors(summary: Summary, mutants: readonly (LocatedMuta
   const out = [
     `# Mutants the ${summary.lab} grader does not kill`,
     '',
-    `Seeds ${summary.seeds.join(', ')}; ${summary.finishedAt}. Score ${summary.score === null ? 'n/a' : `${(summary.score * 100).toFixed(1)} %`}: ${summary.killed} killed of ${summary.generated - summary.compileErrors - summary.equivalent} (${summary.generated} generated, ${summary.compileErrors} compile errors, ${summary.equivalent} equivalent). Each is a change to the reference the hidden checks let pass: kill it with a new or sharper scenario, or, if no learner-visible behaviour differs, list it in labs/${summary.lab}/grader/mutation.json with the reason (see labs/README.md).`,
+    `Seeds ${summary.seeds.join(', ')}; ${summary.finishedAt}; commit ${summary.commit.slice(0, 10)}${summary.uncommitted.length > 0 ? ` with uncommitted changes to ${summary.uncommitted.join(', ')}` : ''}. Score ${summary.score === null ? 'n/a' : `${(summary.score * 100).toFixed(1)} %`}: ${summary.killed} killed of ${summary.generated - summary.compileErrors - summary.equivalent} (${summary.generated} generated, ${summary.compileErrors} compile errors, ${summary.equivalent} equivalent). Each is a change to the reference the hidden checks let pass: kill it with a new or sharper scenario, or, if no learner-visible behaviour differs, list it in labs/${summary.lab}/grader/mutation.json with the reason (see labs/README.md).`,
     '',
   ];
   const open = mutants.filter((m) => UNKILLED.includes(m.category)).sort((a, b) => a.file.localeCompare(b.file) || a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column);

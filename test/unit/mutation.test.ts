@@ -24,6 +24,7 @@ import {
   locateMutants,
   matchEquivalents,
   mutationScore,
+  normalizeCode,
   parseCheckLine,
   parseLabMutationFile,
   parseSeeds,
@@ -32,7 +33,7 @@ import {
   reusableResults,
   sourceAt,
 } from '../mutation/mutation';
-import { REPO_ROOT, buildSandboxChild, useTempDirs } from './helpers';
+import { REAL_LABS_DIR, REPO_ROOT, buildSandboxChild, buildScript, useTempDirs } from './helpers';
 
 const SOURCE = ['export function ok(n: number): boolean {', '  if (n > 0) return true;', '  return n >= 10;', '}', 'export function twin(n: number): boolean {', '  if (n > 0) return true;', '  return false;', '}'].join('\n');
 
@@ -113,6 +114,22 @@ describe('equivalent mutants', () => {
     expect(() => parseLabMutationFile({ equivalent: [{ file: 'a', mutator: 'B', original: 'c', replacement: 'x' }] }, 'm.json')).toThrow('m.json: equivalent[0].why must be a non-empty string');
     expect(() => parseLabMutationFile([], 'm.json')).toThrow(/expected an object/);
   });
+});
+
+describe('each graded lab\'s list of equivalent mutants (labs/<id>/grader/mutation.json)', () => {
+  for (const labId of buildScript().gradedLabIds(REAL_LABS_DIR)) {
+    it(`${labId}: reads, and every entry names a file of the solution and text it has, with a reason`, async () => {
+      const file = path.join(REAL_LABS_DIR, labId, 'grader', 'mutation.json');
+      const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+      if (text === undefined) return;
+      const list = parseLabMutationFile(JSON.parse(text), file);
+      for (const entry of list.equivalent) {
+        const source = await fs.readFile(path.join(REAL_LABS_DIR, labId, 'solution', entry.file), 'utf8');
+        expect(normalizeCode(source), `${entry.file} has no ${entry.original}`).toContain(normalizeCode(entry.original));
+        if (entry.context !== undefined) expect(normalizeCode(source)).toContain(normalizeCode(entry.context));
+      }
+    });
+  }
 });
 
 describe('categories and score', () => {
