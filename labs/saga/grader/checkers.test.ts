@@ -359,6 +359,20 @@ describe('the recoveries', () => {
     expect(checkCrashRecovery(none.events).actual).toMatch(/not a list/);
   });
 
+  it('fails a recover() that carried a saga on but did not return its outcome', () => {
+    const s = new Story();
+    s.place('x', 'completed');
+    s.call('x', 'orders.create');
+    s.killed('x');
+    s.recovered([], false, () => {
+      for (const op of ['orders.create', 'inventory.reserve', 'payments.charge', 'shipping.schedule', 'orders.approve'] as const) s.call('x', op);
+    });
+    s.truth([completedTruth('x')]);
+    const outcome = checkCrashRecovery(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/carried on order x .* but did not return its outcome/);
+  });
+
   it('fails a last recover() that still finds work, and passes one that finds none', () => {
     const busy = new Story();
     happy(busy, 'v');

@@ -184,6 +184,13 @@ function judgeRecoveries(history: readonly SagaEvent[], truths: readonly OrderTr
           return { actual: `recover() said ${JSON.stringify(item)}, but the services show order ${String(orderId)} ${real}.`, hint: HINT.recovered, culprits: [started, index, truthIndex] };
         }
       }
+      // A saga it worked on (a service call of its order while it ran) was unfinished: its outcome is in the answer.
+      const listed = new Set(answer.flatMap((item: unknown) => (typeof item === 'object' && item !== null && 'orderId' in item && typeof item.orderId === 'string' ? [item.orderId] : [])));
+      const workedOn = history.slice(started, index).flatMap((c, i) => (c.process.startsWith('svc:') && c.type === 'invoke' ? [{ orderId: c.process.slice('svc:'.length), index: started + i }] : []));
+      const missing = workedOn.find((w) => statusOf.has(w.orderId) && !listed.has(w.orderId));
+      if (missing) {
+        return { actual: `recover() carried on order ${missing.orderId} (it called its services) but did not return its outcome: it returned ${JSON.stringify(answer.slice(0, 3))}${answer.length > 3 ? ' ...' : ''}.`, hint: HINT.recovered, culprits: [started, missing.index, index] };
+      }
       if (e.op === RECOVER_AGAIN) {
         const calls = history.slice(started, index).flatMap((c, i) => (c.process.startsWith('svc:') && c.type === 'invoke' ? [started + i] : []));
         if (answer.length > 0 || calls.length > 0) {
