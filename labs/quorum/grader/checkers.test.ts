@@ -122,6 +122,12 @@ describe('checkConfig', () => {
     expect(outcome.hint).toContain('ConfigError');
   });
 
+  it('fails R + W ≤ N refused although allowEventual is true', () => {
+    const outcome = checkConfig(tried({ strict: { mode: 'strict' } }));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toContain('allowEventual: true asks for');
+  });
+
   it('fails R + W ≤ N accepted without allowEventual, even flagged as eventual: the opt-in is required', () => {
     const outcome = checkConfig(tried({ strict: { mode: 'strict' }, eventual: { mode: 'eventual' } }));
     expect(outcome.status).toBe('fail');
@@ -379,10 +385,10 @@ describe('checkBetweenPhases', () => {
   const story = (put: Version | 'failed', get: { value: string; version: Version } | 'failed'): readonly QuorumEvent[] => {
     const s = new Story();
     s.put('client-1', 'mid:put', 'before', v(1));
-    s.cut({ key: 'mid:put', op: 'put', reachable: ['replica-1'], w: 2 });
+    s.cut({ key: 'mid:put', op: 'put', reachable: ['replica-1'], w: 2, expect: 'fail' });
     s.put('client-1', 'mid:put', 'cut-write', put);
     s.put('client-1', 'mid:repair', 'v1', v(5));
-    s.cut({ key: 'mid:repair', op: 'get', reachable: ['replica-1'], w: 2, unsafe: 'v2' });
+    s.cut({ key: 'mid:repair', op: 'get', reachable: ['replica-1'], w: 2, expect: 'fail', unsafe: 'v2' });
     s.get('client-3', 'mid:repair', get);
     return s.events;
   };
@@ -396,6 +402,24 @@ describe('checkBetweenPhases', () => {
     const outcome = checkBetweenPhases(story(v(2), 'failed'));
     expect(outcome.status).toBe('fail');
     expect(outcome.actual).toContain("put mid:put = 'cut-write' succeeded");
+  });
+
+  it('fails a get whose answers agreed when it failed, or wrote to a replica, with every replica cut off at its next write', () => {
+    const agreed = (get: { value: string; version: Version } | 'failed', reached: string[]): readonly QuorumEvent[] => {
+      const s = new Story();
+      s.put('client-1', 'mid:agreed', 'same', v(1));
+      s.cut({ key: 'mid:agreed', op: 'get', reachable: [], w: 2, expect: 'ok' });
+      s.get('client-1', 'mid:agreed', get);
+      s.add({ process: 'grader', type: 'note', op: 'writes', value: { key: 'mid:agreed', reached } });
+      return s.events;
+    };
+    expect(checkBetweenPhases(agreed({ value: 'same', version: v(1) }, [])).status).toBe('pass');
+    const failed = checkBetweenPhases(agreed('failed', []));
+    expect(failed.status).toBe('fail');
+    expect(failed.actual).toContain('nothing to write back');
+    const wrote = checkBetweenPhases(agreed({ value: 'same', version: v(1) }, ['replica-3']));
+    expect(wrote.status).toBe('fail');
+    expect(wrote.actual).toContain('wrote to replica-3');
   });
 
   it('fails a get that returned the value its failed read repair could not make safe', () => {

@@ -6,7 +6,7 @@
 import { type HistoryOp, type Operation, checkLinearizable } from '../../../src/core/grading/linearizability';
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { HistoryFocus, Verdict } from '../../../src/core/grading/report';
-import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, clockNotes, cutNotes, faultIndexes, keyFocus, opEvents, opensOf, phaseNotes, pickNotes, registerOps, replicaNotes } from './history';
+import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, clockNotes, cutNotes, faultIndexes, keyFocus, opEvents, opensOf, phaseNotes, pickNotes, registerOps, replicaNotes, writesNotes } from './history';
 import { N, OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
 import type { OpenInput } from './protocol';
 import { type Version, isNewer } from './versions';
@@ -109,6 +109,8 @@ const HINT = {
     'Each phase of an operation is its own quorum: a put that read its quorum must still get W acknowledgements for its write, and a get that has to write back must get W acknowledgements for that write before it returns. Await that second quorum and let its QuorumError through; a write phase whose failure is caught and ignored acknowledges a value that fewer than W replicas hold, and a later read through the others misses it.',
   clock:
     'Take the time from options.clock.now(), never Date.now() or a counter of your own: the grader sets each coordinator\'s clock (skewed, or stopped). A new version\'s ts is the largest of options.clock.now(), the newest ts found plus one, and the last ts this coordinator used plus one.',
+  noRepair:
+    'Write back only what needs it: synchronously, only when fewer than W answers of the read quorum hold the newest version; in the background, only to a replica whose answer is older than the newest (or empty). Compare versions with compareVersions (>= 0 means it holds the newest).',
   compare:
     'Pick the newest record by compareVersions from src/types.ts (or the same rule: ts compared as numbers, then writer), never by value, by arrival, or by ts as text (\'99999\' sorts after \'100000\').',
   lww: "Last-write-wins keeps exactly one of the concurrent writes: the one with the highest version, on every replica. Return the stored value as it is: never combine values, and declare conflictPolicy: 'last-write-wins'.",
@@ -176,7 +178,10 @@ export function checkConfig(history: readonly QuorumEvent[]): Verdict {
       if (o.mode !== 'strict') return fail(`With ${settings(o.input)} (R + W > N) the coordinator's mode is ${JSON.stringify(o.mode)}, not 'strict'.`, HINT.config, blame);
       continue;
     }
-    // R + W ≤ N: refused, or accepted and flagged as eventual, and only when the caller opted in.
+    // R + W ≤ N: refused unless the caller opted in; then accepted and flagged as eventual.
+    if (!o.accepted && o.input.allowEventual === true) {
+      return fail(`createCoordinator refused ${settings(o.input)}: R + W ≤ N is what allowEventual: true asks for, and must then be accepted with mode 'eventual': ${o.detail ?? ''}`, HINT.config, blame);
+    }
     if (o.accepted && o.input.allowEventual !== true) {
       return fail(`createCoordinator accepted ${settings(o.input)}${o.input.allowEventual === false ? ' (allowEventual: false)' : ' without allowEventual'}: R + W = ${r + w} ≤ N = ${n}, so a read quorum can miss the latest write, and the caller did not ask for that. It must throw a ConfigError unless allowEventual is true.`, HINT.config, blame);
     }
@@ -394,10 +399,10 @@ export function checkBetweenPhases(history: readonly QuorumEvent[]): Verdict {
     const op = ops.find((o) => o.invoke > index && o.key === note.key && o.f === note.op);
     if (op === undefined) return undecided(`The ${note.op} of ${note.key} did not run.`);
     if (hung(op)) return fail(`${opText(op)} did not return within ${OP_TIMEOUT_MS / 1000} s.`, HINT.failedAcks, opEvents([op]));
-    if (note.reachable.length >= note.w) {
-      // Enough replicas take the write: the operation must succeed.
+    if (note.expect === 'ok') {
       if (op.outcome !== 'ok') {
-        return fail(`${opText(op)} failed, although its read phase was answered and its writes could still reach ${note.reachable.join(' and ')}, W = ${note.w} of them: ${op.detail ?? 'no answer'}.`, HINT.waitAll, [index, ...opEvents([op])]);
+        const why = note.reachable.length >= note.w ? `its writes could still reach ${note.reachable.join(' and ')}, W = ${note.w} of them` : 'every replica it read held the same version, so it had nothing to write back';
+        return fail(`${opText(op)} failed, although its read phase was answered and ${why}: ${op.detail ?? 'no answer'}.`, note.reachable.length >= note.w ? HINT.waitAll : HINT.noRepair, [index, ...opEvents([op])]);
       }
       continue;
     }
@@ -408,6 +413,16 @@ export function checkBetweenPhases(history: readonly QuorumEvent[]): Verdict {
         HINT.phases,
         [index, ...opEvents([op])],
         { focus: keyFocus(op.key, ops.filter((o) => o.key === op.key)) },
+      );
+    }
+  }
+  for (const { note, index } of writesNotes(history)) {
+    if (note.reached.length > 0) {
+      const read = [...ops].reverse().find((o) => o.key === note.key && o.f === 'get' && o.invoke < index);
+      return fail(
+        `Every replica held the same version of ${note.key}, yet ${read !== undefined ? opText(read) : 'the get'} wrote to ${note.reached.join(', ')}: a read whose answers agree has nothing to repair.`,
+        HINT.noRepair,
+        [index, ...(read !== undefined ? opEvents([read]) : [])],
       );
     }
   }

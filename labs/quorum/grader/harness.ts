@@ -105,6 +105,12 @@ export class QuorumHarness {
     history.record({ process: NEMESIS, type: 'fault', op: this.cluster.latency(i, ms, jitterMs) });
   }
 
+  /** Notes which of the first N replicas a write has reached since they were cut off at their next write. */
+  writesArrived(history: History, key: string): void {
+    const reached = Array.from({ length: N }, (_, i) => i).filter((i) => this.cluster.writeArrived(i)).map((i) => `replica-${i + 1}`);
+    history.record({ process: GRADER, type: 'note', op: 'writes', value: { key, reached } });
+  }
+
   /** Cuts replica i off as the next write reaches it, after whatever reads came first (FaultProxy.dropFrom). */
   partitionAtWrite(history: History, i: number): void {
     history.record({ process: NEMESIS, type: 'fault', op: this.cluster.partitionAtWrite(i) });

@@ -44,8 +44,16 @@ export interface CutNote {
   readonly op: 'put' | 'get';
   readonly reachable: readonly string[];
   readonly w: number;
+  /** 'ok': the operation needs no more writes than can arrive, so it must succeed; 'fail': it must not answer (but see `unsafe`). */
+  readonly expect: 'ok' | 'fail';
   /** get: the value that only a write-back could make safe to return (a get that read another did not need one). */
   readonly unsafe?: string;
+}
+
+/** A `writes` note: which replicas a write reached since they were cut off at their next write. */
+export interface WritesNote {
+  readonly key: string;
+  readonly reached: readonly string[];
 }
 
 /**
@@ -96,6 +104,7 @@ export type QuorumEvent =
   | ValueEvent<'note', 'cut', CutNote>
   | ValueEvent<'note', 'pick', PickNote>
   | ValueEvent<'note', 'clock', ClockNote>
+  | ValueEvent<'note', 'writes', WritesNote>
   | FaultEvent
   | HealEvent;
 
@@ -232,6 +241,15 @@ export function pickNotes(history: readonly QuorumEvent[]): { readonly note: Pic
   const out: { note: PickNote; index: number }[] = [];
   history.forEach((e, index) => {
     if (e.type === 'note' && e.op === 'pick') out.push({ note: e.value, index });
+  });
+  return out;
+}
+
+/** The `writes` notes (faults-between-phases), with their indexes. */
+export function writesNotes(history: readonly QuorumEvent[]): { readonly note: WritesNote; readonly index: number }[] {
+  const out: { note: WritesNote; index: number }[] = [];
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === 'writes') out.push({ note: e.value, index });
   });
   return out;
 }

@@ -34,6 +34,8 @@ export interface ReplicaCluster {
    * answered. Returns the fault's description.
    */
   partitionAtWrite(i: number): string;
+  /** Whether a write has reached replica i since partitionAtWrite(i) (its partition began), until it is healed. */
+  writeArrived(i: number): boolean;
   /** Undoes every fault on replica i and waits until it answers again. */
   heal(i: number): Promise<void>;
   healAll(): Promise<void>;
@@ -152,6 +154,10 @@ class DockerReplicas implements ReplicaCluster {
     return atWrite(i);
   }
 
+  writeArrived(i: number): boolean {
+    return this.injector.proxy(this.service(i).name).state.dropping;
+  }
+
   async heal(i: number): Promise<void> {
     const name = this.service(i).name;
     for (const fault of [...this.injector.outstanding].reverse()) {
@@ -251,6 +257,10 @@ class InProcessCluster implements ReplicaCluster {
   partitionAtWrite(i: number): string {
     (this.proxies[i] as FaultProxy).dropFrom(WRITE_MARKER);
     return atWrite(i);
+  }
+
+  writeArrived(i: number): boolean {
+    return (this.proxies[i] as FaultProxy).state.dropping;
   }
 
   async heal(i: number): Promise<void> {

@@ -101,6 +101,10 @@ export const scenarios: readonly Spec[] = [
         { n: 3, r: 4, w: 2 },
         { n: 3, r: 0, w: 3 },
         { n: 3, r: 2, w: 1.5 },
+        { n: 3, r: 2, w: 4 },
+        { n: 3, r: -1, w: 3 },
+        { n: 3, r: 0, w: 1, allowEventual: true },
+        { n: 3, r: 1, w: 0, allowEventual: true },
         // n-other-than-replicas
         { n: 4, r: 3, w: 2 },
         { n: 3, r: 2, w: 2, replicas: REPLICAS },
@@ -124,7 +128,8 @@ export const scenarios: readonly Spec[] = [
       const [c1 = CLIENT(1)] = await clients(h, history, 1, noSkew);
       const key = 'down1:k';
       await h.put(history, c1, key, 'v0');
-      const kinds = ['pause', 'partition', 'pause'] as const;
+      // A killed replica fails its calls at once; a paused or cut-off one only at its time limit.
+      const kinds = ['kill', 'partition', 'pause'] as const;
       // each-replica-down
       for (let i = 0; i < N; i++) {
         await h.fault(history, i, kinds[i % kinds.length] ?? 'pause');
@@ -371,9 +376,22 @@ export const scenarios: readonly Spec[] = [
   quorumScenario({
     id: 'faults-between-phases',
     check: checkBetweenPhases,
-    cases: ['one-replica-cut-at-write', 'put-write-phase-cut', 'read-repair-cut'],
+    cases: ['agreeing-read-writes-nothing', 'one-replica-cut-at-write', 'put-write-phase-cut', 'read-repair-cut'],
     async run(h, { history }) {
       const [c1 = CLIENT(1)] = await clients(h, history, 1, noSkew);
+      // agreeing-read-writes-nothing: every replica holds the same version, and every one is
+      // cut off as a write reaches it: a get has nothing to repair, so it answers, and no
+      // write of it reaches a replica, now or in the background.
+      const agreed = 'mid:agreed';
+      await h.put(history, c1, agreed, 'same');
+      await h.everywhere([agreed], 'same');
+      for (let i = 0; i < N; i++) h.partitionAtWrite(history, i);
+      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: agreed, op: 'get', reachable: [], w: 2, expect: 'ok' } });
+      await h.get(history, c1, agreed);
+      // The late answer of the third replica has come (it is not slowed), and any repair with it.
+      await sleep(100);
+      h.writesArrived(history, agreed);
+      await h.healAll(history);
       // one-replica-cut-at-write: each replica in turn cut off as a write reaches it, after it
       // answered the read: two replicas still take the write, so put and get succeed.
       for (let i = 0; i < N; i++) {
@@ -383,7 +401,7 @@ export const scenarios: readonly Spec[] = [
         await h.everywhere([key], 'first');
         h.partitionAtWrite(history, i);
         const reachable = [0, 1, 2].filter((x) => x !== i).map((x) => `replica-${x + 1}`);
-        history.record({ process: GRADER, type: 'note', op: 'cut', value: { key, op: 'put', reachable, w: 2 } });
+        history.record({ process: GRADER, type: 'note', op: 'cut', value: { key, op: 'put', reachable, w: 2, expect: 'ok' } });
         await h.put(history, c1, key, 'second');
         await h.get(history, c1, key);
         await h.healAll(history);
@@ -395,7 +413,7 @@ export const scenarios: readonly Spec[] = [
       await h.everywhere([putKey], 'before');
       h.partitionAtWrite(history, 1);
       h.partitionAtWrite(history, 2);
-      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: putKey, op: 'put', reachable: ['replica-1'], w: 2 } });
+      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: putKey, op: 'put', reachable: ['replica-1'], w: 2, expect: 'fail' } });
       await h.put(history, c1, putKey, 'cut-write');
       await h.healAll(history);
       // A reader through replicas 2 and 3, then through all.
@@ -418,7 +436,7 @@ export const scenarios: readonly Spec[] = [
       h.latency(history, 2, 40);
       h.partitionAtWrite(history, 1);
       h.partitionAtWrite(history, 2);
-      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: getKey, op: 'get', reachable: ['replica-1'], w: 2, unsafe: 'v2' } });
+      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: getKey, op: 'get', reachable: ['replica-1'], w: 2, expect: 'fail', unsafe: 'v2' } });
       await h.get(history, CLIENT(3), getKey);
       await h.healAll(history);
       // Then a reader through replicas 2 and 3: if the get above returned v2, this one must too.
