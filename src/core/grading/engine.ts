@@ -169,11 +169,16 @@ async function runOne<E extends HistoryEvent>(scenario: Scenario<E>, seed: numbe
     timer = setTimeout(() => resolve('over'), budgetMs);
   });
   // A scenario the learner's process shows stuck (a transaction held across a call) ends now.
+  let conclusive: Diagnosis | undefined;
   const stuck = new Promise<'stuck'>((resolve) => {
     if (limits.learner !== undefined) {
       const learner = limits.learner;
       watcher = setInterval(() => {
-        if (learner.diagnose(started)?.conclusive === true) resolve('stuck');
+        const seen = learner.diagnose(started);
+        if (seen?.conclusive === true) {
+          conclusive = seen;
+          resolve('stuck');
+        }
       }, DIAGNOSE_EVERY_MS);
     }
   });
@@ -184,7 +189,7 @@ async function runOne<E extends HistoryEvent>(scenario: Scenario<E>, seed: numbe
     const ended = await Promise.race([running.then(() => 'done' as const), overBudget, stuck, cancelled.promise]);
     if (ended !== 'done') {
       // What the learner's process shows is read before it is stopped.
-      diagnosis = ended === 'cancelled' ? undefined : limits.learner?.diagnose(started);
+      diagnosis = ended === 'cancelled' ? undefined : (limits.learner?.diagnose(started) ?? conclusive);
       // The scenario is told to stop (its signal) and its learner's process is stopped, so
       // that the next scenario (or the clean-up) does not share the learner's process with
       // it; it is given time to end.
