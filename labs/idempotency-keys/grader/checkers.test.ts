@@ -193,10 +193,10 @@ describe('concurrent requests with one key', () => {
 
   it('fail: two takeovers of a key left stale by a crash get the atomic-takeover hint; the setup request is no round', () => {
     const h = new History()
-      .request('setup 6', {}, { failure: 'killed' })
+      .request('setup stale', {}, { failure: 'killed' })
       .crash()
-      .request('round 6/client-1', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
-      .request('round 6/client-2', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')));
+      .request('round 4 (stale after a crash)/client-1', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+      .request('round 4 (stale after a crash)/client-2', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')));
     const outcome = checkConcurrent(h.events);
     expect(outcome.status).toBe('fail');
     expect(outcome.actual).toMatch(/locked and stale.*made 2 charges/);

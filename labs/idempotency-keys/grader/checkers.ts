@@ -264,7 +264,7 @@ export function checkConcurrent(history: readonly IdempotencyEvent[]): Verdict {
     const from = Math.min(...list.map((r) => r.invoked));
     const to = Math.max(...list.map((r) => r.ended ?? history.length - 1));
     const charged = chargesMade(history, from, to);
-    const what = round === 'round 5' ? ', after an unknown outcome had left the key free,' : round === 'round 6' ? ', after a crash had left the key locked and stale,' : '';
+    const what = round.includes('free after') ? ', after an unknown outcome had left the key free,' : round.includes('stale after') ? ', after a crash had left the key locked and stale,' : '';
     if (charged.length !== 1) {
       return fail(
         `${list.length} requests with one key${what} sent together in ${round}, made ${charged.length} charges.`,

@@ -200,11 +200,12 @@ export const scenarios: readonly Spec[] = [
   paymentScenario({
     id: 'concurrent-same-key',
     needs: ['concurrency'],
+    budgetMs: 60_000,
     check: checkConcurrent,
     cases: ['new-key-together', 'while-locked', 'free-after-unknown', 'stale-after-crash', 'one-payment-row'],
     async run(h, { history, rng }, user) {
       const n = 6;
-      const burst = async (round: number, request: PaymentRequest, spread: number): Promise<void> => {
+      const burst = async (round: string, request: PaymentRequest, spread: number): Promise<void> => {
         // The database a few milliseconds away, as over a network, and its connections
         // already open: the requests meet in the window between reading and writing the key.
         const latencyMs = rng.int(2, 8);
@@ -218,31 +219,30 @@ export const scenarios: readonly Spec[] = [
             if (wait > 0) {
               await sleep(wait);
             }
-            await h.send(history, `round ${round}/client-${i + 1}`, request);
+            await h.send(history, `${round}/client-${i + 1}`, request);
           }),
         );
         await h.learner.network(0);
         h.provider.clearFaults();
-        await h.send(history, `round ${round}/retry`, request);
+        await h.send(history, `${round}/retry`, request);
       };
       try {
-        // A new key: odd rounds send every request at once (they meet while the key is being
-        // recorded); even rounds spread them over 120 ms (the later ones arrive while the
-        // first request waits for the provider, its key recorded and locked).
-        for (let round = 1; round <= 4; round++) {
-          await burst(round, { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, round % 2 === 1 ? 0 : 120);
-        }
+        // A new key, every request at once: they meet while the key is being recorded.
+        await burst('round 1 (a new key, at once)', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, 0);
+        // A new key, the requests spread over 120 ms: the later ones arrive while the first
+        // request waits for the provider, its key recorded and locked.
+        await burst('round 2 (a new key, spread)', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, 120);
         // An existing key, free after an unknown outcome (503): every retry at once.
         const free = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
         h.provider.failNext({ kind: 'error-before-charge' });
         history.record({ process: GRADER, type: 'fault', op: 'the provider fails with 500 before charging' });
-        await h.send(history, 'setup 5', free);
-        await burst(5, free, 0);
+        await h.send(history, 'setup free', free);
+        await burst('round 3 (free after a 503)', free, 0);
         // An existing key, stale after a crash: the retries race to take it over.
         const stale = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
-        await crashAfterFirstPoint(h, history, 'setup 6', stale);
+        await crashAfterFirstPoint(h, history, 'setup stale', stale);
         await h.setClock(LOCK_TIMEOUT_MS + 1_000, history);
-        await burst(6, stale, 0);
+        await burst('round 4 (stale after a crash)', stale, 0);
       } finally {
         await h.learner.network(0).catch(() => undefined);
       }
