@@ -70,6 +70,19 @@ describe('the payment provider', () => {
     expect(p.charges()).toEqual([]);
   });
 
+  it('charges nothing for a delayed request whose caller went away, and is idle once it is settled', async () => {
+    const p = await provider();
+    p.failNext({ kind: 'delay', ms: 150 });
+    const aborted = new AbortController();
+    const call = fetch(`${p.url}/v1/charges`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k9' }, body: JSON.stringify(order), signal: aborted.signal }).catch(() => 'aborted');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    aborted.abort();
+    expect(await call).toBe('aborted');
+    await p.idle();
+    expect(p.charges()).toEqual([]);
+    expect(p.requestLog().map((r) => r.status)).toEqual(['cut']);
+  });
+
   it('refuses the revoked card token with 400, charges nothing, and replays the refusal for its key', async () => {
     const p = await provider();
     const refused = await charge(p, { ...order, card: REVOKED_CARD }, 'k3');

@@ -95,6 +95,9 @@ export class PaymentProvider {
   private readonly started = performance.now();
   private readonly sockets = new Set<Socket>();
   private clockOffsetMs = 0;
+  /** Requests being handled now, and who waits for there to be none. */
+  private inFlight = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   private readonly listeners = new Set<(record: ProviderRequestRecord) => void>();
 
   private constructor(
@@ -112,7 +115,7 @@ export class PaymentProvider {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const provider = new PaymentProvider(server, (server.address() as AddressInfo).port);
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void provider.handle(req, res));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void provider.handleCounted(req, res));
     server.on('connection', (socket: Socket) => {
       provider.sockets.add(socket);
       socket.on('close', () => provider.sockets.delete(socket));
@@ -154,6 +157,21 @@ export class PaymentProvider {
     this.faults.push(...faults);
   }
 
+  /**
+   * Resolves once no request is being handled: a request delayed on purpose whose caller
+   * died meanwhile is settled before the next scenario starts, never answered in its history.
+   */
+  idle(timeoutMs = 5_000): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Forgets the faults not yet suffered. */
   clearFaults(): void {
     this.faults.length = 0;
@@ -177,6 +195,18 @@ export class PaymentProvider {
 
   private now(): number {
     return Math.round((performance.now() - this.started) * 10) / 10;
+  }
+
+  private async handleCounted(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.handle(req, res);
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) {
+        for (const wake of this.idleWaiters.splice(0)) wake();
+      }
+    }
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -226,7 +256,8 @@ export class PaymentProvider {
     const fault = this.faults.shift();
     if (fault?.kind === 'delay') {
       await new Promise((resolve) => setTimeout(resolve, fault.ms));
-      if (res.destroyed) {
+      // The caller gave up or died meanwhile: nothing is charged for a request nobody waits for.
+      if (res.destroyed || res.socket === null || res.socket.destroyed) {
         record('cut');
         return;
       }

@@ -74,6 +74,8 @@ function paymentScenario(spec: Omit<Spec, 'run'> & { run(h: IdempotencyHarness, 
         await h.learner.arm(null);
         await spec.run(h, ctx, user);
       } finally {
+        // What the provider still handles belongs to this scenario, not the next one.
+        await h.provider.idle();
         stop();
       }
     },
@@ -307,6 +309,7 @@ export const scenarios: readonly Spec[] = [
       );
       history.record({ process: GRADER, type: 'fault', op: 'kill the process while several requests are under way' });
       await Promise.all(several.map((request, i) => h.send(history, `several/${i + 1}`, request)));
+      await h.provider.idle();
       h.provider.clearFaults();
       clock += LOCK_TIMEOUT_MS + 1_000;
       await h.setClock(clock, history);
