@@ -70,6 +70,15 @@ export class IdempotencyHarness {
    * Date.now() instead of deps.clock are then days away from the learner's clock.
    */
   private clockBaseMs = 0;
+  /**
+   * Whether the current learner process may be unconnected: a restart whose connecting
+   * failed (the database gone for a moment) left it running but not configured. The next
+   * scenario connects a fresh one first, so the grader's own trouble is never blamed on
+   * the learner's code.
+   */
+  private unconnected = false;
+  /** A deployed restart under way (restart, then migrate), which the next request waits for; it never rejects. */
+  private deploying: Promise<void> = Promise.resolve();
   readonly learner: DatabaseLearner<IdempotencyAdapter>;
 
   constructor(
@@ -110,12 +119,31 @@ export class IdempotencyHarness {
    * Starts a fresh learner process as a deployed one starts: connected, then its migrate
    * run again on the existing tables (recorded in the history when it throws).
    */
-  async restartDeployed(history: History): Promise<void> {
-    await this.learner.restart();
-    const migrated = await this.learner.client.call('migrate', [], 30_000);
-    if (!migrated.ok) {
-      history.record({ process: LEARNER, type: 'fail', op: MIGRATE, detail: `migrate(db), run again by the restarted process on the existing tables, failed: ${migrated.message}` });
+  restartDeployed(history: History): Promise<void> {
+    const deploying = (async () => {
+      try {
+        await this.learner.restart();
+      } catch (error) {
+        this.unconnected = true;
+        throw error;
+      }
+      const migrated = await this.learner.client.call('migrate', [], 30_000);
+      if (!migrated.ok) {
+        history.record({ process: LEARNER, type: 'fail', op: MIGRATE, detail: `migrate(db), run again by the restarted process on the existing tables, failed: ${migrated.message}` });
+      }
+    })();
+    this.deploying = deploying.catch(() => undefined);
+    return deploying;
+  }
+
+  /** Makes sure the learner's process is running and connected, before a scenario. */
+  async ready(): Promise<void> {
+    await this.deploying;
+    if (this.unconnected) {
+      await this.learner.restart();
+      this.unconnected = false;
     }
+    await this.learner.ensureRunning();
   }
 
   /** Reads what the learner's tables hold for `user`, and records it in the history. */
@@ -152,7 +180,7 @@ export class IdempotencyHarness {
 
   /** Sends one request as `lane` and records it; resolves however it ends. */
   async send(history: History, lane: string, request: PaymentRequest): Promise<RecordedResponse | undefined> {
-    await this.learner.ensureRunning();
+    await this.ready();
     const input: RequestInput = { user: request.userId, key: shownKey(request.idempotencyKey), body: request.body };
     history.record({ process: lane, type: 'invoke', op: PAYMENTS, value: input });
     const result = await this.learner.client.call('createPayment', [request], REQUEST_TIMEOUT_MS);

@@ -343,7 +343,9 @@ export class PaymentProvider {
       }
       record('cut', false, charge);
       if (fault.kind === 'after-charge') {
-        await fault.action();
+        // The grader's own action (a kill and a restart): its failure is the grader's to see
+        // at its next step, never an unhandled rejection here.
+        await fault.action().catch(() => undefined);
       }
       res.socket?.resetAndDestroy();
       return;

@@ -68,7 +68,7 @@ function paymentScenario(spec: Omit<Spec, 'run'> & { run(h: IdempotencyHarness, 
     async run(h, ctx) {
       const stop = h.watchProvider(ctx.history);
       try {
-        await h.learner.ensureRunning();
+        await h.ready();
         const user = `user_${ctx.rng.int(0, 2 ** 30).toString(36)}`;
         await h.startClock(ctx.rng.int(2, 40) * DAY_MS + ctx.rng.int(0, DAY_MS), ctx.history);
         await h.learner.arm(null);
