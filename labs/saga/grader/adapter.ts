@@ -81,7 +81,7 @@ function serviceClients(send: Send): ServiceClients {
 /**
  * Watches the retries of one `deps` (one placeOrder or recover): a call sent again with the
  * same operation and requestId after a failed answer (technical, or a refusal retried) must
- * come after a wait, a deps.sleep of some time started after that answer and ended. A retry
+ * come after a wait, a deps.sleep started after that answer and ended. A retry
  * with no sleep, or while the sleep is still pending (not awaited), is remarked.
  */
 class RetryWatch {
@@ -96,20 +96,18 @@ class RetryWatch {
     private readonly inTransaction: () => boolean,
   ) {}
 
-  /** A deps.sleep of `ms`: once it ends, the failures answered before it began have been waited out. */
-  async sleep(ms: number, wait: Promise<void>): Promise<void> {
+  /**
+   * A deps.sleep: once it ends, the failures answered before it began have been waited out.
+   * Its length is the learner's (a backoff may start at 0 ms); that it was awaited is what counts.
+   */
+  async sleep(wait: Promise<void>): Promise<void> {
     const before = this.answers;
-    const counts = ms > 0;
-    if (counts) {
-      for (const f of this.failed.values()) {
-        if (f.answer <= before) f.sleepStarted = true;
-      }
+    for (const f of this.failed.values()) {
+      if (f.answer <= before) f.sleepStarted = true;
     }
     await wait;
-    if (counts) {
-      for (const [key, f] of this.failed) {
-        if (f.answer <= before) this.failed.delete(key);
-      }
+    for (const [key, f] of this.failed) {
+      if (f.answer <= before) this.failed.delete(key);
     }
   }
 
@@ -165,7 +163,7 @@ export const createAdapter: AdapterFactory<SagaAdapter> = (learner) => {
         sleeps++;
         const wanted = Number(ms);
         const time = Number.isFinite(wanted) ? wanted : 0;
-        return watch.sleep(time, new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(50, time / 100)))));
+        return watch.sleep(new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(50, time / 100)))));
       },
     };
   };

@@ -152,6 +152,15 @@ export class SagaHarness {
     }
   }
 
+  /** Whether the services show an order finished: completed, compensated, or never begun. */
+  async settled(orderId: string): Promise<boolean> {
+    const [t] = await this.services.truth([orderId]);
+    if (t === undefined) return false;
+    const completed = t.status === 'approved' && t.charges === 1 && t.shipments === 1;
+    const compensated = t.status !== 'approved' && t.status !== 'pending' && t.charges === 0 && t.shipments === 0 && Object.values(t.reserved).every((q) => q === 0);
+    return completed || compensated;
+  }
+
   /** Notes the services' truth about the orders, and the stock of their SKUs, at the end of a scenario. */
   async recordTruth(history: History, orderIds: readonly string[]): Promise<void> {
     await this.noteRemarks(history);

@@ -249,10 +249,15 @@ export const scenarios: readonly Spec[] = [
           }
           await h.learner.arm(null);
           await h.recover(history);
+          // A saga recover() left unfinished fails the check as it stands: the kills left to try would only take time.
+          if (!(await h.settled(order.orderId))) {
+            history.record({ process: GRADER, type: 'note', op: `order ${order.orderId} is still unfinished after recover(): the kills left are not tried` });
+            return;
+          }
         }
       }
       // Several sagas left unfinished, each killed at its own point, then one recovery for them all.
-      const picks = plans.flatMap(({ subject, points }) => rng.shuffle([...points]).slice(0, 2).map((p) => ({ subject, ...p })));
+      const picks = plans.flatMap(({ subject, points }, k) => rng.shuffle([...points]).slice(0, k === 0 ? 2 : 1).map((p) => ({ subject, ...p })));
       history.record({ process: GRADER, type: 'note', op: `${picks.length} sagas killed one after another, then one recover() for them all` });
       for (const { subject, point, when, kind } of picks) {
         if (signal.aborted) break;
