@@ -431,6 +431,14 @@ describe('keys: malformed, mismatched, scoped, expired, left by a failed validat
     expectFailure(checkValidationStoresNothing(h.events), 'hint', /Validate the body before recording the key/);
   });
 
+  it('fails when a valid body at the edge of the rules (amount 1) is refused', () => {
+    const h = new History()
+      .request('invalid: a negative amount', { body: { amount: -5 } }, ok('{"error":{}}', false, 400))
+      .request('valid: a negative amount', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+      .request('edge: amount 1', { body: { amount: 1 } }, ok('{"error":{}}', false, 400));
+    expectFailure(checkValidationStoresNothing(h.events), 'hint', /valid from 1/);
+  });
+
   it('fails when one kind of invalid body is accepted, naming it', () => {
     const h = new History()
       .request('invalid: a negative amount', { body: { amount: -5 } }, ok('{"error":{}}', false, 400))

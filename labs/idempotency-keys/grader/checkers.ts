@@ -116,7 +116,17 @@ export function checkValidationStoresNothing(history: readonly IdempotencyEvent[
       );
     }
   }
-  return pass(`${invalids.length} invalid bodies each got 400 and stored nothing: the same key then ran a valid payment each time.`);
+  for (const edge of requests.filter((r) => r.lane.startsWith('edge: '))) {
+    const charged = chargesMade(history, edge.invoked, edge.ended);
+    if (edge.response?.status !== 201 || edge.response.replayed || charged.length !== 1) {
+      return fail(
+        `A valid body with ${edge.lane.slice('edge: '.length)} (${clip(JSON.stringify(edge.input.body) ?? '', 120)}) got ${outcomeText(edge)}.`,
+        'Refuse only what the rules refuse: amount is valid from 1 (a whole number ≥ 1), and description may be any text, the empty text included.',
+        [...culpritsOf(edge), ...charged.map((c) => c.index)],
+      );
+    }
+  }
+  return pass(`${invalids.length} invalid bodies each got 400 and stored nothing: the same key then ran a valid payment each time; the valid bodies at the rules' edges ran.`);
 }
 
 /** Compares each later response of a lane with its first, as replays. */

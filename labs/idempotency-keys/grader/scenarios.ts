@@ -154,13 +154,20 @@ export const scenarios: readonly Spec[] = [
   paymentScenario({
     id: 'validation-stores-nothing',
     check: checkValidationStoresNothing,
-    cases: ['body-not-object', 'amount-invalid', 'currency-invalid', 'card-invalid', 'description-not-text', 'same-key-then-valid'],
+    cases: ['body-not-object', 'amount-invalid', 'currency-invalid', 'card-invalid', 'description-not-text', 'same-key-then-valid', 'valid-boundaries'],
     async run(h, { history, rng }, user) {
       // Every way of being invalid, each with a key of its own, then a valid body with that key.
       for (const [, what, invalid] of rng.shuffle([...INVALID_BODIES])) {
         const key = newKey(rng);
         await h.send(history, `invalid: ${what}`, { userId: user, idempotencyKey: key, body: invalid });
         await h.send(history, `valid: ${what}`, { userId: user, idempotencyKey: key, body: validBody(rng) });
+      }
+      // The valid bodies at the edges of the rules: the smallest amount, an empty description.
+      for (const [what, body] of [
+        ['amount 1', validBody(rng, { amount: 1 })],
+        ['an empty description', validBody(rng, { description: '' })],
+      ] as const) {
+        await h.send(history, `edge: ${what}`, { userId: user, idempotencyKey: newKey(rng), body });
       }
     },
   }),
