@@ -213,13 +213,13 @@ describe("a run's time limit and what the learner's process shows", () => {
       labId: 'dice',
       backend: 'docker',
       seed: 1,
-      timeLimitMs: 300,
+      timeLimitMs: 2_000,
     });
-    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(performance.now() - t0).toBeLessThan(10_000);
     expect(ran).toEqual(['quick']);
     expect(report.checks.map((c) => c.status)).toEqual(['pass', 'unknown', 'unknown']);
-    expect(report.checks[1]?.actual).toBe("The grade's time limit (0 s) ran out while this scenario ran, so it could not be decided.");
-    expect(report.checks[2]?.actual).toBe("Not run: the grade's time limit (0 s) ran out before this check's turn.");
+    expect(report.checks[1]?.actual).toBe("The grade's time limit (2 s) ran out while this scenario ran, so it could not be decided.");
+    expect(report.checks[2]?.actual).toBe("Not run: the grade's time limit (2 s) ran out before this check's turn.");
     expect(report.passed).toBe(false);
   });
 
