@@ -104,8 +104,8 @@ export class SagaHarness {
     }
   }
 
-  /** Runs recover(); `again`: the last one of a scenario, after every saga was recovered, which must find nothing to do. */
-  async recover(history: History, again = false): Promise<void> {
+  /** Runs recover() and returns its answer; `again`: the last one of a scenario, after every saga was recovered, which must find nothing to do. */
+  async recover(history: History, again = false): Promise<unknown> {
     await this.learner.ensureRunning();
     const op = again ? RECOVER_AGAIN : RECOVER;
     history.record({ process: RECOVERY, type: 'invoke', op });
@@ -113,16 +113,17 @@ export class SagaHarness {
     await this.noteRemarks(history);
     if (result.ok) {
       history.record({ process: RECOVERY, type: 'ok', op, value: result.value });
-    } else {
-      history.record({ process: RECOVERY, type: 'info', op, detail: result.message });
+      return result.value;
     }
+    history.record({ process: RECOVERY, type: 'info', op, detail: result.message });
+    return undefined;
   }
 
   /**
    * After the grader killed the orchestrator: a fresh process, started as a deployed one
-   * starts, its migrate(db) run again on the log it left.
+   * starts, its migrate(db) run again on the log it left. Whether that migrate succeeded.
    */
-  async restartAsDeployed(history: History, why: string, killed = true): Promise<void> {
+  async restartAsDeployed(history: History, why: string, killed = true): Promise<boolean> {
     if (killed) {
       history.record({ process: ORCHESTRATOR, type: 'crash', op: 'process killed', detail: why });
     } else {
@@ -136,6 +137,7 @@ export class SagaHarness {
     } else {
       history.record({ process: RECOVERY, type: 'info', op: MIGRATE, detail: result.message });
     }
+    return result.ok;
   }
 
   /**
@@ -152,12 +154,17 @@ export class SagaHarness {
     }
   }
 
-  /** Whether the services show an order finished: completed, compensated, or never begun. */
+  /** Whether the services show an order finished: completed, compensated, or never begun (and not in the learner's log). */
   async settled(orderId: string): Promise<boolean> {
     const [t] = await this.services.truth([orderId]);
     if (t === undefined) return false;
     const completed = t.status === 'approved' && t.charges === 1 && t.shipments === 1;
     const compensated = t.status !== 'approved' && t.status !== 'pending' && t.charges === 0 && t.shipments === 0 && Object.values(t.reserved).every((q) => q === 0);
+    if (t.status === 'none' && compensated) {
+      // Never begun: finished only if the learner's log does not hold it either.
+      const logged = await this.services.mentions(this.config.schema, [orderId]);
+      return logged === undefined || logged.length === 0;
+    }
     return completed || compensated;
   }
 
