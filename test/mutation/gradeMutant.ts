@@ -10,9 +10,11 @@
  *   0  every check passed on every seed (the mutant survived);
  *   1  a check failed or was unknown, or the grading could not start (killed). It stops at
  *      the first: on a FAIL or UNKNOWN line it interrupts the CLI as Ctrl-C does (it heals
- *      its faults and stops the learner's process), and grades no further seed;
+ *      its faults and stops the learner's process), and grades no further seed. A failed
+ *      check counts only if it fails again when replayed alone on the same seed;
  *   3  the grading itself broke twice on a seed (no verdict: the CLI crashed, Docker went
- *      away), which says nothing of the mutant; main.ts counts it as an error, not a kill.
+ *      away), or a failed check passed on replay: that says nothing of the mutant, and
+ *      main.ts counts it as an error, not a kill (graded again on the next run).
  *
  * With `--lock SOCKET` it grades only while it holds main.ts's grading lock (gradingLock.ts).
  * It prints one verdict line (mutation.ts, formatVerdict), which Stryker keeps as the
@@ -54,10 +56,10 @@ function options(argv: readonly string[]): Options {
 /** How long the CLI may take to stop cleanly after the interrupt before it is killed. */
 const STOP_GRACE_MS = 60_000;
 
-/** One `data-labs grade` on one seed: 'pass', or the verdict it came to. */
-function gradeOnce(o: Options, seed: number): Promise<Verdict | 'pass'> {
+/** One `data-labs grade` on one seed (of `checks`, every check by default): 'pass', or the verdict it came to. */
+function gradeOnce(o: Options, seed: number, checks: readonly string[] = o.checks): Promise<Verdict | 'pass'> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [o.cli, 'grade', o.lab, '.', '--seed', String(seed), '--backend', 'docker', '--check', o.checks.join(',')], {
+    const child = spawn(process.execPath, [o.cli, 'grade', o.lab, '.', '--seed', String(seed), '--backend', 'docker', '--check', checks.join(',')], {
       env: process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -75,7 +77,7 @@ function gradeOnce(o: Options, seed: number): Promise<Verdict | 'pass'> {
         if (failed.detail === '' && line.trimStart().startsWith('actual:')) failed.detail = line.trimStart().slice('actual:'.length).trim();
         return;
       }
-      const check = parseCheckLine(line, o.checks);
+      const check = parseCheckLine(line, checks);
       if (check !== undefined && check.status !== 'pass') {
         failed = { id: check.id, status: check.status, detail: '' };
         // Fail fast: the CLI stops cleanly on SIGINT (exit 130), as on Ctrl-C.
@@ -102,6 +104,21 @@ function gradeOnce(o: Options, seed: number): Promise<Verdict | 'pass'> {
   });
 }
 
+/**
+ * A check's failure stands only if replaying that check (the same seed: the same schedule)
+ * fails again; one that passes on replay is a flaky check (a time limit under load, say),
+ * not a kill, and is tested again on the next run. A grading that could not start needs no
+ * replay: the code does not compile or load, whatever the schedule.
+ */
+async function confirmed(o: Options, verdict: Verdict): Promise<Verdict> {
+  if (verdict.kind !== 'killed' || verdict.check === undefined) return verdict;
+  const replay = await gradeOnce(o, verdict.seed, [verdict.check]);
+  if (replay === 'pass') {
+    return { kind: 'error', seed: verdict.seed, detail: `not reproduced: ${verdict.check} failed, then passed when replayed on the same seed (a flaky check?): ${verdict.detail}` };
+  }
+  return replay.kind === 'error' ? replay : verdict;
+}
+
 async function main(): Promise<number> {
   const o = options(process.argv.slice(2));
   const asked = performance.now();
@@ -113,6 +130,9 @@ async function main(): Promise<number> {
       let result = await gradeOnce(o, seed);
       if (result !== 'pass' && result.kind === 'error') {
         result = await gradeOnce(o, seed);
+      }
+      if (result !== 'pass') {
+        result = await confirmed(o, result);
       }
       if (result !== 'pass') {
         verdict = result;

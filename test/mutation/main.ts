@@ -245,7 +245,11 @@ async function main(argv: readonly string[]): Promise<number> {
     const by = verdict?.kind === 'killed' ? (verdict.check ?? '(could not start)') : '(not recorded)';
     killedBy[by] = (killedBy[by] ?? 0) + 1;
   }
-  const gradings = (await fs.readFile(files.log, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { mutant: string | null });
+  const gradings = (await fs.readFile(files.log, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { mutant: string | null; ms: number; verdict: string });
+  const mean = (kind: 'killed' | 'survived'): number | null => {
+    const ms = gradings.filter((g) => g.mutant !== null && parseVerdict(g.verdict)?.kind === kind).map((g) => g.ms);
+    return ms.length > 0 ? Math.round(ms.reduce((a, b) => a + b, 0) / ms.length / 100) / 10 : null;
+  };
   const problems = matches.flatMap((m) => (m.problem !== undefined ? [m.problem] : []));
   const warnings = [
     ...problems,
@@ -260,6 +264,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...counts,
     score: mutationScore(counts),
     graded: new Set(gradings.filter((g) => g.mutant !== null).map((g) => g.mutant)).size,
+    meanGradingSeconds: { killed: mean('killed'), survived: mean('survived') },
     wallSeconds: Math.round((performance.now() - started) / 1000),
     killedBy,
     warnings,

@@ -411,6 +411,8 @@ export interface Summary extends Counts {
   readonly score: number | null;
   /** Mutants graded in this run; the others' results were reused. */
   readonly graded: number;
+  /** This run's mean time to grade a mutant that was killed, and one that survived (every seed), in seconds. */
+  readonly meanGradingSeconds: { readonly killed: number | null; readonly survived: number | null };
   readonly wallSeconds: number;
   /** The check (or `(could not start)`) each kill came from, as far as the verdicts say. */
   readonly killedBy: Readonly<Record<string, number>>;
@@ -436,7 +438,7 @@ export function formatSummary(s: Summary): string {
     ...(s.errors > 0 ? [`  errors              ${s.errors}   (the grading broke, not the mutant: tested again next run)`] : []),
     ...(s.ignored > 0 ? [`  ignored             ${s.ignored}`] : []),
     `  score               ${pct}   killed / (generated − compile errors − equivalent)`,
-    `  graded this run     ${s.graded}   (results reused from earlier runs: ${Math.max(0, s.generated - s.compileErrors - s.graded)})`,
+    `  graded this run     ${s.graded}   (results reused from earlier runs: ${Math.max(0, s.generated - s.compileErrors - s.graded)}); mean ${s.meanGradingSeconds.killed ?? '-'} s a kill, ${s.meanGradingSeconds.survived ?? '-'} s a survivor`,
     `  wall time           ${formatDuration(s.wallSeconds)}`,
   ];
   const by = Object.entries(s.killedBy).sort((a, b) => b[1] - a[1]);
