@@ -76,6 +76,8 @@ describe('data-labs grade saga', () => {
       encoding: 'utf8',
       env: { ...process.env, DATA_LABS_STATE_DIR: db.stateDir, DATA_LABS_IMAGES: JSON.stringify(IMAGES), DATA_LABS_PROGRESS_DIR: path.join(db.workDir, 'progress') },
       timeout: 180_000,
+      // The JSON report of a grade holds every check's history: over a megabyte, spawnSync's default limit.
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
