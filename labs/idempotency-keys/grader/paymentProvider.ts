@@ -98,6 +98,8 @@ export class PaymentProvider {
   /** Requests being handled now, and who waits for there to be none. */
   private inFlight = 0;
   private readonly idleWaiters: (() => void)[] = [];
+  /** Who waits for the next charge request to arrive. */
+  private readonly arrivalWaiters: (() => void)[] = [];
   private readonly listeners = new Set<(record: ProviderRequestRecord) => void>();
 
   private constructor(
@@ -170,6 +172,11 @@ export class PaymentProvider {
         resolve();
       });
     });
+  }
+
+  /** Resolves when the next charge request arrives, before any fault or delay is applied to it. */
+  nextArrival(): Promise<void> {
+    return new Promise((resolve) => this.arrivalWaiters.push(resolve));
   }
 
   /** Forgets the faults not yet suffered. */
@@ -254,6 +261,7 @@ export class PaymentProvider {
       return;
     }
     const fault = this.faults.shift();
+    for (const wake of this.arrivalWaiters.splice(0)) wake();
     if (fault?.kind === 'delay') {
       await new Promise((resolve) => setTimeout(resolve, fault.ms));
       // The caller gave up or died meanwhile: nothing is charged for a request nobody waits for.

@@ -48,10 +48,6 @@ function newKey(rng: Rng): string {
 /** The unknown outcomes in a row provider-failure's streak has: more than any sensible retry budget. */
 const STREAK = 6;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** A day, in milliseconds. */
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
@@ -214,44 +210,46 @@ export const scenarios: readonly Spec[] = [
     cases: ['new-key-together', 'while-locked', 'free-after-unknown', 'stale-after-crash', 'one-payment-row'],
     async run(h, { history, rng }, user) {
       const n = 6;
-      const burst = async (round: string, request: PaymentRequest, spread: number): Promise<void> => {
+      const burst = async (round: string, request: PaymentRequest, whileLocked: boolean): Promise<void> => {
         // The database a few milliseconds away, as over a network, and its connections
         // already open: the requests meet in the window between reading and writing the key.
         const latencyMs = rng.int(2, 8);
         await h.learner.network(latencyMs, n);
         history.record({ process: GRADER, type: 'fault', op: `database latency ${latencyMs} ms per statement` });
         // A slow provider keeps the first request inside its charge while the others arrive.
-        h.provider.failNext({ kind: 'delay', ms: rng.int(150, 300) });
-        const waits = Array.from({ length: n }, () => (spread === 0 ? 0 : rng.int(0, spread)));
-        await Promise.all(
-          waits.map(async (wait, i) => {
-            if (wait > 0) {
-              await sleep(wait);
-            }
-            await h.send(history, `${round}/client-${i + 1}`, request);
-          }),
-        );
+        h.provider.failNext({ kind: 'delay', ms: rng.int(250, 400) });
+        const send = (i: number): Promise<unknown> => h.send(history, `${round}/client-${i + 1}`, request);
+        if (whileLocked) {
+          // The others are sent once the first request is inside the provider call: its key
+          // recorded and locked, whatever the timing of the machine.
+          const arrived = h.provider.nextArrival();
+          const first = send(0);
+          await Promise.race([arrived, first]);
+          await Promise.all([first, ...Array.from({ length: n - 1 }, (_, i) => send(i + 1))]);
+        } else {
+          await Promise.all(Array.from({ length: n }, (_, i) => send(i)));
+        }
         await h.learner.network(0);
         h.provider.clearFaults();
         await h.send(history, `${round}/retry`, request);
       };
       try {
         // A new key, every request at once: they meet while the key is being recorded.
-        await burst('round 1 (a new key, at once)', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, 0);
-        // A new key, the requests spread over 120 ms: the later ones arrive while the first
-        // request waits for the provider, its key recorded and locked.
-        await burst('round 2 (a new key, spread)', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, 120);
+        await burst('round 1 (a new key, at once)', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, false);
+        // A new key, the others sent while the first request waits for the provider, its key
+        // recorded and locked.
+        await burst('round 2 (a new key, while locked)', { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) }, true);
         // An existing key, free after an unknown outcome (503): every retry at once.
         const free = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
         h.provider.failNext({ kind: 'error-before-charge' });
         history.record({ process: GRADER, type: 'fault', op: 'the provider fails with 500 before charging' });
         await h.send(history, 'setup free', free);
-        await burst('round 3 (free after a 503)', free, 0);
+        await burst('round 3 (free after a 503)', free, false);
         // An existing key, stale after a crash: the retries race to take it over.
         const stale = { userId: user, idempotencyKey: newKey(rng), body: validBody(rng) };
         await crashAfterFirstPoint(h, history, 'setup stale', stale);
         await h.setClock(LOCK_TIMEOUT_MS + 1_000, history);
-        await burst('round 4 (stale after a crash)', stale, 0);
+        await burst('round 4 (stale after a crash)', stale, false);
       } finally {
         await h.learner.network(0).catch(() => undefined);
       }
