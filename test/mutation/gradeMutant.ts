@@ -12,8 +12,8 @@
  *      the first: on a FAIL or UNKNOWN line it interrupts the CLI as Ctrl-C does (it heals
  *      its faults and stops the learner's process), and grades no further seed. A failed
  *      check counts only if it fails again when replayed alone on the same seed;
- *   3  the grading itself broke twice on a seed (no verdict: the CLI crashed, Docker went
- *      away), or a failed check passed on replay: that says nothing of the mutant, and
+ *   3  twice on a seed, the grading itself broke (no verdict: the CLI crashed, Docker went
+ *      away) or a failed check passed on replay: that says nothing of the mutant, and
  *      main.ts counts it as an error, not a kill (graded again on the next run).
  *
  * With `--lock SOCKET` it grades only while it holds main.ts's grading lock (gradingLock.ts).
@@ -127,12 +127,12 @@ async function main(): Promise<number> {
   let verdict: Verdict = { kind: 'survived', seeds: o.seeds };
   try {
     for (const seed of o.seeds) {
-      let result = await gradeOnce(o, seed);
-      if (result !== 'pass' && result.kind === 'error') {
+      // A grading that broke, or a failure that did not reproduce, gets one more full grade.
+      let result: Verdict | 'pass' = 'pass';
+      for (let attempt = 0; attempt < 2; attempt++) {
         result = await gradeOnce(o, seed);
-      }
-      if (result !== 'pass') {
-        result = await confirmed(o, result);
+        if (result !== 'pass') result = await confirmed(o, result);
+        if (result === 'pass' || result.kind !== 'error') break;
       }
       if (result !== 'pass') {
         verdict = result;
