@@ -102,7 +102,15 @@ async function readTables(db: Db, userId: string): Promise<TablesSeen> {
     return {
       ok: true,
       keys: keys.map((r): KeyRowSeen => ({ key: String(r['idempotency_key']), recoveryPoint: String(r['recovery_point']), locked: text(r['locked_at']) !== null, paymentId: text(r['payment_id']) })),
-      payments: payments.map((r): PaymentRowSeen => ({ id: String(r['id']), status: String(r['status']), chargeId: text(r['charge_id']), amount: r['amount'] === null || r['amount'] === undefined ? null : Number(r['amount']) })),
+      payments: payments.map(
+        (r): PaymentRowSeen => ({
+          id: String(r['id']),
+          status: String(r['status']),
+          chargeId: text(r['charge_id']),
+          amount: r['amount'] === null || r['amount'] === undefined ? null : Number(r['amount']),
+          ...('description' in r ? { description: text(r['description']) } : {}),
+        }),
+      ),
     };
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };

@@ -46,7 +46,7 @@ class History {
 
   /** A request that got a response; provider notes given in `during` land between its invocation and its end. */
   request(lane: string, input: Partial<RequestInput>, response: RecordedResponse | { failure: string }, during: (self: History) => void = () => undefined): this {
-    this.add({ process: lane, type: 'invoke', op: PAYMENTS, value: { user: 'u1', key: 'k1', body: { amount: 100 }, ...input } });
+    this.add({ process: lane, type: 'invoke', op: PAYMENTS, value: { user: 'u1', key: 'k1', body: { amount: 100, currency: 'eur' }, ...input } });
     during(this);
     if ('failure' in response) {
       this.add({ process: lane, type: 'info', op: PAYMENTS, detail: response.failure });
@@ -74,7 +74,7 @@ class History {
 }
 
 /** Tables in which each key is finished with a payment of its own that succeeded. */
-const tidy = (...keys: string[]): TablesSeen => ({
+const tidy = (...keys: string[]): Extract<TablesSeen, { ok: true }> => ({
   ok: true,
   keys: keys.map((key, i) => ({ key, recoveryPoint: 'finished', locked: false, paymentId: String(i + 1) })),
   payments: keys.map((_, i) => ({ id: String(i + 1), status: 'succeeded', chargeId: `ch_${i + 1}`, amount: 100 })),
@@ -82,6 +82,7 @@ const tidy = (...keys: string[]): TablesSeen => ({
 
 const charge = (id: string, customer = 'u1'): ProviderNote => ({ status: 201, replayed: false, key: `payment-${id}`, charge: id, customer, amount: 100 });
 const replayedCall = (): ProviderNote => ({ status: 201, replayed: true, key: 'payment-1' });
+const ERR = '{"error":{"type":"some_error","message":"What went wrong."}}';
 const ok = (body: string, replayed = false, status = 201): RecordedResponse => ({ status, replayed, body });
 const paymentBody = (id: string, ch: string): string => JSON.stringify({ id, amount: 100, currency: 'eur', description: null, status: 'succeeded', charge: ch });
 
@@ -120,6 +121,12 @@ describe('replays', () => {
       .request('client', {}, ok(first, true))
       .request('client', {}, ok(first, true));
     expect(checkReplayAfterSuccess(h.events)).toMatchObject({ status: 'pass' });
+  });
+
+  it('fail: a 201 whose body is not the payment the request made', () => {
+    const wrong = JSON.stringify({ id: '', amount: 100, currency: 'eur', description: null, status: 'succeeded', charge: 'ch_1' });
+    const h = new History().request('client', {}, ok(wrong), (x) => x.provider(charge('ch_1'))).request('client', {}, ok(wrong, true));
+    expectFailure(checkReplayAfterSuccess(h.events), 'actual', /no id naming your payment/);
   });
 
   it('fail: a retry with the same data in other bytes (jsonb) gets the jsonb hint', () => {
@@ -185,7 +192,7 @@ describe('concurrent requests with one key', () => {
   it('pass: one charge, one fresh answer, the rest 409 or the replay', () => {
     const h = new History()
       .request('round 1/client-1', {}, ok(body), (x) => x.provider(charge('ch_1')))
-      .request('round 1/client-2', {}, ok('{"error":{}}', false, 409))
+      .request('round 1/client-2', {}, ok(ERR, false, 409))
       .request('round 1/retry', {}, ok(body, true))
       .tables(tidy('k1'));
     expect(checkConcurrent(h.events)).toMatchObject({ status: 'pass' });
@@ -253,7 +260,7 @@ describe('crashes and stale locks', () => {
       .crash()
       .request('several/1', { key: 'a', body: { amount: 100 } }, ok(paymentBody('pay_2', 'ch_a')), (x) => x.provider({ ...replayedCall(), amount: 100 }))
       .request('several/2', { key: 'b', body: { amount: 101 } }, ok(paymentBody('pay_3', 'ch_b')), (x) => x.provider({ ...charge('ch_b'), amount: 101 }))
-      .tables(tidy('k1', 'a', 'b'));
+      .tables({ ...tidy('k1', 'a', 'b'), payments: ['100', '100', '101'].map((amount, i) => ({ id: String(i + 1), status: 'succeeded', chargeId: `ch_${i + 1}`, amount: Number(amount) })) });
     expect(checkCrashRecovery(h.events)).toMatchObject({ status: 'pass' });
   });
 
@@ -273,6 +280,8 @@ describe('crashes and stale locks', () => {
     expectFailure(orphan, 'hint', /Phase 2 inserts the payment/);
     expect(orphan.culprits?.length).toBeGreaterThan(0);
     expectFailure(run({ ok: false, message: 'payments has no column status' }), 'actual', /could not read your tables/);
+    const described = run({ ok: true, keys: [{ key: 'k1', recoveryPoint: 'finished', locked: false, paymentId: '1' }], payments: [{ id: '1', status: 'succeeded', chargeId: 'ch_2', amount: 100, description: 'x' }] });
+    expectFailure(described, 'hint', /the request's payment/);
   });
 
   it('crash-recovery fails when the restarted process cannot run migrate again', () => {
@@ -346,9 +355,9 @@ describe('provider failures', () => {
         .request('cut retry', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider({ ...replayedCall(), key: 'payment-2' }))
         .request('streak', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-3' }))
         .request('streak', {}, ok('{}', false, 503), (x) => x.provider({ ...charge('ch_3'), status: 'cut' }));
-    const gaveUp = start().request('streak', {}, ok('{"error":{}}', false, 502)).request('streak', {}, ok('{"error":{}}', true, 502));
+    const gaveUp = start().request('streak', {}, ok(ERR, false, 502)).request('streak', {}, ok(ERR, true, 502));
     expectFailure(checkProviderFailure(gaveUp.events), 'hint', /keep no count/);
-    const locked = start().request('streak', {}, ok('{"error":{}}', false, 409));
+    const locked = start().request('streak', {}, ok(ERR, false, 409));
     expectFailure(checkProviderFailure(locked.events), 'hint', /resuming at payment_created/);
     const fine = start()
       .request('streak', {}, ok(paymentBody('pay_3', 'ch_3')), (x) => x.provider({ ...replayedCall(), key: 'payment-3' }))
@@ -374,30 +383,43 @@ describe('keys: malformed, mismatched, scoped, expired, left by a failed validat
   });
 
   it('passes when the malformed keys get 400 and the 255-character key works', () => {
-    const bad = ok('{"error":{}}', false, 400);
+    const bad = ok(ERR, false, 400);
     const h = new History()
       .request('missing', { key: null }, bad)
       .request('empty', { key: '' }, bad)
       .request('too-long', {}, bad)
-      .request('valid', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')));
+      .request('valid', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
+      .request('valid-1', { key: 'k' }, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')));
     expect(checkMalformedKeys(h.events).status).toBe('pass');
+  });
+
+  it('fails when a key of one character is refused, or a refusal has no error body', () => {
+    const bad = ok(ERR, false, 400);
+    const base = (): History =>
+      new History()
+        .request('missing', { key: null }, bad)
+        .request('empty', { key: '' }, bad)
+        .request('too-long', {}, ok('{"message":"bad key"}', false, 400))
+        .request('valid', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')));
+    expectFailure(checkMalformedKeys(base().request('valid-1', { key: 'k' }, bad).events), 'actual', /exactly 1 character got 400/);
+    expectFailure(checkMalformedKeys(base().request('valid-1', { key: 'k' }, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2'))).events), 'hint', /ErrorBody/);
   });
 
   it('fails when a mismatching request is answered with the stored response', () => {
     const body = paymentBody('pay_1', 'ch_1');
-    const h = mismatchHistory(ok(body, true), ok('{"error":{}}', false, 422));
+    const h = mismatchHistory(ok(body, true), ok(ERR, false, 422));
     expectFailure(checkParamsMismatch(h.events), 'hint', /compare them/);
   });
 
   it('fails when a key left unfinished by a 503 is resumed by a request with another amount', () => {
-    const h = mismatchHistory(ok('{"error":{}}', false, 422), ok(paymentBody('pay_2', 'ch_2')));
+    const h = mismatchHistory(ok(ERR, false, 422), ok(paymentBody('pay_2', 'ch_2')));
     const outcome = checkParamsMismatch(h.events);
     expectFailure(outcome, 'actual', /while its request was unfinished/);
     expect(outcome.hint).toMatch(/finished or not/);
   });
 
   it('passes when every mismatch, finished or unfinished, is refused without running', () => {
-    const refused = ok('{"error":{}}', false, 422);
+    const refused = ok(ERR, false, 422);
     expect(checkParamsMismatch(mismatchHistory(refused, refused).events).status).toBe('pass');
   });
 
@@ -408,7 +430,7 @@ describe('keys: malformed, mismatched, scoped, expired, left by a failed validat
   });
 
   it('fails when an expired key is still compared with its old parameters', () => {
-    const h = expiryHistory({ after: ok('{"error":{}}', false, 422) });
+    const h = expiryHistory({ after: ok(ERR, false, 422) });
     expectFailure(checkExpiry(h.events), 'hint', /KEY_TTL_MS/);
   });
 
@@ -418,7 +440,7 @@ describe('keys: malformed, mismatched, scoped, expired, left by a failed validat
   });
 
   it('fails when a takeover restarts the key\'s 24 hours', () => {
-    const h = expiryHistory({ takenAfter: ok('{"error":{}}', false, 422) });
+    const h = expiryHistory({ takenAfter: ok(ERR, false, 422) });
     expectFailure(checkExpiry(h.events), 'hint', /never created_at/);
   });
 
@@ -427,21 +449,21 @@ describe('keys: malformed, mismatched, scoped, expired, left by a failed validat
   });
 
   it('fails when a failed validation leaves its key behind', () => {
-    const h = new History().request('invalid: a negative amount', { body: { amount: -5 } }, ok('{"error":{}}', false, 400)).request('valid: a negative amount', {}, ok('{"error":{}}', true, 400));
+    const h = new History().request('invalid: a negative amount', { body: { amount: -5 } }, ok(ERR, false, 400)).request('valid: a negative amount', {}, ok(ERR, true, 400));
     expectFailure(checkValidationStoresNothing(h.events), 'hint', /Validate the body before recording the key/);
   });
 
   it('fails when a valid body at the edge of the rules (amount 1) is refused', () => {
     const h = new History()
-      .request('invalid: a negative amount', { body: { amount: -5 } }, ok('{"error":{}}', false, 400))
+      .request('invalid: a negative amount', { body: { amount: -5 } }, ok(ERR, false, 400))
       .request('valid: a negative amount', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
-      .request('edge: amount 1', { body: { amount: 1 } }, ok('{"error":{}}', false, 400));
+      .request('edge: amount 1', { body: { amount: 1 } }, ok(ERR, false, 400));
     expectFailure(checkValidationStoresNothing(h.events), 'hint', /valid from 1/);
   });
 
   it('fails when one kind of invalid body is accepted, naming it', () => {
     const h = new History()
-      .request('invalid: a negative amount', { body: { amount: -5 } }, ok('{"error":{}}', false, 400))
+      .request('invalid: a negative amount', { body: { amount: -5 } }, ok(ERR, false, 400))
       .request('valid: a negative amount', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
       .request('invalid: a description that is not text', { body: { amount: 5, description: 42 } }, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider(charge('ch_2')));
     expectFailure(checkValidationStoresNothing(h.events), 'actual', /a description that is not text.*after calling the provider/);

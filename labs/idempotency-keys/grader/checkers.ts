@@ -45,6 +45,43 @@ function culpritsOf(...records: (RequestRecord | undefined)[]): number[] {
   return records.flatMap((r) => (r ? [r.invoked, ...(r.ended !== undefined ? [r.ended] : [])] : []));
 }
 
+/** What is wrong with an error response's body (`{"error": {"type": "...", "message": "..."}}`, the lab's ErrorBody); undefined when nothing. */
+function errorBodyProblem(r: RequestRecord): string | undefined {
+  const body = r.response === undefined ? undefined : parsed(r.response.body);
+  const error: unknown = body !== undefined && 'error' in body ? body.error : undefined;
+  if (typeof error !== 'object' || error === null) return 'its body is not {"error": {"type": ..., "message": ...}}';
+  const type: unknown = 'type' in error ? error.type : undefined;
+  const message: unknown = 'message' in error ? error.message : undefined;
+  return typeof type === 'string' && type !== '' && typeof message === 'string' ? undefined : 'its error has no type or no message';
+}
+
+const HINT_ERROR_BODY = 'Every error response has the body {"error": {"type": "...", "message": "..."}} (the lab\'s ErrorBody; errorResponse(status, type, message) in the starter builds it).';
+
+/** The first of `requests` whose error body is not the lab's ErrorBody, as a failed check; or undefined. */
+function badErrorBody(requests: readonly RequestRecord[]): Verdict | undefined {
+  for (const r of requests) {
+    const problem = errorBodyProblem(r);
+    if (problem !== undefined) {
+      return fail(`${r.lane}'s request got ${outcomeText(r)}: ${problem}.`, HINT_ERROR_BODY, culpritsOf(r));
+    }
+  }
+  return undefined;
+}
+
+/** What is wrong with a 201's body as the payment the request made (the lab's PaymentBody); undefined when nothing. */
+function paymentBodyProblem(r: RequestRecord): string | undefined {
+  const body = r.response === undefined ? undefined : parsed(r.response.body);
+  const input = r.input.body as { amount?: unknown; currency?: unknown; description?: unknown } | null;
+  if (body === undefined) return 'its body is not a JSON object';
+  const field = (name: string): unknown => (name in body ? (body as Record<string, unknown>)[name] : undefined);
+  const id = field('id');
+  if (!((typeof id === 'string' && id !== '') || typeof id === 'number')) return 'its body has no id naming your payment';
+  if (field('amount') !== input?.amount || field('currency') !== input?.currency) return "its amount or currency is not the request's";
+  if (field('description') !== (input?.description ?? null)) return "its description is not the request's (null when it had none)";
+  if (field('status') !== 'succeeded') return 'its status is not "succeeded"';
+  return undefined;
+}
+
 const HINT_500 =
   'A request ended without a response: your code threw (the web framework would answer 500), or its process died. The history shows the error. If it is a unique violation (23505) or a serialization failure (40001) while the key is being recorded, another request holds the key: answer 409 instead of failing.';
 
@@ -61,7 +98,7 @@ export function checkMalformedKeys(history: readonly IdempotencyEvent[]): Verdic
   const requests = requestsOf(history);
   const broken = noResponse(requests);
   if (broken) return broken;
-  const bad = requests.filter((r) => r.lane !== 'valid');
+  const bad = requests.filter((r) => !r.lane.startsWith('valid'));
   for (const r of bad) {
     const status = r.response?.status;
     if (status !== 400) {
@@ -77,11 +114,15 @@ export function checkMalformedKeys(history: readonly IdempotencyEvent[]): Verdic
       return fail(`A refused request still charged the card.`, 'Refuse a missing or malformed key before calling the provider.', [...culpritsOf(r), ...charged.map((c) => c.index)]);
     }
   }
-  const valid = requests.find((r) => r.lane === 'valid');
-  if (valid?.response?.status !== 201) {
-    return fail(`A request with a key of exactly ${MAX_KEY_LENGTH} characters got ${valid ? outcomeText(valid) : 'nothing'}.`, `Keys may be 1 to ${MAX_KEY_LENGTH} characters long, both ends included: a ${MAX_KEY_LENGTH}-character key is valid.`, culpritsOf(valid));
+  for (const [lane, length] of [['valid', MAX_KEY_LENGTH], ['valid-1', 1]] as const) {
+    const valid = requests.find((r) => r.lane === lane);
+    if (valid?.response?.status !== 201) {
+      return fail(`A request with a key of exactly ${length} character${length === 1 ? '' : 's'} got ${valid ? outcomeText(valid) : 'nothing'}.`, `Keys may be 1 to ${MAX_KEY_LENGTH} characters long, both ends included: a key of ${length} character${length === 1 ? '' : 's'} is valid.`, culpritsOf(valid));
+    }
   }
-  return pass(`${bad.length} malformed requests were refused with 400 and charged nothing; the ${MAX_KEY_LENGTH}-character key worked.`);
+  const badBody = badErrorBody(bad);
+  if (badBody) return badBody;
+  return pass(`${bad.length} malformed requests were refused with 400 and an error body, and charged nothing; keys of ${MAX_KEY_LENGTH} characters and of 1 worked.`);
 }
 
 /** validation-stores-nothing: every invalid body answers 400 and leaves its key free: a valid request with that key then runs. */
@@ -116,6 +157,8 @@ export function checkValidationStoresNothing(history: readonly IdempotencyEvent[
       );
     }
   }
+  const badBody = badErrorBody(invalids);
+  if (badBody) return badBody;
   for (const edge of requests.filter((r) => r.lane.startsWith('edge: '))) {
     const charged = chargesMade(history, edge.invoked, edge.ended);
     if (edge.response?.status !== 201 || edge.response.replayed || charged.length !== 1) {
@@ -141,6 +184,16 @@ function checkReplays(history: readonly IdempotencyEvent[], expected: readonly (
     }
     if (first.response?.status !== firstStatus) {
       return fail(`The first request (${lane}) got ${outcomeText(first)}, not ${firstStatus}.`, hintStatus, culpritsOf(first));
+    }
+    const shape = firstStatus === 201 ? paymentBodyProblem(first) : errorBodyProblem(first);
+    if (shape !== undefined) {
+      return fail(
+        `The first request (${lane}) got ${outcomeText(first)}: ${shape}.`,
+        firstStatus === 201
+          ? 'A 201\'s body is the payment (the lab\'s PaymentBody): {"id": "pay_<your payment id>", "amount", "currency", "description" (null when none), "status": "succeeded", "charge": "<the provider\'s charge id>"}.'
+          : HINT_ERROR_BODY,
+        culpritsOf(first),
+      );
     }
     for (const retry of retries) {
       const calls = providerNotes(history, retry.invoked, retry.ended);
@@ -233,7 +286,7 @@ export function checkParamsMismatch(history: readonly IdempotencyEvent[]): Verdi
     if (calls.length > 0) {
       return fail(`The mismatching request ${when} was refused with ${status}, but only after calling the provider.`, 'Compare the parameters in phase 1, before any other work.', [...culpritsOf(other), ...calls.map((c) => c.index)]);
     }
-    return undefined;
+    return badErrorBody([other]);
   };
   for (const other of mismatches) {
     const verdict = refused(other, first, `(${other.lane.slice('mismatch: '.length)} changed) after its request finished`);
@@ -623,6 +676,14 @@ export function tablesProblem(history: readonly IdempotencyEvent[], requests: re
   const payments = new Map(tables.payments.map((p) => [p.id, p]));
   for (const row of tables.keys) {
     const payment = row.paymentId !== null ? payments.get(row.paymentId) : undefined;
+    const asked = byKey(row.key)[0]?.input.body as { amount?: unknown; description?: unknown } | null | undefined;
+    if (payment !== undefined && asked !== undefined && asked !== null && (payment.amount !== asked.amount || (payment.description !== undefined && payment.description !== (asked.description ?? null)))) {
+      return fail(
+        `Your payments row for ${row.key} (id ${payment.id}) holds amount ${String(payment.amount)} and description ${JSON.stringify(payment.description ?? null)}; the request asked for ${String(asked.amount)} and ${JSON.stringify(asked.description ?? null)}.`,
+        "Phase 2's payments row is the request's payment: its amount, currency and description (NULL when it has none) as the request gave them.",
+        [index, ...culpritsOf(...byKey(row.key))],
+      );
+    }
     if (sent.has(row.key) && row.recoveryPoint === 'finished' && payment?.status === 'pending') {
       return fail(
         `Your idempotency_keys row for ${row.key} is finished, but its payment (id ${payment.id}) is still 'pending' in your payments table.`,

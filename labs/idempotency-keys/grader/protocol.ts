@@ -38,6 +38,8 @@ export interface PaymentRowSeen {
   readonly status: string;
   readonly chargeId: string | null;
   readonly amount: number | null;
+  /** Undefined when the table has no description column. */
+  readonly description?: string | null;
 }
 
 /**

@@ -133,7 +133,7 @@ export const scenarios: readonly Spec[] = [
   paymentScenario({
     id: 'missing-or-malformed-key',
     check: checkMalformedKeys,
-    cases: ['missing-key', 'empty-key', 'key-256', 'key-255-works'],
+    cases: ['missing-key', 'empty-key', 'key-256', 'key-255-works', 'key-1-works'],
     async run(h, { history, rng }, user) {
       const body = validBody(rng);
       const cases: [string, string | undefined][] = rng.shuffle([
@@ -145,6 +145,7 @@ export const scenarios: readonly Spec[] = [
         await h.send(history, lane, { userId: user, idempotencyKey: key, body });
       }
       await h.send(history, 'valid', { userId: user, idempotencyKey: `${newKey(rng)}`.padEnd(MAX_KEY_LENGTH, 'x'), body });
+      await h.send(history, 'valid-1', { userId: user, idempotencyKey: rng.pick(['k', 'x', '7', 'é']), body: validBody(rng) });
     },
   }),
   paymentScenario({
