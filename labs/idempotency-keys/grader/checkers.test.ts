@@ -322,7 +322,7 @@ describe('crashes and stale locks', () => {
   });
 
   it('stale-lock fails with the deps.clock hint when the stale lock is never taken over', () => {
-    const conflict = ok('{"error":{"type":"idempotency_key_in_use"}}', false, 409);
+    const conflict = ok('{"error":{"type":"idempotency_key_in_use","message":"In use."}}', false, 409);
     const h = new History()
       .request('first', {}, { failure: 'killed' }, (x) => x.provider(charge('ch_1')))
       .request('fresh', {}, conflict)
@@ -337,7 +337,7 @@ describe('provider failures', () => {
   it('fails when an unknown outcome is stored as the final answer', () => {
     const stored = '{"error":{"type":"payment_failed"}}';
     const h = new History()
-      .request('error', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
+      .request('error', {}, ok(ERR, false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
       .request('error retry', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
       .request('cut', {}, ok(stored, false, 502), (x) => x.provider({ ...charge('ch_2'), status: 'cut' }))
       .request('cut retry', {}, ok(stored, true, 502));
@@ -349,12 +349,12 @@ describe('provider failures', () => {
   it('fails when a streak of unknown outcomes ends in a stored failure, or a 409', () => {
     const start = (): History =>
       new History()
-        .request('error', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
+        .request('error', {}, ok(ERR, false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
         .request('error retry', {}, ok(paymentBody('pay_1', 'ch_1')), (x) => x.provider(charge('ch_1')))
-        .request('cut', {}, ok('{}', false, 503), (x) => x.provider({ ...charge('ch_2'), status: 'cut' }))
+        .request('cut', {}, ok(ERR, false, 503), (x) => x.provider({ ...charge('ch_2'), status: 'cut' }))
         .request('cut retry', {}, ok(paymentBody('pay_2', 'ch_2')), (x) => x.provider({ ...replayedCall(), key: 'payment-2' }))
-        .request('streak', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-3' }))
-        .request('streak', {}, ok('{}', false, 503), (x) => x.provider({ ...charge('ch_3'), status: 'cut' }));
+        .request('streak', {}, ok(ERR, false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-3' }))
+        .request('streak', {}, ok(ERR, false, 503), (x) => x.provider({ ...charge('ch_3'), status: 'cut' }));
     const gaveUp = start().request('streak', {}, ok(ERR, false, 502)).request('streak', {}, ok(ERR, true, 502));
     expectFailure(checkProviderFailure(gaveUp.events), 'hint', /keep no count/);
     const locked = start().request('streak', {}, ok(ERR, false, 409));
@@ -368,7 +368,7 @@ describe('provider failures', () => {
 
   it('fails with the unlock hint when the retry finds the key locked', () => {
     const h = new History()
-      .request('error', {}, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
+      .request('error', {}, ok(ERR, false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-1' }))
       .request('error retry', {}, ok('{}', false, 409));
     expectFailure(checkProviderFailure(h.events), 'hint', /locked_at = NULL/);
   });
@@ -480,7 +480,7 @@ function mismatchHistory(finishedMismatch: RecordedResponse, unfinishedMismatch:
   const other = { key: 'k2', body: { amount: 300 } };
   return h
     .request('original', {}, ok(body, true))
-    .request('unfinished: first', other, ok('{}', false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-2' }))
+    .request('unfinished: first', other, ok(ERR, false, 503), (x) => x.provider({ status: 500, replayed: false, key: 'payment-2' }))
     .request('unfinished: mismatch', { key: 'k2', body: { amount: 301 } }, unfinishedMismatch, (x) => {
       if (unfinishedMismatch.status === 201) x.provider({ ...charge('ch_2'), amount: 301 });
     })

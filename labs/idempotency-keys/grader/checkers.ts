@@ -361,6 +361,8 @@ export function checkConcurrent(history: readonly IdempotencyEvent[]): Verdict {
         culpritsOf(...fresh),
       );
     }
+    const conflictBody = badErrorBody(list.filter((r) => r.response?.status === 409));
+    if (conflictBody) return conflictBody;
     if (answered.length === 0) {
       return fail(`In ${round}, every request got 409, even the retry sent after the others ended.`, 'The request that took the key must finish and store its response; a later retry then gets it back.', culpritsOf(...list));
     }
@@ -393,6 +395,8 @@ export function checkStaleLock(history: readonly IdempotencyEvent[]): Verdict {
       );
     }
   }
+  const conflictBody = badErrorBody(fresh);
+  if (conflictBody) return conflictBody;
   if (stale.response?.status !== 201) {
     return fail(
       `Once the lock was older than 90 s, the retry got ${outcomeText(stale)}.`,
@@ -509,6 +513,8 @@ export function checkProviderFailure(history: readonly IdempotencyEvent[]): Verd
     }
     const verdict = retried(history, failed, retry, `When the provider ${what}, the request got ${status}, and an immediate retry got ${outcomeText(retry)}.`, kind === 'cut');
     if (verdict) return verdict;
+    const unknownBody = badErrorBody([failed]);
+    if (unknownBody) return unknownBody;
   }
   const streak = requests.filter((r) => r.lane === 'streak');
   const done = streak.findIndex((r) => r.response?.status === 201);
