@@ -212,6 +212,12 @@ export function matchEquivalents(mutants: readonly LocatedMutant[], entries: rea
       return normalizeCode(lines.join('\n')).includes(normalizeCode(entry.context));
     });
     const where = `${entry.file}: ${entry.mutator} \`${oneLine(entry.original, 60)}\` → \`${oneLine(entry.replacement, 60)}\``;
+    // Neighbouring lines can both see a context: the one whose own line holds it is meant.
+    const own =
+      entry.context === undefined
+        ? []
+        : found.filter((m) => normalizeCode((sources[m.file] ?? '').split(/\r?\n/).slice(m.location.start.line - 1, m.location.end.line).join('\n')).includes(normalizeCode(entry.context ?? '')));
+    if (found.length > 1 && own.length === 1) return { entry, mutantIds: [own[0]?.id ?? ''] };
     if (found.length === 1) return { entry, mutantIds: [found[0]?.id ?? ''] };
     if (found.length === 0) return { entry, mutantIds: [], problem: `${where} matches no mutant of this run (the code changed?): remove or update it` };
     return {

@@ -97,6 +97,14 @@ describe('equivalent mutants', () => {
     expect(told?.mutantIds).toEqual(['3']);
   });
 
+  it('takes, of two mutants on neighbouring lines that both see the context, the one whose own line holds it', () => {
+    const near = ['if (r + w <= n) {', '  throw new Error(`sum ${r + w}`);', '}'].join('\n');
+    const twins = [mutant('a', 'Survived', [1, 5, 1, 10], 'ArithmeticOperator', 'r - w'), mutant('b', 'Survived', [2, 27, 2, 32], 'ArithmeticOperator', 'r - w')].map((m) => ({ ...m, file: 'src/near.ts', original: 'r + w' }));
+    const [match] = matchEquivalents(twins, [{ file: 'src/near.ts', mutator: 'ArithmeticOperator', original: 'r + w', replacement: 'r - w', context: 'throw new Error(', why: 'x' }], { 'src/near.ts': near });
+    expect(match?.mutantIds).toEqual(['b']);
+    expect(match?.problem).toBeUndefined();
+  });
+
   it('says when an entry matches nothing (the code moved on), and never matches another mutator or file', () => {
     const entries = [
       { file: 'src/ok.ts', mutator: 'ConditionalExpression', original: 'n >= 10', replacement: 'n > 10', why: 'x' },
