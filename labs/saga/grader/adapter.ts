@@ -12,7 +12,7 @@ import type { AdapterFactory } from '../../../src/core/grading/sandbox';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CallRemark } from './history';
 import type { OrderInput, SagaAdapter, SagaAdapterConfig } from './protocol';
-import { SAGA_OPERATIONS } from './steps';
+import { SAGA_OPERATIONS, type SagaOperation } from './steps';
 
 const FILE = 'src/saga.ts';
 
@@ -89,6 +89,8 @@ class RetryWatch {
   private answers = 0;
   /** Per `<op> <requestId>`: the last answer, when it failed, and its number. */
   private readonly failed = new Map<string, { readonly after: 'business' | 'technical'; readonly answer: number; sleepStarted: boolean }>();
+  /** Per `<op> <requestId>`: the lengths asked for the waits of its current streak of failures. */
+  private readonly waits = new Map<string, number[]>();
 
   constructor(
     private readonly remarks: CallRemark[],
@@ -100,14 +102,32 @@ class RetryWatch {
    * A deps.sleep: once it ends, the failures answered before it began have been waited out.
    * Its length is the learner's (a backoff may start at 0 ms); that it was awaited is what counts.
    */
-  async sleep(wait: Promise<void>): Promise<void> {
+  async sleep(ms: number, wait: Promise<void>): Promise<void> {
     const before = this.answers;
     for (const f of this.failed.values()) {
       if (f.answer <= before) f.sleepStarted = true;
     }
     await wait;
     for (const [key, f] of this.failed) {
-      if (f.answer <= before) this.failed.delete(key);
+      if (f.answer <= before) {
+        this.failed.delete(key);
+        this.waits.set(key, [...(this.waits.get(key) ?? []), ms]);
+      }
+    }
+  }
+
+  /**
+   * At the end of a streak of failures: waits that never got longer, seven or more of them,
+   * the last under a quarter of the first, are a backoff that shrinks. No sensible backoff
+   * does that, jittered ones included (their ceiling grows).
+   */
+  private endStreak(key: string, remark: { readonly orderId: string; readonly op: SagaOperation; readonly requestId: string }): void {
+    const waits = this.waits.get(key) ?? [];
+    this.waits.delete(key);
+    const first = waits[0];
+    const last = waits[waits.length - 1];
+    if (waits.length >= 7 && first !== undefined && last !== undefined && last < first / 4 && waits.every((w, i) => i === 0 || w <= (waits[i - 1] ?? 0))) {
+      this.remarks.push({ kind: 'shrinking-wait', ...remark, waits });
     }
   }
 
@@ -130,8 +150,10 @@ class RetryWatch {
       const result = await inner(path, body);
       this.answers++;
       if (key !== undefined) {
-        if (result.ok) this.failed.delete(key);
-        else this.failed.set(key, { after: result.kind, answer: this.answers, sleepStarted: false });
+        if (result.ok) {
+          this.failed.delete(key);
+          if (op !== undefined && typeof requestId === 'string' && typeof orderId === 'string') this.endStreak(key, { orderId, op, requestId });
+        } else this.failed.set(key, { after: result.kind, answer: this.answers, sleepStarted: false });
       }
       return result;
     };
@@ -163,7 +185,7 @@ export const createAdapter: AdapterFactory<SagaAdapter> = (learner) => {
         sleeps++;
         const wanted = Number(ms);
         const time = Number.isFinite(wanted) ? wanted : 0;
-        return watch.sleep(new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(50, time / 100)))));
+        return watch.sleep(time, new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(50, time / 100)))));
       },
     };
   };

@@ -275,6 +275,16 @@ describe('how the calls were made', () => {
     expect(checkCompensateInReverse(s.events).status).toBe('pass');
   });
 
+  it('fails waits that only got shorter over a streak of failures', () => {
+    const s = new Story();
+    happy(s, 'y');
+    s.remark({ kind: 'shrinking-wait', orderId: 'y', op: 'inventory.reserve', requestId: 'y:1:do', waits: [200, 100, 50, 25, 12.5, 6.25, 3.125, 1.5625] });
+    s.truth([completedTruth('y')]);
+    const outcome = checkTechnicalRetried(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/failed 9 times in a row, and the waits before asking again only got shorter \(200, 100, 50/);
+  });
+
   it('fails a call made inside a transaction', () => {
     const s = new Story();
     happy(s, 't');

@@ -41,7 +41,7 @@ const HINT = {
   finish: 'Every saga must end completed (all five steps done) or compensated (its completed steps undone); check how your orchestrator handles this case.',
   gaveUp:
     'placeOrder threw before its saga ended, which leaves it half-done. A service failing, even many times in a row, is no reason to stop: retry (with a wait) until the answer is definite, and past the pivot, or for a compensation, until it succeeds.',
-  wait: 'Wait before asking again: after a failed answer, `await deps.sleep(ms)` with some time (longer after each failure), and only then call again. A sleep that is not awaited, or a retry loop without one, hammers a service that is already down.',
+  wait: 'Wait before asking again: after a failed answer, `await deps.sleep(ms)` with some time, longer after each failure (for example twice the last, up to a cap), and only then call again. A sleep that is not awaited, a retry loop without one, or waits that get shorter hammer a service that is already down.',
   logged:
     "recover() must carry on every saga your log shows unfinished, also one that made no service call yet (its status 'running', no step recorded): run it from the start. Check the query that finds the unfinished sagas.",
   transaction: 'Never call a service inside db.transaction: commit the log record first, make the call, then record its answer in a transaction of its own.',
@@ -148,6 +148,9 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
   for (const { remark, index } of evidence.remarks ?? []) {
     // A refusal before or at the pivot is final: asking again (a recovery re-asking a started step) replays it and needs no wait.
     if (remark.kind === 'retry-without-wait' && remark.after === 'business' && FINAL_REFUSALS.has(remark.op)) continue;
+    if (remark.kind === 'shrinking-wait') {
+      return { actual: `Order ${id}: ${remark.op} failed ${remark.waits.length + 1} times in a row, and the waits before asking again only got shorter (${remark.waits.map((w) => Math.round(w * 10) / 10).join(', ')} ms).`, hint: HINT.wait, culprits: blame(index) };
+    }
     if (remark.kind === 'call-in-transaction') {
       return { actual: `Order ${id}: ${remark.op} was called inside a db.transaction callback: the transaction, its locks and its connection were held for as long as the service took.`, hint: HINT.transaction, culprits: blame(index) };
     }

@@ -24,6 +24,7 @@ export const RECOVER_AGAIN = 'recover-again';
 /** Notes on an order's `svc:` lane about how the orchestrator made a call (see CallRemark). */
 export const HASTY_RETRY = 'retry-without-wait';
 export const IN_TRANSACTION = 'call-in-transaction';
+export const SHRINKING_WAIT = 'shrinking-wait';
 /** The lanes of the grader itself, of recover()'s calls, and of the orchestrator's process. */
 export const GRADER = 'grader';
 export const RECOVERY = 'recovery';
@@ -73,7 +74,9 @@ export interface TruthNote {
  * - retry-without-wait: it called again (same operation, same requestId) without having
  *   waited since that call's last answer, which was not ok: no deps.sleep at all, or one
  *   still pending (not awaited);
- * - call-in-transaction: it made the call inside a db.transaction callback.
+ * - call-in-transaction: it made the call inside a db.transaction callback;
+ * - shrinking-wait: over a streak of failures of the call, no wait was longer than the one
+ *   before (seven or more, the last under a quarter of the first).
  */
 export type CallRemark =
   | {
@@ -86,7 +89,8 @@ export type CallRemark =
       /** A deps.sleep had been started since that answer, but had not ended (it was not awaited). */
       readonly sleepPending: boolean;
     }
-  | { readonly kind: typeof IN_TRANSACTION; readonly orderId: string; readonly op: SagaOperation; readonly requestId: string };
+  | { readonly kind: typeof IN_TRANSACTION; readonly orderId: string; readonly op: SagaOperation; readonly requestId: string }
+  | { readonly kind: typeof SHRINKING_WAIT; readonly orderId: string; readonly op: SagaOperation; readonly requestId: string; readonly waits: readonly number[] };
 
 export type SagaEvent =
   // order:<id>. The answer of a placeOrder that returned is the learner's, as returned: ordersOf judges it.
@@ -111,7 +115,7 @@ export type SagaEvent =
   | ValueEvent<'ok', typeof RECOVER_AGAIN, unknown>
   | PlainEvent<'info', typeof RECOVER_AGAIN>
   // svc:<id>: a retry the orchestrator sent without waiting, a call it made inside a transaction.
-  | ValueEvent<'note', typeof HASTY_RETRY | typeof IN_TRANSACTION, CallRemark>
+  | ValueEvent<'note', typeof HASTY_RETRY | typeof IN_TRANSACTION | typeof SHRINKING_WAIT, CallRemark>
   // orchestrator: the grader killed the learner's process.
   | CrashEvent
   // grader: the faults planned for an order ("order <id>: ..."), remarks, the services' truth.
@@ -182,7 +186,7 @@ export function arrivalsOf(history: readonly SagaEvent[], orderId: string): { re
 /** What the adapter remarked about the calls of one order (retries without a wait, calls inside a transaction). */
 export function remarksOf(history: readonly SagaEvent[], orderId: string): { readonly remark: CallRemark; readonly index: number }[] {
   const lane = serviceLane(orderId);
-  return history.flatMap((e, index) => (e.process === lane && e.type === 'note' && (e.op === HASTY_RETRY || e.op === IN_TRANSACTION) && e.value !== undefined ? [{ remark: e.value, index }] : []));
+  return history.flatMap((e, index) => (e.process === lane && e.type === 'note' && (e.op === HASTY_RETRY || e.op === IN_TRANSACTION || e.op === SHRINKING_WAIT) && e.value !== undefined ? [{ remark: e.value, index }] : []));
 }
 
 /** The services' answers for one order, in order (completions on its `svc:` lane). */
