@@ -88,7 +88,7 @@ export default tseslint.config(
     // A lab's starter, solution, alternatives and mutants are the learner's code, checked by the
     // lab's own tsconfig (test/labs/check-labs.mjs); its grader/ is the product's, and linted here.
     // So is a test's learner code (test/fixtures/held-transaction: a saga laid over the lab's).
-    ignores: ['dist/**', 'node_modules/**', '**/labs/*/starter/**', '**/labs/*/solution/**', '**/labs/*/alternatives/**', '**/labs/*/mutants/**', 'test/fixtures/held-transaction/**', 'test/.variants/**', '.vscode-test/**', 'out/**', 'l10n/**'],
+    ignores: ['dist/**', 'node_modules/**', '**/labs/*/starter/**', '**/labs/*/solution/**', '**/labs/*/alternatives/**', '**/labs/*/mutants/**', 'test/fixtures/held-transaction/**', 'test/.variants/**', 'test/.mutation/**', '.vscode-test/**', 'out/**', 'l10n/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
