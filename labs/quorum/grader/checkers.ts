@@ -6,7 +6,7 @@
 import { type HistoryOp, type Operation, checkLinearizable } from '../../../src/core/grading/linearizability';
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { HistoryFocus, Verdict } from '../../../src/core/grading/report';
-import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, clockNotes, cutNotes, faultIndexes, keyFocus, opEvents, opensOf, phaseNotes, pickNotes, registerOps, replicaNotes, writesNotes } from './history';
+import { CLIENT, type QuorumEvent, type RegisterOp, acceptedOpens, clockNotes, faultIndexes, keyFocus, notesOf, opEvents, opensOf, registerOps, replicaNotes } from './history';
 import { N, OP_TIMEOUT_MS, REPLICA_TIMEOUT_MS } from './limits';
 import type { OpenInput } from './protocol';
 import { type Version, isNewer } from './versions';
@@ -271,7 +271,7 @@ export function checkConcurrentWrites(history: readonly QuorumEvent[]): Verdict 
   }
   const ops = registerOps(history);
   const notes = replicaNotes(history);
-  const picks = pickNotes(history);
+  const picks = notesOf(history, 'pick');
   const told: string[] = [];
   for (const { note, index } of picks) {
     const read = ops.find((o) => o.key === note.key && o.f === 'get' && o.invoke > index);
@@ -364,7 +364,7 @@ export function checkConvergence(history: readonly QuorumEvent[]): Verdict {
 /** other-quorums: R and W other than 2 (N = 3 with R = 1, W = 3 and R = 3, W = 1; N = 5): each operation succeeds exactly when its quorums can answer. */
 export function checkOtherQuorums(history: readonly QuorumEvent[]): Verdict {
   const ops = registerOps(history);
-  const phases = phaseNotes(history);
+  const phases = notesOf(history, 'expect');
   if (phases.length === 0 || ops.length === 0) return undecided('No operation ran under the other settings.');
   const stuck = ops.find(hung);
   if (stuck) return fail(`${opText(stuck)} did not return within ${OP_TIMEOUT_MS / 1000} s.`, HINT.waitAll, opEvents([stuck]));
@@ -393,7 +393,7 @@ export function checkOtherQuorums(history: readonly QuorumEvent[]): Verdict {
 /** faults-between-phases: a write phase that cannot reach W replicas fails its operation, although the read phase before it succeeded. */
 export function checkBetweenPhases(history: readonly QuorumEvent[]): Verdict {
   const ops = registerOps(history);
-  const cuts = cutNotes(history);
+  const cuts = notesOf(history, 'cut');
   if (cuts.length === 0) return undecided('No operation ran with its write phase cut off.');
   for (const { note, index } of cuts) {
     const op = ops.find((o) => o.invoke > index && o.key === note.key && o.f === note.op);
@@ -416,7 +416,7 @@ export function checkBetweenPhases(history: readonly QuorumEvent[]): Verdict {
       );
     }
   }
-  for (const { note, index } of writesNotes(history)) {
+  for (const { note, index } of notesOf(history, 'writes')) {
     if (note.reached.length > 0) {
       const read = [...ops].reverse().find((o) => o.key === note.key && o.f === 'get' && o.invoke < index);
       return fail(

@@ -218,38 +218,20 @@ export function acceptedOpens(history: readonly QuorumEvent[]): { readonly decla
   return out;
 }
 
-/** The `expect` notes (other-quorums), with their indexes. */
-export function phaseNotes(history: readonly QuorumEvent[]): { readonly note: QuorumPhaseNote; readonly index: number }[] {
-  const out: { note: QuorumPhaseNote; index: number }[] = [];
-  history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'expect') out.push({ note: e.value, index });
-  });
-  return out;
+/** What each kind of note the checkers read one by one carries. */
+interface NoteValues {
+  readonly expect: QuorumPhaseNote;
+  readonly cut: CutNote;
+  readonly pick: PickNote;
+  readonly writes: WritesNote;
 }
 
-/** The `cut` notes (faults-between-phases), with their indexes. */
-export function cutNotes(history: readonly QuorumEvent[]): { readonly note: CutNote; readonly index: number }[] {
-  const out: { note: CutNote; index: number }[] = [];
+/** The notes of one kind (`expect`, `cut`, `pick`, `writes`), with their indexes, in order. */
+export function notesOf<K extends keyof NoteValues>(history: readonly QuorumEvent[], kind: K): { readonly note: NoteValues[K]; readonly index: number }[] {
+  const out: { note: NoteValues[K]; index: number }[] = [];
   history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'cut') out.push({ note: e.value, index });
-  });
-  return out;
-}
-
-/** The `pick` notes (concurrent-writes), with their indexes. */
-export function pickNotes(history: readonly QuorumEvent[]): { readonly note: PickNote; readonly index: number }[] {
-  const out: { note: PickNote; index: number }[] = [];
-  history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'pick') out.push({ note: e.value, index });
-  });
-  return out;
-}
-
-/** The `writes` notes (faults-between-phases), with their indexes. */
-export function writesNotes(history: readonly QuorumEvent[]): { readonly note: WritesNote; readonly index: number }[] {
-  const out: { note: WritesNote; index: number }[] = [];
-  history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'writes') out.push({ note: e.value, index });
+    // The vocabulary above pairs each of these ops with its value's type.
+    if (e.type === 'note' && e.op === kind) out.push({ note: e.value as NoteValues[K], index });
   });
   return out;
 }
