@@ -62,6 +62,9 @@ export function normalizeText(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
+/** The start of a list item (`- `, `* `, `1. `), which starts a paragraph of its own. */
+const LIST_ITEM = /^([-*+]|\d+\.)\s/;
+
 /** The words that make a sentence read as a rule of the learner's code. */
 const RULE_WORDS = /\b(must|mustn't|never|always|refuses?|refused)\b/i;
 
@@ -83,38 +86,26 @@ export function readmeRuleItems(readme: string): string[] {
       }
     }
   };
-  for (const line of lines) {
+  const separator = (line: string | undefined): boolean => line !== undefined && /^\|[\s:|-]+\|$/.test(line.trim());
+  lines.forEach((line, i) => {
     const trimmed = line.trim();
     if (trimmed.startsWith('|')) {
       flush();
-      // A table's header is followed by its separator row; neither is a rule.
-      if (!/^\|[\s:|-]+\|$/.test(trimmed)) {
+      // A table's separator row, and its header (the row just before the separator), are not rules.
+      if (!separator(trimmed) && !separator(lines[i + 1])) {
         items.push(normalizeText(trimmed));
       }
-    } else if (trimmed === '' || trimmed.startsWith('#') || /^([-*+]|\d+\.)\s/.test(trimmed)) {
+    } else if (trimmed === '' || trimmed.startsWith('#') || LIST_ITEM.test(trimmed)) {
       flush();
       if (!trimmed.startsWith('#')) {
-        paragraph.push(trimmed.replace(/^([-*+]|\d+\.)\s/, ''));
+        paragraph.push(trimmed.replace(LIST_ITEM, ''));
       }
     } else {
       paragraph.push(trimmed);
     }
-  }
-  flush();
-  // A table's header row is the row just before its separator: drop headers too.
-  return dropTableHeaders(readme, items);
-}
-
-function dropTableHeaders(readme: string, items: string[]): string[] {
-  const lines = readme.split('\n').map((l) => l.trim());
-  const headers = new Set<string>();
-  lines.forEach((line, i) => {
-    const next = lines[i + 1];
-    if (line.startsWith('|') && next !== undefined && /^\|[\s:|-]+\|$/.test(next)) {
-      headers.add(normalizeText(line));
-    }
   });
-  return items.filter((item) => !headers.has(item));
+  flush();
+  return items;
 }
 
 /** What the requirements are checked against: the lab's README, its declared checks, and the cases each scenario declares. */
