@@ -9,7 +9,7 @@ import type { ScenarioSpec } from '../../../src/core/grading/labGrader';
 import type { Rng } from '../../../src/core/random';
 import { checkBetweenPhases, checkConcurrentWrites, checkConfig, checkConvergence, checkLinearizableUnderFaults, checkOneDown, checkOtherQuorums, checkPartialWrite, checkStaleReadDemo, checkTwoDown } from './checkers';
 import type { QuorumHarness } from './harness';
-import { CLIENT, GRADER, type NemesisStep, type QuorumEvent } from './history';
+import { CLIENT, type CutNote, GRADER, type NemesisStep, type QuorumEvent } from './history';
 import { N, REPLICAS, REPLICA_TIMEOUT_MS } from './limits';
 import type { ClockSetting, OpenInput, Stored } from './protocol';
 
@@ -52,6 +52,19 @@ async function clients(h: QuorumHarness, history: History, count: number, clock:
 }
 
 const noSkew = (): ClockSetting => ({ skewMs: 0 });
+
+/**
+ * faults-between-phases: cuts the replicas `cut` (of the first N) off as the next write
+ * reaches each, and notes what the next `note.op` on `note.key` must then do, with the
+ * replicas its writes can still reach and STRICT's W.
+ */
+function cutAtWrite(h: QuorumHarness, history: History, cut: readonly number[], note: Omit<CutNote, 'reachable' | 'w'>): void {
+  for (const i of cut) h.partitionAtWrite(history, i);
+  const reachable = Array.from({ length: N }, (_, i) => i)
+    .filter((i) => !cut.includes(i))
+    .map((i) => `replica-${i + 1}`);
+  history.record({ process: GRADER, type: 'note', op: 'cut', value: { ...note, reachable, w: STRICT.w } });
+}
 
 /** The settings other-quorums runs besides R = W = 2, each a case of its own. */
 const OTHER_QUORUMS = [
@@ -385,8 +398,7 @@ export const scenarios: readonly Spec[] = [
       const agreed = 'mid:agreed';
       await h.put(history, c1, agreed, 'same');
       await h.everywhere([agreed], 'same');
-      for (let i = 0; i < N; i++) h.partitionAtWrite(history, i);
-      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: agreed, op: 'get', reachable: [], w: 2, expect: 'ok' } });
+      cutAtWrite(h, history, [0, 1, 2], { key: agreed, op: 'get', expect: 'ok' });
       await h.get(history, c1, agreed);
       // The late answer of the third replica has come (it is not slowed), and any repair with it.
       await sleep(100);
@@ -399,9 +411,7 @@ export const scenarios: readonly Spec[] = [
         await h.open(history, c1, STRICT, { skewMs: 0 });
         await h.put(history, c1, key, 'first');
         await h.everywhere([key], 'first');
-        h.partitionAtWrite(history, i);
-        const reachable = [0, 1, 2].filter((x) => x !== i).map((x) => `replica-${x + 1}`);
-        history.record({ process: GRADER, type: 'note', op: 'cut', value: { key, op: 'put', reachable, w: 2, expect: 'ok' } });
+        cutAtWrite(h, history, [i], { key, op: 'put', expect: 'ok' });
         await h.put(history, c1, key, 'second');
         await h.get(history, c1, key);
         await h.healAll(history);
@@ -411,9 +421,7 @@ export const scenarios: readonly Spec[] = [
       const putKey = 'mid:put';
       await h.put(history, c1, putKey, 'before');
       await h.everywhere([putKey], 'before');
-      h.partitionAtWrite(history, 1);
-      h.partitionAtWrite(history, 2);
-      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: putKey, op: 'put', reachable: ['replica-1'], w: 2, expect: 'fail' } });
+      cutAtWrite(h, history, [1, 2], { key: putKey, op: 'put', expect: 'fail' });
       await h.put(history, c1, putKey, 'cut-write');
       await h.healAll(history);
       // A reader through replicas 2 and 3, then through all.
@@ -434,9 +442,7 @@ export const scenarios: readonly Spec[] = [
       await h.open(history, CLIENT(3), STRICT, { skewMs: 0 });
       // replica-3 answers last, so the read's quorum is replicas 1 and 2: v2 on one of them.
       h.latency(history, 2, 40);
-      h.partitionAtWrite(history, 1);
-      h.partitionAtWrite(history, 2);
-      history.record({ process: GRADER, type: 'note', op: 'cut', value: { key: getKey, op: 'get', reachable: ['replica-1'], w: 2, expect: 'fail', unsafe: 'v2' } });
+      cutAtWrite(h, history, [1, 2], { key: getKey, op: 'get', expect: 'fail', unsafe: 'v2' });
       await h.get(history, CLIENT(3), getKey);
       await h.healAll(history);
       // Then a reader through replicas 2 and 3: if the get above returned v2, this one must too.
