@@ -11,8 +11,16 @@ import { type Db, callLearner, dbAdapter } from '../../../src/core/grading/adapt
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CallRemark } from './history';
+import { MAX_WAIT_MS } from './limits';
 import type { OrderInput, SagaAdapter, SagaAdapterConfig } from './protocol';
 import { SAGA_OPERATIONS, type SagaOperation } from './steps';
+
+/** One call of an order, as a remark names it. */
+interface CallOf {
+  readonly orderId: string;
+  readonly op: SagaOperation;
+  readonly requestId: string;
+}
 
 const FILE = 'src/saga.ts';
 
@@ -88,9 +96,11 @@ class RetryWatch {
   /** Each answer's number, so that a sleep knows which answers it waits out. */
   private answers = 0;
   /** Per `<op> <requestId>`: the last answer, when it failed, and its number. */
-  private readonly failed = new Map<string, { readonly after: 'business' | 'technical'; readonly answer: number; sleepStarted: boolean }>();
+  private readonly failed = new Map<string, { readonly after: 'business' | 'technical'; readonly answer: number; sleepStarted: boolean; readonly call?: CallOf }>();
   /** Per `<op> <requestId>`: the lengths asked for the waits of its current streak of failures. */
   private readonly waits = new Map<string, number[]>();
+  /** The `<op> <requestId>` whose current streak already has a long-wait remark. */
+  private readonly tooLong = new Set<string>();
 
   constructor(
     private readonly remarks: CallRemark[],
@@ -100,12 +110,19 @@ class RetryWatch {
 
   /**
    * A deps.sleep: once it ends, the failures answered before it began have been waited out.
-   * Its length is the learner's (a backoff may start at 0 ms); that it was awaited is what counts.
+   * Its length is the learner's (a backoff may start at 0 ms, a jittered one may draw less
+   * than the last); that it was awaited is what counts, and that it stays under the cap: a
+   * wait longer than MAX_WAIT_MS after a failure is remarked (once per streak).
    */
   async sleep(ms: number, wait: Promise<void>): Promise<void> {
     const before = this.answers;
-    for (const f of this.failed.values()) {
-      if (f.answer <= before) f.sleepStarted = true;
+    for (const [key, f] of this.failed) {
+      if (f.answer > before) continue;
+      f.sleepStarted = true;
+      if (ms > MAX_WAIT_MS && f.call !== undefined && !this.tooLong.has(key)) {
+        this.tooLong.add(key);
+        this.remarks.push({ kind: 'long-wait', ...f.call, ms, waits: this.waits.get(key) ?? [] });
+      }
     }
     await wait;
     for (const [key, f] of this.failed) {
@@ -121,9 +138,10 @@ class RetryWatch {
    * the last under a quarter of the first, are a backoff that shrinks. No sensible backoff
    * does that, jittered ones included (their ceiling grows).
    */
-  private endStreak(key: string, remark: { readonly orderId: string; readonly op: SagaOperation; readonly requestId: string }): void {
+  private endStreak(key: string, remark: CallOf): void {
     const waits = this.waits.get(key) ?? [];
     this.waits.delete(key);
+    this.tooLong.delete(key);
     const first = waits[0];
     const last = waits[waits.length - 1];
     if (waits.length >= 7 && first !== undefined && last !== undefined && last < first / 4 && waits.every((w, i) => i === 0 || w <= (waits[i - 1] ?? 0))) {
@@ -153,7 +171,10 @@ class RetryWatch {
         if (result.ok) {
           this.failed.delete(key);
           if (op !== undefined && typeof requestId === 'string' && typeof orderId === 'string') this.endStreak(key, { orderId, op, requestId });
-        } else this.failed.set(key, { after: result.kind, answer: this.answers, sleepStarted: false });
+        } else {
+          const call = op !== undefined && typeof requestId === 'string' && typeof orderId === 'string' ? { orderId, op, requestId } : undefined;
+          this.failed.set(key, { after: result.kind, answer: this.answers, sleepStarted: false, ...(call !== undefined ? { call } : {}) });
+        }
       }
       return result;
     };

@@ -285,6 +285,17 @@ describe('how the calls were made', () => {
     expect(outcome.actual).toMatch(/failed 9 times in a row, and the waits before asking again only got shorter \(200, 100, 50/);
   });
 
+  it('fails a wait over the cap, and names the waits that led to it', () => {
+    const s = new Story();
+    happy(s, 'u');
+    s.remark({ kind: 'long-wait', orderId: 'u', op: 'shipping.schedule', requestId: 'u:3:do', ms: 81_920, waits: [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10_240, 20_480, 40_960] });
+    s.truth([completedTruth('u')]);
+    const outcome = checkTechnicalRetried(s.events);
+    expect(outcome.status).toBe('fail');
+    expect(outcome.actual).toMatch(/shipping\.schedule failed 14 times in a row, and before asking again the orchestrator waited 81\.9 s \(deps\.sleep\(81920\)\), over the cap of 60 s; the waits before it: 10, 20, 40/);
+    expect(outcome.hint).toMatch(/Cap the backoff/);
+  });
+
   it('fails a call made inside a transaction', () => {
     const s = new Story();
     happy(s, 't');

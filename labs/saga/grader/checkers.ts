@@ -14,7 +14,13 @@
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { Verdict } from '../../../src/core/grading/report';
 import { type CallRecord, type CallRemark, MIGRATE, type OrderRecord, type OrderTruth, RECOVER, RECOVER_AGAIN, RECOVERY, type SagaEvent, arrivalsOf, callsOf, focusOn, remarksOf, ordersOf, truthOf } from './history';
+import { MAX_WAIT_MS } from './limits';
 import { COMPENSATIONS, PIVOT, type SagaOperation, STEPS } from './steps';
+
+/** A wait in the learner's milliseconds, as a person reads it. */
+function formatWait(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} minutes` : ms >= 1_000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms)} ms`;
+}
 
 /** The steps whose refusal is final (before or at the pivot): asking again is no retry. */
 const FINAL_REFUSALS: ReadonlySet<SagaOperation> = new Set(STEPS.slice(0, PIVOT + 1).map((s) => s.op));
@@ -42,6 +48,7 @@ const HINT = {
   gaveUp:
     'placeOrder threw before its saga ended, which leaves it half-done. A service failing, even many times in a row, is no reason to stop: retry (with a wait) until the answer is definite, and past the pivot, or for a compensation, until it succeeds.',
   wait: 'Wait before asking again: after a failed answer, `await deps.sleep(ms)` with some time, longer after each failure (for example twice the last, up to a cap), and only then call again. A sleep that is not awaited, a retry loop without one, or waits that get shorter hammer a service that is already down.',
+  cap: 'Cap the backoff: let the wait grow after each failure (10, 20, 40, ... ms), but never beyond a limit (a few hundred ms to a few seconds is plenty; a minute at most), for example `Math.min(CAP_MS, 10 * 2 ** attempt)`. Without a cap, a service that was down for a while is asked again only hours after it came back.',
   logged:
     "recover() must carry on every saga your log shows unfinished, also one that made no service call yet (its status 'running', no step recorded): run it from the start. Check the query that finds the unfinished sagas.",
   transaction: 'Never call a service inside db.transaction: commit the log record first, make the call, then record its answer in a transaction of its own.',
@@ -150,6 +157,13 @@ export function judgeOrder(order: OrderRecord, calls: readonly CallRecord[], tru
     if (remark.kind === 'retry-without-wait' && remark.after === 'business' && FINAL_REFUSALS.has(remark.op)) continue;
     if (remark.kind === 'shrinking-wait') {
       return { actual: `Order ${id}: ${remark.op} failed ${remark.waits.length + 1} times in a row, and the waits before asking again only got shorter (${remark.waits.map((w) => Math.round(w * 10) / 10).join(', ')} ms).`, hint: HINT.wait, culprits: blame(index) };
+    }
+    if (remark.kind === 'long-wait') {
+      return {
+        actual: `Order ${id}: ${remark.op} failed ${remark.waits.length + 1} times in a row, and before asking again the orchestrator waited ${formatWait(remark.ms)} (deps.sleep(${Math.round(remark.ms)})), over the cap of ${formatWait(MAX_WAIT_MS)}; the waits before it: ${remark.waits.map((w) => Math.round(w)).join(', ') || 'none'} ms.`,
+        hint: HINT.cap,
+        culprits: blame(index),
+      };
     }
     if (remark.kind === 'call-in-transaction') {
       return { actual: `Order ${id}: ${remark.op} was called inside a db.transaction callback: the transaction, its locks and its connection were held for as long as the service took.`, hint: HINT.transaction, culprits: blame(index) };

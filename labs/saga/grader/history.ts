@@ -25,6 +25,7 @@ export const RECOVER_AGAIN = 'recover-again';
 export const HASTY_RETRY = 'retry-without-wait';
 export const IN_TRANSACTION = 'call-in-transaction';
 export const SHRINKING_WAIT = 'shrinking-wait';
+export const LONG_WAIT = 'long-wait';
 /** The lanes of the grader itself, of recover()'s calls, and of the orchestrator's process. */
 export const GRADER = 'grader';
 export const RECOVERY = 'recovery';
@@ -76,7 +77,9 @@ export interface TruthNote {
  *   still pending (not awaited);
  * - call-in-transaction: it made the call inside a db.transaction callback;
  * - shrinking-wait: over a streak of failures of the call, no wait was longer than the one
- *   before (seven or more, the last under a quarter of the first).
+ *   before (seven or more, the last under a quarter of the first);
+ * - long-wait: it asked deps.sleep for more than MAX_WAIT_MS before calling again after a
+ *   failure (a backoff that grows without a cap).
  */
 export type CallRemark =
   | {
@@ -90,7 +93,16 @@ export type CallRemark =
       readonly sleepPending: boolean;
     }
   | { readonly kind: typeof IN_TRANSACTION; readonly orderId: string; readonly op: SagaOperation; readonly requestId: string }
-  | { readonly kind: typeof SHRINKING_WAIT; readonly orderId: string; readonly op: SagaOperation; readonly requestId: string; readonly waits: readonly number[] };
+  | { readonly kind: typeof SHRINKING_WAIT; readonly orderId: string; readonly op: SagaOperation; readonly requestId: string; readonly waits: readonly number[] }
+  | {
+      readonly kind: typeof LONG_WAIT;
+      readonly orderId: string;
+      readonly op: SagaOperation;
+      readonly requestId: string;
+      /** The wait asked for, in ms, and the waits of the streak before it. */
+      readonly ms: number;
+      readonly waits: readonly number[];
+    };
 
 export type SagaEvent =
   // order:<id>. The answer of a placeOrder that returned is the learner's, as returned: ordersOf judges it.
@@ -115,7 +127,7 @@ export type SagaEvent =
   | ValueEvent<'ok', typeof RECOVER_AGAIN, unknown>
   | PlainEvent<'info', typeof RECOVER_AGAIN>
   // svc:<id>: a retry the orchestrator sent without waiting, a call it made inside a transaction.
-  | ValueEvent<'note', typeof HASTY_RETRY | typeof IN_TRANSACTION | typeof SHRINKING_WAIT, CallRemark>
+  | ValueEvent<'note', typeof HASTY_RETRY | typeof IN_TRANSACTION | typeof SHRINKING_WAIT | typeof LONG_WAIT, CallRemark>
   // orchestrator: the grader killed the learner's process.
   | CrashEvent
   // grader: the faults planned for an order ("order <id>: ..."), remarks, the services' truth.
@@ -186,7 +198,7 @@ export function arrivalsOf(history: readonly SagaEvent[], orderId: string): { re
 /** What the adapter remarked about the calls of one order (retries without a wait, calls inside a transaction). */
 export function remarksOf(history: readonly SagaEvent[], orderId: string): { readonly remark: CallRemark; readonly index: number }[] {
   const lane = serviceLane(orderId);
-  return history.flatMap((e, index) => (e.process === lane && e.type === 'note' && (e.op === HASTY_RETRY || e.op === IN_TRANSACTION || e.op === SHRINKING_WAIT) && e.value !== undefined ? [{ remark: e.value, index }] : []));
+  return history.flatMap((e, index) => (e.process === lane && e.type === 'note' && (e.op === HASTY_RETRY || e.op === IN_TRANSACTION || e.op === SHRINKING_WAIT || e.op === LONG_WAIT) && e.value !== undefined ? [{ remark: e.value, index }] : []));
 }
 
 /** The services' answers for one order, in order (completions on its `svc:` lane). */

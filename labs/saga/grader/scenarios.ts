@@ -84,6 +84,9 @@ interface Schedule {
   readonly faults: readonly { readonly op: SagaOperation; readonly faults: ServiceFault[] }[];
 }
 
+/** How many times in a row the service fails in a long outage: enough for any backoff without a cap (doubling from 1 ms) to pass MAX_WAIT_MS. */
+const LONG_OUTAGE = 20;
+
 /** A streak longer than any sensible retry budget: the service fails this many times in a row before it recovers. */
 function streak(rng: Rng, fault: () => ServiceFault): ServiceFault[] {
   return Array.from({ length: rng.int(8, 10) }, fault);
@@ -137,7 +140,7 @@ export const scenarios: readonly Spec[] = [
   }),
   sagaScenario({
     id: 'retry-technical-failures',
-    cases: ['technical-at-each-step', 'streak-before-pivot', 'streak-after-pivot', 'retry-after-a-wait'],
+    cases: ['technical-at-each-step', 'streak-before-pivot', 'streak-after-pivot', 'retry-after-a-wait', 'long-outage'],
     check: checkTechnicalRetried,
     async run(h, { history, rng }, orders) {
       for (const step of STEPS) {
@@ -150,6 +153,10 @@ export const scenarios: readonly Spec[] = [
         const order = orders.order();
         await h.place(history, order, 'completed', [h.plan(history, order.orderId, step.op, streak(rng, technical))]);
       }
+      // An outage long enough for a backoff without a cap to grow past a minute (from 1 ms, doubling, by the 18th wait).
+      const outage = orders.order();
+      const step = rng.pick(STEPS);
+      await h.place(history, outage, 'completed', [`a long outage: ${h.plan(history, outage.orderId, step.op, Array.from({ length: LONG_OUTAGE }, technical))}`]);
     },
   }),
   sagaScenario({
