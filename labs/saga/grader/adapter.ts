@@ -10,7 +10,7 @@ import { postJson } from '../../../src/core/grading/adapters/http';
 import { type Db, callLearner, dbAdapter } from '../../../src/core/grading/adapters/pgDb';
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CallRemark } from './history';
+import { type CallRemark, shrinkingBackoff } from './history';
 import { MAX_WAIT_MS } from './limits';
 import type { OrderInput, SagaAdapter, SagaAdapterConfig } from './protocol';
 import { SAGA_OPERATIONS, type SagaOperation } from './steps';
@@ -133,18 +133,12 @@ class RetryWatch {
     }
   }
 
-  /**
-   * At the end of a streak of failures: waits that never got longer, seven or more of them,
-   * the last under a quarter of the first, are a backoff that shrinks. No sensible backoff
-   * does that, jittered ones included (their ceiling grows).
-   */
+  /** At the end of a streak of failures: remarks a backoff that shrinks (see shrinkingBackoff). */
   private endStreak(key: string, remark: CallOf): void {
     const waits = this.waits.get(key) ?? [];
     this.waits.delete(key);
     this.tooLong.delete(key);
-    const first = waits[0];
-    const last = waits[waits.length - 1];
-    if (waits.length >= 7 && first !== undefined && last !== undefined && last < first / 4 && waits.every((w, i) => i === 0 || w <= (waits[i - 1] ?? 0))) {
+    if (shrinkingBackoff(waits)) {
       this.remarks.push({ kind: 'shrinking-wait', ...remark, waits });
     }
   }

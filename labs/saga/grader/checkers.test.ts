@@ -8,7 +8,7 @@ import { HistoryRecorder, type Recorded } from '../../../src/core/grading/histor
 import type { HistoryEvent } from '../../../src/core/grading/report';
 import { focusedEvents } from '../../../src/core/grading/reportModel';
 import { checkCompensateInReverse, checkConcurrentOrders, checkCrashRecovery, checkForwardAfterPivot, checkTechnicalRetried } from './checkers';
-import { type CallRemark, type OrderTruth, type PlaceInput, type SagaEvent, type TruthNote, focusOn, ordersOf } from './history';
+import { type CallRemark, type OrderTruth, type PlaceInput, type SagaEvent, type TruthNote, focusOn, ordersOf, shrinkingBackoff } from './history';
 import type { SagaOperation } from './steps';
 
 type Outcome = 'ok' | 'business' | 'technical' | 'ambiguous' | 'replayed';
@@ -273,6 +273,19 @@ describe('how the calls were made', () => {
     s.remark({ kind: 'retry-without-wait', orderId: 'z', op: 'payments.charge', requestId: 'z:2:do', after: 'business', sleepPending: false });
     s.truth([compensatedTruth('z')]);
     expect(checkCompensateInReverse(s.events).status).toBe('pass');
+  });
+
+  it('tells a backoff that shrinks from one that waits at its cap and starts again from its floor', () => {
+    // backoff-shrinks: halving from the cap, then flat at 1 ms.
+    expect(shrinkingBackoff([200, 100, 50, 25, 12.5, 6.25, 3.125, 1.5625, 1])).toBe(true);
+    expect(shrinkingBackoff([10, 5, 2.5, 1.25, 0.625, 0.3125, 0.15625])).toBe(true);
+    // The reference past the pivot: refusals waited at the cap, then a technical failure retried from 10 ms (seed 10).
+    expect(shrinkingBackoff([200, 200, 200, 200, 200, 200, 200, 10])).toBe(false);
+    expect(shrinkingBackoff([200, 200, 200, 200, 200, 200, 10, 20, 40])).toBe(false);
+    // Too short a streak to judge, a wait that grew, a fall of less than three quarters.
+    expect(shrinkingBackoff([200, 100, 50, 25, 12.5, 6.25])).toBe(false);
+    expect(shrinkingBackoff([200, 100, 50, 60, 12.5, 6.25, 3, 1])).toBe(false);
+    expect(shrinkingBackoff([200, 190, 180, 170, 160, 150, 140, 130])).toBe(false);
   });
 
   it('fails waits that only got shorter over a streak of failures', () => {

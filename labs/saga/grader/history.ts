@@ -231,3 +231,26 @@ export function focusOn(history: readonly SagaEvent[], orderId: string): History
   const events = history.flatMap((e, i) => (e.process === GRADER && e.type === 'fault' && e.op.startsWith(planned) ? [i] : []));
   return { label: `order ${orderId}`, processes: [orderLane(orderId), serviceLane(orderId)], context: [RECOVERY, ORCHESTRATOR], events };
 }
+
+/**
+ * Whether the waits of one streak of failures (in the learner's ms, in order) are a backoff
+ * that shrinks: seven or more, none longer than the one before, the last under a quarter of
+ * the first, and most of them (at least half the steps) shorter than the one before. No
+ * sensible backoff does that, jittered ones included (their ceiling grows). A backoff that
+ * stays at its cap and then starts again from its floor when the kind of failure changes
+ * (refusals waited at the cap, then a technical failure retried from 10 ms: the reference's
+ * way past the pivot) shrinks once, not step after step: it is not one.
+ */
+export function shrinkingBackoff(waits: readonly number[]): boolean {
+  const first = waits[0];
+  const last = waits[waits.length - 1];
+  if (waits.length < 7 || first === undefined || last === undefined || !(last < first / 4)) return false;
+  let shorter = 0;
+  for (let i = 1; i < waits.length; i++) {
+    const before = waits[i - 1] as number;
+    const now = waits[i] as number;
+    if (now > before) return false;
+    if (now < before) shorter++;
+  }
+  return shorter * 2 >= waits.length - 1;
+}
