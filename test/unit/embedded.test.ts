@@ -26,7 +26,9 @@ import {
   startEmbeddedServices,
   stopEmbeddedServices,
 } from '../../src/core/services/embedded';
+import { UnsafeLabPathError } from '../../src/core/labFiles';
 import { renderEnvFile } from '../../src/core/services/labServices';
+import { processStartTime } from '../../src/core/services/sessions';
 import { REPO_ROOT, useTempDirs } from './helpers';
 
 const tempDir = useTempDirs('ddl-embedded-');
@@ -371,5 +373,80 @@ describe('embedded PostgreSQL', () => {
     console.log(
       `embedded start-to-ready: cold median ${Math.round(median(cold))} ms [${fmt(cold)}], cold from the template cluster median ${Math.round(median(fromTemplate))} ms [${fmt(fromTemplate)}], warm median ${Math.round(median(warm))} ms [${fmt(warm)}]`,
     );
+  });
+});
+
+describe('embedded PostgreSQL in a folder someone else prepared', () => {
+  /** A state file naming `pid` (with its real start time, as a crafted one can have), in a new lab folder. */
+  async function labNaming(pid: number): Promise<string> {
+    const dir = await tempDir();
+    await fs.mkdir(path.join(dir, '.data-labs'));
+    const state = {
+      version: 1,
+      labId: 'saga',
+      pid,
+      port: 1,
+      ...(processStartTime(pid) !== undefined ? { processStartTime: processStartTime(pid) } : {}),
+      startedAt: new Date().toISOString(),
+      dataDir: path.join(dir, '.data-labs', 'pgdata'),
+      user: 'postgres',
+      password: 'x',
+      database: 'postgres',
+    };
+    await fs.writeFile(embeddedPaths(dir).stateFile, JSON.stringify(state));
+    return dir;
+  }
+
+  it('never signals a process that is not its server, whatever embedded.json says: stop, status and start leave it running', { timeout: START_TIMEOUT }, async () => {
+    const bystander = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      const pid = bystander.pid ?? 0;
+      const stopDir = await labNaming(pid);
+      const stop = await stopEmbeddedServices(stopDir, { timeoutMs: 1_000 });
+      expect(stop.stopped).toBe(false);
+      expect(stop.message).toMatch(new RegExp(`names process ${pid}, which is not this lab's embedded PostgreSQL .*left alone`));
+      expect(await fs.stat(embeddedPaths(stopDir).stateFile).catch(() => undefined)).toBeUndefined();
+
+      const statusDir = await labNaming(pid);
+      const status = await embeddedServicesStatus(statusDir);
+      expect(status).toMatchObject({ running: false, message: expect.stringMatching(/not this lab's embedded PostgreSQL/) as unknown });
+
+      // A start over it: the crafted state is discarded (its password too), and a new server would be started.
+      const startDir = await labNaming(pid);
+      await expect(startEmbeddedServices({ labId: 'saga', labDir: startDir, services: POSTGRES, serverScript: path.join(startDir, 'no-such-server.js') })).rejects.toThrow(/did not start/);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(processExists(pid)).toBe(true);
+      expect(bystander.exitCode).toBeNull();
+      expect(bystander.signalCode).toBeNull();
+    } finally {
+      bystander.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a .data-labs that is a link out of the lab folder, and writes nothing where it points', async () => {
+    const dir = await tempDir();
+    const elsewhere = await tempDir();
+    await fs.symlink(elsewhere, path.join(dir, '.data-labs'));
+    const start = startEmbeddedServices({ labId: 'saga', labDir: dir, services: POSTGRES, serverScript });
+    await expect(start).rejects.toThrow(UnsafeLabPathError);
+    await expect(start).rejects.toThrow(/\.data-labs is a symbolic link, where Data Labs keeps a folder of its own.*nothing was written/);
+    expect(await fs.readdir(elsewhere)).toEqual([]);
+    expect(await fs.stat(path.join(dir, '.env')).catch(() => undefined)).toBeUndefined();
+  });
+
+  it('refuses an embedded.log (or a pgdata) that is a link, leaving the file it points to as it was', async () => {
+    const dir = await tempDir();
+    const victim = path.join(await tempDir(), 'bashrc');
+    await fs.writeFile(victim, 'export PATH=$HOME/bin:$PATH\n');
+    await fs.mkdir(path.join(dir, '.data-labs'));
+    await fs.symlink(victim, embeddedPaths(dir).logFile);
+    await expect(startEmbeddedServices({ labId: 'saga', labDir: dir, services: POSTGRES, serverScript })).rejects.toThrow(/embedded\.log is a symbolic link/);
+    expect(await fs.readFile(victim, 'utf8')).toBe('export PATH=$HOME/bin:$PATH\n');
+
+    await fs.rm(embeddedPaths(dir).logFile);
+    const outside = await tempDir();
+    await fs.symlink(outside, embeddedPaths(dir).dataDir);
+    await expect(startEmbeddedServices({ labId: 'saga', labDir: dir, services: POSTGRES, serverScript })).rejects.toThrow(/pgdata is a symbolic link/);
+    expect(await fs.readdir(outside)).toEqual([]);
   });
 });

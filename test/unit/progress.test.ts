@@ -440,6 +440,18 @@ describe('ProgressStore', () => {
 });
 
 describe('writeFileAtomic', () => {
+  it('refuses, with refuseLink, a link planted in the file\'s place, and leaves the file it points to as it was', async () => {
+    const dir = await tempDir();
+    const victim = path.join(await tempDir(), 'bashrc');
+    await fs.writeFile(victim, 'mine\n');
+    const file = path.join(dir, '.env');
+    await fs.symlink(victim, file);
+    await expect(writeFileAtomic(file, 'DATABASE_URL=x\n', { refuseLink: true })).rejects.toThrow(/\.env is a symbolic link, where Data Labs keeps a file of its own/);
+    expect(await fs.readFile(victim, 'utf8')).toBe('mine\n');
+    expect((await fs.lstat(file)).isSymbolicLink()).toBe(true);
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('creates the folder and the file', async () => {
     const file = path.join(await tempDir(), 'deep', 'er', 'out.json');
     await writeFileAtomic(file, 'first\n');

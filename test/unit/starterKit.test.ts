@@ -50,4 +50,16 @@ describe('the starter kit', () => {
       }
     }
   });
+
+  it('every starter keeps out of git what the product writes into the lab folder: node_modules, .env (passwords) and .data-labs (data, pid, password, log)', async () => {
+    const labs = (await loadCatalog(REAL_LABS_DIR)).filter((e): e is Lab => e.ok);
+    expect(labs.length).toBeGreaterThan(0);
+    for (const lab of labs) {
+      expect(lab.manifest.starter.files, `${lab.id} must have a .gitignore`).toContain('.gitignore');
+      const lines = readFileSync(path.join(lab.dir, lab.manifest.starter.dir, '.gitignore'), 'utf8').split(/\r?\n/).map((l) => l.trim());
+      for (const entry of ['node_modules/', '.env', '.data-labs/']) {
+        expect(lines, `${lab.id}/.gitignore must list ${entry}`).toContain(entry);
+      }
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../atomicFile';
 
 const STAMP_FILE = path.join('node_modules', '.data-labs-installed');
 
@@ -85,5 +86,5 @@ export async function installDependencies(dir: string, options: InstallOptions =
     throw new DependencyInstallError(`npm install failed in ${dir} (exit code ${String(code)}). ${advice}`, output);
   }
   await fs.mkdir(path.join(dir, 'node_modules'), { recursive: true });
-  await fs.writeFile(path.join(dir, STAMP_FILE), `${await packageHash(dir)}\n`);
+  await writeFileAtomic(path.join(dir, STAMP_FILE), `${await packageHash(dir)}\n`, { refuseLink: true });
 }

@@ -21,15 +21,16 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomicFile';
+import { UnsafeLabPathError, openForWriteNoFollow, readLabFile, realLabDir } from '../labFiles';
 import type { ServiceKind } from '../labs/manifest';
 import * as z from '../schema';
 import { ENV_FILE_NAME, SERVICE_HOST, type ServiceConnection, renderEnvFile } from './labServices';
 import { type RuntimeLogger, silentLogger } from './runtime';
 import { type ServiceCredentials, serviceDefinition } from './serviceCatalog';
-import { isProcessAlive, processStartTime } from './sessions';
+import { isProcessAlive, processCommandLine, processStartTime } from './sessions';
 
 /**
  * What embedded mode cannot do, in words for the UI and the CLI to show beside a lab
@@ -70,13 +71,14 @@ export interface EmbeddedPaths {
 }
 
 export function embeddedPaths(labDir: string): EmbeddedPaths {
-  const stateDir = path.join(labDir, EMBEDDED_STATE_DIR);
+  // Absolute, so that the server's command line names its data folder the same way from any working directory.
+  const stateDir = path.join(path.resolve(labDir), EMBEDDED_STATE_DIR);
   return {
     stateDir,
     stateFile: path.join(stateDir, STATE_FILE),
     dataDir: path.join(stateDir, DATA_DIR),
     logFile: path.join(stateDir, LOG_FILE),
-    envFile: path.join(labDir, ENV_FILE_NAME),
+    envFile: path.join(path.resolve(labDir), ENV_FILE_NAME),
   };
 }
 
@@ -162,14 +164,14 @@ export type EmbeddedState = z.output<typeof stateSchema>;
 type StateRead = { readonly state: EmbeddedState } | { readonly state: undefined; readonly problem?: string };
 
 async function readState(paths: EmbeddedPaths): Promise<StateRead> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await fs.readFile(paths.stateFile, 'utf8');
+    text = await readLabFile(paths.stateFile);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { state: undefined };
-    }
     return { state: undefined, problem: `The state file ${paths.stateFile} cannot be read (${(error as Error).message}); the embedded server is treated as not running.` };
+  }
+  if (text === undefined) {
+    return { state: undefined };
   }
   let json: unknown;
   try {
@@ -191,11 +193,46 @@ async function readState(paths: EmbeddedPaths): Promise<StateRead> {
  * ---------------------------------------------------------------------------------- */
 
 /**
- * Whether the recorded server process still runs: its pid exists, is not a zombie, and,
- * where a start time was recorded, started at that time (so a reused pid does not count).
+ * What the process the state file names is now:
+ * - `gone`: no process has its pid (or a zombie, or a later process given the same pid, where
+ *   a start time was recorded);
+ * - `ours`: it is this lab folder's embedded server, proven by its command line, which runs
+ *   the server program on this folder's data (`--data-dir <dataDir> --port`); where no
+ *   command line can be read (Windows), by the recorded port answering as PostgreSQL;
+ * - `foreign`: some other process. A state file left stale, or crafted by whoever prepared
+ *   the folder, must never make start, stop or reset signal a process of the user's.
  */
-function serverAlive(state: Pick<EmbeddedState, 'pid' | 'processStartTime'>): boolean {
-  return isProcessAlive(state.pid, state.processStartTime);
+type ServerProcess = 'gone' | 'ours' | 'foreign';
+
+async function serverProcess(state: EmbeddedState, paths: EmbeddedPaths): Promise<ServerProcess> {
+  if (!isProcessAlive(state.pid, state.processStartTime)) return 'gone';
+  const commandLine = processCommandLine(state.pid);
+  if (commandLine === undefined) {
+    return (await answers(state, PROBE_TIMEOUT_MS)) === undefined ? 'ours' : 'foreign';
+  }
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const ownDataDir = real(paths.dataDir);
+  if (commandLine.args !== undefined) {
+    const at = commandLine.args.indexOf('--data-dir');
+    const dataDir = at >= 0 ? commandLine.args[at + 1] : undefined;
+    return dataDir !== undefined && commandLine.args[at + 2] === '--port' && (dataDir === paths.dataDir || real(dataDir) === ownDataDir) ? 'ours' : 'foreign';
+  }
+  // Only the line ps printed: the data folder as this process names it, or its real path.
+  const line = `${commandLine.line} `;
+  return [paths.dataDir, ownDataDir].some((d) => line.includes(` --data-dir ${d} --port `)) ? 'ours' : 'foreign';
+}
+
+/** Warns that the state file names a process that is not the server, which is left alone. */
+function foreignProcess(state: EmbeddedState, paths: EmbeddedPaths, logger: RuntimeLogger): string {
+  const message = `The state file ${paths.stateFile} names process ${state.pid}, which is not this lab's embedded PostgreSQL (it does not run the server on ${paths.dataDir}); that process is left alone, and the state file is discarded.`;
+  logger.warn(message);
+  return message;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -208,6 +245,7 @@ function sleep(ms: number): Promise<void> {
  * the process at once there, and PostgreSQL recovers from its WAL on the next start.
  */
 async function terminate(state: Pick<EmbeddedState, 'pid' | 'processStartTime'>, timeoutMs: number, logger: RuntimeLogger): Promise<void> {
+  const serverAlive = (s: Pick<EmbeddedState, 'pid' | 'processStartTime'>): boolean => isProcessAlive(s.pid, s.processStartTime);
   const signal = (name: NodeJS.Signals): void => {
     try {
       process.kill(state.pid, name);
@@ -316,7 +354,7 @@ async function answers(state: EmbeddedState, timeoutMs: number): Promise<string 
 async function finish(state: EmbeddedState, paths: EmbeddedPaths, reused: boolean): Promise<EmbeddedServicesResult> {
   const connection = { ...connectionOf(state), created: !reused };
   // Owner-only: the file holds the password, as the Docker backend's does.
-  await writeFileAtomic(paths.envFile, renderEnvFile([connection]), { mode: 0o600 });
+  await writeFileAtomic(paths.envFile, renderEnvFile([connection]), { mode: 0o600, refuseLink: true });
   return {
     labId: state.labId,
     pid: state.pid,
@@ -367,7 +405,11 @@ async function startOrReuse(options: StartEmbeddedServicesOptions): Promise<Embe
     logger.warn(read.problem);
   }
   const existing = read.state;
-  if (existing && serverAlive(existing)) {
+  const running = existing === undefined ? 'gone' : await serverProcess(existing, paths);
+  if (existing && running === 'foreign') {
+    foreignProcess(existing, paths, logger);
+  }
+  if (existing && running === 'ours') {
     const problem = await answers(existing, PROBE_TIMEOUT_MS);
     if (problem === undefined) {
       logger.info(`lab ${options.labId}: reusing the embedded PostgreSQL already running (process ${existing.pid}, ${SERVICE_HOST}:${existing.port})`);
@@ -384,7 +426,7 @@ async function startOrReuse(options: StartEmbeddedServicesOptions): Promise<Embe
   }
   // The password is sent by nothing and checked by nothing (see EMBEDDED_LIMITATIONS), but
   // the .env has the same shape as the Docker backend's, so it carries one.
-  const password = existing?.password ?? randomBytes(18).toString('hex');
+  const password = existing !== undefined && running !== 'foreign' ? existing.password : randomBytes(18).toString('hex');
   return spawnServer(options, paths, password, logger);
 }
 
@@ -416,7 +458,12 @@ async function spawnServer(options: StartEmbeddedServicesOptions, paths: Embedde
   } catch {
     throw new EmbeddedStartError(`its program ${options.serverScript} is missing. Build it with "node esbuild.js" (or reinstall the extension).`, paths.logFile, []);
   }
-  await fs.mkdir(paths.stateDir, { recursive: true });
+  // .data-labs must be a real folder of the lab, and its data folder, if any, a real folder in it.
+  await realLabDir(path.dirname(paths.stateDir), EMBEDDED_STATE_DIR);
+  const data = await fs.lstat(paths.dataDir).catch(() => undefined);
+  if (data !== undefined && (data.isSymbolicLink() || !data.isDirectory())) {
+    throw new UnsafeLabPathError(paths.dataDir, data.isSymbolicLink() ? 'a symbolic link' : 'not a folder', 'folder');
+  }
   const args = [options.serverScript, '--data-dir', paths.dataDir, '--port', String(options.port ?? 0), '--max-connections', String(MAX_CONNECTIONS)];
   if (options.ownerPid !== undefined) {
     args.push('--owner-pid', String(options.ownerPid));
@@ -426,7 +473,7 @@ async function spawnServer(options: StartEmbeddedServicesOptions, paths: Embedde
   }
   // stderr goes straight to the log file, which stays open in the server after this
   // process exits; stdout is a pipe read only for the one readiness line.
-  const log = await fs.open(paths.logFile, 'w');
+  const log = await openForWriteNoFollow(paths.logFile);
   let child: ReturnType<typeof spawn>;
   try {
     child = spawn(options.nodePath ?? process.execPath, args, {
@@ -505,7 +552,7 @@ async function spawnServer(options: StartEmbeddedServicesOptions, paths: Embedde
   if (problem !== undefined) {
     return fail(`it listens on ${SERVICE_HOST}:${state.port} but does not answer a query: ${problem}`);
   }
-  await writeFileAtomic(paths.stateFile, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await writeFileAtomic(paths.stateFile, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600, refuseLink: true });
   logger.info(`lab ${options.labId}: embedded PostgreSQL ready on ${SERVICE_HOST}:${state.port} (process ${state.pid})`);
   return finish(state, paths, false);
 }
@@ -536,7 +583,11 @@ export async function embeddedServicesStatus(labDir: string): Promise<EmbeddedSt
     return 'problem' in read && read.problem !== undefined ? { running: false, message: read.problem } : { running: false };
   }
   const state = read.state;
-  if (!serverAlive(state)) {
+  const running = await serverProcess(state, paths);
+  if (running === 'foreign') {
+    return { running: false, message: foreignProcess(state, paths, silentLogger) };
+  }
+  if (running === 'gone') {
     return { running: false, message: `The embedded PostgreSQL (process ${state.pid}) is no longer running; it stopped without removing its state file.` };
   }
   const problem = await answers(state, PROBE_TIMEOUT_MS);
@@ -577,7 +628,13 @@ export async function stopEmbeddedServices(labDir: string, options: { readonly t
   }
   const state = read.state;
   let stopped = false;
-  if (serverAlive(state)) {
+  const running = await serverProcess(state, paths);
+  if (running === 'foreign') {
+    const message = foreignProcess(state, paths, logger);
+    await fs.rm(paths.stateFile, { force: true });
+    return { stopped: false, message };
+  }
+  if (running === 'ours') {
     await terminate(state, options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, logger);
     stopped = true;
     logger.info(`lab ${state.labId}: embedded PostgreSQL (process ${state.pid}) stopped`);

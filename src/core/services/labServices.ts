@@ -333,7 +333,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   if (options.labDir !== undefined) {
     envFile = path.join(options.labDir, ENV_FILE_NAME);
     // Owner-only: the file holds passwords.
-    await writeFileAtomic(envFile, renderEnvFile(connections), { mode: 0o600 });
+    await writeFileAtomic(envFile, renderEnvFile(connections), { mode: 0o600, refuseLink: true });
   }
   return { connections, ...(network !== undefined ? { network } : {}), ...(envFile !== undefined ? { envFile } : {}) };
 }

@@ -15,6 +15,7 @@
  * A container's owner is the suffix of its name after the first "." (a name is the one
  * thing about a container that can change; its labels cannot). See labServices.ts.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -35,6 +36,29 @@ export function procStatFields(pid: number): string[] | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may hold spaces or ")": skip past its last ")".
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A process's command line, or undefined when it cannot be read: on Linux its arguments
+ * exactly (/proc/<pid>/cmdline, the program first) and the line they make; on other Unix
+ * systems only the line `ps` prints (arguments joined by spaces). Windows gives no
+ * portable way, so there it is undefined.
+ */
+export function processCommandLine(pid: number): { readonly args?: readonly string[]; readonly line: string } | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0');
+    return { args, line: args.join(' ') };
+  } catch {
+    // No /proc: ask ps.
+  }
+  if (process.platform === 'win32') return undefined;
+  try {
+    const line = execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return line === '' ? undefined : { line };
   } catch {
     return undefined;
   }
