@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { BACKENDS, type Backend } from '../core/backend';
+import { printable } from './printable';
 import { SECTIONS, countProgress } from '../core/curriculum/curriculum';
 import { ProgressStore } from '../core/curriculum/progress';
 import { resolveProgressDir } from '../core/curriculum/progressLocation';
@@ -102,7 +103,9 @@ function parseArgs(args: readonly string[], known: readonly string[], withValue:
   return { positionals, flags, values };
 }
 
-export async function runCli(ctx: CliContext): Promise<number> {
+export async function runCli(given: CliContext): Promise<number> {
+  // Whatever a command prints, control characters from a history, a learner's message or a folder are shown, not obeyed.
+  const ctx: CliContext = { ...given, stdout: (text) => given.stdout(printable(text)), stderr: (text) => given.stderr(printable(text)) };
   const [command, ...rest] = ctx.argv;
   try {
     switch (command) {

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as vscode from 'vscode';
+import { containerShellCommand } from '../core/services/serviceCatalog';
 import type { Backend } from '../core/services/labServicesController';
 import type { LabCatalog } from '../labs/labCatalog';
 import type { OpenLabs } from '../labs/openLabs';
@@ -201,17 +202,9 @@ async function openContainerShell({ log }: ServicesCommandsDeps, node: unknown):
   }
   const c = target.container;
   const url = target.connection?.url ?? c.url;
-  const args = ['exec', '-it', c.id];
-  if (c.service === 'postgres' && url !== undefined) {
-    const parsed = new URL(url);
-    args.push('psql', '-U', decodeURIComponent(parsed.username), '-d', decodeURIComponent(parsed.pathname.slice(1)));
-  } else if (c.service === 'redis' && url !== undefined) {
-    args.push('redis-cli', '-a', decodeURIComponent(new URL(url).password), '--no-auth-warning');
-  } else {
-    args.push('sh');
-  }
-  const terminal = vscode.window.createTerminal({ name: vscode.l10n.t('{0} shell', c.service), shellPath: 'docker', shellArgs: args });
+  const { args, env } = containerShellCommand(c.service, c.id, url);
+  const terminal = vscode.window.createTerminal({ name: vscode.l10n.t('{0} shell', c.service), shellPath: 'docker', shellArgs: [...args], env: { ...env } });
   terminal.show();
-  log.info(`Opened a shell in container ${c.id.slice(0, 12)}: docker ${args.slice(0, 3).join(' ')} ${args[3] ?? ''}`);
+  log.info(`Opened a shell in container ${c.id.slice(0, 12)}: docker ${args.filter((a) => a !== c.id).join(' ')}`);
   return terminal;
 }

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppliedFault, FaultInjector, parseFaultJournal, recoverAbandonedFaults, undoContainerFault } from '../../src/core/services/faults';
 import { type LabServicesResult, type ServiceConnection, labNetworkName, startLabServices } from '../../src/core/services/labServices';
+import { containerShellCommand } from '../../src/core/services/serviceCatalog';
 import { LOCAL_IMAGES, newRuntime, pgQuery, redisCommands, runtimeLog, tempLabDir, testLogger, uniqueId, useLabCleanup } from './helpers';
 
 const runtime = newRuntime();
@@ -105,6 +106,19 @@ describe('faults on a lab with PostgreSQL and Redis', () => {
     expect((await pgQuery(postgres.url, 'select 1 as one')).rows).toEqual([{ one: 1 }]);
     expect(await redisThroughProxy()).toEqual(['+OK', '+PONG']);
     expect(injector.proxy('postgres').stats().connectionsAccepted).toBeGreaterThanOrEqual(1);
+  });
+
+  it('the Containers view\'s redis-cli shell authenticates through REDISCLI_AUTH, with no password on the command line', async () => {
+    const redis = only(lab, 'redis');
+    const { args, env } = containerShellCommand('redis', redis.containerId, redis.url);
+    expect(args.join(' ')).not.toContain(redis.password);
+    // The shell's own command, without the terminal (-it), asked one command.
+    const run = (extra: Record<string, string>): Promise<string> =>
+      new Promise((resolve) => {
+        execFile('docker', [...args.filter((a) => a !== '-it'), 'PING'], { timeout: 15_000, env: { ...process.env, ...extra } }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim()));
+      });
+    expect(await run({ ...env })).toBe('PONG');
+    expect(await run({})).toMatch(/NOAUTH/);
   });
 
   it('pause: queries time out while it is journaled; undo: it answers again and the journal is gone', async () => {

@@ -387,6 +387,27 @@ describe('check-history', () => {
     expect(asJson).toMatchObject({ verdict: 'not-linearizable', key: 'x' });
   });
 
+  it('shows the control characters of a history\'s values instead of sending them to the terminal, and --json keeps them as they were', async () => {
+    const hostile = '\u001b]0;owned\u0007\u001b[2J\u009b1A\u202eevil';
+    const file = await write('hostile.json', JSON.stringify([
+      { process: 0, type: 'invoke', f: 'write', key: 'x', value: hostile },
+      { process: 0, type: 'ok', f: 'write', key: 'x', value: hostile },
+      { process: 1, type: 'invoke', f: 'read', key: 'x' },
+      { process: 1, type: 'ok', f: 'read', key: 'x', value: 'other' },
+    ]));
+    const text = await cli(['check-history', file, '--model', 'kv']);
+    expect(text.stdout).toContain('NOT linearizable');
+    expect(text.stdout).toContain('\\u001b]0;owned\\u0007\\u001b[2J\\u009b1A\\u202eevil');
+    const asJson = await cli(['check-history', file, '--model', 'kv', '--json']);
+    for (const out of [text.stdout, text.stderr, asJson.stdout, asJson.stderr]) {
+      // eslint-disable-next-line no-control-regex -- looking for raw control characters
+      expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    }
+    expect(JSON.stringify(JSON.parse(asJson.stdout))).toContain(JSON.stringify(hostile).slice(1, -1));
+    const unreadable = await write('hostile-name.log', '0\t:invoke\t:read\t\u001b[31mred\n');
+    expect((await cli(['check-history', unreadable])).stderr).toMatch(/cannot read the value "\\u001b\[31mred"/);
+  });
+
   it('says what is wrong with a file, a model or the arguments', async () => {
     expect((await cli(['check-history', 'missing.log'])).stderr).toMatch(/cannot read .*missing\.log/);
     const broken = await write('broken.json', '[{"process":0,"type":"done","f":"read"}]');

@@ -5,6 +5,7 @@ import { demultiplexLogs } from '../../src/core/services/dockerodeRuntime';
 import { type ServiceConnection, renderEnvFile } from '../../src/core/services/labServices';
 import {
   SERVICE_CATALOG,
+  containerShellCommand,
   generateCredentials,
   parseRespSimpleReplies,
   resolveServiceImage,
@@ -150,5 +151,19 @@ describe('helpers of the runtime and lab services', () => {
     expect(text).toContain('REDIS_PASSWORD=r1\n');
     expect(text).toContain('REDIS_2_PORT=6002\n');
     expect(text).toContain('REDIS_2_URL=redis://default:r2@127.0.0.1:6002/0\n');
+  });
+});
+
+describe('containerShellCommand (a database shell in its container)', () => {
+  it('never puts a password on the command line, where ps shows it to every local user: redis-cli gets it through REDISCLI_AUTH', () => {
+    const redis = containerShellCommand('redis', 'c0ffee', 'redis://:s3cr%2Ft@127.0.0.1:6390');
+    expect(redis.args).toEqual(['exec', '-e', 'REDISCLI_AUTH', '-it', 'c0ffee', 'redis-cli']);
+    expect(redis.args.join(' ')).not.toContain('s3cr');
+    expect(redis.env).toEqual({ REDISCLI_AUTH: 's3cr/t' });
+    const postgres = containerShellCommand('postgres', 'c0ffee', 'postgresql://lab:pw%40x@127.0.0.1:5433/lab');
+    expect(postgres.args).toEqual(['exec', '-it', 'c0ffee', 'psql', '-U', 'lab', '-d', 'lab']);
+    expect(postgres.args.join(' ')).not.toContain('pw');
+    expect(containerShellCommand('redis', 'c0ffee', 'redis://127.0.0.1:6390')).toEqual({ args: ['exec', '-it', 'c0ffee', 'redis-cli'], env: {} });
+    expect(containerShellCommand('memcached', 'c0ffee', undefined).args).toEqual(['exec', '-it', 'c0ffee', 'sh']);
   });
 });

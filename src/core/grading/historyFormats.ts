@@ -37,7 +37,7 @@ export function parseJsonHistory(text: string, source = 'the history'): HistoryO
   if (!Array.isArray(events)) {
     throw new HistoryFormatError(`${source}: expected an array of events, or an object with a "history" array.`);
   }
-  return events.map((raw: unknown, i) => {
+  const ops = events.map((raw: unknown, i) => {
     const e = raw as Record<string, unknown> | null;
     const where = `${source}, event ${i}`;
     if (e === null || typeof e !== 'object') throw new HistoryFormatError(`${where} is not an object.`);
@@ -53,16 +53,102 @@ export function parseJsonHistory(text: string, source = 'the history'): HistoryO
       ...(e['value'] !== undefined ? { value: e['value'] } : {}),
     };
   });
+  checkPairs(ops, (i) => `${source}, event ${i}`);
+  return ops;
 }
 
-const LINE = /^(?:.*?\s-\s(?:jepsen\.util\s+)?)?(\S+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)(?:\s+(.*?))?\s*$/;
+/**
+ * Each completion (ok, fail, info) must end an operation its process invoked and has not
+ * completed yet, of the same kind (and key, where it names one): a completion with no
+ * invoke, or of another operation, would make the checker judge a history nobody ran.
+ */
+function checkPairs(ops: readonly HistoryOp[], where: (index: number) => string): void {
+  const open = new Map<string | number, { readonly op: HistoryOp; readonly index: number }>();
+  const what = (o: HistoryOp): string => `:${o.f}${o.key !== undefined ? ` on key ${JSON.stringify(o.key)}` : ''}`;
+  ops.forEach((op, i) => {
+    const pending = open.get(op.process);
+    if (op.type === 'invoke') {
+      // An invoke never completed (its outcome unknown) may be followed by the process's next one.
+      open.set(op.process, { op, index: i });
+      return;
+    }
+    if (pending === undefined) {
+      throw new HistoryFormatError(`${where(i)}: process ${String(op.process)} completes ${what(op)} (:${op.type}) without having invoked it.`);
+    }
+    if (pending.op.f !== op.f || (op.key !== undefined && op.key !== pending.op.key)) {
+      throw new HistoryFormatError(`${where(i)}: process ${String(op.process)} completes ${what(op)} (:${op.type}), but it invoked ${what(pending.op)} (${where(pending.index)}).`);
+    }
+    open.delete(op.process);
+  });
+}
+
+/** The words of a line (runs of non-whitespace), each with where it starts and ends. */
+function wordsOf(line: string): { readonly text: string; readonly start: number; readonly end: number }[] {
+  const words: { text: string; start: number; end: number }[] = [];
+  let start = -1;
+  for (let i = 0; i <= line.length; i++) {
+    const space = i === line.length || /\s/.test(line[i] as string);
+    if (space && start >= 0) {
+      words.push({ text: line.slice(start, i), start, end: i });
+      start = -1;
+    } else if (!space && start < 0) {
+      start = i;
+    }
+  }
+  return words;
+}
+
+const TYPE_WORDS = new Map<string, HistoryOp['type']>([
+  [':invoke', 'invoke'],
+  [':ok', 'ok'],
+  [':fail', 'fail'],
+  [':info', 'info'],
+]);
+
+/**
+ * An event line's process, type, f and value text, or undefined for another line. Read by
+ * words, in one pass (a regular expression with a lazy prefix took seconds on a long line):
+ * the process is the word before `:type :f`, first at the start of the line or after the
+ * logger's ` - ` (and `jepsen.util`); the value is the rest of the line.
+ */
+function eventLine(line: string): { readonly process: string; readonly type: HistoryOp['type']; readonly f: string; readonly value: string } | undefined {
+  const words = wordsOf(line);
+  // A value is one line: a line break other than \n (\r, U+2028, U+2029) inside it makes no event.
+  const last = words[words.length - 1];
+  let lastBreak = -1;
+  for (let i = 0; last !== undefined && i < last.end; i++) {
+    if (line[i] === '\r' || line[i] === '\u2028' || line[i] === '\u2029') lastBreak = i;
+  }
+  const at = (k: number): { process: string; type: HistoryOp['type']; f: string; value: string } | undefined => {
+    const type = TYPE_WORDS.get(words[k + 1]?.text ?? '');
+    const f = words[k + 2];
+    const process = words[k];
+    if (type === undefined || f === undefined || process === undefined || !/^:[\w-]+$/.test(f.text)) return undefined;
+    const valueStart = words[k + 3]?.start;
+    if (valueStart !== undefined && lastBreak > valueStart) return undefined;
+    const value = line.slice(f.end).trim();
+    return { process: process.text, type, f: f.text.slice(1), value: value === '' ? 'nil' : value };
+  };
+  // After the logger's prefix, the first place that reads as an event; else at the very start.
+  for (let k = 1; k + 2 < words.length; k++) {
+    const before = words[k - 1]?.text;
+    const afterDash = before === '-' || (before === 'jepsen.util' && words[k - 2]?.text === '-');
+    const dash = before === '-' ? words[k - 1] : words[k - 2];
+    if (afterDash && dash !== undefined && dash.start > 0) {
+      const event = at(k);
+      if (event !== undefined) return event;
+    }
+  }
+  return words[0]?.start === 0 ? at(0) : undefined;
+}
 
 export function parseJepsenLog(text: string, source = 'the log'): HistoryOp[] {
   const out: HistoryOp[] = [];
+  const lines: number[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
-    const m = LINE.exec(line);
-    if (!m) return; // not an event line
-    const [, process, type, f, value = 'nil'] = m as unknown as [string, string, HistoryOp['type'], string, string | undefined];
+    const event = eventLine(line);
+    if (event === undefined) return; // not an event line
+    const { process, type, f, value } = event;
     if (process.startsWith(':')) return; // the nemesis
     if (!KINDS.has(f as OperationKind)) {
       throw new HistoryFormatError(`${source}:${i + 1}: the operation :${f} is not :read, :write or :cas.`);
@@ -72,13 +158,15 @@ export function parseJepsenLog(text: string, source = 'the log'): HistoryOp[] {
       // A :fail or :info completion may name the error after the value.
       parsed = parseEdn(value, type === 'fail' || type === 'info');
     } catch (error) {
-      throw new HistoryFormatError(`${source}:${i + 1}: cannot read the value "${value}": ${(error as Error).message}`);
+      throw new HistoryFormatError(`${source}:${i + 1}: cannot read the value "${value.length > 80 ? `${value.slice(0, 80)}...` : value}": ${(error as Error).message}`);
     }
     out.push({ process: /^\d+$/.test(process) ? Number(process) : process, type, f: f as OperationKind, ...(parsed !== null ? { value: parsed } : {}) });
+    lines.push(i + 1);
   });
   if (out.length === 0) {
     throw new HistoryFormatError(`${source} has no event lines (process, :type, :f and value, separated by tabs or spaces).`);
   }
+  checkPairs(out, (i) => `${source}:${lines[i] ?? '?'}`);
   return out;
 }
 

@@ -231,3 +231,24 @@ export function generateCredentials(kind: ServiceKind, randomBytes: (size: numbe
   // Hex keeps the password safe in URLs, shell commands and .env files without quoting.
   return { user: definition.defaultUser, password: randomBytes(18).toString('hex'), database: definition.defaultDatabase };
 }
+
+/**
+ * The `docker` command line that opens a service's own shell in its container (psql,
+ * redis-cli, else sh), and the environment to run it with. A password never goes on the
+ * command line, where every local user sees it in `ps`: redis-cli reads it from
+ * REDISCLI_AUTH, which `docker exec -e REDISCLI_AUTH` passes on from the terminal's
+ * environment; psql in the official image trusts connections from inside the container.
+ */
+export function containerShellCommand(service: string, containerId: string, url: string | undefined): { readonly args: readonly string[]; readonly env: Readonly<Record<string, string>> } {
+  if (service === 'postgres' && url !== undefined) {
+    const parsed = new URL(url);
+    return { args: ['exec', '-it', containerId, 'psql', '-U', decodeURIComponent(parsed.username), '-d', decodeURIComponent(parsed.pathname.slice(1))], env: {} };
+  }
+  if (service === 'redis' && url !== undefined) {
+    const password = decodeURIComponent(new URL(url).password);
+    return password === ''
+      ? { args: ['exec', '-it', containerId, 'redis-cli'], env: {} }
+      : { args: ['exec', '-e', 'REDISCLI_AUTH', '-it', containerId, 'redis-cli'], env: { REDISCLI_AUTH: password } };
+  }
+  return { args: ['exec', '-it', containerId, 'sh'], env: {} };
+}
