@@ -52,6 +52,13 @@ export class LearnerProgress implements vscode.Disposable {
     if (!notice) {
       return;
     }
+    if (notice.kind === 'newer') {
+      this.log.warn(`Progress file ${notice.file} was ${notice.reason}: read-only here`);
+      void vscode.window.showWarningMessage(
+        vscode.l10n.t('Your progress file {0} was {1}. It is left as it is, and this version records no progress into it. Update Data Labs to keep recording.', notice.file, notice.reason),
+      );
+      return;
+    }
     this.log.warn(`Progress file was unreadable (${notice.reason}); kept as ${notice.keptAs}`);
     const reveal = vscode.l10n.t('Show the Kept File');
     void vscode.window

@@ -160,7 +160,9 @@ async function listCommand(ctx: CliContext, args: Parsed): Promise<number> {
   const catalog = await loadCatalog(ctx.labsDir);
   const store = await ProgressStore.open({ dir: await resolveProgressDir(ctx.env) });
   const notice = store.takeNotice();
-  if (notice) {
+  if (notice?.kind === 'newer') {
+    ctx.stderr(`data-labs: your progress file ${notice.file} was ${notice.reason}; it is left as it is, and nothing is recorded into it. Update Data Labs.\n`);
+  } else if (notice) {
     ctx.stderr(`data-labs: your progress file was unreadable (${notice.reason}); it was kept as ${notice.keptAs}.\n`);
   }
   const progress = store.snapshot();
@@ -244,8 +246,13 @@ async function openCommand(ctx: CliContext, args: Parsed): Promise<number> {
   const result = await scaffoldLab(entry, target, ctx.version);
   ctx.stdout(`Lab "${entry.manifest.title}" is in ${result.dir}\n`);
   ctx.stdout(`  created ${result.created.length} file(s)${result.kept.length > 0 ? `, kept ${result.kept.length} of yours unchanged` : ''}\n`);
-  const store = await ProgressStore.open({ dir: await resolveProgressDir(ctx.env) });
-  await store.recordLabOpened(labId);
+  // The lab is created: a progress file that cannot record it is worth a warning, not a failure.
+  try {
+    const store = await ProgressStore.open({ dir: await resolveProgressDir(ctx.env) });
+    await store.recordLabOpened(labId);
+  } catch (error) {
+    ctx.stderr(`data-labs: the lab is ready, but opening it was not recorded in your progress: ${(error as Error).message}\n`);
+  }
   if (!args.flags.has('--no-install') && !(await dependenciesInstalled(target))) {
     ctx.stdout('Installing the lab\'s dependencies (once; it works offline afterwards)...\n');
     await installDependencies(target);

@@ -179,6 +179,17 @@ describe('list', () => {
     expect(await fs.readFile(path.join(progressDir, kept[0] as string), 'utf8')).toBe('garbage');
   });
 
+  it('leaves a progress file written by a newer version as it is, saying so, and still lists', async () => {
+    await fs.mkdir(progressDir, { recursive: true });
+    const newer = JSON.stringify({ version: 9, items: {}, labs: {} });
+    await fs.writeFile(path.join(progressDir, PROGRESS_FILE_NAME), newer);
+    const out = await cli(['list']);
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stderr).toMatch(/your progress file .*progress\.json was written by a newer version of Data Labs \(schema 9; this one reads 1\); it is left as it is/);
+    expect(await fs.readFile(path.join(progressDir, PROGRESS_FILE_NAME), 'utf8')).toBe(newer);
+    expect((await fs.readdir(progressDir)).filter((n) => n.startsWith('progress.corrupt-'))).toEqual([]);
+  });
+
   it('works with no labs at all', async () => {
     const out = await cli(['list'], { labs: path.join(cwd, 'no-labs-here') });
     expect(out.code).toBe(EXIT_OK);
@@ -193,6 +204,16 @@ describe('open', () => {
     expect(out.code).toBe(EXIT_FAILURE);
     expect(out.stderr).toBe('data-labs: there is no lab "no-such-lab". Known labs: broken-lab, demo-lab.\n');
     expect(await exists(path.join(cwd, 'x'))).toBe(false);
+  });
+
+  it('creates the lab and exits 0 when its progress cannot be recorded, saying why', async () => {
+    const fileNotFolder = path.join(cwd, 'progress-is-a-file');
+    await fs.writeFile(fileNotFolder, 'x');
+    const target = path.join(cwd, 'lab-despite-progress');
+    const out = await cli(['open', 'demo-lab', target, '--no-install'], { env: { DATA_LABS_PROGRESS_DIR: fileNotFolder, DATA_LABS_ROOT: labsRoot } });
+    expect(out.code).toBe(EXIT_OK);
+    expect(out.stderr).toMatch(/the lab is ready, but opening it was not recorded in your progress: Your progress file .*progress-is-a-file\/progress\.json cannot be read: a part of its path is a file, not a folder/);
+    expect(await exists(path.join(target, '.data-lab.json'))).toBe(true);
   });
 
   it('a broken lab exits 1 and names its problems', async () => {

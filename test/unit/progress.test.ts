@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CHECKLIST } from '../../src/core/curriculum/curriculum';
 import {
+  MAX_PROGRESS_BYTES,
   PROGRESS_FILE_NAME,
   PROGRESS_SCHEMA_VERSION,
+  ProgressReadOnlyError,
   ProgressStore,
   emptyProgress,
   parseProgress,
@@ -67,7 +69,7 @@ describe('parseProgress', () => {
     ['an array', '[]', /not a progress file/],
     ['a tick that is not an object', JSON.stringify({ version: 1, items: { [A]: true }, labs: {} }), /not a progress file at "items\.understand-relational-vs-nosql"/],
     ['no version', JSON.stringify({ items: {}, labs: {} }), /not a progress file at "version"/],
-    ['a newer version', JSON.stringify({ version: 2, items: {}, labs: {} }), /newer version of the extension \(schema 2; this one reads 1\)/],
+    ['a newer version', JSON.stringify({ version: 2, items: {}, labs: {} }), /newer version of Data Labs \(schema 2; this one reads 1\)/],
   ])('rejects %s with a reason', (_name, text, reason) => {
     const outcome = parseProgress(text);
     expect(outcome.ok).toBe(false);
@@ -206,7 +208,7 @@ describe('ProgressStore', () => {
   describe.each([
     ['bad JSON', '{"version": 1, "items": {"understand-rel', /not valid JSON/],
     ['the wrong shape', JSON.stringify({ version: 1, items: [], labs: 'none' }), /not a progress file/],
-    ['a newer schema version', JSON.stringify({ version: 7, items: {}, labs: {}, future: true }), /newer version/],
+    ['over a megabyte', `{"version": 1, "items": {}, "labs": {}, "padding": "${'x'.repeat(MAX_PROGRESS_BYTES)}"}`, /bytes, far more than a progress file holds/],
   ])('a progress file with %s', (_name, content, reason) => {
     it('is moved aside intact, reported exactly once, and the store still works', async () => {
       await fs.writeFile(file, content);
@@ -232,6 +234,44 @@ describe('ProgressStore', () => {
       expect(reopened.takeNotice()).toBeUndefined();
       expect(reopened.isDone(A)).toBe(true);
     });
+  });
+
+  it('leaves a file written by a newer version where it is, untouched, reports it once, and refuses every change', async () => {
+    const content = JSON.stringify({ version: 7, items: { [A]: { at: 'x', by: 'learner' } }, labs: {}, future: true });
+    await fs.writeFile(file, content);
+    const store = await ProgressStore.open({ dir });
+    expect(store.takeNotice()).toEqual({ kind: 'newer', file, reason: expect.stringMatching(/newer version of Data Labs \(schema 7; this one reads 1\)/) as unknown });
+    expect(store.takeNotice()).toBeUndefined();
+    expect(store.readOnlyReason()).toMatch(/newer version/);
+    await expect(store.tick(B)).rejects.toThrow(ProgressReadOnlyError);
+    await expect(store.recordLabOpened('saga')).rejects.toThrow(/was written by a newer version .* nothing is written to it\. Update Data Labs/);
+    expect(store.isDone(B)).toBe(false);
+    await store.reload();
+    expect(await fs.readFile(file, 'utf8')).toBe(content);
+    expect(await corruptFiles(dir)).toEqual([]);
+    // A second reader (the CLI's list) leaves it too.
+    await ProgressStore.open({ dir });
+    expect(await fs.readFile(file, 'utf8')).toBe(content);
+  });
+
+  it('writes through a progress.json that is a symbolic link: the file it leads to changes, the link stays', async () => {
+    const synced = path.join(await tempDir(), 'Sync', 'progress.json');
+    await fs.mkdir(path.dirname(synced), { recursive: true });
+    await fs.writeFile(synced, JSON.stringify({ version: 1, items: { [A]: { at: '2026-01-01T00:00:00.000Z', by: 'learner' } }, labs: {} }));
+    await fs.symlink(synced, file);
+    const store = await ProgressStore.open({ dir });
+    expect(store.isDone(A)).toBe(true);
+    await store.tick(B);
+    expect((await fs.lstat(file)).isSymbolicLink()).toBe(true);
+    expect(Object.keys(((await readJson(synced)) as { items: object }).items)).toEqual([A, B]);
+  });
+
+  it('names the file and the cause when its folder is a file, instead of a bare errno', async () => {
+    const notAFolder = path.join(await tempDir(), 'progress-dir');
+    await fs.writeFile(notAFolder, 'oops');
+    await expect(ProgressStore.open({ dir: notAFolder })).rejects.toThrow(
+      new RegExp(`Your progress file ${notAFolder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/progress\\.json cannot be read: a part of its path is a file, not a folder\\. .*DATA_LABS_PROGRESS_DIR`),
+    );
   });
 
   // Regression test (fixed): two windows opening the same corrupt file at once both try to move

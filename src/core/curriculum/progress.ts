@@ -6,9 +6,14 @@
  * - Every write goes to a temporary file in the same folder, is flushed to disk, and
  *   then renamed over the real file. A rename within one file system is atomic, so a
  *   process killed mid-write leaves either the old file or the new one, never half.
- * - A file that cannot be read as progress (bad JSON, unknown shape, a newer version)
+ * - A file that cannot be read as progress (bad JSON, unknown shape, over MAX_PROGRESS_BYTES)
  *   is moved aside to `progress.corrupt-<time>.json`, never overwritten, and reported
  *   once through `takeNotice()`; the store then starts empty and keeps working.
+ * - A file written by a newer version is left exactly where it is: the store reports it
+ *   once and is read-only (every change is refused, saying why) until that version is
+ *   used again or this one updated.
+ * - A progress.json that is a symbolic link (a learner keeping it in a synced folder) is
+ *   written through: the file it points to is replaced, the link stays.
  * - Writes are serialised: the last change always wins on disk.
  */
 import { promises as fs } from 'node:fs';
@@ -45,9 +50,34 @@ export function emptyProgress(): ProgressData {
 }
 
 export type ProgressNotice =
-  | { readonly kind: 'corrupt'; readonly file: string; readonly keptAs: string; readonly reason: string };
+  | { readonly kind: 'corrupt'; readonly file: string; readonly keptAs: string; readonly reason: string }
+  | { readonly kind: 'newer'; readonly file: string; readonly reason: string };
 
-export type ParseOutcome = { readonly ok: true; readonly data: ProgressData } | { readonly ok: false; readonly reason: string };
+export type ParseOutcome = { readonly ok: true; readonly data: ProgressData } | { readonly ok: false; readonly reason: string; readonly newer?: true };
+
+/** A progress file is a few KB; one larger than this is not one, and is not read whole. */
+export const MAX_PROGRESS_BYTES = 1024 * 1024;
+
+/** A progress file written by a newer version: nothing of this version may change it. */
+export class ProgressReadOnlyError extends Error {
+  override readonly name = 'ProgressReadOnlyError';
+}
+
+/** The error for a progress file that cannot be reached, with the path and what to do, instead of the bare errno text. */
+function unreachable(file: string, error: unknown, doing: 'read' | 'write'): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOTDIR'
+      ? `a part of its path is a file, not a folder`
+      : code === 'EISDIR'
+        ? `it is a folder, not a file`
+        : code === 'EACCES' || code === 'EPERM'
+          ? `you are not allowed to ${doing} it`
+          : code === 'ELOOP'
+            ? `it is a symbolic link that leads round in a circle`
+            : (error as Error).message;
+  return new Error(`Your progress file ${file} cannot be ${doing === 'read' ? 'read' : 'written'}: ${why}. Fix that path, or choose another folder with DATA_LABS_PROGRESS_DIR.`);
+}
 
 /** Reads progress JSON text (from the store or an export); unknown checklist ids are dropped. */
 export function parseProgress(text: string): ParseOutcome {
@@ -58,7 +88,7 @@ export function parseProgress(text: string): ParseOutcome {
     return { ok: false, reason: `not valid JSON (${(error as Error).message})` };
   }
   if (typeof json === 'object' && json !== null && 'version' in json && typeof json.version === 'number' && json.version > PROGRESS_SCHEMA_VERSION) {
-    return { ok: false, reason: `written by a newer version of the extension (schema ${json.version}; this one reads ${PROGRESS_SCHEMA_VERSION})` };
+    return { ok: false, newer: true, reason: `written by a newer version of Data Labs (schema ${json.version}; this one reads ${PROGRESS_SCHEMA_VERSION})` };
   }
   const parsed = progressFileSchema.safeParse(json);
   if (!parsed.success) {
@@ -86,6 +116,8 @@ export class ProgressStore {
   private readonly pending: Mutation[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly now: () => Date;
+  /** Why the file must not be written (a newer version wrote it), once seen. */
+  private readOnly: string | undefined;
   readonly file: string;
 
   private constructor(private readonly dir: string, now: (() => Date) | undefined) {
@@ -113,19 +145,41 @@ export class ProgressStore {
    * reported once, undefined. Never overwrites a file it could not read.
    */
   private async readFromDisk(): Promise<ProgressData | undefined> {
-    let text: string;
+    let text: string | { readonly tooLarge: number };
     try {
-      text = await fs.readFile(this.file, 'utf8');
+      const handle = await fs.open(this.file, 'r');
+      try {
+        const size = (await handle.stat()).size;
+        text = size > MAX_PROGRESS_BYTES ? { tooLarge: size } : await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         return undefined;
       }
-      throw error;
+      throw unreachable(this.file, error, 'read');
+    }
+    if (typeof text !== 'string') {
+      return this.setAside(`${text.tooLarge} bytes, far more than a progress file holds (at most ${MAX_PROGRESS_BYTES})`);
     }
     const outcome = parseProgress(text);
     if (outcome.ok) {
+      this.readOnly = undefined;
       return outcome.data;
     }
+    if (outcome.newer === true) {
+      // Left where it is, untouched: the newer version still needs it.
+      if (this.readOnly === undefined) this.notice = { kind: 'newer', file: this.file, reason: outcome.reason };
+      this.readOnly = outcome.reason;
+      return undefined;
+    }
+    return this.setAside(outcome.reason);
+  }
+
+  /** Moves an unreadable file aside (never overwritten), to report once; undefined. */
+  private async setAside(reason: string): Promise<undefined> {
+    const outcome = { reason };
     const stamp = this.now().toISOString().replace(/[:.]/g, '-');
     const keptAs = path.join(this.dir, `progress.corrupt-${stamp}-${process.pid}.json`);
     try {
@@ -139,6 +193,11 @@ export class ProgressStore {
     }
     this.notice = { kind: 'corrupt', file: this.file, keptAs, reason: outcome.reason };
     return undefined;
+  }
+
+  /** Why changes are refused, when the file was written by a newer version; undefined otherwise. */
+  readOnlyReason(): string | undefined {
+    return this.readOnly;
   }
 
   /**
@@ -276,14 +335,24 @@ export class ProgressStore {
    * it twice is harmless.
    */
   private change(mutate: Mutation): Promise<void> {
+    if (this.readOnly !== undefined) {
+      return Promise.reject(new ProgressReadOnlyError(`Your progress file ${this.file} was ${this.readOnly}; it is kept as it is and nothing is written to it. Update Data Labs to keep recording progress.`));
+    }
     mutate(this.data);
     this.pending.push(mutate);
     this.emit();
     const write = this.writing.then(() =>
       withFileLock(`${this.file}.lock`, async () => {
         const base = (await this.readFromDisk()) ?? structuredClone(this.data);
+        if (this.readOnly !== undefined) {
+          throw new ProgressReadOnlyError(`Your progress file ${this.file} was ${this.readOnly} meanwhile; it is kept as it is and nothing is written to it. Update Data Labs to keep recording progress.`);
+        }
         mutate(base);
-        await writeFileAtomic(this.file, serialise(base));
+        try {
+          await writeFileAtomic(await writeTarget(this.file), serialise(base));
+        } catch (error) {
+          throw unreachable(this.file, error, 'write');
+        }
         return base;
       }),
     ).then(
@@ -317,6 +386,21 @@ export class ProgressStore {
     for (const listener of this.listeners) {
       listener();
     }
+  }
+}
+
+/**
+ * Where to write `file`: itself, or, when it is a symbolic link, the file the link leads
+ * to (so that the rename replaces that file and the link stays a link).
+ */
+async function writeTarget(file: string): Promise<string> {
+  const stat = await fs.lstat(file).catch(() => undefined);
+  if (stat === undefined || !stat.isSymbolicLink()) return file;
+  try {
+    return await fs.realpath(file);
+  } catch {
+    // A link to a file not made yet: write where it points.
+    return path.resolve(path.dirname(file), await fs.readlink(file));
   }
 }
 
