@@ -215,11 +215,56 @@ loadLab(${JSON.stringify(path.join(labs, 'demo-lab'))})
   it('gets a LabFolderError when a subfolder inside the lab cannot be written', async () => {
     const target = path.join(shared, 'partly-mine');
     await fs.mkdir(path.join(target, 'src'), { recursive: true, mode: 0o755 });
+    // A lab folder already (its marker), so that opening it again goes on to the subfolder.
+    await fs.writeFile(path.join(target, LAB_MARKER_FILE), JSON.stringify({ lab: 'demo-lab', createdAt: '2026-01-01T00:00:00.000Z', productVersion: '1.0.0' }));
     await fs.chown(target, NOBODY, NOBODY);
     const outcome = await scaffoldAsNobody(target);
     expect(outcome.ok).toBe(false);
     expect(outcome.name).toBe('LabFolderError');
     expect(outcome.message).toContain(`Cannot write to ${target} (EACCES). Choose a folder you own`);
+  });
+});
+
+describe('scaffoldLab in a folder that is not this lab\'s to fill', () => {
+  it('refuses a folder whose marker names another lab, writing nothing', async () => {
+    const target = path.join(await tempDir(), 'idempotency');
+    await fs.mkdir(target);
+    await fs.writeFile(path.join(target, LAB_MARKER_FILE), JSON.stringify({ lab: 'idempotency-keys', createdAt: '2026-01-01T00:00:00.000Z', productVersion: '1.0.0' }));
+    await fs.writeFile(path.join(target, 'notes.md'), 'mine\n');
+    await expect(scaffoldLab(lab, target, '1.0.0')).rejects.toThrow(/is the folder of the lab "idempotency-keys" \(its \.data-lab\.json says so\), not of "demo-lab"\. Nothing was written/);
+    expect((await fs.readdir(target)).sort()).toEqual([LAB_MARKER_FILE, 'notes.md']);
+  });
+
+  it('refuses a folder that holds files but no marker, writing nothing; a folder with only the product\'s own (node_modules, .env, .data-labs) is fine', async () => {
+    const project = path.join(await tempDir(), 'my-project');
+    await fs.mkdir(path.join(project, '.git'), { recursive: true });
+    await fs.writeFile(path.join(project, 'package.json'), '{"name":"mine"}');
+    await expect(scaffoldLab(lab, project, '1.0.0')).rejects.toThrow(/already holds files \(\.git, package\.json\) and is not a lab folder .*Nothing was written/);
+    expect(await fs.readFile(path.join(project, 'package.json'), 'utf8')).toBe('{"name":"mine"}');
+    const leftovers = path.join(await tempDir(), 'demo-lab');
+    await fs.mkdir(path.join(leftovers, 'node_modules'), { recursive: true });
+    await fs.writeFile(path.join(leftovers, '.env'), 'DATABASE_URL=x\n');
+    await scaffoldLab(lab, leftovers, '1.0.0');
+    expect(await exists(path.join(leftovers, 'src/main.ts'))).toBe(true);
+  });
+
+  it('never follows a link inside the folder: a src that leads elsewhere, or a starter file that is a link, is refused and nothing is written', async () => {
+    const elsewhere = await tempDir();
+    const target = path.join(await tempDir(), 'demo-lab');
+    await scaffoldLab(lab, target, '1.0.0');
+    await fs.rm(path.join(target, 'src'), { recursive: true });
+    await fs.rm(path.join(target, 'package.json'));
+    await fs.symlink(elsewhere, path.join(target, 'src'));
+    const victim = path.join(elsewhere, 'victim.json');
+    await fs.writeFile(victim, 'precious');
+    await fs.symlink(victim, path.join(target, 'package.json'));
+    const error = await scaffoldLab(lab, target, '1.0.0').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LabFolderError);
+    expect((error as Error).message).toMatch(/demo-lab\/src is a symbolic link[;.]/);
+    expect((error as Error).message).toMatch(/demo-lab\/package\.json is a symbolic link[;.]/);
+    expect((error as Error).message).toMatch(/Nothing was written/);
+    expect(await fs.readdir(elsewhere)).toEqual(['victim.json']);
+    expect(await fs.readFile(victim, 'utf8')).toBe('precious');
   });
 });
 

@@ -101,6 +101,7 @@ export async function assertWritable(target: string): Promise<void> {
  */
 export async function scaffoldLab(lab: Lab, target: string, productVersion: string, now: Date = new Date()): Promise<ScaffoldResult> {
   await assertWritable(target);
+  await checkTarget(lab, target);
   const created: string[] = [];
   const kept: string[] = [];
   try {
@@ -138,6 +139,62 @@ export async function scaffoldLab(lab: Lab, target: string, productVersion: stri
     mainFile: path.join(target, lab.manifest.starter.main),
     readmeFile: path.join(target, 'README.md'),
   };
+}
+
+/**
+ * Refuses, before anything is written, a folder that is not this lab's to fill:
+ * - one whose marker names another lab (opening `saga` into the idempotency lab's folder
+ *   would mix the two);
+ * - one that holds files but no marker (someone's project, a home folder), besides what
+ *   the product itself keeps in a lab folder (KEPT_ON_RESET);
+ * - a link, or a file where a folder belongs, on the way to a starter file inside it
+ *   (`src` → `~/.ssh` would have the starter written outside the lab), and anything but a
+ *   regular file where a starter file belongs.
+ * The folder itself may be a link (a learner's own `~/data-labs` → another disk).
+ */
+async function checkTarget(lab: Lab, target: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new LabFolderError(`${target} is a file, not a folder. Choose another folder for your labs.`);
+    throw toFolderError(error, target);
+  }
+  const markerFile = path.join(target, LAB_MARKER_FILE);
+  const markerStat = await fs.lstat(markerFile).catch(() => undefined);
+  if (markerStat !== undefined && !markerStat.isFile()) {
+    throw new LabFolderError(`${markerFile} is ${markerStat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, not a lab marker this product wrote. Nothing was written; remove it, or choose another folder.`);
+  }
+  const marker = markerStat === undefined ? undefined : await readLabMarker(target);
+  if (marker !== undefined && marker.lab !== lab.id) {
+    throw new LabFolderError(`${target} is the folder of the lab "${marker.lab}" (its ${LAB_MARKER_FILE} says so), not of "${lab.id}". Nothing was written: open "${lab.id}" into a folder of its own.`);
+  }
+  const others = entries.filter((name) => name !== LAB_MARKER_FILE && !KEPT_ON_RESET.includes(name));
+  if (markerStat === undefined && others.length > 0) {
+    const shown = others.slice(0, 5).join(', ') + (others.length > 5 ? `, and ${others.length - 5} more` : '');
+    throw new LabFolderError(`${target} already holds files (${shown}) and is not a lab folder (it has no ${LAB_MARKER_FILE}). Nothing was written: open the lab into a new or empty folder.`);
+  }
+  const problems: string[] = [];
+  for (const [, relative] of labFiles(lab)) {
+    const parts = relative.split('/');
+    let current = path.resolve(target);
+    for (const [i, part] of parts.entries()) {
+      current = path.join(current, part);
+      const stat = await fs.lstat(current).catch(() => undefined);
+      if (stat === undefined) break;
+      const last = i === parts.length - 1;
+      if (stat.isSymbolicLink()) problems.push(`${current} is a symbolic link`);
+      else if (!last && !stat.isDirectory()) problems.push(`${current} is not a folder`);
+      else if (last && !stat.isFile()) problems.push(`${current} is not a regular file`);
+      else continue;
+      break;
+    }
+  }
+  if (problems.length > 0) {
+    throw new LabFolderError(`Where the lab's starter files belong, ${[...new Set(problems)].join('; ')}. Nothing was written: the starter is only ever written as real files inside the lab folder. Remove ${problems.length === 1 ? 'it' : 'them'}, or choose another folder.`);
+  }
 }
 
 export interface ResetResult extends ScaffoldResult {
