@@ -97,3 +97,18 @@ describe('resolveDockerHost', () => {
     expect(resolveDockerHost(inputs({}, {}, [], 'win32')).endpoint).toEqual({ kind: 'socket', socketPath: '//./pipe/docker_engine' });
   });
 });
+
+describe('DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI reads them', () => {
+  it('turn TLS on for a tcp:// DOCKER_HOST, with the certificates from DOCKER_CERT_PATH, else the docker config folder', () => {
+    expect(resolveDockerHost(inputs({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' })).endpoint).toEqual({ kind: 'tcp', host: '10.0.0.5', port: 2376, tls: true, certDir: '/certs' });
+    const byDefault = resolveDockerHost(inputs({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1' }));
+    expect(byDefault.endpoint).toEqual({ kind: 'tcp', host: '10.0.0.5', port: 2376, tls: true, certDir: path.join(HOME, '.docker') });
+    expect(byDefault.description).toBe('https://10.0.0.5:2376');
+    expect(resolveDockerHost(inputs({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CONFIG: '/etc/dock' })).endpoint).toMatchObject({ certDir: '/etc/dock' });
+  });
+
+  it('leave plain tcp:// plain when DOCKER_TLS_VERIFY is unset or empty, and mean nothing for a socket', () => {
+    expect(resolveDockerHost(inputs({ DOCKER_HOST: 'tcp://10.0.0.5:2375', DOCKER_TLS_VERIFY: '' })).endpoint).toEqual({ kind: 'tcp', host: '10.0.0.5', port: 2375, tls: false });
+    expect(resolveDockerHost(inputs({ DOCKER_HOST: 'unix:///var/run/docker.sock', DOCKER_TLS_VERIFY: '1' })).endpoint).toEqual({ kind: 'socket', socketPath: '/var/run/docker.sock' });
+  });
+});

@@ -3,9 +3,14 @@
  * server on a unix socket that answers as the Docker API does. The real engine is
  * exercised by test/docker; these cases are the ones an engine will not produce on cue.
  */
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolveDockerHost, systemDockerHostInputs } from '../../src/core/services/dockerHost';
 import { DockerodeRuntime } from '../../src/core/services/dockerodeRuntime';
 import { ContainerRuntimeError, ImageMissingError, PortConflictError } from '../../src/core/services/runtime';
 import { useTempDirs } from './helpers';
@@ -125,5 +130,54 @@ describe('DockerodeRuntime against a fake engine', () => {
       ports: [{ containerPort: '5432/tcp', hostIp: '127.0.0.1', hostPort: 49153 }],
       networks: ['datalabs-x'],
     });
+  });
+});
+
+describe('DockerodeRuntime over TLS (DOCKER_TLS_VERIFY), against a real TLS server that wants a client certificate', () => {
+  /** A CA, the engine's certificate for 127.0.0.1 and a client's, made with openssl in a new folder. */
+  async function certificates(): Promise<{ dir: string; server: { key: Buffer; cert: Buffer; ca: Buffer } }> {
+    const dir = await tempDir();
+    const run = (...args: string[]): void => {
+      execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    };
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test engine CA');
+    await fs.writeFile(path.join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'server-cert.pem', '-days', '2', '-extfile', 'san.cnf');
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'client.csr', '-subj', '/CN=learner');
+    run('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'cert.pem', '-days', '2');
+    const read = (name: string): Promise<Buffer> => fs.readFile(path.join(dir, name));
+    return { dir, server: { key: await read('server-key.pem'), cert: await read('server-cert.pem'), ca: await read('ca.pem') } };
+  }
+
+  it('pings the engine with the certificates of DOCKER_CERT_PATH, its CA checked and the client certificate presented', async () => {
+    const { dir, server: material } = await certificates();
+    const clients: string[] = [];
+    const server = https.createServer({ ...material, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+      clients.push(`${String(peer.subject?.CN)} ${req.url ?? ''}`);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('OK');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const env = { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir };
+      const tls = new DockerodeRuntime({ host: resolveDockerHost(systemDockerHostInputs(env)), callTimeoutMs: 5_000 });
+      await tls.ping();
+      expect(clients).toEqual(['learner /_ping']);
+      // Without DOCKER_TLS_VERIFY, as before: plain HTTP to a TLS engine gets nowhere.
+      const plain = new DockerodeRuntime({ host: resolveDockerHost(systemDockerHostInputs({ DOCKER_HOST: `tcp://127.0.0.1:${port}` })), callTimeoutMs: 2_000, isDockerInstalled: () => true });
+      await expect(plain.ping()).rejects.toThrow();
+      expect(clients).toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('names the certificate it cannot read, and the setting that chose its folder', async () => {
+    const empty = await tempDir();
+    const host = resolveDockerHost(systemDockerHostInputs({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: empty }));
+    expect(() => new DockerodeRuntime({ host })).toThrow(new RegExp(`${path.join(empty, 'ca.pem').replace(/[/.]/g, '\\$&')} cannot be read \\(ENOENT\\)\\. Point DOCKER_CERT_PATH`));
   });
 });

@@ -14,7 +14,18 @@ import * as path from 'node:path';
 /** Where the engine is: a unix socket (or Windows named pipe) path, or a TCP host and port. */
 export type DockerEndpoint =
   | { readonly kind: 'socket'; readonly socketPath: string }
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly tls: boolean };
+  | {
+      readonly kind: 'tcp';
+      readonly host: string;
+      readonly port: number;
+      readonly tls: boolean;
+      /**
+       * The client's certificates, as the docker CLI takes them from DOCKER_TLS_VERIFY and
+       * DOCKER_CERT_PATH: a folder with ca.pem (the engine's CA, checked), cert.pem and
+       * key.pem (this client's).
+       */
+      readonly certDir?: string;
+    };
 
 /** Why this endpoint was chosen, so an error can tell the learner which setting to look at. */
 export type DockerEndpointSource =
@@ -140,12 +151,21 @@ function choice(endpoint: DockerEndpoint, source: DockerEndpointSource): DockerH
 export function resolveDockerHost(inputs: DockerHostInputs): DockerHostChoice {
   const { env, fs: files, homeDir, platform } = inputs;
 
+  const configDir = env['DOCKER_CONFIG'] && env['DOCKER_CONFIG'].trim() !== '' ? env['DOCKER_CONFIG'] : path.join(homeDir, '.docker');
   const dockerHost = env['DOCKER_HOST'];
   if (dockerHost !== undefined && dockerHost.trim() !== '') {
-    return choice(parseDockerHost(dockerHost, 'DOCKER_HOST'), { kind: 'DOCKER_HOST', value: dockerHost });
+    const endpoint = parseDockerHost(dockerHost, 'DOCKER_HOST');
+    // As the docker CLI: DOCKER_TLS_VERIFY (any value but empty) turns TLS on for a tcp:// host, with the engine's
+    // certificate checked against DOCKER_CERT_PATH's ca.pem (the docker config folder by default) and this client's
+    // cert.pem and key.pem presented.
+    const verify = env['DOCKER_TLS_VERIFY'];
+    if (endpoint.kind === 'tcp' && verify !== undefined && verify !== '') {
+      const certPath = env['DOCKER_CERT_PATH'];
+      return choice({ ...endpoint, tls: true, certDir: certPath !== undefined && certPath.trim() !== '' ? certPath : configDir }, { kind: 'DOCKER_HOST', value: dockerHost });
+    }
+    return choice(endpoint, { kind: 'DOCKER_HOST', value: dockerHost });
   }
 
-  const configDir = env['DOCKER_CONFIG'] && env['DOCKER_CONFIG'].trim() !== '' ? env['DOCKER_CONFIG'] : path.join(homeDir, '.docker');
   const envContext = env['DOCKER_CONTEXT']?.trim();
   let contextName: string | undefined;
   let contextFrom = '';

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Docker from 'dockerode';
-import { type DockerHostChoice, resolveDockerHost, systemDockerHostInputs } from './dockerHost';
+import { type DockerHostChoice, DockerHostError, resolveDockerHost, systemDockerHostInputs } from './dockerHost';
 import {
   type ContainerCreateSpec,
   type ContainerInfo,
@@ -28,6 +28,22 @@ import {
   PullFailedError,
   silentLogger,
 } from './runtime';
+
+/**
+ * The client certificates of a TLS engine, read from `dir` (ca.pem, cert.pem, key.pem, as
+ * the docker CLI names them); a missing one is named, with the setting that chose the
+ * folder.
+ */
+function tlsFiles(dir: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+  const read = (name: string): Buffer => {
+    try {
+      return fs.readFileSync(path.join(dir, name));
+    } catch (error) {
+      throw new DockerHostError(`DOCKER_TLS_VERIFY is set, so the engine is reached over TLS with the certificates in ${dir} (DOCKER_CERT_PATH, or the docker config folder), but ${path.join(dir, name)} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). Point DOCKER_CERT_PATH at the folder holding ca.pem, cert.pem and key.pem, as for the docker CLI.`);
+    }
+  };
+  return { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
+}
 
 export interface DockerodeRuntimeOptions {
   /** Where the engine is; found the docker CLI's way when absent. */
@@ -131,7 +147,7 @@ export class DockerodeRuntime implements ContainerRuntime {
       this.docker = new Docker({ socketPath: endpoint.socketPath });
     } else {
       this.socketPath = undefined;
-      this.docker = new Docker({ host: endpoint.host, port: endpoint.port, protocol: endpoint.tls ? 'https' : 'http' });
+      this.docker = new Docker({ host: endpoint.host, port: endpoint.port, protocol: endpoint.tls ? 'https' : 'http', ...(endpoint.certDir !== undefined ? tlsFiles(endpoint.certDir) : {}) });
     }
   }
 
