@@ -18,7 +18,7 @@ import {
   checkContract,
   compileLearnerCode,
   formatDiagnostic,
-  loadLabEsbuild,
+  labEsbuild,
   startSandbox,
 } from '../../src/core/grading/sandbox';
 import { REPO_ROOT, buildSandboxChild, useTempDirs } from './helpers';
@@ -370,21 +370,38 @@ describe('loading', () => {
 
 describe('esbuild from the lab', () => {
   it('comes from the lab\'s own node_modules, and compiles with it', async () => {
-    const labEsbuild = loadLabEsbuild(labDir);
-    const bundle = await compileLearnerCode({ esbuild: labEsbuild, labDir, entry: 'src/money.ts', outDir });
+    const bundle = await compileLearnerCode({ esbuild: labEsbuild(labDir), labDir, entry: 'src/money.ts', outDir });
     expect(bundle.entry).toBe('src/money.ts');
+    // Errors come back as esbuild's, placed in the learner's file.
+    await fs.writeFile(path.join(labDir, 'src', 'broken.ts'), 'export const x = ;\n');
+    const error = await compileLearnerCode({ esbuild: labEsbuild(labDir), labDir, entry: 'src/broken.ts', outDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CompileError);
+    expect((error as CompileError).diagnostics[0]).toMatchObject({ file: 'src/broken.ts', line: 1 });
+  });
+
+  it('runs in a process of its own: an esbuild the learner patched never runs inside the grader', async () => {
+    const lab = await tempDir();
+    await fs.mkdir(path.join(lab, 'src'));
+    await fs.writeFile(path.join(lab, 'src', 'main.ts'), 'export const answer = 42;\n');
+    const patched = path.join(lab, 'node_modules', 'esbuild');
+    await fs.mkdir(patched, { recursive: true });
+    await fs.writeFile(path.join(patched, 'package.json'), JSON.stringify({ name: 'esbuild', main: 'index.js' }));
+    // A patch that would forge a verdict if it ran in the grader: it marks the process it runs in.
+    await fs.writeFile(
+      path.join(patched, 'index.js'),
+      `globalThis.__dataLabsPatched = true;\nrequire('node:fs').writeFileSync(${JSON.stringify(path.join(lab, 'loaded-in'))}, String(process.pid));\nmodule.exports = require(${JSON.stringify(require.resolve('esbuild'))});\n`,
+    );
+    const bundle = await compileLearnerCode({ esbuild: labEsbuild(lab), labDir: lab, entry: 'src/main.ts', outDir: await tempDir() });
+    expect(bundle.entry).toBe('src/main.ts');
+    expect(Number(await fs.readFile(path.join(lab, 'loaded-in'), 'utf8'))).not.toBe(process.pid);
+    expect((globalThis as { __dataLabsPatched?: boolean }).__dataLabsPatched).toBeUndefined();
   });
 
   it('missing (dependencies not installed) says to install them, naming the folder', async () => {
     const bare = await tempDir();
-    const error = (() => {
-      try {
-        loadLabEsbuild(bare);
-        return undefined;
-      } catch (e) {
-        return e;
-      }
-    })();
+    await fs.mkdir(path.join(bare, 'src'));
+    await fs.writeFile(path.join(bare, 'src', 'main.ts'), 'export const answer = 42;\n');
+    const error = await compileLearnerCode({ esbuild: labEsbuild(bare), labDir: bare, entry: 'src/main.ts', outDir: await tempDir() }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LabEsbuildMissingError);
     expect((error as Error).message).toContain(`The lab's dependencies are not installed in ${bare}`);
     expect((error as Error).message).toContain('npm install');

@@ -20,7 +20,7 @@ import { type LearnerWatch, runScenarios } from './engine';
 import { diagnoseHeldTransactions } from './heldTransaction';
 import { type LabGrader, LearnerSetupError, type OpenedRun, bindScenarios, declaredScenarios } from './labGrader';
 import { GRADE_REPORT_VERSION, type CheckResult, type GradeProblem, type GradeReport, type SourceDiagnostic, score } from './report';
-import { CompileError, type EsbuildApi, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, loadLabEsbuild, startSandbox } from './sandbox';
+import { CompileError, type EsbuildApi, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, labEsbuild, startSandbox } from './sandbox';
 
 export { LearnerSetupError } from './labGrader';
 
@@ -44,7 +44,7 @@ export interface GradeOptions {
   readonly onCheck?: (result: CheckResult) => void;
   readonly logger?: RuntimeLogger;
   readonly nodePath?: string;
-  /** The esbuild to compile with; the lab's own by default. */
+  /** The esbuild to compile with; by default the lab's own, run in a process of its own (labEsbuild). */
   readonly esbuild?: EsbuildApi;
   /**
    * Cancels the grading: the check under way is stopped, the run cleaned up (faults healed,
@@ -190,7 +190,7 @@ async function gradeIn(lab: Lab, grader: LabGrader, options: GradeOptions, place
   const { labDir, runName, outDir, startedAt, started, fail, logger } = place;
   let bundle;
   try {
-    bundle = await compileLearnerCode({ esbuild: options.esbuild ?? loadLabEsbuild(labDir), labDir, entry: grader.entry, outDir });
+    bundle = await compileLearnerCode({ esbuild: options.esbuild ?? labEsbuild(labDir, options.nodePath), labDir, entry: grader.entry, outDir });
   } catch (error) {
     if (error instanceof CompileError) {
       return fail({ kind: 'compile', message: `${grader.entry} does not compile.`, diagnostics: error.diagnostics });

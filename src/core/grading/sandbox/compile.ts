@@ -5,7 +5,7 @@
  * and `tsc`'s.
  */
 import { promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { BuildFailure, BuildOptions, BuildResult, Message } from 'esbuild';
 import type { SourceDiagnostic } from '../report';
@@ -31,15 +31,73 @@ export class LabEsbuildMissingError extends Error {
 }
 
 /**
- * esbuild from the lab's own node_modules: every lab tests with Vitest, which brings it,
- * and a native binary cannot travel inside the extension's bundle.
+ * What runs esbuild in its own process: it loads the lab's esbuild, builds with the options
+ * it reads from stdin, and writes one JSON line of what came of it.
  */
-export function loadLabEsbuild(labDir: string): EsbuildApi {
+const COMPILE_CHILD = `
+const { createRequire } = require('node:module');
+const path = require('node:path');
+const say = (value) => process.stdout.write(JSON.stringify(value), () => process.exit(0));
+let input = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => { input += chunk; });
+process.stdin.on('end', () => {
+  const { labDir, options } = JSON.parse(input);
+  let esbuild;
   try {
-    return createRequire(path.join(path.resolve(labDir), 'package.json'))('esbuild') as EsbuildApi;
+    esbuild = createRequire(path.join(labDir, 'package.json'))('esbuild');
   } catch (error) {
-    throw new LabEsbuildMissingError(labDir, error);
+    say({ missing: String(error && error.message || error) });
+    return;
   }
+  esbuild.build(options).then(
+    (result) => say({ ok: { errors: result.errors, warnings: result.warnings } }),
+    (error) => say(error && Array.isArray(error.errors) ? { failure: { errors: error.errors, warnings: error.warnings || [] } } : { error: String(error && error.stack || error) }),
+  );
+});
+`;
+
+type ChildAnswer =
+  | { readonly missing: string }
+  | { readonly ok: { readonly errors: Message[]; readonly warnings: Message[] } }
+  | { readonly failure: { readonly errors: Message[]; readonly warnings: Message[] } }
+  | { readonly error: string };
+
+/**
+ * esbuild from the lab's own node_modules (every lab tests with Vitest, which brings it; a
+ * native binary cannot travel inside the extension's bundle), run in a process of its own:
+ * the lab's files are the learner's, and a package they edited must not run inside the
+ * grader, where it could change a verdict. All it can touch there is the bundle it writes,
+ * which is the learner's code anyway and runs in the sandbox.
+ */
+export function labEsbuild(labDir: string, nodePath: string = process.execPath): EsbuildApi {
+  const dir = path.resolve(labDir);
+  return {
+    build: (options) =>
+      new Promise<BuildResult>((resolve, reject) => {
+        // In the editor, process.execPath is Electron: this makes it behave as plain Node.
+        const child = spawn(nodePath, ['-e', COMPILE_CHILD], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, windowsHide: true });
+        let out = '';
+        let err = '';
+        child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+        child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+        child.on('error', (error) => reject(new Error(`esbuild could not be run with ${nodePath}: ${error.message}`)));
+        child.on('close', (code) => {
+          let answer: ChildAnswer;
+          try {
+            answer = JSON.parse(out) as ChildAnswer;
+          } catch {
+            reject(new Error(`esbuild's process ended (code ${String(code)}) without an answer.${err.trim() !== '' ? ` It said: ${err.trim().slice(0, 2_000)}` : ''}`));
+            return;
+          }
+          if ('missing' in answer) reject(new LabEsbuildMissingError(dir, new Error(answer.missing)));
+          else if ('failure' in answer) reject(Object.assign(new Error('Build failed'), answer.failure));
+          else if ('error' in answer) reject(new Error(`esbuild failed: ${answer.error}`));
+          else resolve({ errors: answer.ok.errors, warnings: answer.ok.warnings } as BuildResult);
+        });
+        child.stdin.end(JSON.stringify({ labDir: dir, options }));
+      }),
+  };
 }
 
 /** `src/main.ts:3:7: Expected ";" but found "x"`, as the CLI prints it. */

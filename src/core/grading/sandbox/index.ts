@@ -3,7 +3,7 @@
  * contract.ts checks its exports, process.ts runs it in a child process of its own and
  * calls into it, and child.ts is that child's side (bundled apart, see esbuild.js).
  */
-export { CompileError, type CompiledBundle, type CompileOptions, type EsbuildApi, LabEsbuildMissingError, compileLearnerCode, formatDiagnostic, loadLabEsbuild } from './compile';
+export { CompileError, type CompiledBundle, type CompileOptions, type EsbuildApi, LabEsbuildMissingError, compileLearnerCode, formatDiagnostic, labEsbuild } from './compile';
 export { type ExportType, type ModuleExports, checkContract } from './contract';
 export type { LearnerError, Observation } from './messages';
 export {
