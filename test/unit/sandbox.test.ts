@@ -407,3 +407,34 @@ describe('esbuild from the lab', () => {
     expect((error as Error).message).toContain('npm install');
   });
 });
+
+describe("the grader's channel", () => {
+  it('never takes an answer the learner\'s code forged on it (process.send): the process is stopped as tampered, and says so', async () => {
+    await fs.writeFile(
+      path.join(labDir, 'src', 'forger.ts'),
+      [
+        "// Answers the grader's calls first, in the harness's place.",
+        "process.on('message', (m: any) => {",
+        "  if (m && m.type === 'call') process.send?.({ type: 'result', id: m.id, ok: true, value: 'forged: every check passed' });",
+        '});',
+        'export async function commitPoints(): Promise<string> {',
+        '  await new Promise((r) => setTimeout(r, 300));',
+        "  return 'real';",
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const sandbox = await start('src/forger.ts');
+    const result = await sandbox.call('commitPoints', []);
+    const failure = expectFailure(result, 'tampered');
+    expect(failure.message).toMatch(/sent a message on the grader's own channel \(process\.send\)/);
+    expect(JSON.stringify(result)).not.toContain('forged');
+  });
+
+  it('still answers from the harness when the learner\'s code only listens on the channel', async () => {
+    await fs.writeFile(path.join(labDir, 'src', 'listener.ts'), "const seen: unknown[] = [];\nprocess.on('message', (m) => seen.push(m));\nexport function count(): number {\n  return seen.length;\n}\n");
+    const sandbox = await start('src/listener.ts');
+    const result = await sandbox.call('count', []);
+    expect(result).toEqual({ ok: true, value: 1 });
+  });
+});

@@ -10,9 +10,24 @@
  * grader is loaded in the learner's process.
  */
 import type { ExportType } from './contract';
-import { ADAPTER_SANDBOX_KEY, type CallMessage, type ChildMessage, type LearnerError, type Observation } from './messages';
+import { readSync, closeSync } from 'node:fs';
+import { ADAPTER_SANDBOX_KEY, type CallMessage, type ChildMessage, KEY_FD, type KeyedMessage, type LearnerError, type Observation } from './messages';
 
-type Send = (message: ChildMessage, callback?: (error: Error | null) => void) => boolean;
+type Send = (message: KeyedMessage, callback?: (error: Error | null) => void) => boolean;
+
+/** The key the parent wrote on KEY_FD (a line of hex), read before any learner code runs; the fd is closed after. */
+function readKey(): string {
+  const buffer = Buffer.alloc(256);
+  let text = '';
+  for (;;) {
+    const n = readSync(KEY_FD, buffer, 0, buffer.length, null);
+    if (n === 0) break;
+    text += buffer.toString('utf8', 0, n);
+    if (text.includes('\n')) break;
+  }
+  closeSync(KEY_FD);
+  return text.trim();
+}
 
 function text(value: unknown): string {
   try {
@@ -67,8 +82,10 @@ function main(): void {
     process.stderr.write('The sandbox child runs only under the grader, with an IPC channel and a bundle to load.\n');
     process.exit(2);
   }
-  const send: Send = process.send.bind(process) as Send;
+  const rawSend: Send = process.send.bind(process) as Send;
   const exit = process.exit.bind(process);
+  const key = readKey();
+  const send = (message: ChildMessage, callback?: (error: Error | null) => void): boolean => rawSend({ key, message }, callback);
   let crashed = false;
 
   const post = (message: ChildMessage, then?: () => void): void => {

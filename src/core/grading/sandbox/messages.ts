@@ -39,6 +39,21 @@ export type Observation =
   /** That transaction ended (committed or rolled back, or its connection closed). */
   | { readonly kind: 'transaction-ended'; readonly transaction: number };
 
+/**
+ * The file descriptor on which the child reads its key, once, before any learner code runs
+ * (the IPC channel is fd 3). Every message the harness sends carries the key, and the
+ * parent ignores a message without it: the learner's code shares the IPC channel (it can
+ * call process.send), but not the key, so it cannot answer the grader's calls in the
+ * harness's place.
+ */
+export const KEY_FD = 4;
+
+/** From the child, each sent with the harness's key (`{ key, message }`). */
+export interface KeyedMessage {
+  readonly key: string;
+  readonly message: ChildMessage;
+}
+
 /** From the child. */
 export type ChildMessage =
   | { readonly type: 'observation'; readonly observation: Observation }

@@ -24,7 +24,8 @@ import * as path from 'node:path';
 import { type RuntimeLogger, silentLogger } from '../../services/runtime';
 import type { CompiledBundle } from './compile';
 import { type ExportType, type ModuleExports, checkContract } from './contract';
-import type { ChildMessage, LearnerError, Observation } from './messages';
+import { randomBytes } from 'node:crypto';
+import { type ChildMessage, KEY_FD, type KeyedMessage, type LearnerError, type Observation } from './messages';
 
 /** Why the sandbox process ended. */
 export type ProcessEnd =
@@ -36,7 +37,9 @@ export type ProcessEnd =
   | { readonly kind: 'crashed'; readonly message: string; readonly origin: 'uncaughtException' | 'unhandledRejection'; readonly error: LearnerError }
   | { readonly kind: 'out-of-memory'; readonly message: string; readonly memoryMb: number }
   /** The grader stopped it: `dispose()`, `restart()`, or another call's timeout. */
-  | { readonly kind: 'stopped'; readonly message: string };
+  | { readonly kind: 'stopped'; readonly message: string }
+  /** The learner's code sent a message on the grader's channel (without the harness's key): stopped, the message ignored. */
+  | { readonly kind: 'tampered'; readonly message: string };
 
 export type CallFailure =
   | { readonly ok: false; readonly kind: 'threw'; readonly message: string; readonly error: LearnerError }
@@ -171,7 +174,11 @@ class Worker {
   readonly ended: Promise<ProcessEnd>;
   private resolveEnded!: (end: ProcessEnd) => void;
 
-  constructor(readonly child: ChildProcess) {
+  constructor(
+    readonly child: ChildProcess,
+    /** The harness's key: a message from the child without it is not the harness's. */
+    readonly key: string,
+  ) {
     this.ended = new Promise((resolve) => {
       this.resolveEnded = resolve;
     });
@@ -574,7 +581,8 @@ export class Sandbox {
     return spawn(this.options.nodePath ?? process.execPath, [`--max-old-space-size=${memoryMb}`, '--enable-source-maps', this.options.childScript, this.options.bundle.file, ...(this.options.adapter !== undefined ? [this.options.adapter] : [])], {
       cwd: this.options.labDir,
       env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // fd 3 the IPC channel, fd KEY_FD (4) the pipe on which the harness gets its key.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe'],
       serialization: 'advanced',
       detached: process.platform !== 'win32',
       windowsHide: true,
@@ -592,7 +600,11 @@ export class Sandbox {
   /** Starts a process, wires it up, and waits for the module to load; throws `SandboxStartError` when it cannot. */
   private async startWorker(created?: (worker: Worker) => void): Promise<Worker> {
     const child = this.spawnChild();
-    const worker = new Worker(child);
+    const key = randomBytes(24).toString('hex');
+    const keyPipe = child.stdio[KEY_FD] as import('node:stream').Writable | null | undefined;
+    keyPipe?.on('error', () => undefined);
+    keyPipe?.end(`${key}\n`);
+    const worker = new Worker(child, key);
     this.live.add(worker);
     void worker.ended.then(() => this.live.delete(worker));
     created?.(worker);
@@ -614,7 +626,19 @@ export class Sandbox {
     child.stderr?.on('data', (d: string) => this.tail.push('stderr', d));
 
     child.on('message', (raw: unknown) => {
-      const message = raw as ChildMessage;
+      const keyed = raw as Partial<KeyedMessage> | null;
+      if (keyed === null || typeof keyed !== 'object' || keyed.key !== worker.key || keyed.message === undefined) {
+        // Not the harness: the learner's code wrote on the channel (process.send), perhaps to answer a call in its place.
+        if (worker.end === undefined && worker.killReason === undefined) {
+          this.logger.warn(`sandbox: pid ${String(child.pid)} sent a message without the harness's key; stopping it`);
+          this.kill(worker, {
+            kind: 'tampered',
+            message: "The learner's code sent a message on the grader's own channel (process.send), which the grader never accepts as an answer. Remove any process.send or process.on('message') from your code.",
+          });
+        }
+        return;
+      }
+      const message = keyed.message;
       switch (message.type) {
         case 'ready':
           worker.members = message.members;
