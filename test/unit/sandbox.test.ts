@@ -21,6 +21,7 @@ import {
   labEsbuild,
   startSandbox,
 } from '../../src/core/grading/sandbox';
+import { rssLimitMb } from '../../src/core/grading/sandbox/process';
 import { REPO_ROOT, buildSandboxChild, useTempDirs } from './helpers';
 
 const tempDir = useTempDirs('ddl-sandbox-');
@@ -425,7 +426,7 @@ describe("the grader's channel", () => {
       ].join('\n'),
     );
     const sandbox = await start('src/forger.ts');
-    const result = await sandbox.call('commitPoints', []);
+    const result = await sandbox.call('commitPoints', [], 5000);
     const failure = expectFailure(result, 'tampered');
     expect(failure.message).toMatch(/sent a message on the grader's own channel \(process\.send\)/);
     expect(JSON.stringify(result)).not.toContain('forged');
@@ -434,7 +435,36 @@ describe("the grader's channel", () => {
   it('still answers from the harness when the learner\'s code only listens on the channel', async () => {
     await fs.writeFile(path.join(labDir, 'src', 'listener.ts'), "const seen: unknown[] = [];\nprocess.on('message', (m) => seen.push(m));\nexport function count(): number {\n  return seen.length;\n}\n");
     const sandbox = await start('src/listener.ts');
-    const result = await sandbox.call('count', []);
+    const result = await sandbox.call('count', [], 5000);
     expect(result).toEqual({ ok: true, value: 1 });
+  });
+});
+
+describe('limits beyond the heap', () => {
+  it('kills a process whose Buffers (outside the heap limit) grow past its memory limit, and says why', async () => {
+    await fs.writeFile(
+      path.join(labDir, 'src', 'buffers.ts'),
+      "const kept: Buffer[] = [];\nexport async function hoard(): Promise<number> {\n  for (let i = 0; i < 40; i++) {\n    kept.push(Buffer.alloc(16 * 1024 * 1024, 1));\n    await new Promise((r) => setTimeout(r, 20));\n  }\n  return kept.length;\n}\n",
+    );
+    // A 32 MB heap: the Buffers (640 MB if nothing stopped them) are not in it.
+    const sandbox = await start('src/buffers.ts', 32);
+    const failure = expectFailure(await sandbox.call('hoard', [], 20_000), 'out-of-memory');
+    expect(failure.message).toMatch(new RegExp(`over the ${rssLimitMb(32)} MB its process \\(with those it started\\) may hold\\. Memory outside the JavaScript heap counts too`));
+  });
+
+  it('ends a process the learner\'s code started detached (its own group), which the group kill alone leaves running', async () => {
+    await fs.writeFile(
+      path.join(labDir, 'src', 'escape.ts'),
+      "import { spawn } from 'node:child_process';\nexport function escape(): number {\n  const child = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });\n  child.unref();\n  return child.pid ?? 0;\n}\n",
+    );
+    const sandbox = await start('src/escape.ts');
+    const result = await sandbox.call('escape', [], 5000);
+    expect(result.ok).toBe(true);
+    const escaped = (result as { value: number }).value;
+    expect(alive(escaped)).toBe(true);
+    await sandbox.dispose();
+    const deadline = Date.now() + 10_000;
+    while (alive(escaped) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(escaped)).toBe(false);
   });
 });

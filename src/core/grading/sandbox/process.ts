@@ -26,6 +26,15 @@ import type { CompiledBundle } from './compile';
 import { type ExportType, type ModuleExports, checkContract } from './contract';
 import { randomBytes } from 'node:crypto';
 import { type ChildMessage, KEY_FD, type KeyedMessage, type LearnerError, type Observation } from './messages';
+import { type ProcessId, killRecorded, processTree } from './processTree';
+
+/** How often the memory of the learner's process (and of those it started) is read, on Linux; four times as long elsewhere. */
+const WATCH_INTERVAL_MS = 250;
+
+/** The resident memory the learner's process and its children may hold together: twice the heap limit, and 256 MB for Node itself. */
+export function rssLimitMb(heapMb: number): number {
+  return 2 * Math.max(16, Math.floor(heapMb)) + 256;
+}
 
 /** Why the sandbox process ended. */
 export type ProcessEnd =
@@ -172,6 +181,10 @@ class Worker {
   members: Record<string, ExportType> = {};
   callable: Record<string, ExportType> = {};
   readonly ended: Promise<ProcessEnd>;
+  /** Every process the learner's process started, as last seen: ended with it, even those that left its group. */
+  readonly seen = new Map<number, ProcessId>();
+  /** Polls the memory of the process and those it started, and notes them. */
+  watchdog: NodeJS.Timeout | undefined;
   private resolveEnded!: (end: ProcessEnd) => void;
 
   constructor(
@@ -185,6 +198,9 @@ class Worker {
   }
 
   finish(end: ProcessEnd): void {
+    clearInterval(this.watchdog);
+    // What it started and left running (a detached process outlives its group's kill) ends now.
+    killRecorded(this.seen.values());
     this.end = end;
     this.resolveEnded(end);
   }
@@ -545,12 +561,47 @@ export class Sandbox {
     await this.worker.ended;
   }
 
+  /**
+   * Every WATCH_INTERVAL_MS: notes the processes the learner's process started, and kills
+   * it when it and they hold more memory than RSS_LIMIT allows. The heap limit alone leaves
+   * Buffers, typed arrays and child processes unbounded.
+   */
+  private watch(worker: Worker): void {
+    const memoryMb = this.options.memoryMb;
+    const limitMb = rssLimitMb(memoryMb);
+    worker.watchdog = setInterval(
+      () => {
+        const pid = worker.child.pid;
+        if (pid === undefined || worker.end !== undefined || worker.killReason !== undefined) return;
+        const tree = processTree(pid);
+        if (tree === undefined) return;
+        for (const member of tree.members) {
+          if (member.pid !== pid) worker.seen.set(member.pid, member);
+        }
+        const usedMb = Math.round(tree.rss / (1024 * 1024));
+        if (usedMb > limitMb) {
+          this.logger.warn(`sandbox: pid ${pid} and the processes it started hold ${usedMb} MB, over ${limitMb} MB; killing it`);
+          this.kill(worker, {
+            kind: 'out-of-memory',
+            memoryMb,
+            message: `The learner's code used ${usedMb} MB of memory, over the ${limitMb} MB its process (with those it started) may hold. Memory outside the JavaScript heap counts too (Buffers, typed arrays, child processes). Look for data that grows without bound.`,
+          });
+        }
+      },
+      process.platform === 'linux' ? WATCH_INTERVAL_MS : WATCH_INTERVAL_MS * 4,
+    );
+    worker.watchdog.unref();
+  }
+
   private kill(worker: Worker, reason: ProcessEnd): void {
     if (worker.end !== undefined) {
       return;
     }
     worker.killReason ??= reason;
     const pid = worker.child.pid;
+    // The processes it started, found by their parents while it still runs: those in a group or session of their own too.
+    const tree = pid !== undefined ? processTree(pid) : undefined;
+    killRecorded([...(tree?.members ?? []).filter((m) => m.pid !== pid), ...worker.seen.values()]);
     // The child leads its own process group on POSIX; killing the group also ends any process the learner started.
     if (pid !== undefined && process.platform !== 'win32') {
       try {
@@ -605,6 +656,7 @@ export class Sandbox {
     keyPipe?.on('error', () => undefined);
     keyPipe?.end(`${key}\n`);
     const worker = new Worker(child, key);
+    this.watch(worker);
     this.live.add(worker);
     void worker.ended.then(() => this.live.delete(worker));
     created?.(worker);
