@@ -139,6 +139,8 @@ describe('embedded PostgreSQL', () => {
     expect((error as EmbeddedUnsupportedError).service).toBe('redis');
     expect(await fs.readdir(dir)).toEqual([]);
     expect(EMBEDDED_LIMITATIONS.join(' ')).toMatch(/one at a time.*deadlocks.*cannot happen/s);
+    // Where embedded is chosen (the CLI's services up, the Containers view), it says who can reach it.
+    expect(EMBEDDED_LIMITATIONS.join(' ')).toMatch(/No password is checked: while the server runs, any program or user of this computer can connect to it on 127\.0\.0\.1 \(no other machine can\)/);
   });
 
   it('starts a server that the pg client reaches with the URL from .env: DDL, DML, a rolled-back transaction', { timeout: START_TIMEOUT }, async () => {

@@ -39,7 +39,7 @@ import { isProcessAlive, processCommandLine, processStartTime } from './sessions
 export const EMBEDDED_LIMITATIONS: readonly string[] = [
   'Transactions run one at a time: while one session has a transaction open, the statements of every other session wait until it commits or rolls back. So races, lock waits and deadlocks between sessions cannot happen, and isolation levels make no visible difference.',
   'All connections share one database session: a SET on one connection (search_path, a time zone) applies to every other, and session-level locks and temporary tables are shared too.',
-  'There is one database and one user: whatever user, password and database a client names, it is connected as "postgres" to "postgres". No password is checked; the server listens only on 127.0.0.1.',
+  'There is one database and one user: whatever user, password and database a client names, it is connected as "postgres" to "postgres". No password is checked: while the server runs, any program or user of this computer can connect to it on 127.0.0.1 (no other machine can). Keep nothing secret in it, and stop it when you are done.',
   'Container faults (pause, kill, network cuts, restarts under load) are not available: they need Docker.',
   'Only PostgreSQL can run embedded, one server per lab; Redis and labs with several PostgreSQL servers need Docker.',
 ];
