@@ -19,7 +19,7 @@ import type { GradeReport } from './core/grading/report';
 import { LabGrading } from './grading/labGrading';
 import { GradeReportPanel } from './grading/reportPanel';
 import { LabCatalog } from './labs/labCatalog';
-import { LabOpener } from './labs/labWorkspace';
+import { LabOpener, ensureDependencies } from './labs/labWorkspace';
 import { OpenLabs } from './labs/openLabs';
 import { LearnerProgress } from './learnerProgress';
 import { LabServicesManager } from './services/labServicesManager';
@@ -69,7 +69,7 @@ async function syncLabServices(openLabs: OpenLabs, services: LabServicesManager,
   }
   await Promise.all(
     open
-      .filter((l) => l.lab && l.lab.manifest.services.length > 0 && services.state(l.labId) === undefined)
+      .filter((l) => l.lab && l.lab.manifest.services.length > 0 && (services.state(l.labId) === undefined || services.state(l.labId)?.phase === 'untrusted'))
       .map((l) => services.start(l.lab!, l.folder.uri.fsPath)),
   );
 }
@@ -152,6 +152,18 @@ export class DataLabs {
         // From now on a lab folder coming or going starts or stops its databases; the ones open
         // at start-up are started below, after the sweep.
         subscriptions.push(openLabs.onDidChange(() => void syncLabServices(openLabs, services, settings).catch((error: unknown) => log.error('Syncing lab databases failed', error))));
+        // In Restricted Mode nothing was started or installed; once the learner trusts the workspace, it is.
+        subscriptions.push(
+          vscode.workspace.onDidGrantWorkspaceTrust(() => {
+            log.info('The workspace is trusted now: starting the open labs\' databases and installing their dependencies');
+            void syncLabServices(openLabs, services, settings).catch((error: unknown) => log.error('Starting the open labs\' databases failed', error));
+            if (settings.installDependenciesOnOpen) {
+              for (const open of openLabs.current()) {
+                void ensureDependencies(log, open.folder.uri.fsPath).catch((error: unknown) => log.error(`Installing the dependencies of ${open.labId} failed`, error));
+              }
+            }
+          }),
+        );
         const labs = openLabs.current();
         await Promise.all([
           opener.resumePending().catch((error: unknown) => log.error('Finishing the lab open failed', error)),

@@ -19,7 +19,8 @@ import { loadEngine } from './loadEngine';
 
 const BACKEND_BY_LAB_KEY = 'dataLabs.backendByLab';
 
-export type LabServicesPhase = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
+/** `untrusted`: nothing was started, because the workspace is not trusted (see start). */
+export type LabServicesPhase = 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed' | 'untrusted';
 
 export interface LabServicesState {
   readonly labId: string;
@@ -172,6 +173,15 @@ export class LabServicesManager implements vscode.Disposable {
    * failure was shown) or the lab needs none.
    */
   start(lab: Lab, labDir: string, options: { reset?: boolean; backend?: Backend } = {}): Promise<StartedServices | undefined> {
+    // A folder nobody trusted yet starts nothing: a cloned repository must not choose what runs.
+    // The extension starts it again once trust is granted (onDidGrantWorkspaceTrust).
+    if (!vscode.workspace.isTrusted) {
+      if (lab.manifest.services.length > 0 && this.states.get(lab.id)?.phase !== 'untrusted') {
+        this.log.info(`Lab ${lab.id}: its databases wait for this workspace to be trusted; nothing was started`);
+        this.setState({ labId: lab.id, labDir, backend: this.backendFor(lab.id), phase: 'untrusted' });
+      }
+      return Promise.resolve(undefined);
+    }
     // One start per lab at a time: two at once would each create the missing containers.
     const running = this.inflight.get(lab.id);
     if (running) {

@@ -106,6 +106,15 @@ export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, 
     const status = this.statuses.get(node.labId) ?? (await this.services.status(node.labId).catch(() => undefined));
     const connections = state?.started?.connections ?? [];
     const result: ContainersNode[] = [];
+    if (state?.phase === 'untrusted') {
+      result.push({
+        kind: 'message',
+        labId: node.labId,
+        text: vscode.l10n.t('Nothing started: this workspace is not trusted'),
+        tooltip: vscode.l10n.t("A lab folder opened in Restricted Mode starts no database and pulls no image, whatever its settings say: it may come from someone else. Trust the workspace (Manage Workspace Trust) and the lab's databases start."),
+        icon: 'shield',
+      });
+    }
     if (state?.phase === 'failed' && state.error !== undefined) {
       result.push({ kind: 'message', labId: node.labId, text: state.error.split('\n')[0] ?? state.error, tooltip: state.error, icon: 'error' });
     }
@@ -207,5 +216,7 @@ function phaseLabel(state: LabServicesState): string {
       return vscode.l10n.t('stopped');
     case 'failed':
       return vscode.l10n.t('failed');
+    case 'untrusted':
+      return vscode.l10n.t('waiting for trust');
   }
 }
