@@ -11,7 +11,9 @@
 // report draws that one saga's timeline among the dozens the grader ran; the reference
 // passes. Last the Quorum lab on five Redis containers: a coordinator without read
 // repair lets a key go back to an older value, and the report draws that key's history
-// and the stale-read demonstration.
+// and the stale-read demonstration. Before all that, in a window of its own with Workspace Trust
+// on: a cloned folder holding a lab marker and its own .vscode/settings.json (an image of its
+// choice) opens in Restricted Mode, starts nothing and pulls nothing until it is trusted.
 //
 // Screenshots of each step go to test-results/e2e/; with UPDATE_SCREENSHOTS=1 the
 // ones the README shows are also written to media/screenshots/.
@@ -36,6 +38,9 @@ const SAGA_LAB_TITLE = 'Saga with compensation';
 const QUORUM_LAB_ID = 'quorum';
 const QUORUM_LAB_TITLE = 'Quorum replication';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
+// What a cloned folder's own .vscode/settings.json asks for in the trust step: an image of the local registry
+// (test/setup/docker.sh), so that a pull is seen when it happens and is harmless when it does.
+const HOSTILE_IMAGE = '127.0.0.1:5000/data-labs-local/postgres:15';
 const vsix = path.join(REPO_ROOT, 'dist', 'distributed-data-labs.vsix');
 const shotsDir = path.join(REPO_ROOT, 'test-results', 'e2e');
 const readmeShots = path.join(REPO_ROOT, 'media', 'screenshots');
@@ -204,6 +209,76 @@ async function runAllTestsUntil(state) {
     const leaves = (await testStates()).filter((r) => r.level === 4);
     return leaves.length >= TEST_COUNT && leaves.every((r) => r.state === state);
   }, 5 * 60_000);
+}
+
+const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' });
+const sagaContainers = () => docker('ps', '-aq', '--filter', `label=dev.datalabs.lab=${SAGA_LAB_ID}`).stdout.trim();
+const hostileImagePresent = () => docker('image', 'inspect', HOSTILE_IMAGE).status === 0;
+
+/**
+ * Workspace Trust, first, in a window of its own: a folder someone else prepared (a lab marker and a
+ * .vscode/settings.json choosing the image) is opened in Restricted Mode. Nothing may start and
+ * nothing may be pulled until the learner trusts it; then its databases start.
+ */
+async function trustPhase() {
+  const hostile = path.join(work, 'cloned-lab');
+  fs.mkdirSync(path.join(hostile, '.vscode'), { recursive: true });
+  fs.writeFileSync(path.join(hostile, '.data-lab.json'), JSON.stringify({ lab: SAGA_LAB_ID, createdAt: new Date().toISOString(), productVersion: '0.0.0' }));
+  fs.writeFileSync(path.join(hostile, '.vscode', 'settings.json'), JSON.stringify({ 'dataLabs.images': { postgres: HOSTILE_IMAGE }, 'dataLabs.databases': 'docker', 'dataLabs.startDatabasesOnOpen': true }, null, 2));
+  docker('rmi', '-f', HOSTILE_IMAGE);
+  if (sagaContainers() !== '') spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${SAGA_LAB_ID} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
+  const trustServer = await startCodeServer({
+    vsix,
+    folder: hostile,
+    workspaceTrust: true,
+    settings: { 'dataLabs.labsRoot': path.join(work, 'trust-labs'), 'dataLabs.installDependenciesOnOpen': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false },
+  });
+  const trustBrowser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
+  const mainPage = page;
+  page = trustBrowser.page;
+  try {
+    await openWorkbench(page, trustServer.workbenchUrl);
+    await check('a cloned folder with a lab marker and its own settings opens in Restricted Mode: nothing starts, no image is pulled, the Containers view says why', async () => {
+      const no = page.locator('.monaco-dialog-box .monaco-button', { hasText: "No, I don't trust the authors" }).first();
+      await no.waitFor({ timeout: 60_000 });
+      await no.click();
+      await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 30_000 });
+      await openSidebar();
+      const pane = page.locator('.pane-header', { hasText: 'Containers' }).first();
+      await pane.waitFor({ timeout: 20_000 });
+      if ((await pane.getAttribute('aria-expanded')) === 'false') await pane.click();
+      await page.locator('.monaco-list-row', { hasText: 'Nothing started: this workspace is not trusted' }).first().waitFor({ timeout: 60_000 });
+      // Time for anything that would start to have started.
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+      if (sagaContainers() !== '') throw new Error(`containers of the lab run in Restricted Mode: ${sagaContainers()}`);
+      if (hostileImagePresent()) throw new Error(`${HOSTILE_IMAGE}, named by the folder's own settings, was pulled in Restricted Mode`);
+      if (fs.existsSync(path.join(hostile, '.env'))) throw new Error('.env was written in Restricted Mode');
+      await settled();
+      await shot('restricted-mode');
+    });
+    await check('once the learner trusts the folder, its databases start (the folder\'s own settings now apply)', async () => {
+      await runCommand('Workspaces: Manage Workspace Trust');
+      const trustButton = page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).first();
+      await trustButton.waitFor({ timeout: 30_000 });
+      await trustButton.click();
+      await until('the lab\'s database to start (its .env written)', async () => fs.existsSync(path.join(hostile, '.env')), 3 * 60_000);
+      if (!hostileImagePresent()) throw new Error(`the trusted folder's image ${HOSTILE_IMAGE} was not used`);
+      if (sagaContainers() === '') throw new Error('no container of the lab runs after trust');
+    });
+  } finally {
+    page = mainPage;
+    await trustBrowser.close();
+    await trustServer.stop();
+    spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${SAGA_LAB_ID} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
+    docker('rmi', '-f', HOSTILE_IMAGE);
+  }
+}
+
+let trustFailed = false;
+try {
+  await trustPhase();
+} catch {
+  trustFailed = true;
 }
 
 const cs = await startCodeServer({
@@ -551,4 +626,4 @@ try {
 const passed = results.filter((r) => r.ok).length;
 console.log(`\ne2e finished in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(REPO_ROOT, shotsDir)}/`);
 console.log(`${passed} passed, ${results.length - passed} failed`);
-process.exitCode = failed || passed !== results.length ? 1 : 0;
+process.exitCode = failed || trustFailed || passed !== results.length ? 1 : 0;
