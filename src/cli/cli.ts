@@ -186,7 +186,7 @@ async function listCommand(ctx: CliContext, args: Parsed): Promise<number> {
     ctx.stdout(`${JSON.stringify(json, null, 2)}\n`);
     return EXIT_OK;
   }
-  const lines: string[] = [`Progress: ${counts.overall.done}/${counts.overall.total} checklist items`, ''];
+  const lines: string[] = [`Progress: ${counts.overall.done}/${counts.overall.total} checklist items`, `(from ${store.file}; DATA_LABS_PROGRESS_DIR chooses another folder)`, ''];
   for (const section of SECTIONS) {
     const c = counts.perSection.get(section.id);
     lines.push(`${section.title}  ${c?.done ?? 0}/${c?.total ?? 0}`);

@@ -111,6 +111,8 @@ describe('list', () => {
     expect(out.stderr).toBe('');
     const lines = out.stdout.split('\n');
     expect(lines[0]).toBe('Progress: 0/17 checklist items');
+    // Which file it read, so that the CLI and an editor can be seen to agree.
+    expect(lines[1]).toBe(`(from ${path.join(progressDir, PROGRESS_FILE_NAME)}; DATA_LABS_PROGRESS_DIR chooses another folder)`);
     expect(lines.filter((l) => l.startsWith('  [ ]  ')).map((l) => l.slice(7))).toEqual(CHECKLIST.map((i) => i.label));
     for (const [title, total] of [['Database Types', 5], ['Consistency Patterns', 4], ['Replication', 4], ['Hands-On Project', 4]] as const) {
       expect(lines).toContain(`${title}  0/${total}`);

@@ -22,14 +22,17 @@ describe('candidateProgressDirs', () => {
       path.join('/home/ada/.config/VSCodium', tail),
       path.join('/home/ada/.config/Code - OSS', tail),
       path.join('/home/ada/.local/share/code-server', tail),
+      // The VS Code that npm start opens.
+      path.join('/home/ada/.cache/data-labs/start/user-data', tail),
     ]);
   });
 
   it('on Linux: honours XDG_CONFIG_HOME and XDG_DATA_HOME', () => {
     const dirs = candidateProgressDirs({ XDG_CONFIG_HOME: '/cfg', XDG_DATA_HOME: '/data' }, 'linux', '/home/ada');
     expect(dirs[0]).toBe(path.join('/cfg/Code', tail));
-    expect(dirs.at(-1)).toBe(path.join('/data/code-server', tail));
-    expect(dirs.some((d) => d.startsWith('/home/ada'))).toBe(false);
+    expect(dirs.at(-2)).toBe(path.join('/data/code-server', tail));
+    expect(candidateProgressDirs({ DATA_LABS_CACHE: '/cache' }, 'linux', '/home/ada').at(-1)).toBe(path.join('/cache/start/user-data', tail));
+    expect(dirs.slice(0, -1).some((d) => d.startsWith('/home/ada'))).toBe(false);
   });
 
   it('on macOS: ~/Library/Application Support/<flavour>', () => {
@@ -40,6 +43,7 @@ describe('candidateProgressDirs', () => {
       path.join('/Users/ada/Library/Application Support/VSCodium', tail),
       path.join('/Users/ada/Library/Application Support/Code - OSS', tail),
       path.join('/Users/ada/.local/share/code-server', tail),
+      path.join('/Users/ada/.cache/data-labs/start/user-data', tail),
     ]);
   });
 
@@ -49,7 +53,7 @@ describe('candidateProgressDirs', () => {
     expect(withAppData[3]).toBe(path.join('C:/Users/ada/AppData/Roaming', 'Code - OSS', tail));
     const without = candidateProgressDirs({}, 'win32', 'C:/Users/ada');
     expect(without[1]).toBe(path.join('C:/Users/ada', 'AppData', 'Roaming', 'Code - Insiders', tail));
-    expect(without).toHaveLength(5);
+    expect(without).toHaveLength(6);
   });
 
   it('defaults to this machine\'s environment, platform and home', () => {

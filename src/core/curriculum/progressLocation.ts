@@ -29,6 +29,8 @@ export function candidateProgressDirs(env: NodeJS.ProcessEnv = process.env, plat
   // code-server (the browser VS Code) keeps its user data here on every platform.
   const dataHome = env['XDG_DATA_HOME'] ?? path.join(home, '.local', 'share');
   userDataRoots.push(path.join(dataHome, 'code-server'));
+  // The VS Code that `npm start` opens from a clone of this repository keeps its profile here (test/support/start-vscode.sh).
+  userDataRoots.push(path.join(env['DATA_LABS_CACHE'] ?? path.join(home, '.cache', 'data-labs'), 'start', 'user-data'));
   return userDataRoots.map((root) => path.join(root, 'User', 'globalStorage', EXTENSION_ID));
 }
 
