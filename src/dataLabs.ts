@@ -69,7 +69,8 @@ async function syncLabServices(openLabs: OpenLabs, services: LabServicesManager,
   }
   await Promise.all(
     open
-      .filter((l) => l.lab && l.lab.manifest.services.length > 0 && (services.state(l.labId) === undefined || services.state(l.labId)?.phase === 'untrusted'))
+      // Not started in this window yet, or held back until the workspace was trusted.
+      .filter((l) => l.lab && l.lab.manifest.services.length > 0 && [undefined, 'untrusted'].includes(services.state(l.labId)?.phase))
       .map((l) => services.start(l.lab!, l.folder.uri.fsPath)),
   );
 }

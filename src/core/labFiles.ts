@@ -33,6 +33,20 @@ async function lstatOrUndefined(file: string): Promise<import('node:fs').Stats |
 }
 
 /**
+ * What is wrong with what lies at `file`, where the product keeps a `expected` of its own:
+ * a symbolic link, or the other kind; undefined when it is fine or missing. Read with lstat,
+ * so a link is never followed.
+ */
+export async function unsafeEntry(file: string, expected: 'file' | 'folder' = 'file'): Promise<UnsafeLabPathError | undefined> {
+  const stat = await lstatOrUndefined(file);
+  if (stat === undefined) return undefined;
+  if (stat.isSymbolicLink()) return new UnsafeLabPathError(file, 'a symbolic link', expected);
+  if (expected === 'folder' && !stat.isDirectory()) return new UnsafeLabPathError(file, 'not a folder');
+  if (expected === 'file' && !stat.isFile()) return new UnsafeLabPathError(file, 'not a regular file');
+  return undefined;
+}
+
+/**
  * Makes sure `relative` (a folder path inside `labDir`) is a real folder, each of its
  * components too, creating what is missing (with `mode`). Throws UnsafeLabPathError on a
  * component that is a link or a file. Returns the folder's path.
@@ -42,29 +56,22 @@ export async function realLabDir(labDir: string, relative: string, mode = 0o700)
   for (const part of path.normalize(relative).split(path.sep).filter((p) => p !== '' && p !== '.')) {
     if (part === '..') throw new Error(`${relative} leaves the lab folder ${labDir}.`);
     current = path.join(current, part);
-    const stat = await lstatOrUndefined(current);
-    if (stat === undefined) {
-      try {
-        await fs.mkdir(current, { mode });
-        continue;
-      } catch (error) {
-        // Made meanwhile by another start: check what it is.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
+    try {
+      await fs.mkdir(current, { mode });
+      continue;
+    } catch (error) {
+      // There already (or made meanwhile by another start): check what it is.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const now = stat ?? (await fs.lstat(current));
-    if (now.isSymbolicLink()) throw new UnsafeLabPathError(current, 'a symbolic link', 'folder');
-    if (!now.isDirectory()) throw new UnsafeLabPathError(current, 'not a folder');
+    await refuseLink(current, 'folder');
   }
   return current;
 }
 
-/** Throws UnsafeLabPathError when `file` exists and is a link or not a regular file; nothing when it is missing. */
-export async function refuseLink(file: string): Promise<void> {
-  const stat = await lstatOrUndefined(file);
-  if (stat === undefined) return;
-  if (stat.isSymbolicLink()) throw new UnsafeLabPathError(file, 'a symbolic link');
-  if (!stat.isFile()) throw new UnsafeLabPathError(file, 'not a regular file');
+/** Throws UnsafeLabPathError when `file` exists and is a link or not of the `expected` kind; nothing when it is missing. */
+export async function refuseLink(file: string, expected: 'file' | 'folder' = 'file'): Promise<void> {
+  const problem = await unsafeEntry(file, expected);
+  if (problem !== undefined) throw problem;
 }
 
 /**
@@ -85,9 +92,11 @@ export async function openForWriteNoFollow(file: string, mode = 0o600): Promise<
 
 /** Reads a file the product wrote inside a lab folder, refusing a link in its place (undefined when missing). */
 export async function readLabFile(file: string): Promise<string | undefined> {
-  const stat = await lstatOrUndefined(file);
-  if (stat === undefined) return undefined;
-  if (stat.isSymbolicLink()) throw new UnsafeLabPathError(file, 'a symbolic link');
-  if (!stat.isFile()) throw new UnsafeLabPathError(file, 'not a regular file');
-  return fs.readFile(file, 'utf8');
+  await refuseLink(file);
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }

@@ -149,14 +149,16 @@ class RetryWatch {
       const requestId = body?.['requestId'];
       const orderId = body?.['orderId'];
       const key = op !== undefined && typeof requestId === 'string' ? `${op} ${requestId}` : undefined;
+      // The call as a remark names it, when the request names its order.
+      const call: CallOf | undefined = op !== undefined && typeof requestId === 'string' && typeof orderId === 'string' ? { orderId, op, requestId } : undefined;
       const pending = key !== undefined ? this.failed.get(key) : undefined;
-      if (op !== undefined && typeof requestId === 'string' && typeof orderId === 'string') {
-        if (pending !== undefined) {
-          this.remarks.push({ kind: 'retry-without-wait', orderId, op, requestId, after: pending.after, sleepPending: pending.sleepStarted });
-          this.failed.delete(`${op} ${requestId}`);
+      if (call !== undefined) {
+        if (pending !== undefined && key !== undefined) {
+          this.remarks.push({ kind: 'retry-without-wait', ...call, after: pending.after, sleepPending: pending.sleepStarted });
+          this.failed.delete(key);
         }
         if (this.inTransaction()) {
-          this.remarks.push({ kind: 'call-in-transaction', orderId, op, requestId });
+          this.remarks.push({ kind: 'call-in-transaction', ...call });
         }
       }
       const result = await inner(path, body);
@@ -164,9 +166,8 @@ class RetryWatch {
       if (key !== undefined) {
         if (result.ok) {
           this.failed.delete(key);
-          if (op !== undefined && typeof requestId === 'string' && typeof orderId === 'string') this.endStreak(key, { orderId, op, requestId });
+          if (call !== undefined) this.endStreak(key, call);
         } else {
-          const call = op !== undefined && typeof requestId === 'string' && typeof orderId === 'string' ? { orderId, op, requestId } : undefined;
           this.failed.set(key, { after: result.kind, answer: this.answers, sleepStarted: false, ...(call !== undefined ? { call } : {}) });
         }
       }

@@ -76,8 +76,8 @@ export interface TruthNote {
  *   waited since that call's last answer, which was not ok: no deps.sleep at all, or one
  *   still pending (not awaited);
  * - call-in-transaction: it made the call inside a db.transaction callback;
- * - shrinking-wait: over a streak of failures of the call, no wait was longer than the one
- *   before (seven or more, the last under a quarter of the first);
+ * - shrinking-wait: over a streak of failures of the call, the waits were a backoff that
+ *   shrinks (see shrinkingBackoff);
  * - long-wait: it asked deps.sleep for more than MAX_WAIT_MS before calling again after a
  *   failure (a backoff that grows without a cap).
  */

@@ -179,7 +179,6 @@ export class ProgressStore {
 
   /** Moves an unreadable file aside (never overwritten), to report once; undefined. */
   private async setAside(reason: string): Promise<undefined> {
-    const outcome = { reason };
     const stamp = this.now().toISOString().replace(/[:.]/g, '-');
     const keptAs = path.join(this.dir, `progress.corrupt-${stamp}-${process.pid}.json`);
     try {
@@ -191,8 +190,13 @@ export class ProgressStore {
       }
       throw error;
     }
-    this.notice = { kind: 'corrupt', file: this.file, keptAs, reason: outcome.reason };
+    this.notice = { kind: 'corrupt', file: this.file, keptAs, reason };
     return undefined;
+  }
+
+  /** The refusal of a change to a file a newer version wrote (`when`: '' or ' meanwhile', for one found while writing). */
+  private readOnlyError(when: string): ProgressReadOnlyError {
+    return new ProgressReadOnlyError(`Your progress file ${this.file} was ${this.readOnly ?? '?'}${when}; it is kept as it is and nothing is written to it. Update Data Labs to keep recording progress.`);
   }
 
   /** Why changes are refused, when the file was written by a newer version; undefined otherwise. */
@@ -336,7 +340,7 @@ export class ProgressStore {
    */
   private change(mutate: Mutation): Promise<void> {
     if (this.readOnly !== undefined) {
-      return Promise.reject(new ProgressReadOnlyError(`Your progress file ${this.file} was ${this.readOnly}; it is kept as it is and nothing is written to it. Update Data Labs to keep recording progress.`));
+      return Promise.reject(this.readOnlyError(''));
     }
     mutate(this.data);
     this.pending.push(mutate);
@@ -345,7 +349,7 @@ export class ProgressStore {
       withFileLock(`${this.file}.lock`, async () => {
         const base = (await this.readFromDisk()) ?? structuredClone(this.data);
         if (this.readOnly !== undefined) {
-          throw new ProgressReadOnlyError(`Your progress file ${this.file} was ${this.readOnly} meanwhile; it is kept as it is and nothing is written to it. Update Data Labs to keep recording progress.`);
+          throw this.readOnlyError(' meanwhile');
         }
         mutate(base);
         try {

@@ -8,6 +8,7 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { unsafeEntry } from '../labFiles';
 import type { Lab } from './catalog';
 
 /** Written into each learner lab folder; its presence is how the editor recognises a lab. */
@@ -163,16 +164,17 @@ async function checkTarget(lab: Lab, target: string): Promise<void> {
     throw toFolderError(error, target);
   }
   const markerFile = path.join(target, LAB_MARKER_FILE);
-  const markerStat = await fs.lstat(markerFile).catch(() => undefined);
-  if (markerStat !== undefined && !markerStat.isFile()) {
-    throw new LabFolderError(`${markerFile} is ${markerStat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, not a lab marker this product wrote. Nothing was written; remove it, or choose another folder.`);
+  const badMarker = await unsafeEntry(markerFile);
+  if (badMarker !== undefined) {
+    throw new LabFolderError(`${markerFile} is ${badMarker.found}, not a lab marker this product wrote. Nothing was written; remove it, or choose another folder.`);
   }
-  const marker = markerStat === undefined ? undefined : await readLabMarker(target);
+  const hasMarker = entries.includes(LAB_MARKER_FILE);
+  const marker = hasMarker ? await readLabMarker(target) : undefined;
   if (marker !== undefined && marker.lab !== lab.id) {
     throw new LabFolderError(`${target} is the folder of the lab "${marker.lab}" (its ${LAB_MARKER_FILE} says so), not of "${lab.id}". Nothing was written: open "${lab.id}" into a folder of its own.`);
   }
   const others = entries.filter((name) => name !== LAB_MARKER_FILE && !KEPT_ON_RESET.includes(name));
-  if (markerStat === undefined && others.length > 0) {
+  if (!hasMarker && others.length > 0) {
     const shown = others.slice(0, 5).join(', ') + (others.length > 5 ? `, and ${others.length - 5} more` : '');
     throw new LabFolderError(`${target} already holds files (${shown}) and is not a lab folder (it has no ${LAB_MARKER_FILE}). Nothing was written: open the lab into a new or empty folder.`);
   }
@@ -182,14 +184,12 @@ async function checkTarget(lab: Lab, target: string): Promise<void> {
     let current = path.resolve(target);
     for (const [i, part] of parts.entries()) {
       current = path.join(current, part);
-      const stat = await fs.lstat(current).catch(() => undefined);
-      if (stat === undefined) break;
-      const last = i === parts.length - 1;
-      if (stat.isSymbolicLink()) problems.push(`${current} is a symbolic link`);
-      else if (!last && !stat.isDirectory()) problems.push(`${current} is not a folder`);
-      else if (last && !stat.isFile()) problems.push(`${current} is not a regular file`);
-      else continue;
-      break;
+      // A missing component, or a real one of the right kind: the walk goes on (a missing one has nothing below it).
+      const problem = await unsafeEntry(current, i === parts.length - 1 ? 'file' : 'folder');
+      if (problem !== undefined) {
+        problems.push(`${current} is ${problem.found}`);
+        break;
+      }
     }
   }
   if (problems.length > 0) {

@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomicFile';
-import { UnsafeLabPathError, openForWriteNoFollow, readLabFile, realLabDir } from '../labFiles';
+import { openForWriteNoFollow, readLabFile, realLabDir, refuseLink } from '../labFiles';
 import type { ServiceKind } from '../labs/manifest';
 import * as z from '../schema';
 import { ENV_FILE_NAME, SERVICE_HOST, type ServiceConnection, renderEnvFile } from './labServices';
@@ -245,7 +245,6 @@ function sleep(ms: number): Promise<void> {
  * the process at once there, and PostgreSQL recovers from its WAL on the next start.
  */
 async function terminate(state: Pick<EmbeddedState, 'pid' | 'processStartTime'>, timeoutMs: number, logger: RuntimeLogger): Promise<void> {
-  const serverAlive = (s: Pick<EmbeddedState, 'pid' | 'processStartTime'>): boolean => isProcessAlive(s.pid, s.processStartTime);
   const signal = (name: NodeJS.Signals): void => {
     try {
       process.kill(state.pid, name);
@@ -255,12 +254,12 @@ async function terminate(state: Pick<EmbeddedState, 'pid' | 'processStartTime'>,
   };
   signal('SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (serverAlive(state)) {
+  while (isProcessAlive(state.pid, state.processStartTime)) {
     if (Date.now() >= deadline) {
       logger.warn(`embedded PostgreSQL (process ${state.pid}) did not stop within ${timeoutMs} ms of SIGTERM; killing it`);
       signal('SIGKILL');
       const killDeadline = Date.now() + 5_000;
-      while (serverAlive(state) && Date.now() < killDeadline) {
+      while (isProcessAlive(state.pid, state.processStartTime) && Date.now() < killDeadline) {
         await sleep(50);
       }
       return;
@@ -460,10 +459,7 @@ async function spawnServer(options: StartEmbeddedServicesOptions, paths: Embedde
   }
   // .data-labs must be a real folder of the lab, and its data folder, if any, a real folder in it.
   await realLabDir(path.dirname(paths.stateDir), EMBEDDED_STATE_DIR);
-  const data = await fs.lstat(paths.dataDir).catch(() => undefined);
-  if (data !== undefined && (data.isSymbolicLink() || !data.isDirectory())) {
-    throw new UnsafeLabPathError(paths.dataDir, data.isSymbolicLink() ? 'a symbolic link' : 'not a folder', 'folder');
-  }
+  await refuseLink(paths.dataDir, 'folder');
   const args = [options.serverScript, '--data-dir', paths.dataDir, '--port', String(options.port ?? 0), '--max-connections', String(MAX_CONNECTIONS)];
   if (options.ownerPid !== undefined) {
     args.push('--owner-pid', String(options.ownerPid));

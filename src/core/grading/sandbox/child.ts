@@ -9,8 +9,8 @@
  * (dist/sandbox/child.cjs) from this file and the message types alone: nothing else of the
  * grader is loaded in the learner's process.
  */
+import { closeSync, readSync } from 'node:fs';
 import type { ExportType } from './contract';
-import { readSync, closeSync } from 'node:fs';
 import { ADAPTER_SANDBOX_KEY, type CallMessage, type ChildMessage, KEY_FD, type KeyedMessage, type LearnerError, type Observation } from './messages';
 
 type Send = (message: KeyedMessage, callback?: (error: Error | null) => void) => boolean;

@@ -20,11 +20,11 @@
  * and may still use Node's built-in modules (files, network) like any program they run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { type RuntimeLogger, silentLogger } from '../../services/runtime';
 import type { CompiledBundle } from './compile';
 import { type ExportType, type ModuleExports, checkContract } from './contract';
-import { randomBytes } from 'node:crypto';
 import { type ChildMessage, KEY_FD, type KeyedMessage, type LearnerError, type Observation } from './messages';
 import { type ProcessId, killRecorded, processTree } from './processTree';
 

@@ -6,7 +6,8 @@
  * has neither, and there only the learner's own process is watched and killed.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { procStatFields } from '../../services/sessions';
 
 /** One process: its id and, where readable, its start time (which tells it apart from a later process given the same id). */
 export interface ProcessId {
@@ -35,14 +36,9 @@ function linuxRows(): ProcessRow[] | undefined {
   const rows: ProcessRow[] = [];
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Fields after the command name (in parentheses, which may hold spaces): state is field 3.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      rows.push({ pid: Number(name), ppid: Number(fields[1]), start: fields[19], rss: Number(fields[21]) * PAGE_BYTES });
-    } catch {
-      // Gone meanwhile.
-    }
+    // Fields 3 on (state first): ppid is field 4, starttime 22, rss 24. Undefined: gone meanwhile.
+    const fields = procStatFields(Number(name));
+    if (fields !== undefined) rows.push({ pid: Number(name), ppid: Number(fields[1]), start: fields[19], rss: Number(fields[21]) * PAGE_BYTES });
   }
   return rows;
 }
