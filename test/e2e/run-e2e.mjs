@@ -548,6 +548,8 @@ try {
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'saga.ts' }).first().waitFor({ timeout: 20_000 });
     await page.keyboard.press('Enter');
     await page.locator('.tabs-container .tab', { hasText: 'saga.ts' }).first().waitFor({ timeout: 20_000 });
+    // The tab shows before the extension host hears which editor is active: Grade asks which lab when it runs first.
+    await settled('the opened file to become the active editor');
     await runCommand('Distributed Data Labs: Grade Lab');
     await until('the report to show the saga that was compensated in forward order', async () => {
       const text = await reportText();
@@ -596,6 +598,8 @@ try {
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'quorum.ts' }).first().waitFor({ timeout: 20_000 });
     await page.keyboard.press('Enter');
     await page.locator('.tabs-container .tab', { hasText: 'quorum.ts' }).first().waitFor({ timeout: 20_000 });
+    // The tab shows before the extension host hears which editor is active: Grade asks which lab when it runs first.
+    await settled('the opened file to become the active editor');
     await runCommand('Distributed Data Labs: Grade Lab');
     await until('the report to show the partial write read back as an older value, on its key\'s timeline', async () => {
       const text = await reportText();
