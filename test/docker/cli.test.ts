@@ -7,9 +7,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli';
-import { removeLabServices } from '../../src/core/services/labServices';
 import { validManifest, writeFixtureLab } from '../unit/helpers';
-import { LOCAL_IMAGES, newRuntime, pgQuery, tempLabDir, uniqueId } from './helpers';
+import { LOCAL_IMAGES, newRuntime, pgQuery, removeEveryFolder, tempLabDir, uniqueId } from './helpers';
 
 /**
  * A lab of its own (a fixture with a PostgreSQL service), so the test never touches the
@@ -48,7 +47,7 @@ function envValue(env: string, key: string): string {
 }
 
 afterAll(async () => {
-  await removeLabServices(runtime, LAB);
+  await removeEveryFolder(runtime, LAB);
 });
 
 describe('data-labs services on Docker', () => {

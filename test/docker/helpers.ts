@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import pg from 'pg';
 import { afterAll } from 'vitest';
 import { DockerodeRuntime } from '../../src/core/services/dockerodeRuntime';
-import { LABEL_EXTENSION, LABEL_LAB, removeLabServices } from '../../src/core/services/labServices';
+import { LABEL_EXTENSION, LABEL_LAB } from '../../src/core/services/labServices';
 import type { RuntimeLogger } from '../../src/core/services/runtime';
 import { respExchange } from '../../src/core/services/serviceCatalog';
 
@@ -44,13 +44,20 @@ export function useLabCleanup(runtime: DockerodeRuntime): (labId: string) => str
   const labs: string[] = [];
   afterAll(async () => {
     for (const labId of labs) {
-      await removeLabServices(runtime, labId);
+      await removeEveryFolder(runtime, labId);
     }
   });
   return (labId) => {
     labs.push(labId);
     return labId;
   };
+}
+
+/** Removes every container and network of a lab, of whichever folder. */
+export async function removeEveryFolder(runtime: DockerodeRuntime, labId: string): Promise<void> {
+  const labels = { [LABEL_EXTENSION]: '1', [LABEL_LAB]: labId };
+  await Promise.all((await runtime.listContainers(labels)).map((c) => runtime.removeContainer(c.id)));
+  await Promise.all((await runtime.listNetworks(labels)).map((n) => runtime.removeNetwork(n.id)));
 }
 
 export async function leftoverContainers(runtime: DockerodeRuntime, labId: string): Promise<number> {

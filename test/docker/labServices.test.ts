@@ -77,8 +77,8 @@ describe('a lab with PostgreSQL and Redis', () => {
     expect(postgres.image).toBe(LOCAL_IMAGES.postgres);
 
     // Two containers make a lab network, where each answers to its service name.
-    expect(first.network).toBe(labNetworkName(labId));
-    expect(info.networks).toEqual([labNetworkName(labId)]);
+    expect(first.network).toBe(labNetworkName(labId, labDir));
+    expect(info.networks).toEqual([labNetworkName(labId, labDir)]);
 
     const env = await fs.readFile(path.join(labDir, '.env'), 'utf8');
     expect(env).toContain(`POSTGRES_PORT=${postgres.port}\n`);
@@ -92,7 +92,7 @@ describe('a lab with PostgreSQL and Redis', () => {
   it('reuses the same containers after a stop, with their data', async () => {
     const postgres = only(first, 'postgres');
     await pgQuery(postgres.url, 'create table kept (v text); insert into kept values (\'still here\')');
-    const stopped = await stopLabServices(runtime, labId);
+    const stopped = await stopLabServices(runtime, labId, { labDir });
     expect(stopped).toHaveLength(2);
     expect((await runtime.inspectContainer(postgres.containerId)).status).toBe('exited');
 
@@ -121,7 +121,7 @@ describe('a lab with PostgreSQL and Redis', () => {
 
   it('disconnects from and reconnects to the lab network', async () => {
     const redis = only(first, 'redis');
-    const network = labNetworkName(labId);
+    const network = labNetworkName(labId, labDir);
     await runtime.disconnectNetwork(network, redis.containerId);
     expect((await runtime.inspectContainer(redis.containerId)).networks).not.toContain(network);
     await runtime.connectNetwork(network, redis.containerId, ['redis']);
@@ -152,6 +152,43 @@ describe('a lab with PostgreSQL and Redis', () => {
   });
 });
 
+describe('two folders of one lab', () => {
+  it('each has its own containers, password, network and .env; stopping one leaves the other running', async () => {
+    const labId = registerLab(uniqueId('folders'));
+    const [mine, theirs] = [await tempLabDir(), await tempLabDir()];
+    const link = `${mine}-link`;
+    await fs.symlink(mine, link);
+    try {
+      const services = [{ service: 'redis' as const, count: 2 }];
+      const a = await startLabServices(runtime, services, { labId, sessionId, labDir: mine, images: LOCAL_IMAGES });
+      const b = await startLabServices(runtime, services, { labId, sessionId, labDir: theirs, images: LOCAL_IMAGES });
+      expect(b.connections.every((c) => c.created)).toBe(true);
+      const ids = (r: LabServicesResult): string[] => r.connections.map((c) => c.containerId);
+      expect(ids(b).filter((id) => ids(a).includes(id))).toEqual([]);
+      expect(b.connections.map((c) => c.password).filter((p) => a.connections.some((c) => c.password === p))).toEqual([]);
+      const envA = await fs.readFile(path.join(mine, '.env'), 'utf8');
+      const envB = await fs.readFile(path.join(theirs, '.env'), 'utf8');
+      expect(envB).not.toContain(only(a, 'redis').password);
+      expect(envA).not.toContain(only(b, 'redis').password);
+      expect(a.network).not.toBe(b.network);
+      expect((await runtime.inspectContainer(only(b, 'redis').containerId)).networks).toEqual([b.network]);
+
+      // The same folder through a symlink is the same place: its containers are reused.
+      const again = await startLabServices(runtime, services, { labId, sessionId, labDir: link, images: LOCAL_IMAGES });
+      expect(ids(again)).toEqual(ids(a));
+
+      const stopped = await stopLabServices(runtime, labId, { labDir: mine });
+      expect(stopped.map((c) => c.id).sort()).toEqual(ids(a).sort());
+      for (const id of ids(b)) {
+        expect((await runtime.inspectContainer(id)).status).toBe('running');
+      }
+    } finally {
+      await fs.rm(link, { force: true });
+      await Promise.all([mine, theirs].map((d) => fs.rm(d, { recursive: true, force: true })));
+    }
+  });
+});
+
 describe('several instances of one service', () => {
   it('starts three Redis in parallel, each with its own port and password', async () => {
     const labId = registerLab(uniqueId('replicas'));
@@ -174,7 +211,7 @@ describe('sweepOrphans', () => {
     await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId: liveLab, sessionId, images: LOCAL_IMAGES });
 
     // Only the sessions of this test are judged, so other test runs on the engine are safe.
-    const result = await sweepOrphans(runtime, (s) => s !== deadSession);
+    const result = await sweepOrphans(runtime, (s) => s !== deadSession, undefined, () => false);
     expect(result.removedContainers).toHaveLength(2);
     expect(result.removedNetworks).toEqual([labNetworkName(deadLab)]);
     expect(await leftoverContainers(runtime, deadLab)).toBe(0);

@@ -10,9 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL_LAB, containerOwner, labNetworkName, startLabServices, stopLabServices, sweepOrphans } from '../../src/core/services/labServices';
+import { LABEL_LAB, containerOwner, folderGone, labNetworkName, startLabServices, stopLabServices, sweepOrphans } from '../../src/core/services/labServices';
 import { CLI_OWNER, PARKED_OWNER, isOwnerAlive, sessionIdFor } from '../../src/core/services/sessions';
-import { LOCAL_IMAGES, leftoverContainers, newRuntime, testLogger, uniqueId, useLabCleanup } from './helpers';
+import { LOCAL_IMAGES, leftoverContainers, newRuntime, tempLabDir, testLogger, uniqueId, useLabCleanup } from './helpers';
 
 const runtime = newRuntime();
 const registerLab = useLabCleanup(runtime);
@@ -84,11 +84,12 @@ describe('after a SIGKILLed session', () => {
     const judged = new Set([held.sessionId, me, PARKED_OWNER, CLI_OWNER]);
     // Only the owners of this test are judged for real, so other runs on the engine are safe.
     const onlyOurs = (owner: string): boolean => (judged.has(owner) ? isOwnerAlive(owner) : true);
-    expect((await sweepOrphans(runtime, onlyOurs, testLogger)).removedContainers).toEqual([]);
+    const noFolder = (): boolean => false;
+    expect((await sweepOrphans(runtime, onlyOurs, testLogger, noFolder)).removedContainers).toEqual([]);
     expect(await leftoverContainers(runtime, crashedLab)).toBe(2);
 
     await killed(held.child);
-    const result = await sweepOrphans(runtime, onlyOurs, testLogger);
+    const result = await sweepOrphans(runtime, onlyOurs, testLogger, noFolder);
     expect([...result.removedContainers].sort()).toEqual([...held.containers].sort());
     expect(result.removedNetworks).toEqual([labNetworkName(crashedLab)]);
     expect(await leftoverContainers(runtime, crashedLab)).toBe(0);
@@ -115,6 +116,40 @@ describe('after a SIGKILLed session', () => {
     // ...and when its new owner is killed, the sweep removes it.
     await killed(held.child);
     const judged = (owner: string): boolean => (owner === held.sessionId ? isOwnerAlive(owner) : true);
-    expect((await sweepOrphans(runtime, judged, testLogger)).removedContainers).toEqual(held.containers);
+    expect((await sweepOrphans(runtime, judged, testLogger, () => false)).removedContainers).toEqual(held.containers);
+  });
+});
+
+describe('a deleted lab folder', () => {
+  it('its containers go at the next sweep, even the CLI\'s and parked ones; a live folder\'s stay', async () => {
+    const labId = registerLab(uniqueId('gone'));
+    const [gone, kept] = [await tempLabDir(), await tempLabDir()];
+    try {
+      const a = await startLabServices(runtime, [{ service: 'redis', count: 2 }], { labId, sessionId: CLI_OWNER, labDir: gone, images: LOCAL_IMAGES });
+      await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: CLI_OWNER, labDir: kept, images: LOCAL_IMAGES });
+      await stopLabServices(runtime, labId, { labDir: gone });
+      await fs.rm(gone, { recursive: true, force: true });
+      const ours = (labels: Readonly<Record<string, string>>): boolean => labels[LABEL_LAB] === labId && folderGone(labels);
+      const result = await sweepOrphans(runtime, () => true, testLogger, ours);
+      expect([...result.removedContainers].sort()).toEqual(a.connections.map((c) => c.containerId).sort());
+      expect(result.removedNetworks).toEqual([a.network]);
+      expect(await leftoverContainers(runtime, labId)).toBe(1);
+    } finally {
+      await Promise.all([gone, kept].map((d) => fs.rm(d, { recursive: true, force: true })));
+    }
+  });
+
+  it('its containers go when another folder of the lab starts', async () => {
+    const labId = registerLab(uniqueId('gone-start'));
+    const [gone, kept] = [await tempLabDir(), await tempLabDir()];
+    try {
+      const a = await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: CLI_OWNER, labDir: gone, images: LOCAL_IMAGES });
+      await fs.rm(gone, { recursive: true, force: true });
+      await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: CLI_OWNER, labDir: kept, images: LOCAL_IMAGES });
+      await expect(runtime.inspectContainer(a.connections[0]!.containerId)).rejects.toThrow(/No such container/i);
+      expect(await leftoverContainers(runtime, labId)).toBe(1);
+    } finally {
+      await Promise.all([gone, kept].map((d) => fs.rm(d, { recursive: true, force: true })));
+    }
   });
 });

@@ -8,9 +8,10 @@
  * containers (their data kept), and a sweep needs nothing but the engine and a way to
  * ask whether a session is still alive.
  */
-import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { writeFileAtomic } from '../atomicFile';
+import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../atomicFile';
 import type { ServiceKind } from '../labs/manifest';
 import { type ContainerInfo, type ContainerRuntime, type PullLayerProgress, type RuntimeLogger, ReadinessTimeoutError, silentLogger } from './runtime';
 import { type ImageOverrides, type ServiceCredentials, type ServiceDefinition, generateCredentials, resolveServiceImage, serviceDefinition } from './serviceCatalog';
@@ -19,6 +20,13 @@ import { SNAPSHOT_LAB_ID, type Snapshot, ensureSnapshot } from './snapshots';
 
 export const LABEL_EXTENSION = 'dev.datalabs.extension';
 export const LABEL_LAB = 'dev.datalabs.lab';
+/**
+ * Which folder of the lab the container serves (folderKey): two folders of one lab (two
+ * clones, a learner's and a grading copy) never share a database, its password or its faults.
+ */
+export const LABEL_FOLDER = 'dev.datalabs.folder';
+/** The folder's real path, so that the containers of a folder since deleted can be removed. */
+export const LABEL_FOLDER_PATH = 'dev.datalabs.folder.path';
 /** The session that created the container. Who owns it now is in its name: see containerOwner. */
 export const LABEL_SESSION = 'dev.datalabs.session';
 export const LABEL_SERVICE = 'dev.datalabs.service';
@@ -134,17 +142,49 @@ async function takeOwnership(runtime: ContainerRuntime, container: Pick<Containe
   }
 }
 
-export function labLabels(labId: string): Record<string, string> {
-  return { [LABEL_EXTENSION]: '1', [LABEL_LAB]: labId };
+/**
+ * A short, stable name for a lab folder: a hash of its real path, so a symlink to the
+ * folder and the folder itself are one place, and the path itself is not written on the engine.
+ */
+export function folderKey(labDir: string): string {
+  return createHash('sha256').update(realFolder(labDir)).digest('hex').slice(0, 12);
+}
+
+function realFolder(labDir: string): string {
+  try {
+    return realpathSync.native(labDir);
+  } catch {
+    return path.resolve(labDir);
+  }
+}
+
+/** Whether the container served a lab folder that no longer exists (deleted by the learner, or a test's). */
+export function folderGone(labels: Readonly<Record<string, string>>): boolean {
+  const folder = labels[LABEL_FOLDER_PATH];
+  return folder !== undefined && path.isAbsolute(folder) && !existsSync(folder);
+}
+
+/** The labels every container and network of a lab (of one folder of it, when given) carries. */
+export function labLabels(labId: string, labDir?: string): Record<string, string> {
+  return { [LABEL_EXTENSION]: '1', [LABEL_LAB]: labId, ...(labDir !== undefined ? { [LABEL_FOLDER]: folderKey(labDir) } : {}) };
+}
+
+/**
+ * The lab's containers for that folder, and only those: without a folder, the ones made
+ * without one (by tests and benchmarks), never another folder's.
+ */
+export async function labContainers(runtime: ContainerRuntime, labId: string, labDir?: string): Promise<ContainerInfo[]> {
+  const key = labDir !== undefined ? folderKey(labDir) : undefined;
+  return (await runtime.listContainers(labLabels(labId, labDir))).filter((c) => c.labels[LABEL_FOLDER] === key);
 }
 
 export function serviceName(kind: ServiceKind, index: number): string {
   return index === 1 ? kind : `${kind}-${index}`;
 }
 
-/** The network of a multi-container lab; one per lab, named after it. */
-export function labNetworkName(labId: string): string {
-  return `datalabs-${labId}`;
+/** The network of a multi-container lab; one per lab folder, named after both. */
+export function labNetworkName(labId: string, labDir?: string): string {
+  return labDir !== undefined ? `datalabs-${labId}-${folderKey(labDir)}` : `datalabs-${labId}`;
 }
 
 export function credentialsFromLabels(labels: Readonly<Record<string, string>>): ServiceCredentials | undefined {
@@ -225,10 +265,14 @@ async function ensureImage(runtime: ContainerRuntime, image: string, options: La
 }
 
 async function ensureNetwork(runtime: ContainerRuntime, options: LabServicesOptions): Promise<string> {
-  const name = labNetworkName(options.labId);
-  const existing = await runtime.listNetworks(labLabels(options.labId));
+  const name = labNetworkName(options.labId, options.labDir);
+  const existing = await runtime.listNetworks(labLabels(options.labId, options.labDir));
   if (!existing.some((n) => n.name === name)) {
-    await runtime.createNetwork(name, { ...labLabels(options.labId), [LABEL_SESSION]: options.sessionId });
+    await runtime.createNetwork(name, {
+      ...labLabels(options.labId, options.labDir),
+      ...(options.labDir !== undefined ? { [LABEL_FOLDER_PATH]: realFolder(options.labDir) } : {}),
+      [LABEL_SESSION]: options.sessionId,
+    });
   }
   return name;
 }
@@ -247,7 +291,14 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
 
   const wanted = services.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ kind: s.service, index: i + 1 })));
   const network = wanted.length > 1 ? await ensureNetwork(runtime, options) : undefined;
-  const existing = await runtime.listContainers(labLabels(options.labId));
+  const existing = await labContainers(runtime, options.labId, options.labDir);
+  // Containers of this lab's deleted folders would otherwise run (or stay parked) for ever.
+  for (const c of await runtime.listContainers(labLabels(options.labId))) {
+    if (folderGone(c.labels)) {
+      logger.info(`lab ${options.labId}: removing container ${c.id.slice(0, 12)} (${c.name}): its folder ${c.labels[LABEL_FOLDER_PATH] ?? ''} is gone`);
+      await runtime.removeContainer(c.id).catch(() => {});
+    }
+  }
 
   // When one service fails, the others stop waiting for readiness at once instead of
   // polling on until their own deadline; the caller's cancellation stops them all too.
@@ -396,14 +447,16 @@ async function createServiceContainer(
   const { options, credentials } = spec;
   const command = definition.command(credentials);
   // A random suffix keeps names unique even beside a leftover that lost its labels.
-  const containerName = `datalabs-${options.labId}-${spec.name}-${cryptoRandomBytes(3).toString('hex')}.${options.sessionId}`;
+  const folder = options.labDir !== undefined ? `-${folderKey(options.labDir).slice(0, 6)}` : '';
+  const containerName = `datalabs-${options.labId}${folder}-${spec.name}-${cryptoRandomBytes(3).toString('hex')}.${options.sessionId}`;
   return runtime.createContainer({
     name: containerName,
     image: spec.image,
     env: { ...definition.environment(credentials), ...spec.environment },
     ...(command ? { cmd: command } : {}),
     labels: {
-      ...labLabels(options.labId),
+      ...labLabels(options.labId, options.labDir),
+      ...(options.labDir !== undefined ? { [LABEL_FOLDER_PATH]: realFolder(options.labDir) } : {}),
       [LABEL_SESSION]: options.sessionId,
       [LABEL_SERVICE]: definition.kind,
       [LABEL_INDEX]: String(spec.index),
@@ -425,6 +478,8 @@ export interface StopOptions {
    * containers another window (or `data-labs services up`) has taken over since.
    */
   readonly onlyOwnedBy?: string;
+  /** The lab folder whose containers these are (see labContainers). */
+  readonly labDir?: string;
 }
 
 /**
@@ -433,7 +488,7 @@ export interface StopOptions {
  */
 export async function stopLabServices(runtime: ContainerRuntime, labId: string, options: StopOptions = {}): Promise<ContainerInfo[]> {
   const timeoutSeconds = options.timeoutSeconds ?? 5;
-  const all = await runtime.listContainers(labLabels(labId));
+  const all = await labContainers(runtime, labId, options.labDir);
   const containers = options.onlyOwnedBy === undefined ? all : all.filter((c) => containerOwner(c) === options.onlyOwnedBy);
   await Promise.all(
     containers.map(async (c) => {
@@ -450,17 +505,23 @@ export async function stopLabServices(runtime: ContainerRuntime, labId: string, 
   return containers;
 }
 
-/** Removes a lab's containers and its network: nothing of the lab stays on the engine. */
-export async function removeLabServices(runtime: ContainerRuntime, labId: string): Promise<void> {
-  const containers = await runtime.listContainers(labLabels(labId));
+/** Removes a lab folder's containers and its network: nothing of it stays on the engine. */
+export async function removeLabServices(runtime: ContainerRuntime, labId: string, labDir?: string): Promise<void> {
+  const containers = await labContainers(runtime, labId, labDir);
+  if (labDir !== undefined) {
+    // Versions before folder keys parked containers without one, which no folder reuses any more.
+    const legacy = (await runtime.listContainers(labLabels(labId))).filter((c) => c.labels[LABEL_FOLDER] === undefined && containerOwner(c) === PARKED_OWNER);
+    containers.push(...legacy);
+  }
   await Promise.all(containers.map((c) => runtime.removeContainer(c.id)));
-  const networks = await runtime.listNetworks(labLabels(labId));
+  const key = labDir !== undefined ? folderKey(labDir) : undefined;
+  const networks = (await runtime.listNetworks(labLabels(labId, labDir))).filter((n) => n.labels[LABEL_FOLDER] === key);
   await Promise.all(networks.map((n) => runtime.removeNetwork(n.id)));
 }
 
 /** "Reset data": the lab's containers are removed with their volumes and created anew, empty. */
 export async function resetLabServices(runtime: ContainerRuntime, services: readonly LabServiceRequest[], options: LabServicesOptions): Promise<LabServicesResult> {
-  const containers = await runtime.listContainers(labLabels(options.labId));
+  const containers = await labContainers(runtime, options.labId, options.labDir);
   await Promise.all(containers.map((c) => runtime.removeContainer(c.id)));
   return startLabServices(runtime, services, options);
 }
@@ -474,9 +535,15 @@ export interface SweepResult {
  * Removes every container of this extension whose owner is gone, so an editor killed
  * with SIGKILL leaves nothing behind after the next start. Parked containers (stopped on
  * purpose, kept for reuse) and those of `data-labs services up` have owners that never
- * die. A lab network goes once its creator is gone and no container of the lab is left.
+ * die. A container whose lab folder has been deleted goes too, whoever owns it. A lab
+ * network goes once its creator is gone and no container of its folder is left.
  */
-export async function sweepOrphans(runtime: ContainerRuntime, isSessionAlive: (sessionId: string) => boolean | Promise<boolean> = isOwnerAlive, logger: RuntimeLogger = silentLogger): Promise<SweepResult> {
+export async function sweepOrphans(
+  runtime: ContainerRuntime,
+  isSessionAlive: (sessionId: string) => boolean | Promise<boolean> = isOwnerAlive,
+  logger: RuntimeLogger = silentLogger,
+  isFolderGone: (labels: Readonly<Record<string, string>>) => boolean = folderGone,
+): Promise<SweepResult> {
   const ours = { [LABEL_EXTENSION]: '1' };
   const verdicts = new Map<string, boolean>();
   const alive = async (session: string | undefined): Promise<boolean> => {
@@ -489,11 +556,19 @@ export async function sweepOrphans(runtime: ContainerRuntime, isSessionAlive: (s
     return verdicts.get(session) === true;
   };
   const removedContainers: string[] = [];
+  // A network belongs to one folder of a lab: it stays while a container of that folder does.
+  const place = (labels: Readonly<Record<string, string>>): string => `${labels[LABEL_LAB] ?? ''}\u0000${labels[LABEL_FOLDER] ?? ''}`;
   const labsWithContainers = new Set<string>();
   for (const c of await runtime.listContainers(ours)) {
     const owner = containerOwner(c);
+    if (isFolderGone(c.labels)) {
+      logger.info(`sweep: removing container ${c.id.slice(0, 12)} (${c.name}, ${c.status}): its lab folder ${c.labels[LABEL_FOLDER_PATH] ?? ''} is gone`);
+      await runtime.removeContainer(c.id);
+      removedContainers.push(c.id);
+      continue;
+    }
     if (await alive(owner)) {
-      labsWithContainers.add(c.labels[LABEL_LAB] ?? '');
+      labsWithContainers.add(place(c.labels));
       continue;
     }
     logger.info(`sweep: removing container ${c.id.slice(0, 12)} (${c.name}, ${c.status}) of ended session ${owner ?? '(none)'}`);
@@ -502,7 +577,7 @@ export async function sweepOrphans(runtime: ContainerRuntime, isSessionAlive: (s
   }
   const removedNetworks: string[] = [];
   for (const n of await runtime.listNetworks(ours)) {
-    if (labsWithContainers.has(n.labels[LABEL_LAB] ?? '') || (await alive(n.labels[LABEL_SESSION]))) {
+    if (labsWithContainers.has(place(n.labels)) || (!isFolderGone(n.labels) && (await alive(n.labels[LABEL_SESSION])))) {
       continue;
     }
     try {

@@ -6,7 +6,7 @@
 import type { Backend } from '../backend';
 import type { Lab } from '../labs/catalog';
 import type { ServiceKind } from '../labs/manifest';
-import { type LabServiceRequest, type ServiceConnection, LABEL_INDEX, LABEL_SERVICE, SERVICE_HOST, containerOwner, credentialsFromLabels, labLabels, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
+import { type LabServiceRequest, type ServiceConnection, LABEL_INDEX, LABEL_SERVICE, SERVICE_HOST, containerOwner, credentialsFromLabels, labContainers, removeLabServices, resetLabServices, startLabServices, stopLabServices } from './labServices';
 import { type ContainerRuntime, DockerUnavailableError, type PortBinding, type PullLayerProgress, type RuntimeLogger } from './runtime';
 import { type ImageOverrides, SERVICE_CATALOG } from './serviceCatalog';
 
@@ -185,10 +185,10 @@ export class LabServicesController {
     if (options.skipDocker !== true) {
       try {
         if (options.remove === true) {
-          docker = (await this.runtime.listContainers(labLabels(lab.manifest.id))).length;
-          await removeLabServices(this.runtime, lab.manifest.id);
+          docker = (await labContainers(this.runtime, lab.manifest.id, labDir)).length;
+          await removeLabServices(this.runtime, lab.manifest.id, labDir);
         } else {
-          const stopped = await stopLabServices(this.runtime, lab.manifest.id, options.onlyOwned === true ? { onlyOwnedBy: this.options.owner } : {});
+          const stopped = await stopLabServices(this.runtime, lab.manifest.id, { labDir, ...(options.onlyOwned === true ? { onlyOwnedBy: this.options.owner } : {}) });
           docker = stopped.filter((c) => c.status === 'running' || c.status === 'paused' || c.status === 'restarting').length;
         }
       } catch (error) {
@@ -207,7 +207,7 @@ export class LabServicesController {
     let docker: ServicesStatus['docker'];
     try {
       await this.runtime.ping();
-      const containers = await this.runtime.listContainers(labLabels(lab.manifest.id));
+      const containers = await labContainers(this.runtime, lab.manifest.id, labDir);
       docker = {
         containers: containers
           .map((c): ContainerStatusLine => {
