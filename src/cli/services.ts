@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Lab } from '../core/labs/catalog';
+import { addressText } from '../core/services/address';
 import type { Backend, LabServicesController, ServicesStatus, StartedServices } from '../core/services/labServicesController';
 
 export interface ServicesCliIo {
@@ -52,7 +53,7 @@ export function formatStarted(started: StartedServices): string {
   const lines: string[] = [];
   for (const c of started.connections) {
     const where = c.containerId !== undefined ? `container ${c.containerId.slice(0, 12)}${c.created ? ', created' : ', restarted'}` : `embedded, pid ${c.pid ?? '?'}`;
-    lines.push(`${pad(c.name, 12)}ready on ${c.host}:${c.port} (${where})`);
+    lines.push(`${pad(c.name, 12)}ready on ${addressText(c)} (${where})`);
     lines.push(`${pad('', 12)}${c.url}`);
   }
   if (started.envFile !== undefined) {
@@ -79,7 +80,7 @@ export function formatStatus(status: ServicesStatus): string {
   if (status.embedded === undefined) {
     lines.push('Embedded: not running.');
   } else {
-    lines.push(`Embedded: ${status.embedded.running ? `PostgreSQL (PGlite) on ${status.embedded.host}:${status.embedded.port}, pid ${status.embedded.pid}` : 'stopped'}${status.embedded.note ? ` (${status.embedded.note})` : ''}`);
+    lines.push(`Embedded: ${status.embedded.running ? `PostgreSQL (PGlite) on ${addressText(status.embedded)}, pid ${status.embedded.pid}` : 'stopped'}${status.embedded.note ? ` (${status.embedded.note})` : ''}`);
   }
   return `${lines.join('\n')}\n`;
 }

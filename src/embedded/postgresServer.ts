@@ -6,11 +6,12 @@
  * Bundled on its own as `dist/embedded-postgres.js` and run as a separate, detached
  * Node process by src/core/services/embedded.ts:
  *
- *   node embedded-postgres.js --data-dir <dir> [--port N] [--owner-pid P]
- *                             [--max-connections N] [--assets-dir <dir>]
+ *   node embedded-postgres.js --data-dir <dir> [--port N | --socket-dir <dir>]
+ *                             [--owner-pid P] [--max-connections N] [--assets-dir <dir>]
  *
  * Protocol with the parent: exactly one JSON line on stdout, either
- * `{"ready":true,"port":N,"pid":P,"startedAt":"<ISO time>"}` once the server accepts
+ * `{"ready":true,"port":N,"socketDir":"<dir>","pid":P,"startedAt":"<ISO time>"}` (socketDir
+ * only with --socket-dir) once the server accepts
  * connections, or `{"ready":false,"error":"..."}` before exiting with code 1. Nothing
  * else is ever written to stdout (the parent stops reading after that line); diagnostics
  * go to stderr, which the parent points at a log file.
@@ -19,8 +20,10 @@
  * startup message with "authentication ok" and ignores the user, password and database
  * the client names: every session is user `postgres` in database `postgres`. So a
  * password in the connection string is sent by nothing and checked by nothing, and any
- * local process that finds the port can connect. The server therefore only ever listens
- * on 127.0.0.1.
+ * local process that finds the port can connect. The server therefore never listens on
+ * the network: with --socket-dir (Linux, macOS) only on a Unix socket in a folder only this
+ * user can open, so other users of the computer cannot connect; without it (Windows) on
+ * 127.0.0.1, where any local user can.
  *
  * Concurrency: PGlite is one PostgreSQL backend. pglite-socket multiplexes several
  * client connections onto it, but runs one statement at a time and, while a client has
@@ -44,9 +47,14 @@ const OWNER_POLL_MS = 2_000;
 const SHUTDOWN_LIMIT_MS = 15_000;
 const STDERR_LINES_KEPT = 50;
 
+/** The port number a Unix socket's name carries (`.s.PGSQL.5432`), as PostgreSQL's clients expect. */
+const SOCKET_PORT = 5432;
+
 interface ServerArgs {
   readonly dataDir: string;
   readonly port: number;
+  /** A folder only this user can open, where the server listens on a Unix socket instead of TCP. */
+  readonly socketDir: string | undefined;
   readonly ownerPid: number | undefined;
   readonly maxConnections: number;
   readonly assetsDir: string;
@@ -73,6 +81,7 @@ function readArgs(argv: readonly string[]): ServerArgs {
     options: {
       'data-dir': { type: 'string' },
       port: { type: 'string' },
+      'socket-dir': { type: 'string' },
       'owner-pid': { type: 'string' },
       'max-connections': { type: 'string' },
       'assets-dir': { type: 'string' },
@@ -89,9 +98,14 @@ function readArgs(argv: readonly string[]): ServerArgs {
   if (port > 65_535) {
     throw new UsageError(`--port must be 0 (any free port) or at most 65535, not ${port}.`);
   }
+  const socketDir = values['socket-dir'];
+  if (socketDir !== undefined && (socketDir === '' || process.platform === 'win32')) {
+    throw new UsageError('--socket-dir <folder> needs a folder, and a platform with Unix sockets.');
+  }
   return {
     dataDir: path.resolve(dataDir),
     port,
+    socketDir: socketDir === undefined ? undefined : path.resolve(socketDir),
     ownerPid: positiveInteger('owner-pid', values['owner-pid'], undefined),
     maxConnections: positiveInteger('max-connections', values['max-connections'], DEFAULT_MAX_CONNECTIONS) ?? DEFAULT_MAX_CONNECTIONS,
     // In the bundle, __dirname is dist/, and esbuild.js puts the assets in dist/pglite/.
@@ -115,6 +129,29 @@ function log(message: string): void {
   } catch {
     // No stderr to write to; the server keeps running regardless.
   }
+}
+
+/**
+ * The socket's path in `dir`, once `dir` is proven a real folder of this user's that nobody
+ * else can open (the parent made it so; a folder changed since is refused, not repaired).
+ * A socket file left by a server that was killed is removed: this server holds the data
+ * folder's lock, so no other server of this lab can be listening on it.
+ */
+async function socketPath(dir: string): Promise<string> {
+  const info = await fs.lstat(dir);
+  const uid = process.getuid?.();
+  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
+    throw new Error(`The socket folder ${dir} must be a folder of this user that only this user can open (mode 700); it is not, so the server does not listen there.`);
+  }
+  const socket = path.join(dir, `.s.PGSQL.${SOCKET_PORT}`);
+  const existing = await fs.lstat(socket).catch(() => undefined);
+  if (existing !== undefined) {
+    if (!existing.isSocket()) {
+      throw new Error(`${socket} exists and is not a socket; it is left alone, so the server does not listen there.`);
+    }
+    await fs.rm(socket);
+  }
+  return socket;
 }
 
 /**
@@ -305,12 +342,25 @@ async function main(): Promise<void> {
         return false;
       },
     });
-    server = new PGLiteSocketServer({ db, host: HOST, port: args.port, maxConnections: args.maxConnections });
-    await server.start();
-    const address = server.getServerConn();
-    const port = Number(address.slice(address.lastIndexOf(':') + 1));
-    log(`ready on ${HOST}:${port} (data ${args.dataDir}, at most ${args.maxConnections} connections${args.ownerPid === undefined ? '' : `, ends with process ${args.ownerPid}`})`);
-    report({ ready: true, port, pid: process.pid, startedAt: startedAt.toISOString() });
+    let port: number;
+    let where: string;
+    if (args.socketDir !== undefined) {
+      const socket = await socketPath(args.socketDir);
+      server = new PGLiteSocketServer({ db, path: socket, maxConnections: args.maxConnections });
+      await server.start();
+      // The folder already keeps other users out; the socket itself is the owner's only too.
+      await fs.chmod(socket, 0o600);
+      port = SOCKET_PORT;
+      where = `the Unix socket ${socket}`;
+    } else {
+      server = new PGLiteSocketServer({ db, host: HOST, port: args.port, maxConnections: args.maxConnections });
+      await server.start();
+      const address = server.getServerConn();
+      port = Number(address.slice(address.lastIndexOf(':') + 1));
+      where = `${HOST}:${port}`;
+    }
+    log(`ready on ${where} (data ${args.dataDir}, at most ${args.maxConnections} connections${args.ownerPid === undefined ? '' : `, ends with process ${args.ownerPid}`})`);
+    report({ ready: true, port, ...(args.socketDir !== undefined ? { socketDir: args.socketDir } : {}), pid: process.pid, startedAt: startedAt.toISOString() });
   } catch (error) {
     const message = (error as Error).message;
     log(`could not start: ${(error as Error).stack ?? message}`);

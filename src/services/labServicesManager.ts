@@ -11,6 +11,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Lab } from '../core/labs/catalog';
+import { addressText } from '../core/services/address';
 import type { Backend, LabServicesController, ServicesStatus, StartedServices } from '../core/services/labServicesController';
 import type { PullLayerProgress, RuntimeLogger } from '../core/services/runtime';
 import type { LabCatalog } from '../labs/labCatalog';
@@ -297,7 +298,7 @@ export class LabServicesManager implements vscode.Disposable {
           }
         },
       );
-      this.log.info(`Lab ${labId}: databases ready on ${backend}: ${started.connections.map((c) => `${c.name} ${c.host}:${c.port}`).join(', ')}`);
+      this.log.info(`Lab ${labId}: databases ready on ${backend}: ${started.connections.map((c) => `${c.name} ${addressText(c)}`).join(', ')}`);
       this.setState({ labId, labDir, backend, phase: 'ready', started });
       return started;
     } catch (error) {

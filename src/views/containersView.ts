@@ -4,6 +4,7 @@
  * a shell in the terminal, and the connection string.
  */
 import * as vscode from 'vscode';
+import { addressText } from '../core/services/address';
 import type { ContainerStatusLine, ServicesStatus, StartedConnection } from '../core/services/labServicesController';
 import type { OpenLabs } from '../labs/openLabs';
 import type { LabServicesManager, LabServicesState } from '../services/labServicesManager';
@@ -127,7 +128,7 @@ export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, 
         labId: node.labId,
         connection,
         running: embedded?.running === true,
-        detail: embedded?.running === true ? `${embedded.host}:${embedded.port}` : vscode.l10n.t('stopped'),
+        detail: embedded?.running === true ? addressText(embedded) : vscode.l10n.t('stopped'),
       });
     }
     if (status?.docker.error !== undefined && backend === 'docker') {

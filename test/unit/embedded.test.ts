@@ -10,9 +10,10 @@
  *
  * DATA_LABS_BENCH=1 adds a test that measures start-to-ready times and prints medians.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,7 +141,11 @@ describe('embedded PostgreSQL', () => {
     expect(await fs.readdir(dir)).toEqual([]);
     expect(EMBEDDED_LIMITATIONS.join(' ')).toMatch(/one at a time.*deadlocks.*cannot happen/s);
     // Where embedded is chosen (the CLI's services up, the Containers view), it says who can reach it.
-    expect(EMBEDDED_LIMITATIONS.join(' ')).toMatch(/No password is checked: while the server runs, any program or user of this computer can connect to it on 127\.0\.0\.1 \(no other machine can\)/);
+    expect(EMBEDDED_LIMITATIONS.join(' ')).toMatch(
+      process.platform === 'win32'
+        ? /No password is checked: while the server runs, any program or user of this computer can connect to it on 127\.0\.0\.1 \(no other machine can\)/
+        : /No password is checked, so the server listens only on a Unix socket in a folder only you can open .*: other users of this computer cannot connect, and no other machine can; any program you run can/,
+    );
   });
 
   it('starts a server that the pg client reaches with the URL from .env: DDL, DML, a rolled-back transaction', { timeout: START_TIMEOUT }, async () => {
@@ -151,10 +156,18 @@ describe('embedded PostgreSQL', () => {
     // The same .env format as the Docker backend's.
     expect(await fs.readFile(result.envFile, 'utf8')).toBe(renderEnvFile(result.connections));
     const env = await readEnv(labDir);
-    expect(env.POSTGRES_HOST).toBe('127.0.0.1');
+    if (process.platform === 'win32') {
+      expect(env.POSTGRES_HOST).toBe('127.0.0.1');
+      expect(env.POSTGRES_URL).toBe(`postgresql://postgres:${env.POSTGRES_PASSWORD}@127.0.0.1:${result.port}/postgres`);
+    } else {
+      // A Unix socket in the lab's .data-labs/run, named as libpq, psql and pg take it.
+      const socketDir = path.join(labDir, '.data-labs', 'run');
+      expect(env.POSTGRES_HOST).toBe(socketDir);
+      expect(result.port).toBe(5432);
+      expect(env.POSTGRES_URL).toBe(`postgresql://postgres:${env.POSTGRES_PASSWORD}@localhost:5432/postgres?host=${encodeURIComponent(socketDir)}`);
+    }
     expect(env.POSTGRES_PORT).toBe(String(result.port));
     expect(env.DATABASE_URL).toBe(env.POSTGRES_URL);
-    expect(env.POSTGRES_URL).toBe(`postgresql://postgres:${env.POSTGRES_PASSWORD}@127.0.0.1:${result.port}/postgres`);
     const state = JSON.parse(await fs.readFile(embeddedPaths(labDir).stateFile, 'utf8')) as Record<string, unknown>;
     expect(state).toMatchObject({ pid: result.pid, port: result.port, startedAt: result.startedAt });
 
@@ -197,6 +210,64 @@ describe('embedded PostgreSQL', () => {
       await pool.end();
     }
   });
+
+  it.skipIf(process.platform !== 'linux')('listens on no TCP port, only on its socket: the folder is mode 700 and the socket 600', async () => {
+    const status = await embeddedServicesStatus(labDir);
+    expect(status.running).toBe(true);
+    if (!status.running) return;
+    const socketDir = path.join(labDir, '.data-labs', 'run');
+    expect(status.host).toBe(socketDir);
+    expect((await fs.stat(socketDir)).mode & 0o777).toBe(0o700);
+    const socket = await fs.lstat(path.join(socketDir, '.s.PGSQL.5432'));
+    expect(socket.isSocket()).toBe(true);
+    expect(socket.mode & 0o777).toBe(0o600);
+    // The server's sockets, by inode, against every TCP socket in LISTEN state (st 0A).
+    const inodes = new Set<string>();
+    for (const fd of await fs.readdir(`/proc/${status.pid}/fd`)) {
+      const target = await fs.readlink(`/proc/${status.pid}/fd/${fd}`).catch(() => '');
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode !== undefined) inodes.add(inode);
+    }
+    expect(inodes.size).toBeGreaterThan(0);
+    const listening = (await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => fs.readFile(f, 'utf8').catch(() => ''))))
+      .join('\n')
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((cols) => cols[3] === '0A')
+      .map((cols) => cols[9] ?? '');
+    expect(listening.filter((inode) => inodes.has(inode))).toEqual([]);
+    const unix = (await fs.readFile('/proc/net/unix', 'utf8')).split('\n').filter((line) => line.trim().split(/\s+/)[6] !== undefined && inodes.has(line.trim().split(/\s+/)[6] ?? ''));
+    expect(unix.some((line) => line.endsWith(path.join(socketDir, '.s.PGSQL.5432')))).toBe(true);
+  });
+
+  it.skipIf(process.platform !== 'linux' || process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv'))(
+    "another user of the computer cannot connect (run as root: the test connects as user nobody; with the folder opened up, nobody can, so the refusal is the folder's)",
+    async () => {
+      const status = await embeddedServicesStatus(labDir);
+      expect(status.running).toBe(true);
+      if (!status.running) return;
+      const socketDir = path.join(labDir, '.data-labs', 'run');
+      const socket = path.join(socketDir, '.s.PGSQL.5432');
+      const asNobody = (): string => {
+        const run = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '-e', `require('net').connect(${JSON.stringify(socket)}).on('connect', function () { console.log('connected'); this.destroy(); }).on('error', (e) => console.log(e.code))`], { encoding: 'utf8', timeout: 20_000 });
+        return run.stdout.trim();
+      };
+      // Everything above the run folder lets others through, as a home folder often does.
+      for (let dir = labDir; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+        if (((await fs.stat(dir)).mode & 0o005) !== 0o005) await fs.chmod(dir, 0o755);
+      }
+      await fs.chmod(path.join(labDir, '.data-labs'), 0o755);
+      expect(asNobody()).toBe('EACCES');
+      await fs.chmod(socketDir, 0o755);
+      await fs.chmod(socket, 0o666);
+      try {
+        expect(asNobody()).toBe('connected');
+      } finally {
+        await fs.chmod(socket, 0o600);
+        await fs.chmod(socketDir, 0o700);
+      }
+    },
+  );
 
   it('reuses the live server on a second start (same pid and port) and reports it running', async () => {
     const status = await embeddedServicesStatus(labDir);
@@ -450,5 +521,38 @@ describe('embedded PostgreSQL in a folder someone else prepared', () => {
     await fs.symlink(outside, embeddedPaths(dir).dataDir);
     await expect(startEmbeddedServices({ labId: 'saga', labDir: dir, services: POSTGRES, serverScript })).rejects.toThrow(/pgdata is a symbolic link/);
     expect(await fs.readdir(outside)).toEqual([]);
+  });
+
+  it.skipIf(process.platform === 'win32')('refuses a socket folder that is a link, and closes one others can open before the server listens in it', { timeout: START_TIMEOUT }, async () => {
+    const dir = await tempDir();
+    const outside = await tempDir();
+    await fs.mkdir(path.join(dir, '.data-labs'));
+    await fs.symlink(outside, path.join(dir, '.data-labs', 'run'));
+    await expect(startEmbeddedServices({ labId: 'saga', labDir: dir, services: POSTGRES, serverScript })).rejects.toThrow(/run is a symbolic link/);
+    expect(await fs.readdir(outside)).toEqual([]);
+
+    await fs.rm(path.join(dir, '.data-labs', 'run'));
+    await fs.mkdir(path.join(dir, '.data-labs', 'run'), { mode: 0o777 });
+    await fs.chmod(path.join(dir, '.data-labs', 'run'), 0o777);
+    const started = await start(dir);
+    expect(started.connections[0]?.host).toBe(path.join(dir, '.data-labs', 'run'));
+    expect((await fs.stat(path.join(dir, '.data-labs', 'run'))).mode & 0o777).toBe(0o700);
+    await stopEmbeddedServices(dir);
+  });
+
+  it.skipIf(process.platform === 'win32')('puts the socket in a folder of its own under the temporary folder when the lab path is too long for a socket', { timeout: START_TIMEOUT }, async () => {
+    const deep = path.join(await tempDir(), 'a-lab-folder-with-a-rather-long-name', 'and-another-level-below-it-too');
+    await fs.mkdir(deep, { recursive: true });
+    const started = await start(deep);
+    const host = started.connections[0]?.host ?? '';
+    expect(host.startsWith(path.join(os.tmpdir(), `data-labs-${process.getuid?.() ?? ''}`))).toBe(true);
+    expect(Buffer.byteLength(path.join(host, '.s.PGSQL.5432'))).toBeLessThanOrEqual(100);
+    expect((await fs.stat(host)).mode & 0o777).toBe(0o700);
+    expect((await fs.stat(path.dirname(host))).mode & 0o777).toBe(0o700);
+    const env = await readEnv(deep);
+    await withClient(env.DATABASE_URL ?? '', async (client) => {
+      expect((await client.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    });
+    await stopEmbeddedServices(deep);
   });
 });

@@ -16,6 +16,7 @@ import type { BuildOptions } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from '../../src/core/grading/adapters/http';
 import { GradedDb } from '../../src/core/grading/adapters/pgDb';
+import { type RunDatabase, openRunDatabase } from '../../src/core/grading/runDatabase';
 import type { Observation } from '../../src/core/grading/sandbox';
 import { startEmbeddedServices, stopEmbeddedServices } from '../../src/core/services/embedded';
 import { REPO_ROOT, useTempDirs } from './helpers';
@@ -26,7 +27,7 @@ let labDir = '';
 let databaseUrl = '';
 let service: http.Server;
 let serviceUrl = '';
-const opened: GradedDb[] = [];
+const opened: { db: GradedDb; run: RunDatabase }[] = [];
 
 beforeAll(async () => {
   const out = await tempDir();
@@ -53,8 +54,9 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const db of opened) {
-    await db.dropSchemaAndClose().catch(() => undefined);
+  for (const { db, run } of opened) {
+    await db.close().catch(() => undefined);
+    await run.drop().catch(() => undefined);
   }
   service.closeAllConnections();
   await new Promise((resolve) => service.close(resolve));
@@ -62,9 +64,9 @@ afterAll(async () => {
 });
 
 async function graded(schema: string, observed?: Observation[]): Promise<GradedDb> {
-  const db = new GradedDb({ databaseUrl, schema, poolSize: 4, ...(observed !== undefined ? { sandbox: { observe: (o) => observed.push(o) } } : {}) });
-  opened.push(db);
-  await db.createSchema();
+  const run = await openRunDatabase(databaseUrl, schema, 'embedded');
+  const db = new GradedDb({ databaseUrl: run.learnerUrl, schema, poolSize: 4, ...(observed !== undefined ? { sandbox: { observe: (o) => observed.push(o) } } : {}) });
+  opened.push({ db, run });
   return db;
 }
 

@@ -20,8 +20,8 @@ export const grader = defineLabGrader({
   scenarios,
   async open(run) {
     const provider = await PaymentProvider.start();
-    const harness = new IdempotencyHarness(run.sandbox, provider, { databaseUrl: run.databaseUrl ?? '', schema: run.runName });
-    // The learner's process ends the run (it drops the run's schema) before the provider stops answering.
+    const harness = new IdempotencyHarness(run.sandbox, provider, { databaseUrl: run.learnerDatabaseUrl ?? '', schema: run.runName });
+    // The learner's process ends (its connections closed) before the provider stops answering; the kit drops the run's schema.
     return openedRun(harness, {
       setUp: () => harness.learner.setUp(),
       close: async () => {

@@ -19,13 +19,14 @@ export const grader = defineLabGrader({
   engineLabel: (backend) => (backend === 'docker' ? 'PostgreSQL in Docker' : 'the embedded PostgreSQL'),
   scenarios,
   async open(run) {
-    const databaseUrl = run.databaseUrl;
-    if (databaseUrl === undefined) {
+    const { databaseUrl, learnerDatabaseUrl } = run;
+    if (databaseUrl === undefined || learnerDatabaseUrl === undefined) {
       throw new Error("Grading saga needs the lab's PostgreSQL: start its database first.");
     }
-    // The services keep their tables in schemas of their own beside the run's, dropped when it closes.
+    // The services keep their tables in schemas of their own beside the run's, dropped when it
+    // closes; the learner's process connects as the run's role, which cannot touch them.
     const services = await SagaServices.start(databaseUrl, `${run.runName}_svc`);
-    const harness = new SagaHarness(run.sandbox, services, { databaseUrl, schema: run.runName });
+    const harness = new SagaHarness(run.sandbox, services, { databaseUrl: learnerDatabaseUrl, schema: run.runName });
     return openedRun(harness, {
       setUp: () => harness.learner.setUp(),
       close: async () => {

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { gradeLab } from '../../../src/core/grading/gradeLab';
 import { gradeReportSchema } from '../../../src/core/grading/report';
 import { buildReportModel } from '../../../src/core/grading/reportModel';
+import { VARIANTS_DIR } from '../../../test/support/labVariants';
 import { CLI, IMAGES, assembleVariant, mutantsOf, useGradingEnvironment } from '../../../test/rigor/support';
 import { SagaServices } from './services';
 
@@ -67,6 +68,31 @@ describe('the report of a failure', () => {
     expect(timeline?.lanes.flatMap((l) => l.bars).some((b) => b.highlighted)).toBe(true);
     expect(timeline?.marks.some((mark) => mark.type === 'fault' && mark.op.startsWith(`order ${orderId}:`))).toBe(true);
     expect(timeline?.focus?.hiddenEvents).toBeGreaterThan(0);
+  });
+});
+
+describe("a learner's code that writes the grader's truth", () => {
+  it("is refused (its connection is a role of the run's own) and fails the check it was part of", async () => {
+    // The reference, but placeOrder first erases the payment service's charges of its order,
+    // as code hiding a charge it never refunded would: the services' schemas are in the same database.
+    const dir = await assembleVariant(db.lab, {}, path.join(VARIANTS_DIR, LAB, '.tmp-forges-truth'));
+    try {
+      const file = path.join(dir, 'src', 'saga.ts');
+      const source = await fs.readFile(file, 'utf8');
+      const start = 'export async function placeOrder(order: OrderRequest, deps: Deps): Promise<SagaOutcome> {\n';
+      expect(source).toContain(start);
+      const forge = [
+        "  const truth = await deps.db.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname LIKE '%\\_svc\\_payments'`);",
+        '  for (const { nspname } of truth.rows) await deps.db.query(`DELETE FROM ${nspname}.charges WHERE order_id = $1`, [order.orderId]);',
+      ].join('\n');
+      await fs.writeFile(file, source.replace(start, `${start}${forge}\n`));
+      const report = await gradeLab(db.lab, db.grader, await db.options(dir, 2, { only: ['compensate-in-reverse'] }));
+      expect(report.problem).toBeUndefined();
+      expect(report.checks.map((c) => c.status)).toEqual(['fail']);
+      expect(JSON.stringify(report.checks[0])).toMatch(/permission denied for schema grade_[a-z0-9]+_svc_payments/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

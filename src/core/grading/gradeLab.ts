@@ -20,6 +20,7 @@ import { type LearnerWatch, runScenarios } from './engine';
 import { diagnoseHeldTransactions } from './heldTransaction';
 import { type LabGrader, LearnerSetupError, type OpenedRun, bindScenarios, declaredScenarios } from './labGrader';
 import { GRADE_REPORT_VERSION, type CheckResult, type GradeProblem, type GradeReport, type SourceDiagnostic, score } from './report';
+import { type RunDatabase, openRunDatabase } from './runDatabase';
 import { CompileError, type EsbuildApi, type Sandbox, SandboxStartError, checkContract, compileLearnerCode, labEsbuild, startSandbox } from './sandbox';
 
 export { LearnerSetupError } from './labGrader';
@@ -217,14 +218,28 @@ async function gradeIn(lab: Lab, grader: LabGrader, options: GradeOptions, place
     throw error;
   }
 
+  let runDatabase: RunDatabase | undefined;
   try {
     const contract = checkContract(sandbox.exports, grader.contract);
     if (contract.length > 0) {
       return fail({ kind: 'contract', message: contract.join('\n'), diagnostics: contract.map((message) => ({ file: grader.entry, line: 1, column: 1, message })) });
     }
+    if (grader.services === 'database' && options.databaseUrl !== undefined) {
+      runDatabase = await openRunDatabase(options.databaseUrl, runName, options.backend);
+    }
     let opened: OpenedRun<unknown>;
     try {
-      opened = await grader.open({ labId: lab.id, sandbox, labDir, backend: options.backend, databaseUrl: options.databaseUrl, runName, logger, ...(options.labServices !== undefined ? { labServices: options.labServices } : {}) });
+      opened = await grader.open({
+        labId: lab.id,
+        sandbox,
+        labDir,
+        backend: options.backend,
+        databaseUrl: options.databaseUrl,
+        learnerDatabaseUrl: runDatabase?.learnerUrl,
+        runName,
+        logger,
+        ...(options.labServices !== undefined ? { labServices: options.labServices } : {}),
+      });
     } catch (error) {
       if (error instanceof LearnerSetupError) {
         return fail({ kind: 'setup', message: error.message, diagnostics: diagnosticsFromStack(error.learnerStack, labDir, error.message), output: error.output ?? sandbox.output() });
@@ -261,5 +276,7 @@ async function gradeIn(lab: Lab, grader: LabGrader, options: GradeOptions, place
     }
   } finally {
     await sandbox.dispose();
+    // After the learner's processes ended: nothing of theirs holds the schema any more.
+    await runDatabase?.drop().catch((error: unknown) => logger.warn(`grading: dropping the run's schema ${runName} failed: ${(error as Error).message}`));
   }
 }

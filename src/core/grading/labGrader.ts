@@ -20,8 +20,17 @@ export interface LabRun {
   readonly sandbox: Sandbox;
   readonly labDir: string;
   readonly backend: Backend;
-  /** The lab's PostgreSQL, for a grader whose `services` is 'database'. */
+  /**
+   * The lab's PostgreSQL as its owner, for a grader whose `services` is 'database': for the
+   * grader's own tables (services, ledgers), never for the learner's process.
+   */
   readonly databaseUrl: string | undefined;
+  /**
+   * What the learner's process connects with: on Docker a role of this run's own that owns
+   * the run's schema (named `runName`, made by the kit) and can touch nothing else
+   * (runDatabase.ts); on the embedded server, which has one user, the owner's URL.
+   */
+  readonly learnerDatabaseUrl: string | undefined;
   /** A name unique to this run (lower-case letters, digits, `_`), for its schema and the like. */
   readonly runName: string;
   readonly logger: RuntimeLogger;

@@ -92,17 +92,14 @@ export class DatabaseLearner<Api extends AdapterApi<Api>> extends LearnerProcess
   }
 
   /**
-   * Ends the run in a fresh process (nothing of the learner's still runs and holds locks on
-   * the schema): the adapter drops the run's schema and closes its connections. The spares
-   * are ended first: one still being prepared would create the schema again after the drop.
+   * Ends the run on the learner's side: the spares are ended, and the running process closes
+   * its connections (the kit then ends the processes, and drops the run's schema and role
+   * from the grader's side: runDatabase.ts).
    */
   async finish(): Promise<void> {
     await this.sandbox.releaseSpares();
-    await this.sandbox.restart();
-    await this.connect();
-    const finished = await this.controls.call('finish', [], 20_000);
-    if (!finished.ok) {
-      throw new Error(`The grader could not drop the run's schema: ${finished.message}`);
+    if (!this.ended) {
+      await this.controls.call('finish', [], 5_000);
     }
   }
 

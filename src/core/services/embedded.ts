@@ -22,13 +22,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, realpathSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomicFile';
 import { openForWriteNoFollow, readLabFile, realLabDir, refuseLink } from '../labFiles';
 import type { ServiceKind } from '../labs/manifest';
 import * as z from '../schema';
-import { ENV_FILE_NAME, SERVICE_HOST, type ServiceConnection, renderEnvFile } from './labServices';
+import { ENV_FILE_NAME, SERVICE_HOST, type ServiceConnection, folderKey, renderEnvFile } from './labServices';
 import { type RuntimeLogger, silentLogger } from './runtime';
+import { addressText } from './address';
 import { type ServiceCredentials, serviceDefinition } from './serviceCatalog';
 import { isProcessAlive, processCommandLine, processStartTime } from './sessions';
 
@@ -39,7 +41,9 @@ import { isProcessAlive, processCommandLine, processStartTime } from './sessions
 export const EMBEDDED_LIMITATIONS: readonly string[] = [
   'Transactions run one at a time: while one session has a transaction open, the statements of every other session wait until it commits or rolls back. So races, lock waits and deadlocks between sessions cannot happen, and isolation levels make no visible difference.',
   'All connections share one database session: a SET on one connection (search_path, a time zone) applies to every other, and session-level locks and temporary tables are shared too.',
-  'There is one database and one user: whatever user, password and database a client names, it is connected as "postgres" to "postgres". No password is checked: while the server runs, any program or user of this computer can connect to it on 127.0.0.1 (no other machine can). Keep nothing secret in it, and stop it when you are done.',
+  process.platform === 'win32'
+    ? 'There is one database and one user: whatever user, password and database a client names, it is connected as "postgres" to "postgres". No password is checked: while the server runs, any program or user of this computer can connect to it on 127.0.0.1 (no other machine can). Keep nothing secret in it, and stop it when you are done.'
+    : 'There is one database and one user: whatever user, password and database a client names, it is connected as "postgres" to "postgres". No password is checked, so the server listens only on a Unix socket in a folder only you can open (POSTGRES_HOST in .env): other users of this computer cannot connect, and no other machine can; any program you run can.',
   'Container faults (pause, kill, network cuts, restarts under load) are not available: they need Docker.',
   'Only PostgreSQL can run embedded, one server per lab; Redis and labs with several PostgreSQL servers need Docker.',
 ];
@@ -49,6 +53,12 @@ export const EMBEDDED_STATE_DIR = '.data-labs';
 const STATE_FILE = 'embedded.json';
 const DATA_DIR = 'pgdata';
 const LOG_FILE = 'embedded.log';
+/** The Unix socket's folder, in .data-labs; elsewhere (see socketDirOf) when its path would be too long. */
+const SOCKET_DIR = 'run';
+/** The port number in the socket's name, `.s.PGSQL.5432`. */
+const SOCKET_PORT = 5432;
+/** Unix socket paths are limited to 104 bytes (macOS) or 108 (Linux), with the terminating zero. */
+const MAX_SOCKET_PATH = 100;
 
 /** Enough for a `pg.Pool` of the default size (10) and a test runner beside it. */
 const MAX_CONNECTIONS = 12;
@@ -64,6 +74,8 @@ const ENGINE_DESCRIPTION = 'PGlite (embedded, no Docker)';
 
 export interface EmbeddedPaths {
   readonly stateDir: string;
+  /** Where the server's Unix socket is; undefined on Windows, where it listens on 127.0.0.1. */
+  readonly socketDir: string | undefined;
   readonly stateFile: string;
   readonly dataDir: string;
   readonly logFile: string;
@@ -75,11 +87,53 @@ export function embeddedPaths(labDir: string): EmbeddedPaths {
   const stateDir = path.join(path.resolve(labDir), EMBEDDED_STATE_DIR);
   return {
     stateDir,
+    socketDir: socketDirOf(labDir, stateDir),
     stateFile: path.join(stateDir, STATE_FILE),
     dataDir: path.join(stateDir, DATA_DIR),
     logFile: path.join(stateDir, LOG_FILE),
     envFile: path.join(path.resolve(labDir), ENV_FILE_NAME),
   };
+}
+
+/**
+ * The socket's folder: `.data-labs/run` in the lab folder, or, when that path is too long for
+ * a socket, `data-labs-<uid>/<folder key>` in the temporary folder; none on Windows.
+ */
+function socketDirOf(labDir: string, stateDir: string): string | undefined {
+  if (process.platform === 'win32') {
+    return undefined;
+  }
+  const inLab = path.join(stateDir, SOCKET_DIR);
+  if (Buffer.byteLength(path.join(inLab, `.s.PGSQL.${SOCKET_PORT}`)) <= MAX_SOCKET_PATH) {
+    return inLab;
+  }
+  return path.join(os.tmpdir(), `data-labs-${process.getuid?.() ?? 'user'}`, folderKey(labDir));
+}
+
+/**
+ * Makes the socket's folder (and, outside the lab, its parent) a real folder of this user's
+ * that nobody else can open: created with mode 700, a link refused, another owner refused.
+ */
+async function prepareSocketDir(paths: EmbeddedPaths): Promise<void> {
+  const dir = paths.socketDir;
+  if (dir === undefined) {
+    return;
+  }
+  const inLab = path.dirname(dir) === paths.stateDir;
+  for (const folder of inLab ? [dir] : [path.dirname(dir), dir]) {
+    await fs.mkdir(folder, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    await refuseLink(folder, 'folder');
+    const info = await fs.lstat(folder);
+    const uid = process.getuid?.();
+    if (uid !== undefined && info.uid !== uid) {
+      throw new Error(`${folder} belongs to another user (uid ${info.uid}); the embedded server's socket goes only in a folder of yours. Remove it, or ask its owner to.`);
+    }
+    if ((info.mode & 0o777) !== 0o700) {
+      await fs.chmod(folder, 0o700);
+    }
+  }
 }
 
 /** A manifest's `services` entry, as far as the embedded backend cares. */
@@ -150,6 +204,8 @@ const stateSchema = z.object({
   labId: z.string(),
   pid: z.number().check(z.int(), z.positive()),
   port: z.number().check(z.int(), z.positive()),
+  /** The folder of the server's Unix socket, when it listens on one (not on 127.0.0.1). */
+  socketDir: z.optional(z.string()),
   /** From /proc where there is one; tells the server apart from a later process given its pid. */
   processStartTime: z.optional(z.string()),
   startedAt: z.string(),
@@ -197,7 +253,7 @@ async function readState(paths: EmbeddedPaths): Promise<StateRead> {
  * - `gone`: no process has its pid (or a zombie, or a later process given the same pid, where
  *   a start time was recorded);
  * - `ours`: it is this lab folder's embedded server, proven by its command line, which runs
- *   the server program on this folder's data (`--data-dir <dataDir> --port`); where no
+ *   the server program on this folder's data (`--data-dir <dataDir> --port` or `--socket-dir`); where no
  *   command line can be read (Windows), by the recorded port answering as PostgreSQL;
  * - `foreign`: some other process. A state file left stale, or crafted by whoever prepared
  *   the folder, must never make start, stop or reset signal a process of the user's.
@@ -221,11 +277,12 @@ async function serverProcess(state: EmbeddedState, paths: EmbeddedPaths): Promis
   if (commandLine.args !== undefined) {
     const at = commandLine.args.indexOf('--data-dir');
     const dataDir = at >= 0 ? commandLine.args[at + 1] : undefined;
-    return dataDir !== undefined && commandLine.args[at + 2] === '--port' && (dataDir === paths.dataDir || real(dataDir) === ownDataDir) ? 'ours' : 'foreign';
+    const next = commandLine.args[at + 2];
+    return dataDir !== undefined && (next === '--port' || next === '--socket-dir') && (dataDir === paths.dataDir || real(dataDir) === ownDataDir) ? 'ours' : 'foreign';
   }
   // Only the line ps printed: the data folder as this process names it, or its real path.
   const line = `${commandLine.line} `;
-  return [paths.dataDir, ownDataDir].some((d) => line.includes(` --data-dir ${d} --port `)) ? 'ours' : 'foreign';
+  return [paths.dataDir, ownDataDir].some((d) => line.includes(` --data-dir ${d} --port `) || line.includes(` --data-dir ${d} --socket-dir `)) ? 'ours' : 'foreign';
 }
 
 /** Warns that the state file names a process that is not the server, which is left alone. */
@@ -287,7 +344,7 @@ export interface StartEmbeddedServicesOptions {
   readonly serverScript: string;
   /** The server ends within about 2 s after this process does (the editor passes its own pid). */
   readonly ownerPid?: number;
-  /** A fixed port on 127.0.0.1; by default the system picks a free one. */
+  /** Windows only (elsewhere the server listens on a Unix socket): a fixed port on 127.0.0.1; by default the system picks a free one. */
   readonly port?: number;
   /** The Node (or Electron) binary to run the server with; this process's by default. */
   readonly nodePath?: string;
@@ -322,10 +379,20 @@ function credentialsOf(state: EmbeddedState): ServiceCredentials {
   return { user: state.user, password: state.password, database: state.database };
 }
 
+/** Where the server listens: its socket's folder (as libpq and `pg` take it for `host`), or 127.0.0.1. */
+function addressOf(state: EmbeddedState): { host: string; port: number } {
+  return { host: state.socketDir ?? SERVICE_HOST, port: state.port };
+}
+
+/** The same, in words for messages. */
+function whereOf(state: EmbeddedState): string {
+  return `${state.socketDir !== undefined ? 'the Unix socket ' : ''}${addressText(addressOf(state))}`;
+}
+
 function connectionOf(state: EmbeddedState): ServiceConnection {
   const definition = serviceDefinition('postgres');
   const credentials = credentialsOf(state);
-  const url = definition.connectionUrl({ host: SERVICE_HOST, port: state.port }, credentials);
+  const url = definition.connectionUrl(addressOf(state), credentials);
   return {
     service: 'postgres',
     index: 1,
@@ -333,8 +400,7 @@ function connectionOf(state: EmbeddedState): ServiceConnection {
     // There is no container; the process id names the server in the same place.
     containerId: `embedded-pid-${state.pid}`,
     image: ENGINE_DESCRIPTION,
-    host: SERVICE_HOST,
-    port: state.port,
+    ...addressOf(state),
     ...credentials,
     url,
     created: false,
@@ -343,7 +409,7 @@ function connectionOf(state: EmbeddedState): ServiceConnection {
 
 async function answers(state: EmbeddedState, timeoutMs: number): Promise<string | undefined> {
   try {
-    await serviceDefinition('postgres').checkReady({ host: SERVICE_HOST, port: state.port }, credentialsOf(state), timeoutMs);
+    await serviceDefinition('postgres').checkReady(addressOf(state), credentialsOf(state), timeoutMs);
     return undefined;
   } catch (error) {
     return (error as Error).message;
@@ -411,7 +477,7 @@ async function startOrReuse(options: StartEmbeddedServicesOptions): Promise<Embe
   if (existing && running === 'ours') {
     const problem = await answers(existing, PROBE_TIMEOUT_MS);
     if (problem === undefined) {
-      logger.info(`lab ${options.labId}: reusing the embedded PostgreSQL already running (process ${existing.pid}, ${SERVICE_HOST}:${existing.port})`);
+      logger.info(`lab ${options.labId}: reusing the embedded PostgreSQL already running (process ${existing.pid}, ${whereOf(existing)})`);
       if (options.port !== undefined && options.port !== existing.port) {
         logger.warn(`lab ${options.labId}: port ${options.port} was asked for, but the running server keeps its port ${existing.port}; stop it first to change the port`);
       }
@@ -432,6 +498,7 @@ async function startOrReuse(options: StartEmbeddedServicesOptions): Promise<Embe
 interface ReadyLine {
   readonly pid: number;
   readonly port: number;
+  readonly socketDir?: string;
   readonly startedAt: string;
 }
 
@@ -442,9 +509,9 @@ function parseReadyLine(line: string): ReadyLine | string {
   } catch {
     return `it wrote ${JSON.stringify(line.slice(0, 200))} instead of its readiness line`;
   }
-  const r = json as { ready?: unknown; port?: unknown; pid?: unknown; startedAt?: unknown; error?: unknown };
-  if (r.ready === true && typeof r.port === 'number' && typeof r.pid === 'number' && typeof r.startedAt === 'string') {
-    return { port: r.port, pid: r.pid, startedAt: r.startedAt };
+  const r = json as { ready?: unknown; port?: unknown; socketDir?: unknown; pid?: unknown; startedAt?: unknown; error?: unknown };
+  if (r.ready === true && typeof r.port === 'number' && typeof r.pid === 'number' && typeof r.startedAt === 'string' && (r.socketDir === undefined || typeof r.socketDir === 'string')) {
+    return { port: r.port, pid: r.pid, startedAt: r.startedAt, ...(typeof r.socketDir === 'string' ? { socketDir: r.socketDir } : {}) };
   }
   return typeof r.error === 'string' ? r.error : `it wrote an unexpected readiness line ${JSON.stringify(line.slice(0, 200))}`;
 }
@@ -460,7 +527,10 @@ async function spawnServer(options: StartEmbeddedServicesOptions, paths: Embedde
   // .data-labs must be a real folder of the lab, and its data folder, if any, a real folder in it.
   await realLabDir(path.dirname(paths.stateDir), EMBEDDED_STATE_DIR);
   await refuseLink(paths.dataDir, 'folder');
-  const args = [options.serverScript, '--data-dir', paths.dataDir, '--port', String(options.port ?? 0), '--max-connections', String(MAX_CONNECTIONS)];
+  await prepareSocketDir(paths);
+  // A Unix socket only this user can reach where the platform has them; else 127.0.0.1.
+  const listen = paths.socketDir !== undefined ? ['--socket-dir', paths.socketDir] : ['--port', String(options.port ?? 0)];
+  const args = [options.serverScript, '--data-dir', paths.dataDir, ...listen, '--max-connections', String(MAX_CONNECTIONS)];
   if (options.ownerPid !== undefined) {
     args.push('--owner-pid', String(options.ownerPid));
   }
@@ -532,6 +602,7 @@ async function spawnServer(options: StartEmbeddedServicesOptions, paths: Embedde
     labId: options.labId,
     pid: outcome.pid,
     port: outcome.port,
+    ...(outcome.socketDir !== undefined ? { socketDir: outcome.socketDir } : {}),
     ...(() => {
       const start = processStartTime(outcome.pid);
       return start === undefined ? {} : { processStartTime: start };
@@ -546,10 +617,10 @@ async function spawnServer(options: StartEmbeddedServicesOptions, paths: Embedde
   // Ready means a real login and query through `pg`, not just a listening port.
   const problem = await answers(state, Math.max(1_000, deadline - Date.now()));
   if (problem !== undefined) {
-    return fail(`it listens on ${SERVICE_HOST}:${state.port} but does not answer a query: ${problem}`);
+    return fail(`it listens on ${whereOf(state)} but does not answer a query: ${problem}`);
   }
   await writeFileAtomic(paths.stateFile, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600, refuseLink: true });
-  logger.info(`lab ${options.labId}: embedded PostgreSQL ready on ${SERVICE_HOST}:${state.port} (process ${state.pid})`);
+  logger.info(`lab ${options.labId}: embedded PostgreSQL ready on ${whereOf(state)} (process ${state.pid})`);
   return finish(state, paths, false);
 }
 
@@ -557,6 +628,8 @@ export type EmbeddedStatus =
   | {
       readonly running: true;
       readonly pid: number;
+      /** The socket's folder, or 127.0.0.1. */
+      readonly host: string;
       readonly port: number;
       readonly startedAt: string;
       readonly url: string;
@@ -590,7 +663,7 @@ export async function embeddedServicesStatus(labDir: string): Promise<EmbeddedSt
   return {
     running: true,
     pid: state.pid,
-    port: state.port,
+    ...addressOf(state),
     startedAt: state.startedAt,
     url: connectionOf(state).url,
     dataDir: state.dataDir,

@@ -53,7 +53,7 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): Embedded
       if (!status.running) {
         return status.message !== undefined ? { running: false, host: SERVICE_HOST, port: 0, pid: 0, note: status.message } : undefined;
       }
-      return { running: true, host: SERVICE_HOST, port: status.port, pid: status.pid, ...(status.problem !== undefined ? { note: status.problem } : {}) };
+      return { running: true, host: status.host, port: status.port, pid: status.pid, ...(status.problem !== undefined ? { note: status.problem } : {}) };
     },
   };
 }

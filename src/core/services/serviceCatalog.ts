@@ -182,7 +182,9 @@ export const SERVICE_CATALOG: Readonly<Record<ServiceKind, ServiceDefinition>> =
     environment: (c) => ({ POSTGRES_USER: c.user, POSTGRES_PASSWORD: c.password, POSTGRES_DB: c.database, POSTGRES_INITDB_ARGS: '--no-sync' }),
     command: () => undefined,
     resources: { memoryBytes: 512 * MiB, nanoCpus: 1 * CPU },
-    connectionUrl: (a, c) => `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${a.host}:${a.port}/${encodeURIComponent(c.database)}`,
+    // A Unix socket's folder (the embedded server's) goes in the `host` parameter, which libpq, psql and `pg` read.
+    connectionUrl: (a, c) =>
+      `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${a.host.startsWith('/') ? 'localhost' : a.host}:${a.port}/${encodeURIComponent(c.database)}${a.host.startsWith('/') ? `?host=${encodeURIComponent(a.host)}` : ''}`,
     checkReady: checkPostgres,
     // The official image initialises PGDATA only when it is empty; outside its declared
     // volume, an initialised PGDATA is part of the container and survives a commit.

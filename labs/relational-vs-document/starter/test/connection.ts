@@ -6,6 +6,9 @@
  *
  *     DATABASE_URL=postgresql://lab:<password>@127.0.0.1:<port>/lab
  *
+ * (the embedded server, without Docker, listens on a Unix socket in this folder's
+ * `.data-labs/run`, which the URL names: `...@localhost:5432/postgres?host=<folder>`).
+ *
  * `DATABASE_URL` in the environment of the test process wins over the file, so a CI job
  * or a classroom can point every test at a database of its own.
  */

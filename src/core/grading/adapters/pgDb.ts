@@ -60,7 +60,7 @@ export interface DbAdapterControls {
   pointKinds(): readonly PointKind[];
   /** Latency on every statement, and connections opened ahead, for the concurrency scenarios. */
   network(options: { readonly latencyMs: number; readonly warm: number }): Promise<void>;
-  /** Ends the run: drops its schema and closes the connections. */
+  /** Ends the run on this side: closes the connections (the grader drops the run's schema). */
   finish(): Promise<void>;
   /**
    * Restarts every sequence of the run's schema at its own value drawn from `seed`, far
@@ -260,11 +260,6 @@ export class GradedDb {
     return this.points;
   }
 
-  /** Creates the run's schema (a retry or a restarted process finds it there). */
-  async createSchema(): Promise<void> {
-    await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-  }
-
   /** See DbAdapterControls.spreadSequences. */
   async spreadSequences(seed: number): Promise<SequenceStart[]> {
     const { rows } = await this.pool.query<{ name: string; min: string; max: string; step: string; last: string | null }>(
@@ -289,16 +284,6 @@ export class GradedDb {
       started.push({ sequence: row.name, start });
     }
     return started;
-  }
-
-  /** Drops the run's schema with everything the learner's code created in it, and closes the pool. */
-  async dropSchemaAndClose(): Promise<void> {
-    try {
-      await this.pool.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
-    } finally {
-      this.unwatchCalls();
-      await this.pool.end();
-    }
   }
 
   close(): Promise<void> {
@@ -425,8 +410,8 @@ export function dbAdapter(sandbox: AdapterSandbox | undefined = sandboxOfThisPro
   return {
     async open(options) {
       await graded?.close().catch(() => undefined);
+      // The run's schema is the grader's to make (runDatabase.ts): the learner's role cannot.
       graded = new GradedDb({ ...(sandbox !== undefined ? { sandbox } : {}), ...options });
-      await graded.createSchema();
     },
     db() {
       if (graded === undefined) {
@@ -459,7 +444,7 @@ export function dbAdapter(sandbox: AdapterSandbox | undefined = sandboxOfThisPro
       async finish(): Promise<void> {
         const ending = graded;
         graded = undefined;
-        await ending?.dropSchemaAndClose();
+        await ending?.close();
       },
     },
   };
