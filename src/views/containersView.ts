@@ -4,7 +4,7 @@
  * a shell in the terminal, and the connection string.
  */
 import * as vscode from 'vscode';
-import { addressText } from '../core/services/address';
+import { addressText, ownerText } from '../core/services/address';
 import type { ContainerStatusLine, ServicesStatus, StartedConnection } from '../core/services/labServicesController';
 import type { OpenLabs } from '../labs/openLabs';
 import type { LabServicesManager, LabServicesState } from '../services/labServicesManager';
@@ -165,7 +165,8 @@ export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, 
         const item = new vscode.TreeItem(c.service === '?' ? c.name : `${c.service}${c.index > 1 ? `-${c.index}` : ''}`, vscode.TreeItemCollapsibleState.None);
         item.id = `container:${c.id}`;
         const ports = c.ports.map((p) => `${p.hostIp}:${p.hostPort}`).join(', ');
-        item.description = ports ? `${c.status} · ${ports}` : c.status;
+        const owner = ownerText(c.owner, this.services.sessionId);
+        item.description = [c.status, ...(ports ? [ports] : []), ...(owner !== undefined && owner !== 'parked' ? [owner] : [])].join(' · ');
         item.contextValue = `container.${c.status === 'running' ? 'running' : c.status === 'paused' ? 'paused' : 'stopped'}`;
         item.iconPath = new vscode.ThemeIcon(
           c.status === 'running' ? 'pass-filled' : c.status === 'paused' ? 'debug-pause' : 'circle-slash',

@@ -120,6 +120,29 @@ describe('after a SIGKILLed session', () => {
   });
 });
 
+describe("a container `data-labs services up` started", () => {
+  it('is shared with an editor that opens the same folder, never adopted: it keeps its owner, and the editor\'s stop leaves it running', async () => {
+    const labId = registerLab(uniqueId('shared'));
+    const labDir = await tempLabDir();
+    try {
+      const cli = await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: CLI_OWNER, labDir, images: LOCAL_IMAGES });
+      const editor = sessionIdFor();
+      const opened = await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: editor, labDir, images: LOCAL_IMAGES });
+      expect(opened.connections.map((c) => c.containerId)).toEqual(cli.connections.map((c) => c.containerId));
+      const [info] = await runtime.listContainers({ [LABEL_LAB]: labId });
+      expect(containerOwner(info!)).toBe(CLI_OWNER);
+      expect(await stopLabServices(runtime, labId, { labDir, onlyOwnedBy: editor })).toEqual([]);
+      expect((await runtime.inspectContainer(info!.id)).status).toBe('running');
+      // Parked by the CLI's own stop, it is the next opener's.
+      await stopLabServices(runtime, labId, { labDir, onlyOwnedBy: CLI_OWNER });
+      await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: editor, labDir, images: LOCAL_IMAGES });
+      expect(containerOwner((await runtime.listContainers({ [LABEL_LAB]: labId }))[0]!)).toBe(editor);
+    } finally {
+      await fs.rm(labDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a deleted lab folder', () => {
   it('its containers go at the next sweep, even the CLI\'s and parked ones; a live folder\'s stay', async () => {
     const labId = registerLab(uniqueId('gone'));

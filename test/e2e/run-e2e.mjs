@@ -222,8 +222,13 @@ const hostileImagePresent = () => docker('image', 'inspect', HOSTILE_IMAGE).stat
  */
 async function trustPhase() {
   const hostile = path.join(work, 'cloned-lab');
+  // A real lab folder (as a classmate's repository would hold it), its dependencies not installed.
+  const scaffold = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'open', SAGA_LAB_ID, hostile, '--no-install'], {
+    encoding: 'utf8',
+    env: { ...process.env, DATA_LABS_PROGRESS_DIR: path.join(work, 'trust-progress') },
+  });
+  if (scaffold.status !== 0) throw new Error(`data-labs open ${SAGA_LAB_ID} failed: ${scaffold.stderr}`);
   fs.mkdirSync(path.join(hostile, '.vscode'), { recursive: true });
-  fs.writeFileSync(path.join(hostile, '.data-lab.json'), JSON.stringify({ lab: SAGA_LAB_ID, createdAt: new Date().toISOString(), productVersion: '0.0.0' }));
   fs.writeFileSync(path.join(hostile, '.vscode', 'settings.json'), JSON.stringify({ 'dataLabs.images': { postgres: HOSTILE_IMAGE }, 'dataLabs.databases': 'docker', 'dataLabs.startDatabasesOnOpen': true }, null, 2));
   docker('rmi', '-f', HOSTILE_IMAGE);
   if (sagaContainers() !== '') spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${SAGA_LAB_ID} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
@@ -231,7 +236,7 @@ async function trustPhase() {
     vsix,
     folder: hostile,
     workspaceTrust: true,
-    settings: { 'dataLabs.labsRoot': path.join(work, 'trust-labs'), 'dataLabs.installDependenciesOnOpen': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false },
+    settings: { 'dataLabs.labsRoot': path.join(work, 'trust-labs'), 'dataLabs.installDependenciesOnOpen': true, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false },
   });
   const trustBrowser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
   const mainPage = page;
@@ -253,10 +258,12 @@ async function trustPhase() {
       if (sagaContainers() !== '') throw new Error(`containers of the lab run in Restricted Mode: ${sagaContainers()}`);
       if (hostileImagePresent()) throw new Error(`${HOSTILE_IMAGE}, named by the folder's own settings, was pulled in Restricted Mode`);
       if (fs.existsSync(path.join(hostile, '.env'))) throw new Error('.env was written in Restricted Mode');
+      // npm install runs the packages' scripts: never for a folder not trusted.
+      if (fs.existsSync(path.join(hostile, 'node_modules'))) throw new Error('the lab\'s dependencies were installed in Restricted Mode');
       await settled();
       await shot('restricted-mode');
     });
-    await check('once the learner trusts the folder, its databases start (the folder\'s own settings now apply)', async () => {
+    await check('once the learner trusts the folder, its databases start (the folder\'s own settings now apply) and its dependencies install', async () => {
       await runCommand('Workspaces: Manage Workspace Trust');
       const trustButton = page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).first();
       await trustButton.waitFor({ timeout: 30_000 });
@@ -264,6 +271,7 @@ async function trustPhase() {
       await until('the lab\'s database to start (its .env written)', async () => fs.existsSync(path.join(hostile, '.env')), 3 * 60_000);
       if (!hostileImagePresent()) throw new Error(`the trusted folder's image ${HOSTILE_IMAGE} was not used`);
       if (sagaContainers() === '') throw new Error('no container of the lab runs after trust');
+      await until('the lab\'s dependencies to install after trust', async () => fs.existsSync(path.join(hostile, 'node_modules', '.data-labs-installed')), 6 * 60_000);
     });
   } finally {
     page = mainPage;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CLI_OWNER, PARKED_OWNER, hostTag, isOwnerAlive, parseSessionId, processStartTime, sessionIdFor } from '../../src/core/services/sessions';
+import { ownerText } from '../../src/core/services/address';
 
 function exited(child: ReturnType<typeof spawn>): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -61,5 +62,14 @@ describe('the state folder', () => {
     expect(dataLabsStateDir({}, 'darwin', '/Users/ada')).toBe('/Users/ada/Library/Application Support/data-labs');
     expect(dataLabsStateDir({ DATA_LABS_STATE_DIR: '/tmp/s' }, 'linux', '/home/ada')).toBe('/tmp/s');
     expect(faultJournalDir({ DATA_LABS_STATE_DIR: '/tmp/s' })).toBe('/tmp/s/faults');
+  });
+});
+
+describe('ownerText', () => {
+  it("names the owners the Containers view shows beside a container, with the engine's own ids", () => {
+    expect(ownerText(CLI_OWNER, 'me')).toBe('shared with `data-labs services up`');
+    expect(ownerText(PARKED_OWNER, 'me')).toBe('parked');
+    expect(ownerText('someone-else', 'me')).toBe('shared with another window');
+    expect(ownerText('me', 'me')).toBeUndefined();
   });
 });

@@ -71,6 +71,8 @@ export interface LabServicesOptions {
    * (snapshots.ts; the first use of an image builds it). On by default.
    */
   readonly useSnapshots?: boolean;
+  /** Whether a container's owner still runs (sessions.ts's isOwnerAlive unless a test says otherwise). */
+  readonly isSessionAlive?: (sessionId: string) => boolean | Promise<boolean>;
 }
 
 export interface ServiceConnection {
@@ -327,8 +329,15 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
       containerId = found.id;
       credentials = foundCredentials;
       image = found.image;
-      logger.info(`lab ${options.labId}: reusing ${name} (container ${containerId.slice(0, 12)}, ${found.status}, owner ${containerOwner(found) ?? 'none'})`);
-      await takeOwnership(runtime, found, options.sessionId);
+      const owner = containerOwner(found);
+      // A container another live owner started (`data-labs services up` in a terminal, another
+      // window) is shared, never adopted: its owner's stop and clean-up stay in charge of it.
+      // A parked one, or one whose owner has ended, becomes this session's.
+      const shared = owner !== undefined && owner !== options.sessionId && owner !== PARKED_OWNER && (await (options.isSessionAlive ?? isOwnerAlive)(owner));
+      logger.info(`lab ${options.labId}: ${shared ? 'sharing' : 'reusing'} ${name} (container ${containerId.slice(0, 12)}, ${found.status}, owner ${owner ?? 'none'})`);
+      if (!shared) {
+        await takeOwnership(runtime, found, options.sessionId);
+      }
       if (found.status === 'paused') {
         await runtime.unpauseContainer(containerId);
       } else if (found.status !== 'running' && found.status !== 'restarting') {

@@ -20,6 +20,7 @@
 // The first run installs the lab's npm dependencies from the registry (allow a few
 // minutes); npm's cache makes later runs take seconds.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -293,6 +294,42 @@ suite('Lab: open, install, discover and run its tests', function () {
     assert.equal(options.shellPath, 'docker');
     assert.deepEqual(options.shellArgs, ['exec', '-it', node.kind === 'container' ? node.container.id : '', 'psql', '-U', 'lab', '-d', 'lab']);
     terminal.dispose();
+  });
+
+  test('a container `data-labs services up` runs for the lab folder is shared, never adopted: it keeps its owner, the view says so, and the editor\'s stop leaves it running', async function () {
+    this.timeout(3 * 60_000);
+    const cliScript = path.join(extension().extensionPath, 'dist', 'cli.js');
+    const progressDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddl-cli-progress-'));
+    const cli = (...args: string[]): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [cliScript, 'services', ...args, LAB_ID, labDir], {
+        encoding: 'utf8',
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', DATA_LABS_PROGRESS_DIR: progressDir },
+        timeout: 90_000,
+      });
+    try {
+      // The learner closed the window's databases, then started them in a terminal, as the lab README says.
+      await vscode.commands.executeCommand('dataLabs.stopDatabases', { kind: 'lab', labId: LAB_ID, labDir, title: LAB_TITLE });
+      const up = cli('up');
+      assert.equal(up.status, 0, String(up.stderr));
+      assert.ok(await vscode.commands.executeCommand<boolean>('dataLabs.startDatabases', { kind: 'lab', labId: LAB_ID, labDir, title: LAB_TITLE }));
+      const node = await waitFor(
+        async () => (await containerNodes()).find((n): n is Extract<ContainersNode, { kind: 'container' }> => n.kind === 'container' && n.container.status === 'running' && n.container.owner === 'cli'),
+        'the running container, still the command line\'s',
+        { timeoutMs: 20_000, intervalMs: 250, describe: () => lastNodes },
+      ).catch(async (error: unknown) => {
+        lastNodes = await describeNodes();
+        throw error;
+      });
+      assert.match(String(api.containers.getTreeItem(node).description), /^running · 127\.0\.0\.1:\d+ · shared with `data-labs services up`$/);
+      await vscode.commands.executeCommand('dataLabs.stopDatabases', { kind: 'lab', labId: LAB_ID, labDir, title: LAB_TITLE });
+      const after = (await api.services.status(LAB_ID))?.docker.containers;
+      assert.deepEqual(after?.map((c) => [c.status, c.owner]), [['running', 'cli']], 'the editor\'s stop left the terminal\'s database running');
+    } finally {
+      // Back to the editor's own database for the tests after this one: parked by the CLI, taken by the editor.
+      cli('down');
+      await vscode.commands.executeCommand('dataLabs.startDatabases', { kind: 'lab', labId: LAB_ID, labDir, title: LAB_TITLE });
+      fs.rmSync(progressDir, { recursive: true, force: true });
+    }
   });
 
   test('opening it again keeps the learner\'s edits and does not install again', async function () {
