@@ -90,6 +90,26 @@ function whenWanted(view: vscode.TreeView<unknown>, openLabs: OpenLabs, subscrip
   });
 }
 
+const FIRST_START_KEY = 'dataLabs.firstStartShown';
+const WALKTHROUGH = 'ddlabs.distributed-data-labs#dataLabs.gettingStarted';
+
+/**
+ * The very first start (of this profile): the Data Labs side bar and its walkthrough come to
+ * the front, instead of the editor's own welcome page, so a newcomer sees where to begin.
+ * A window opened on a lab already shows the lab; it only counts the first start as seen.
+ */
+async function firstStart(state: vscode.Memento, settings: Settings, labOpen: boolean): Promise<void> {
+  if (state.get<boolean>(FIRST_START_KEY) === true) {
+    return;
+  }
+  await state.update(FIRST_START_KEY, true);
+  if (labOpen || !settings.showWalkthroughOnFirstStart) {
+    return;
+  }
+  await vscode.commands.executeCommand('workbench.view.extension.dataLabs');
+  await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH, false);
+}
+
 export class DataLabs {
   /**
    * Registers everything without waiting for any I/O, so activation stays in the
@@ -166,6 +186,7 @@ export class DataLabs {
           }),
         );
         const labs = openLabs.current();
+        await firstStart(extension.globalState, settings, labs.length > 0).catch((error: unknown) => log.error('Showing the walkthrough failed', error));
         await Promise.all([
           opener.resumePending().catch((error: unknown) => log.error('Finishing the lab open failed', error)),
           // Containers a crashed editor left are swept before this window starts its own.

@@ -16,7 +16,7 @@ import { defaultLabsRoot, expandHome } from './core/labs/scaffold';
 const SECTION = 'dataLabs';
 
 /** The names under `dataLabs.` that package.json declares. */
-export type SettingName = 'labsRoot' | 'installDependenciesOnOpen' | 'openReadmeOnOpen' | 'databases' | 'startDatabasesOnOpen' | 'images';
+export type SettingName = 'labsRoot' | 'installDependenciesOnOpen' | 'openReadmeOnOpen' | 'databases' | 'startDatabasesOnOpen' | 'images' | 'showWalkthroughOnFirstStart';
 
 /** What changed: ask it about a setting by its name under `dataLabs.`. */
 export interface SettingsChange {
@@ -74,6 +74,11 @@ export class Settings implements vscode.Disposable {
   /** `dataLabs.installDependenciesOnOpen`. */
   get installDependenciesOnOpen(): boolean {
     return this.config.get<boolean>('installDependenciesOnOpen', true);
+  }
+
+  /** `dataLabs.showWalkthroughOnFirstStart`. */
+  get showWalkthroughOnFirstStart(): boolean {
+    return this.config.get<boolean>('showWalkthroughOnFirstStart', true);
   }
 
   /** `dataLabs.openReadmeOnOpen`. */

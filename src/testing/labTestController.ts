@@ -21,6 +21,8 @@ import type { OpenLabs } from '../labs/openLabs';
 import type { LabServicesManager } from '../services/labServicesManager';
 
 const SEPARATOR = ' › ';
+/** Saves within this long of each other make one run on save. */
+const SAVE_DEBOUNCE_MS = 300;
 
 interface ItemData {
   readonly labDir: string;
@@ -122,6 +124,8 @@ export class LabTestController implements vscode.Disposable {
   private readonly grading: LabGrading;
   private readonly services: LabServicesManager;
   private readonly log: vscode.LogOutputChannel;
+  /** The profile that runs the visible tests, once or on every save (continuous run). */
+  readonly runProfile: vscode.TestRunProfile;
 
   constructor(deps: LabTestControllerDeps) {
     this.openLabs = deps.openLabs;
@@ -135,7 +139,15 @@ export class LabTestController implements vscode.Disposable {
         await this.discoverAll();
       }
     };
-    this.controller.createRunProfile(vscode.l10n.t('Run lab tests'), vscode.TestRunProfileKind.Run, (request, token) => this.run(request, token), true);
+    // Continuous run is "tests on save": the Testing view's eye button, per lab or per file.
+    this.runProfile = this.controller.createRunProfile(
+      vscode.l10n.t('Run lab tests'),
+      vscode.TestRunProfileKind.Run,
+      (request, token) => (request.continuous === true ? this.runOnSave(request, token) : this.run(request, token)),
+      true,
+      undefined,
+      true,
+    );
     const grading = this.grading;
     this.disposables.push(
       this.controller,
@@ -252,6 +264,61 @@ export class LabTestController implements vscode.Disposable {
     } finally {
       this.endRun(run);
     }
+  }
+
+  /**
+   * Continuous run ("tests on save"): until the learner turns it off, every save of a source
+   * or test file in a lab folder asked for runs that lab's requested visible tests again
+   * (the hidden checks are never run on save: they take longer and are for the Grade button).
+   * Saves in quick succession make one run; a save during a run makes one more after it.
+   */
+  private runOnSave(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
+    const byLab = new Map<string, vscode.TestItem[]>();
+    for (const item of request.include ?? iterate(this.controller.items)) {
+      const data = this.data.get(item);
+      if (data === undefined || data.check !== undefined || request.exclude?.includes(item)) continue;
+      byLab.set(data.labDir, [...(byLab.get(data.labDir) ?? []), item]);
+    }
+    const pending = new Map<string, { timer?: ReturnType<typeof setTimeout> | undefined; running?: Promise<void> | undefined; again: boolean }>();
+    const runLab = (labDir: string): void => {
+      const state = pending.get(labDir) ?? { again: false };
+      pending.set(labDir, state);
+      if (state.running !== undefined) {
+        state.again = true;
+        return;
+      }
+      const items = byLab.get(labDir) ?? [];
+      state.running = this.run(new vscode.TestRunRequest(items, request.exclude, request.profile, false), token)
+        .catch((error: unknown) => this.log.error('A run on save failed', error))
+        .finally(() => {
+          state.running = undefined;
+          if (state.again && !token.isCancellationRequested) {
+            state.again = false;
+            runLab(labDir);
+          }
+        });
+    };
+    const saved = vscode.workspace.onDidSaveTextDocument((document) => {
+      const file = document.uri.fsPath;
+      for (const labDir of byLab.keys()) {
+        const relative = path.relative(labDir, file);
+        if (relative.startsWith('..') || path.isAbsolute(relative) || !/^(src|test|tests)[\\/].*\.[cm]?[jt]sx?$/.test(relative)) continue;
+        const state = pending.get(labDir) ?? { again: false };
+        pending.set(labDir, state);
+        clearTimeout(state.timer);
+        state.timer = setTimeout(() => runLab(labDir), SAVE_DEBOUNCE_MS);
+      }
+    });
+    this.log.info(`Testing: tests on save for ${[...byLab.keys()].join(', ')}`);
+    return new Promise((resolve) => {
+      const stop = token.onCancellationRequested(() => {
+        saved.dispose();
+        stop.dispose();
+        for (const state of pending.values()) clearTimeout(state.timer);
+        this.log.info('Testing: tests on save stopped');
+        resolve();
+      });
+    });
   }
 
   private endRun(run: RecordedRun): void {

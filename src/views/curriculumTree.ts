@@ -232,16 +232,25 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         const tick = this.progress.store.tickOf(node.item.id);
         const item = new vscode.TreeItem(node.item.label, vscode.TreeItemCollapsibleState.None);
         item.id = `item:${node.item.id}`;
-        item.checkboxState = tick ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;
         item.contextValue = tick ? 'item.done' : 'item';
+        let tooltip: string;
         if (tick) {
           const when = new Date(tick.at).toLocaleDateString();
-          item.tooltip = tick.by === 'learner'
+          tooltip = tick.by === 'learner'
             ? vscode.l10n.t('Ticked by you on {0}', when)
             : vscode.l10n.t('Ticked on {0} when lab "{1}" passed', when, tick.by.replace(/^lab:/, ''));
         } else {
-          item.tooltip = vscode.l10n.t('Tick this when you have learned it.');
+          tooltip = vscode.l10n.t('Tick this when you have learned it.');
         }
+        item.tooltip = tooltip;
+        // A screen reader hears the item itself and its state, not the hint every item shares.
+        const spoken = tick ? vscode.l10n.t('{0}: done. {1}', node.item.label, tooltip) : vscode.l10n.t('{0}: not done yet. {1}', node.item.label, tooltip);
+        item.checkboxState = {
+          state: tick ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked,
+          tooltip,
+          accessibilityInformation: { label: spoken, role: 'checkbox' },
+        };
+        item.accessibilityInformation = { label: spoken };
         return item;
       }
     }

@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, launchBrowser, openWorkbench, startCodeServer } from '../support/code-server.mjs';
+import { startWorkspace } from '../support/start-workspace.mjs';
 
 const LAB_ID = 'relational-vs-document';
 const LAB_TITLE = 'Relational vs document modelling';
@@ -53,9 +54,7 @@ if (!fs.existsSync(vsix)) {
 fs.mkdirSync(shotsDir, { recursive: true });
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'data-labs-e2e-'));
 const labsRoot = path.join(work, 'labs');
-const workspace = path.join(work, 'workspace');
 fs.mkdirSync(labsRoot);
-fs.mkdirSync(workspace);
 const labDir = path.join(labsRoot, LAB_ID);
 const gradedLabDir = path.join(labsRoot, GRADED_LAB_ID);
 const sagaLabDir = path.join(labsRoot, SAGA_LAB_ID);
@@ -236,7 +235,7 @@ async function trustPhase() {
     vsix,
     folder: hostile,
     workspaceTrust: true,
-    settings: { 'dataLabs.labsRoot': path.join(work, 'trust-labs'), 'dataLabs.installDependenciesOnOpen': true, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false },
+    settings: { 'dataLabs.labsRoot': path.join(work, 'trust-labs'), 'dataLabs.installDependenciesOnOpen': true, 'dataLabs.showWalkthroughOnFirstStart': false, 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false },
   });
   const trustBrowser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
   const mainPage = page;
@@ -291,7 +290,8 @@ try {
 
 const cs = await startCodeServer({
   vsix,
-  folder: workspace,
+  // The window `npm start` opens: a workspace file of its own, with no folder until a lab is opened.
+  folder: startWorkspace(path.join(work, 'start')),
   settings: {
     'dataLabs.labsRoot': labsRoot,
     'workbench.startupEditor': 'none',
@@ -312,6 +312,14 @@ try {
   console.log(`e2e: code-server at ${cs.url}, labs in ${labsRoot}`);
   await openWorkbench(page, cs.workbenchUrl);
 
+  await check('the first start shows the Data Labs side bar and its getting-started walkthrough', async () => {
+    await page.locator('.gettingStartedContainer', { hasText: 'Get started with Distributed Data Labs' }).first().waitFor({ timeout: 60_000 });
+    await page.locator('.pane-header', { hasText: 'Curriculum' }).first().waitFor({ timeout: 30_000 });
+    await settled();
+    await shot('first-start', { readme: true });
+    await runCommand('View: Close All Editors');
+  });
+
   await check('the sidebar shows the curriculum: four sections, 0/17 done, unticked checklist', async () => {
     await openSidebar();
     for (const section of ['Database Types', 'Consistency Patterns', 'Replication', 'Hands-On Project']) {
@@ -322,6 +330,9 @@ try {
     }
     await page.locator('.pane-header', { hasText: 'Curriculum' }).locator('.description', { hasText: '0/17 done' }).waitFor({ state: 'attached', timeout: 10_000 });
     if ((await checkbox(ITEM).getAttribute('aria-checked')) !== 'false') throw new Error('the item starts ticked');
+    // A screen reader hears each item's own name and state, not the hint every item shares.
+    const spoken = await checkbox(ITEM).getAttribute('aria-label');
+    if (!spoken?.startsWith(`${ITEM}: not done yet`)) throw new Error(`the checkbox is announced as ${JSON.stringify(spoken)}`);
     await treeRow(LAB_TITLE).waitFor();
     await shot('welcome');
   });
@@ -374,7 +385,7 @@ try {
 
   await check('opening the lab scaffolds it and shows its README beside the main file', async () => {
     await treeRow(LAB_TITLE).click();
-    // Adding the lab folder turns the window into a multi-root workspace: VS Code reloads it.
+    // The window is a workspace file (as npm start opens): adding the lab folder keeps its extension host.
     await until('the lab folder to be scaffolded', async () => fs.existsSync(path.join(labDir, '.data-lab.json')), 30_000);
     const labOpen = async () => {
       try {
@@ -403,6 +414,19 @@ try {
     for (const file of ['README.md', 'package.json', 'src/shop.ts', 'test/relational.test.ts']) {
       if (!fs.existsSync(path.join(labDir, file))) throw new Error(`${file} was not scaffolded`);
     }
+  });
+
+  await check('the Explorer shows the lab once, as the window\'s only folder', async () => {
+    // Its activity bar icon, not a command: the focus may be in the README's preview, which keeps F1.
+    const explorer = page.locator('.activitybar .action-item:has([aria-label^="Explorer"])').first();
+    await explorer.waitFor({ timeout: 20_000 });
+    if ((await explorer.getAttribute('aria-expanded')) !== 'true') await explorer.click();
+    const roots = page.locator('.explorer-folders-view .monaco-list-row[aria-level="1"]');
+    await roots.first().waitFor({ timeout: 20_000 });
+    await settled();
+    const names = (await roots.allTextContents()).map((t) => t.trim().toLowerCase());
+    if (names.length !== 1 || !names[0].startsWith(LAB_TITLE.toLowerCase())) throw new Error(`the Explorer's folders: ${names.join(' | ')}`);
+    await openSidebar();
   });
 
   await check('the lab\'s dependencies install once, with a progress notification', async () => {

@@ -305,6 +305,8 @@ export async function runExtensionTests(options) {
       },
       settings: {
         'workbench.startupEditor': 'none',
+        // The walkthrough the first start shows (checked end to end) would take the editor area.
+        'dataLabs.showWalkthroughOnFirstStart': false,
         // Labs' databases run in Docker from the local images test/setup/docker.sh builds.
         'dataLabs.images': { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' },
       },

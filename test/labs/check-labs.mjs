@@ -37,6 +37,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { todoOfTest, todoStages } from './todoStages.mjs';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -62,9 +63,12 @@ const backends = backendSetting === 'both' ? BACKENDS : BACKENDS.includes(backen
 /** The checks of one lab, in the order they run. */
 function planChecks(withServices, labBackends) {
   const checks = ['layout', 'install', 'starter typecheck', 'solution typecheck'];
-  if (!withServices) return [...checks, 'starter tests fail', 'solution tests pass'];
-  for (const backend of labBackends) {
-    checks.push(`services up (${backend})`, `starter tests fail (${backend})`, `solution tests pass (${backend})`, `services down (${backend})`);
+  if (!withServices) return [...checks, 'starter tests fail', 'solution tests pass', 'each TODO\'s tests pass once it is done'];
+  for (const [i, backend] of labBackends.entries()) {
+    checks.push(`services up (${backend})`, `starter tests fail (${backend})`, `solution tests pass (${backend})`);
+    // The stages once, on the first backend: they test the tests, not the engine.
+    if (i === 0) checks.push(`each TODO's tests pass once it is done (${backend})`);
+    checks.push(`services down (${backend})`);
   }
   return checks;
 }
@@ -337,6 +341,7 @@ async function checkLab(labId) {
     // 5. and 6., once per backend for a lab with services.
     if (!withServices) {
       await checkTests({ workDir, tests, record, laySolution, suffix: '', withoutEnv: [] });
+      await checkStages({ labDir, starterDir, workDir, record, suffix: '', withoutEnv: [] });
       return results;
     }
     for (const [i, backend] of labBackends.entries()) {
@@ -356,9 +361,11 @@ async function checkLab(labId) {
       );
       if (upOk) {
         await checkTests({ workDir, tests, record, laySolution, suffix, withoutEnv: ['DATABASE_URL'] });
+        if (i === 0) await checkStages({ labDir, starterDir, workDir, record, suffix, withoutEnv: ['DATABASE_URL'] });
       } else {
         record(`starter tests fail${suffix}`, false, 'not run: services up failed');
         record(`solution tests pass${suffix}`, false, 'not run: services up failed');
+        if (i === 0) record(`each TODO's tests pass once it is done${suffix}`, false, 'not run: services up failed');
       }
       // Down even after a failed up: a half-started service is removed too.
       started = Date.now();
@@ -371,6 +378,57 @@ async function checkLab(labId) {
     if (keepTmp) console.log(`  (kept ${workDir})`);
     else fs.rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Each visible test depends only on the TODOs its name says: with TODO(1) to TODO(k) done
+ * (todoStages.mjs: the solution, the pieces of later TODOs as the starter has them), every
+ * test named `TODO(j) …` with j <= k passes, for every k. The solution used is the lab's
+ * reference if it is written in the starter's functions, else the first alternative that is.
+ */
+async function checkStages({ labDir, starterDir, workDir, record, suffix, withoutEnv }) {
+  const check = `each TODO's tests pass once it is done${suffix}`;
+  const started = Date.now();
+  const candidates = [path.join(labDir, 'solution'), ...(fs.existsSync(path.join(labDir, 'alternatives')) ? fs.readdirSync(path.join(labDir, 'alternatives')).sort().map((a) => path.join(labDir, 'alternatives', a)) : [])];
+  let stages;
+  const refused = [];
+  for (const dir of candidates) {
+    try {
+      stages = { dir, ...todoStages(starterDir, dir, listFiles(dir)) };
+      break;
+    } catch (error) {
+      refused.push(`${path.relative(labDir, dir)}: ${error.message}`);
+    }
+  }
+  if (stages === undefined) {
+    record(check, false, `no solution is written in the starter's functions:\n${refused.map((r) => `      - ${r}`).join('\n')}`, Date.now() - started);
+    return;
+  }
+  const complaints = [];
+  let runs = 0;
+  for (let k = 1; k < stages.count; k++) {
+    fs.cpSync(stages.dir, workDir, { recursive: true, force: true });
+    for (const [rel, text] of Object.entries(stages.files(k))) fs.writeFileSync(path.join(workDir, rel), text);
+    const run = await runTests(workDir, `todo-${k}`, withoutEnv);
+    runs++;
+    if (run.error) {
+      complaints.push(`with TODO(1..${k}) done: ${run.error}`);
+      continue;
+    }
+    for (const test of [...run.files.values()].flatMap((f) => f.tests)) {
+      const todo = todoOfTest(test.name);
+      if (todo !== undefined && todo <= k && test.status !== 'passed') {
+        complaints.push(`with TODO(1..${k}) done, "${test.name}" ${test.status}: ${firstLine(test.message)}`);
+      }
+    }
+  }
+  fs.cpSync(path.join(labDir, 'solution'), workDir, { recursive: true, force: true });
+  record(
+    check,
+    complaints.length === 0,
+    complaints.length ? `\n${complaints.map((c) => `      - ${c}`).join('\n')}` : `${runs} stages of ${stages.count} TODOs (${stages.pieces.length} functions, from ${path.relative(labDir, stages.dir)})`,
+    Date.now() - started,
+  );
 }
 
 /** Runs the product's `data-labs services ...` command. */

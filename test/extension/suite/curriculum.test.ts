@@ -8,6 +8,7 @@ import type { DataLabsApi } from '../../../src/dataLabs';
 import {
   activateApi,
   checkboxOf,
+  checklistNode,
   children,
   closeAllEditors,
   describeTabs,
@@ -127,7 +128,14 @@ suite('Curriculum view', () => {
         seed.items.map(([id, label]) => [id, label]),
       );
       for (const node of nodes) {
-        assert.equal(api.tree.getTreeItem(node).checkboxState, vscode.TreeItemCheckboxState.Unchecked);
+        const item = api.tree.getTreeItem(node);
+        const checkbox = item.checkboxState;
+        assert.ok(typeof checkbox === 'object');
+        assert.equal(checkbox.state, vscode.TreeItemCheckboxState.Unchecked);
+        // Each item has its own spoken label and state (not the hint every item shares).
+        const label = node.kind === 'item' ? node.item.label : '';
+        assert.equal(checkbox.accessibilityInformation?.label, `${label}: not done yet. Tick this when you have learned it.`);
+        assert.equal(item.accessibilityInformation?.label, checkbox.accessibilityInformation?.label);
         count++;
       }
     }
@@ -171,6 +179,8 @@ suite('Curriculum view', () => {
   test('ticking an item updates its checkbox, the counts, the view\'s description and badge, and progress.json', async () => {
     await api.progress.store.setTicks([ITEM], true, 'learner');
     assert.equal(await checkboxOf(api, ITEM), vscode.TreeItemCheckboxState.Checked);
+    const ticked = api.tree.getTreeItem(await checklistNode(api, ITEM)).checkboxState;
+    assert.match(typeof ticked === 'object' ? (ticked.accessibilityInformation?.label ?? '') : '', /^[^:]+: done\. Ticked by you on /);
     assert.equal(await sectionDescription(api, 'database-types'), '1/5');
     assert.equal(await sectionDescription(api, 'replication'), '0/4');
     const checklist = await groupNode(api, 'database-types', 'checklist');

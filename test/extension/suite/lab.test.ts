@@ -392,6 +392,46 @@ suite('Lab: open, install, discover and run its tests', function () {
     }
   });
 
+  test('tests on save: with continuous run on, saving src/shop.ts runs the lab\'s tests again (the solution\'s code: all pass); off, a save runs nothing', async function () {
+    this.timeout(2 * RUN_TIMEOUT_MS + 30_000);
+    const root = api.tests.controller.items.get(`lab:${labDir}`);
+    assert.ok(root, 'the lab is in the Testing view');
+    const profile = api.tests.runProfile;
+    assert.equal(profile.supportsContinuousRun, true, 'the Testing view offers continuous run');
+    const stop = new vscode.CancellationTokenSource();
+    // What the Testing view's "Turn on Continuous Run" does for the lab.
+    const watching = profile.runHandler(new vscode.TestRunRequest([root], undefined, profile, true), stop.token);
+    try {
+      const ended = nextEvent(api.tests.onDidEndRun, 'a run started by a save', RUN_TIMEOUT_MS);
+      ended.catch(() => {});
+      const document = await vscode.workspace.openTextDocument(path.join(labDir, 'src', 'shop.ts'));
+      const edit = new vscode.WorkspaceEdit();
+      edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), fs.readFileSync(path.join(sourceLab(), 'solution', 'src', 'shop.ts'), 'utf8'));
+      assert.ok(await vscode.workspace.applyEdit(edit));
+      assert.ok(await document.save());
+      const results = await ended;
+      assert.equal(results.size, TEST_COUNT, `results: ${[...results].map(([id, r]) => `${id} ${r.state}`).join('; ')}`);
+      for (const [id, result] of results) assert.equal(result.state, 'passed', `${id}: ${result.message ?? ''}`);
+    } finally {
+      stop.cancel();
+      await within(Promise.resolve(watching), 10_000, 'continuous run to stop');
+    }
+    // Turned off, a save runs nothing.
+    let ran = false;
+    const listener = api.tests.onDidEndRun(() => (ran = true));
+    try {
+      const document = await vscode.workspace.openTextDocument(path.join(labDir, 'src', 'shop.ts'));
+      const edit = new vscode.WorkspaceEdit();
+      edit.insert(document.uri, new vscode.Position(document.lineCount, 0), '\n');
+      await vscode.workspace.applyEdit(edit);
+      await document.save();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      assert.equal(ran, false, 'no run after continuous run was turned off');
+    } finally {
+      listener.dispose();
+    }
+  });
+
   test('with the reference solution\'s src/shop.ts, all tests pass', async function () {
     this.timeout(RUN_TIMEOUT_MS + 30_000);
     fs.copyFileSync(path.join(sourceLab(), 'solution', 'src', 'shop.ts'), path.join(labDir, 'src', 'shop.ts'));
