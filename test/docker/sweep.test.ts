@@ -162,17 +162,22 @@ describe('a deleted lab folder', () => {
     }
   });
 
-  it('its containers go when another folder of the lab starts', async () => {
+  it('its stopped containers go when another folder of the lab starts; a running one is left to its owner', async () => {
     const labId = registerLab(uniqueId('gone-start'));
-    const [gone, kept] = [await tempLabDir(), await tempLabDir()];
+    const [gone, running, kept] = [await tempLabDir(), await tempLabDir(), await tempLabDir()];
     try {
       const a = await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: CLI_OWNER, labDir: gone, images: LOCAL_IMAGES });
+      const b = await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: CLI_OWNER, labDir: running, images: LOCAL_IMAGES });
+      await stopLabServices(runtime, labId, { labDir: gone });
       await fs.rm(gone, { recursive: true, force: true });
+      await fs.rm(running, { recursive: true, force: true });
       await startLabServices(runtime, [{ service: 'redis', count: 1 }], { labId, sessionId: CLI_OWNER, labDir: kept, images: LOCAL_IMAGES });
       await expect(runtime.inspectContainer(a.connections[0]!.containerId)).rejects.toThrow(/No such container/i);
-      expect(await leftoverContainers(runtime, labId)).toBe(1);
+      // Its folder missing, but the database is in use (a grading, a terminal): it stays until its owner stops it.
+      expect((await runtime.inspectContainer(b.connections[0]!.containerId)).status).toBe('running');
+      expect(await leftoverContainers(runtime, labId)).toBe(2);
     } finally {
-      await Promise.all([gone, kept].map((d) => fs.rm(d, { recursive: true, force: true })));
+      await Promise.all([gone, running, kept].map((d) => fs.rm(d, { recursive: true, force: true })));
     }
   });
 });

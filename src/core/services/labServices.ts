@@ -166,6 +166,16 @@ export function folderGone(labels: Readonly<Record<string, string>>): boolean {
   return folder !== undefined && path.isAbsolute(folder) && !existsSync(folder);
 }
 
+/**
+ * Whether a container of a deleted lab folder may be removed: only once it no longer runs.
+ * A running one is someone's database in use (a grading, a terminal's `services up`), and a
+ * folder can be missing for a moment (copied afresh, a drive reconnecting): its owner's stop
+ * parks it, and then it goes.
+ */
+function removableAsGone(c: Pick<ContainerInfo, 'labels' | 'status'>, isFolderGone: (labels: Readonly<Record<string, string>>) => boolean): boolean {
+  return c.status !== 'running' && c.status !== 'paused' && c.status !== 'restarting' && isFolderGone(c.labels);
+}
+
 /** The labels every container and network of a lab (of one folder of it, when given) carries. */
 export function labLabels(labId: string, labDir?: string): Record<string, string> {
   return { [LABEL_EXTENSION]: '1', [LABEL_LAB]: labId, ...(labDir !== undefined ? { [LABEL_FOLDER]: folderKey(labDir) } : {}) };
@@ -296,7 +306,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   const existing = await labContainers(runtime, options.labId, options.labDir);
   // Containers of this lab's deleted folders would otherwise run (or stay parked) for ever.
   for (const c of await runtime.listContainers(labLabels(options.labId))) {
-    if (folderGone(c.labels)) {
+    if (removableAsGone(c, folderGone)) {
       logger.info(`lab ${options.labId}: removing container ${c.id.slice(0, 12)} (${c.name}): its folder ${c.labels[LABEL_FOLDER_PATH] ?? ''} is gone`);
       await runtime.removeContainer(c.id).catch(() => {});
     }
@@ -544,7 +554,7 @@ export interface SweepResult {
  * Removes every container of this extension whose owner is gone, so an editor killed
  * with SIGKILL leaves nothing behind after the next start. Parked containers (stopped on
  * purpose, kept for reuse) and those of `data-labs services up` have owners that never
- * die. A container whose lab folder has been deleted goes too, whoever owns it. A lab
+ * die. A stopped container whose lab folder has been deleted goes too, whoever owns it. A lab
  * network goes once its creator is gone and no container of its folder is left.
  */
 export async function sweepOrphans(
@@ -570,7 +580,7 @@ export async function sweepOrphans(
   const labsWithContainers = new Set<string>();
   for (const c of await runtime.listContainers(ours)) {
     const owner = containerOwner(c);
-    if (isFolderGone(c.labels)) {
+    if (removableAsGone(c, isFolderGone)) {
       logger.info(`sweep: removing container ${c.id.slice(0, 12)} (${c.name}, ${c.status}): its lab folder ${c.labels[LABEL_FOLDER_PATH] ?? ''} is gone`);
       await runtime.removeContainer(c.id);
       removedContainers.push(c.id);
