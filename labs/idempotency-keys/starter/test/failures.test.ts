@@ -14,7 +14,7 @@ describe('when a request overlaps another or the provider fails', () => {
     await closeDeps(deps);
   });
 
-  it('TODO(3) while a request holds the key, a retry with the same key answers 409 and charges nothing', async () => {
+  it('TODO(3–6) while a request holds the key, a retry with the same key answers 409 and charges nothing', async () => {
     const key = newKey();
     const body = { amount: 5000, currency: 'eur', card: 'tok_visa' };
 
@@ -41,7 +41,7 @@ describe('when a request overlaps another or the provider fails', () => {
     expect(deps.provider.ledger).toHaveLength(1);
   });
 
-  it('TODO(5) the provider charged but its answer was lost: 503, nothing stored, and the retry finds the one charge', async () => {
+  it('TODO(5–6) the provider charged but its answer was lost: 503, nothing stored, and the retry finds the one charge', async () => {
     const key = newKey();
     const body = { amount: 3100, currency: 'usd', card: 'tok_visa' };
 
@@ -66,7 +66,7 @@ describe('when a request overlaps another or the provider fails', () => {
     expect(replayed(again)).toBe(true);
   });
 
-  it('TODO(5) the provider failed before charging: 503, and the retry charges once', async () => {
+  it('TODO(5–6) the provider failed before charging: 503, and the retry charges once', async () => {
     const key = newKey();
     const body = { amount: 850, currency: 'gbp', card: 'tok_visa', description: 'Gift card' };
 

@@ -17,7 +17,7 @@ describe('retries with the same key', () => {
     await closeDeps(deps);
   });
 
-  it('TODO(3) a retry gets the stored response back byte for byte, marked idempotent-replayed, and charges nothing', async () => {
+  it('TODO(3–6) a retry gets the stored response back byte for byte, marked idempotent-replayed, and charges nothing', async () => {
     const key = newKey();
     // A description with spaces and a character outside ASCII: the replay must keep every byte.
     const body = { amount: 4200, currency: 'usd', card: 'tok_visa', description: 'Café   for  two' };
@@ -52,7 +52,7 @@ describe('retries with the same key', () => {
     expect(deps.provider.ledger).toEqual([]);
   });
 
-  it('TODO(3) the same key with other parameters is refused with 422 and runs nothing', async () => {
+  it('TODO(3–6) the same key with other parameters is refused with 422 and runs nothing', async () => {
     const key = newKey();
     const body = { amount: 1500, currency: 'eur', card: 'tok_visa' };
     const first = await post(deps, key, body);
@@ -73,7 +73,7 @@ describe('retries with the same key', () => {
     expect(replayed(original)).toBe(true);
   });
 
-  it('TODO(3) keys belong to a user: another user with the same key gets a payment of their own', async () => {
+  it('TODO(3–6) keys belong to a user: another user with the same key gets a payment of their own', async () => {
     const key = newKey();
     const body = { amount: 2000, currency: 'eur', card: 'tok_visa' };
     const ada = await post(deps, key, body, 'user_ada');
@@ -87,7 +87,7 @@ describe('retries with the same key', () => {
     expect(deps.provider.chargesOf('user_bob'), "Bob's charges").toHaveLength(1);
   });
 
-  it('TODO(3) a key older than 24 hours counts as new', async () => {
+  it('TODO(3–6) a key older than 24 hours counts as new', async () => {
     const key = newKey();
     const body = { amount: 700, currency: 'gbp', card: 'tok_visa' };
     const first = await post(deps, key, body);

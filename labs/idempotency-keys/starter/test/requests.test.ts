@@ -18,7 +18,7 @@ describe('one payment request', () => {
     await closeDeps(deps);
   });
 
-  it('TODO(2) a missing, empty or too long Idempotency-Key is refused with 400 and charges nothing', async () => {
+  it('TODO(2–6) a missing, empty or too long Idempotency-Key is refused with 400 and charges nothing', async () => {
     const body = { amount: 1200, currency: 'eur', card: 'tok_visa' };
     const badKeys: [string, string | undefined][] = [
       ['no Idempotency-Key header', undefined],
@@ -37,7 +37,7 @@ describe('one payment request', () => {
     expect(longest.status, `the status for a key of ${MAX_KEY_LENGTH} characters`).toBe(201);
   });
 
-  it('TODO(2) an invalid body is refused with 400 and stores nothing: the same key then works', async () => {
+  it('TODO(2–6) an invalid body is refused with 400 and stores nothing: the same key then works', async () => {
     const key = newKey();
     const invalidBodies: unknown[] = [
       null,

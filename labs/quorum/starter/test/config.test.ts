@@ -45,7 +45,7 @@ describe('the configuration', () => {
     }
   });
 
-  it('TODO(2) eventual mode, R = W = 1: answers from one replica, and can return a stale value', async () => {
+  it('TODO(2–5) eventual mode, R = W = 1: answers from one replica, and can return a stale value', async () => {
     const cluster = new Cluster(3);
     const client = coordinator(cluster, { r: 1, w: 1, allowEventual: true });
     await inTime(client.put('k', 'v1'), "put('k', 'v1')", cluster);
@@ -68,7 +68,7 @@ describe('the configuration', () => {
     expect(read.value, 'R + W ≤ N: the read quorum (one replica) missed the write quorum (another one), so the read is stale').toBe('v1');
   });
 
-  it('TODO(2) N = 5 with R = W = 3: accepted, and reads and writes with two of five replicas down', async () => {
+  it('TODO(2–5) N = 5 with R = W = 3: accepted, and reads and writes with two of five replicas down', async () => {
     const cluster = new Cluster(5);
     const error = thrownBy(() => coordinator(cluster, { r: 2, w: 3 }));
     expect(error?.name, 'N = 5, R = 2, W = 3: R + W = 5 is not more than N, so it must throw a ConfigError').toBe('ConfigError');

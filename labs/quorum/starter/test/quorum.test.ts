@@ -3,7 +3,7 @@ import { Cluster } from './replicas';
 import { coordinator, inTime, rejectionOf } from './support';
 
 describe('quorums: answering without waiting for every replica, and refusing when too few answer', () => {
-  it('TODO(2) with one of three replicas down, R = W = 2 still writes and reads', async () => {
+  it('TODO(2–5) with one of three replicas down, R = W = 2 still writes and reads', async () => {
     const cluster = new Cluster(3);
     const client = coordinator(cluster, { r: 2, w: 2 });
     cluster.replica(2).down();
@@ -20,7 +20,7 @@ describe('quorums: answering without waiting for every replica, and refusing whe
     expect(read.value, `what the replicas hold: ${cluster.describe('k')}`).toBe('hello');
   });
 
-  it('TODO(2) with two of three replicas down, put and get throw a QuorumError instead of answering', async () => {
+  it('TODO(2–5) with two of three replicas down, put and get throw a QuorumError instead of answering', async () => {
     const cluster = new Cluster(3);
     const client = coordinator(cluster, { r: 2, w: 2 });
     await inTime(client.put('k', 'before'), "put('k', 'before')", cluster);
@@ -35,7 +35,7 @@ describe('quorums: answering without waiting for every replica, and refusing whe
     expect(getError.name, `get with one replica of the R = 2 it needs must throw a QuorumError (it threw ${getError.name}: ${getError.message})`).toBe('QuorumError');
   });
 
-  it('TODO(2) with two replicas paused, put and get fail with a QuorumError once their time limit passes', async () => {
+  it('TODO(2–5) with two replicas paused, put and get fail with a QuorumError once their time limit passes', async () => {
     // A paused replica does not refuse: it says nothing, and its calls fail at its time limit (200 ms here).
     const cluster = new Cluster(3, { timeLimitMs: 200 });
     const client = coordinator(cluster, { r: 2, w: 2 });
@@ -52,7 +52,7 @@ describe('quorums: answering without waiting for every replica, and refusing whe
     cluster.replica(3).resume();
   });
 
-  it('TODO(2) a paused replica is not waited for: put and get answer once two have, and the write still reaches it', async () => {
+  it('TODO(2–5) a paused replica is not waited for: put and get answer once two have, and the write still reaches it', async () => {
     const cluster = new Cluster(3);
     const client = coordinator(cluster, { r: 2, w: 2 });
     await inTime(client.put('k', 'v1'), "put('k', 'v1')", cluster);

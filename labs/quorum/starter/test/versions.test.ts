@@ -4,7 +4,7 @@ import { Cluster } from './replicas';
 import { clockAt, coordinator, inTime, rejectionOf, show, standingAfter } from './support';
 
 describe('versions and repair', () => {
-  it('TODO(4) a write gets a newer version than any a quorum holds, even when its clock is behind', async () => {
+  it('TODO(4–5) a write gets a newer version than any a quorum holds, even when its clock is behind', async () => {
     const cluster = new Cluster(3);
     // Two machines whose clocks disagree by 49 s. The one behind has the id that loses ties.
     const ahead = coordinator(cluster, { r: 2, w: 2, id: 'client-2', clock: clockAt(50_000) });
@@ -28,7 +28,7 @@ describe('versions and repair', () => {
     expect((await inTime(ahead.get('k'), "get('k')", cluster)).value).toBe('third');
   });
 
-  it('TODO(4) five writers with the same clock, all at once: five distinct versions, and one winner on every replica', async () => {
+  it('TODO(4–5) five writers with the same clock, all at once: five distinct versions, and one winner on every replica', async () => {
     const cluster = new Cluster(3);
     const ids = ['client-1', 'client-2', 'client-3', 'client-4', 'client-5'];
     const clients = ids.map((id) => coordinator(cluster, { r: 2, w: 2, id, clock: clockAt(1_000) }));

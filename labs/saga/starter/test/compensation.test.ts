@@ -17,7 +17,7 @@ describe('a saga that is undone', () => {
     await closeDeps(deps);
   });
 
-  it('TODO(5) a declined card releases the stock, then rejects the order, and refunds nothing', async () => {
+  it('TODO(5–6) a declined card releases the stock, then rejects the order, and refunds nothing', async () => {
     // A customer id starting with "declined": the payment service refuses the charge ('card_declined').
     const order = newOrder({ customerId: 'declined-bob' });
     const outcome = await place(deps, order);
@@ -34,7 +34,7 @@ describe('a saga that is undone', () => {
     expect(new Set(ids).size, `the requestIds ${JSON.stringify(ids)}: one per call`).toBe(5);
   });
 
-  it('TODO(5) out of stock at the reservation: only the order is rejected, nothing is released', async () => {
+  it('TODO(5–6) out of stock at the reservation: only the order is rejected, nothing is released', async () => {
     // 4 posters wanted, 3 on the shelf: the inventory refuses the whole reservation ('out_of_stock').
     const order = newOrder({
       items: [
@@ -52,7 +52,7 @@ describe('a saga that is undone', () => {
     expect(deps.services.available('poster')).toBe(INITIAL_STOCK['poster']);
   });
 
-  it('TODO(5) a refusal at the first step compensates nothing: no step before it completed', async () => {
+  it('TODO(5–6) a refusal at the first step compensates nothing: no step before it completed', async () => {
     const order = newOrder();
     deps.services.fail('orders.create', fault.refuse('invalid_order'));
     const outcome = await place(deps, order);
@@ -62,7 +62,7 @@ describe('a saga that is undone', () => {
     expect(deps.services.truth(order.orderId)).toEqual({ status: 'none', reserved: {}, charges: 0, refunds: 0, shipments: 0 });
   });
 
-  it('TODO(5) a compensation that fails is retried until it succeeds, and takes effect once', async () => {
+  it('TODO(5–6) a compensation that fails is retried until it succeeds, and takes effect once', async () => {
     const order = newOrder({ customerId: 'declined-cy' });
     // The inventory is down once, then releases the stock but loses its answer; the orders service is down twice.
     deps.services.fail('inventory.release', fault.technical, fault.ambiguous);

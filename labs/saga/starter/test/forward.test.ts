@@ -17,7 +17,7 @@ describe('a saga that goes forward', () => {
     await closeDeps(deps);
   });
 
-  it('TODO(2) an order without faults runs the five steps once each, in order, and completes', async () => {
+  it('TODO(2–6) an order without faults runs the five steps once each, in order, and completes', async () => {
     const order = newOrder();
     const outcome = await place(deps, order);
     expect(outcome, 'what placeOrder returned').toEqual({ orderId: order.orderId, status: 'completed' });
@@ -39,7 +39,7 @@ describe('a saga that goes forward', () => {
     expect(deps.services.truth(second.orderId)).toMatchObject({ status: 'approved', reserved: { poster: 1 }, charges: 1 });
   });
 
-  it('TODO(3) a technical failure is retried, with backoff and the same requestId, until the step succeeds', async () => {
+  it('TODO(3–6) a technical failure is retried, with backoff and the same requestId, until the step succeeds', async () => {
     const order = newOrder();
     deps.services.fail('inventory.reserve', fault.technical, fault.technical);
     const outcome = await place(deps, order);
@@ -53,7 +53,7 @@ describe('a saga that goes forward', () => {
     expect(deps.services.truth(order.orderId)).toEqual(COMPLETED);
   });
 
-  it('TODO(3) a charge that timed out after it was made is retried: one charge, nothing compensated', async () => {
+  it('TODO(3–6) a charge that timed out after it was made is retried: one charge, nothing compensated', async () => {
     const order = newOrder();
     // The payment service charges the card, then its answer is lost: your code sees a technical failure.
     deps.services.fail('payments.charge', fault.ambiguous);
@@ -66,7 +66,7 @@ describe('a saga that goes forward', () => {
     expect(deps.services.truth(order.orderId), 'the card is charged once, and the order goes through').toEqual(COMPLETED);
   });
 
-  it('TODO(4) past the pivot, a refused or failing step is retried forward: nothing is compensated or refunded', async () => {
+  it('TODO(4–6) past the pivot, a refused or failing step is retried forward: nothing is compensated or refunded', async () => {
     const order = newOrder();
     // The card is charged; then the carrier refuses, once, and is down, once.
     deps.services.fail('shipping.schedule', fault.refuse('carrier_unavailable'), fault.technical);
