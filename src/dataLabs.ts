@@ -19,6 +19,7 @@ import type { GradeReport } from './core/grading/report';
 import { LabGrading } from './grading/labGrading';
 import { GradeReportPanel } from './grading/reportPanel';
 import { LabCatalog } from './labs/labCatalog';
+import { LabSteps } from './labs/labSteps';
 import { LabOpener, ensureDependencies } from './labs/labWorkspace';
 import { OpenLabs } from './labs/openLabs';
 import { LearnerProgress } from './learnerProgress';
@@ -45,6 +46,8 @@ export interface DataLabsApi {
   readonly grading: LabGrading;
   readonly tree: CurriculumTree;
   readonly tests: LabTestController;
+  /** Each open lab's TODOs as steps, and the next-step offer. */
+  readonly steps: LabSteps;
   readonly containers: ContainersView;
   /** Opens a report panel for a report, with handlers that do nothing (for the extension-host tests). */
   showGradeReport(labTitle: string, report: GradeReport): GradeReportPanel;
@@ -143,7 +146,9 @@ export class DataLabs {
     const welcome = vscode.window.createTreeView('dataLabs.welcome', { treeDataProvider: { getChildren: () => [], getTreeItem: (x: vscode.TreeItem) => x } });
     const tests = new LabTestController({ openLabs, grading, services, log });
     const containers = new ContainersView(openLabs, services, settings);
-    subscriptions.push(tree, welcome, tests, containers);
+    const steps = new LabSteps({ tests, openLabs, state: extension.globalState, log });
+    tree.showSteps(steps);
+    subscriptions.push(tree, welcome, tests, containers, steps);
 
     // The commands, each family given what it uses.
     const commands: CommandHandlers = {
@@ -221,6 +226,7 @@ export class DataLabs {
       grading,
       tree,
       tests,
+      steps,
       containers,
       showGradeReport: (labTitle, report) => GradeReportPanel.show(extension.extensionUri, labTitle, report, { replay: noop, openFile: noop, gradeAgain: noop }),
     };

@@ -35,6 +35,12 @@ async function showLabHints({ catalog, openLabs }: ShowLabHintsCommandDeps, arg?
     { placeHolder: vscode.l10n.t('{0}: which of these do you see?', lab.manifest.title), matchOnDetail: false },
   );
   if (picked) {
-    await vscode.window.showInformationMessage(picked.hint.title, { modal: true, detail: picked.hint.text });
+    // A modal shows plain text: code spans lose their backticks and keep quotes instead.
+    await vscode.window.showInformationMessage(picked.hint.title, { modal: true, detail: plainText(picked.hint.text) });
   }
+}
+
+/** A hint's Markdown as the plain text a dialog shows: `code` → “code”, **bold** → bold. */
+export function plainText(markdown: string): string {
+  return markdown.replace(/`([^`]+)`/g, '“$1”').replace(/\*\*([^*]+)\*\*/g, '$1');
 }

@@ -36,6 +36,8 @@ interface ItemData {
 /** What a run decided for one test item. */
 export interface TestOutcome {
   readonly state: 'passed' | 'failed' | 'errored' | 'skipped';
+  /** For a visible test: its lab folder and its name (the `it` title, `TODO(3) …`). */
+  readonly test?: { readonly labDir: string; readonly name: string };
   readonly message?: string;
   /** The 0-based line the failure is shown at, when it has a place. */
   readonly line?: number;
@@ -52,7 +54,16 @@ function textOf(message: vscode.TestMessage): string {
 class RecordedRun {
   readonly outcomes = new Map<string, TestOutcome>();
 
-  constructor(private readonly run: vscode.TestRun) {}
+  constructor(
+    private readonly run: vscode.TestRun,
+    /** What a visible test item is, for its outcome's `test`. */
+    private readonly visible: (item: vscode.TestItem) => TestOutcome['test'] = () => undefined,
+  ) {}
+
+  private record(item: vscode.TestItem, outcome: TestOutcome): void {
+    const test = this.visible(item);
+    this.outcomes.set(item.id, test !== undefined ? { ...outcome, test } : outcome);
+  }
 
   enqueued(item: vscode.TestItem): void {
     this.run.enqueued(item);
@@ -64,22 +75,22 @@ class RecordedRun {
 
   passed(item: vscode.TestItem, durationMs?: number): void {
     this.run.passed(item, durationMs);
-    this.outcomes.set(item.id, { state: 'passed' });
+    this.record(item, { state: 'passed' });
   }
 
   skipped(item: vscode.TestItem): void {
     this.run.skipped(item);
-    this.outcomes.set(item.id, { state: 'skipped' });
+    this.record(item, { state: 'skipped' });
   }
 
   failed(item: vscode.TestItem, message: vscode.TestMessage, durationMs?: number): void {
     this.run.failed(item, message, durationMs);
-    this.outcomes.set(item.id, { state: 'failed', message: textOf(message), ...(message.location ? { line: message.location.range.start.line } : {}) });
+    this.record(item, { state: 'failed', message: textOf(message), ...(message.location ? { line: message.location.range.start.line } : {}) });
   }
 
   errored(item: vscode.TestItem, message: vscode.TestMessage): void {
     this.run.errored(item, message);
-    this.outcomes.set(item.id, { state: 'errored', message: textOf(message) });
+    this.record(item, { state: 'errored', message: textOf(message) });
   }
 
   appendOutput(text: string): void {
@@ -234,7 +245,7 @@ export class LabTestController implements vscode.Disposable {
   }
 
   private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
-    const run = new RecordedRun(this.controller.createTestRun(request));
+    const run = new RecordedRun(this.controller.createTestRun(request), (item) => this.visibleTest(item));
     try {
       // Group what was asked for by lab folder: one Vitest process per lab, and one grading.
       const byLab = new Map<string, vscode.TestItem[]>();
@@ -319,6 +330,18 @@ export class LabTestController implements vscode.Disposable {
         resolve();
       });
     });
+  }
+
+  /** A visible test (a leaf of a test file, not a hidden check): its lab folder and name. */
+  private visibleTest(item: vscode.TestItem): TestOutcome['test'] {
+    const data = this.data.get(item);
+    return data !== undefined && data.check === undefined && data.file !== undefined && item.children.size === 0 ? { labDir: data.labDir, name: item.label } : undefined;
+  }
+
+  /** The names of a lab folder's visible tests, as listed in the Testing view. */
+  visibleTestNames(labDir: string): string[] {
+    const root = this.controller.items.get(`lab:${labDir}`);
+    return root ? [...iterate(root.children)].flatMap((file) => [...leavesOf(file)]).filter((leaf) => this.visibleTest(leaf) !== undefined).map((leaf) => leaf.label) : [];
   }
 
   private endRun(run: RecordedRun): void {

@@ -60,6 +60,14 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
     this.changed.fire(undefined);
   }
 
+  /** Where each open lab stands in its TODOs ("TODO 3 of 6" on its row), from LabSteps. */
+  private stepOf: (labId: string) => { readonly current: number | undefined; readonly total: number } | undefined = () => undefined;
+
+  showSteps(steps: { stepOf(labId: string): { readonly current: number | undefined; readonly total: number } | undefined; readonly onDidChange: vscode.Event<void> }): void {
+    this.stepOf = (labId) => steps.stepOf(labId);
+    this.disposables.push(steps.onDidChange(() => this.changed.fire(undefined)));
+  }
+
   /** The overall count (description, badge) and the context key of the welcome view. */
   private updateCounts(): void {
     const { overall } = countProgress((id) => this.progress.store.isDone(id));
@@ -203,7 +211,16 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         const record = this.progress.store.labRecord(node.lab.id);
         const item = new vscode.TreeItem(node.lab.manifest.title, vscode.TreeItemCollapsibleState.None);
         item.id = `lab:${node.lab.id}`;
-        item.description = record?.passedAt ? vscode.l10n.t('passed') : record?.openedAt ? vscode.l10n.t('opened') : vscode.l10n.t('lab');
+        const step = this.stepOf(node.lab.id);
+        item.description = record?.passedAt
+          ? vscode.l10n.t('passed')
+          : step !== undefined
+            ? step.current !== undefined
+              ? vscode.l10n.t('TODO {0} of {1}', step.current, step.total)
+              : vscode.l10n.t('TODOs done')
+            : record?.openedAt
+              ? vscode.l10n.t('opened')
+              : vscode.l10n.t('lab');
         const md = new vscode.MarkdownString(`**${node.lab.manifest.title}**\n\n${node.lab.manifest.summary}`);
         if (node.lab.manifest.estimatedMinutes) {
           md.appendMarkdown(`\n\n${vscode.l10n.t('About {0} minutes.', node.lab.manifest.estimatedMinutes)}`);

@@ -203,7 +203,9 @@ suite('Lab: open, install, discover and run its tests', function () {
     const node = (await children(api, labs)).find((n) => n.kind === 'lab' && n.lab.id === LAB_ID);
     assert.ok(node);
     const item = api.tree.getTreeItem(node);
-    assert.equal(item.description, 'opened');
+    // Its row says where the learner is in its TODOs: none written yet.
+    await waitFor(() => api.steps.stepOf(LAB_ID), 'the lab\'s steps to be read', { timeoutMs: 10_000 });
+    assert.equal(api.tree.getTreeItem(node).description, 'TODO 1 of 6');
     assert.equal(item.contextValue, 'lab.opened');
   });
 
@@ -392,7 +394,7 @@ suite('Lab: open, install, discover and run its tests', function () {
     }
   });
 
-  test('tests on save: with continuous run on, saving src/shop.ts runs the lab\'s tests again (the solution\'s code: all pass); off, a save runs nothing', async function () {
+  test('tests on save and the guided next step: with continuous run on, a save runs the lab\'s tests; TODO(1) written, its tests pass and TODO(2) is offered; the whole solution: every step done; off, a save runs nothing', async function () {
     this.timeout(2 * RUN_TIMEOUT_MS + 30_000);
     const root = api.tests.controller.items.get(`lab:${labDir}`);
     assert.ok(root, 'the lab is in the Testing view');
@@ -401,17 +403,50 @@ suite('Lab: open, install, discover and run its tests', function () {
     const stop = new vscode.CancellationTokenSource();
     // What the Testing view's "Turn on Continuous Run" does for the lab.
     const watching = profile.runHandler(new vscode.TestRunRequest([root], undefined, profile, true), stop.token);
-    try {
-      const ended = nextEvent(api.tests.onDidEndRun, 'a run started by a save', RUN_TIMEOUT_MS);
-      ended.catch(() => {});
+    const saveShop = async (text: string): Promise<void> => {
       const document = await vscode.workspace.openTextDocument(path.join(labDir, 'src', 'shop.ts'));
       const edit = new vscode.WorkspaceEdit();
-      edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), fs.readFileSync(path.join(sourceLab(), 'solution', 'src', 'shop.ts'), 'utf8'));
+      edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), text);
       assert.ok(await vscode.workspace.applyEdit(edit));
       assert.ok(await document.save());
-      const results = await ended;
+    };
+    const labRow = async (): Promise<string> => {
+      const labs = await groupNode(api, 'database-types', 'labs');
+      const node = labs && (await children(api, labs)).find((n) => n.kind === 'lab' && n.lab.id === LAB_ID);
+      return node ? String(api.tree.getTreeItem(node).description) : '(no row)';
+    };
+    const solution = fs.readFileSync(path.join(sourceLab(), 'solution', 'src', 'shop.ts'), 'utf8');
+    try {
+      // TODO(1) written, the rest not: the starter with the solution's createRelationalSchema.
+      const fn = /(export async function createRelationalSchema\(db: Db\): Promise<void> \{)[\s\S]*?\n\}\n/;
+      const starter = fs.readFileSync(path.join(labDir, 'src', 'shop.ts'), 'utf8');
+      const solved = fn.exec(solution)?.[0];
+      assert.ok(solved && fn.test(starter), 'createRelationalSchema is found in both files');
+      let ended = nextEvent(api.tests.onDidEndRun, 'a run started by a save', RUN_TIMEOUT_MS);
+      ended.catch(() => {});
+      let offered = nextEvent(api.steps.onDidOffer, 'the next step offered', RUN_TIMEOUT_MS);
+      offered.catch(() => {});
+      await saveShop(starter.replace(fn, solved));
+      let results = await ended;
+      assert.equal(results.size, TEST_COUNT, `results: ${[...results].map(([id, r]) => `${id} ${r.state}`).join('; ')}`);
+      const todo1 = [...results.values()].filter((r) => r.test?.name.startsWith('TODO(1)'));
+      assert.equal(todo1.length, 3);
+      assert.ok(todo1.every((r) => r.state === 'passed'), 'the TODO(1) tests pass with TODO(1) alone written');
+      // The step moves on, and the next one is offered.
+      assert.deepEqual(await offered, { labId: LAB_ID, done: 1, next: 2 });
+      assert.equal(await labRow(), 'TODO 2 of 6');
+
+      // Then the whole solution: every test passes, every step is done.
+      ended = nextEvent(api.tests.onDidEndRun, 'a run started by a save', RUN_TIMEOUT_MS);
+      ended.catch(() => {});
+      offered = nextEvent(api.steps.onDidOffer, 'the end offered', RUN_TIMEOUT_MS);
+      offered.catch(() => {});
+      await saveShop(solution);
+      results = await ended;
       assert.equal(results.size, TEST_COUNT, `results: ${[...results].map(([id, r]) => `${id} ${r.state}`).join('; ')}`);
       for (const [id, result] of results) assert.equal(result.state, 'passed', `${id}: ${result.message ?? ''}`);
+      assert.deepEqual(await offered, { labId: LAB_ID, done: 6, next: undefined });
+      assert.equal(await labRow(), 'TODOs done');
     } finally {
       stop.cancel();
       await within(Promise.resolve(watching), 10_000, 'continuous run to stop');
