@@ -6,6 +6,7 @@
  * everything.
  */
 import * as vscode from 'vscode';
+import { afterPassingCommands } from './commands/afterPassing';
 import type { CommandHandlers } from './commands/commandHandlers';
 import { gradeLabCommands } from './commands/gradeLab';
 import { labFolderCommands } from './commands/labFolderCommands';
@@ -160,6 +161,7 @@ export class DataLabs {
       ...gradeLabCommands({ openLabs, grading }),
       ...progressCommands({ progress, log }),
       ...servicesCommands({ services, openLabs, catalog, containers, log }),
+      ...afterPassingCommands({ openLabs, progress, steps }),
       'dataLabs.refresh': () => catalog.reload(),
       'dataLabs.showLog': () => log.show(),
     };

@@ -14,6 +14,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { offerAfterPassing } from '../commands/afterPassing';
 import type { Backend } from '../core/backend';
 import type { GradingServices } from '../core/grading/prepareGrading';
 import type { CheckResult, GradeReport } from '../core/grading/report';
@@ -226,7 +227,7 @@ export class LabGrading implements vscode.Disposable {
     this.showReport(lab, labDir, report);
     if (report.passed && request.only === undefined) {
       await this.deps.progress.store.recordLabPassed(lab.id, lab.manifest.completes);
-      void vscode.window.showInformationMessage(vscode.l10n.t('{0}: all {1} checks passed. Its checklist items are ticked.', lab.manifest.title, report.score.total));
+      offerAfterPassing(labDir, vscode.l10n.t('{0}: all {1} checks passed. Its checklist items are ticked.', lab.manifest.title, report.score.total));
     }
     return report;
   }

@@ -9,6 +9,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { offerAfterPassing } from '../commands/afterPassing';
 import type { Lab } from '../core/labs/catalog';
 import { type LatestOutcome, type StepState, type TodoMark, stepState, todoMarks, unwrittenTodos } from '../core/labs/steps';
 import type { LabTestController, RunOutcomes } from '../testing/labTestController';
@@ -121,15 +122,14 @@ export class LabSteps implements vscode.Disposable {
   private offerNext(lab: Lab, step: LabStep): void {
     this.offered.fire({ labId: lab.id, done: step.done, next: step.current });
     if (step.current === undefined) {
+      if (lab.manifest.grader === undefined) {
+        // No hidden checks: the visible tests are the whole lab, so it has passed.
+        offerAfterPassing(step.labDir, vscode.l10n.t('{0}: every TODO is done and every test passes.', lab.manifest.title));
+        return;
+      }
       const grade = vscode.l10n.t('Grade');
-      const graded = lab.manifest.grader !== undefined;
       void vscode.window
-        .showInformationMessage(
-          graded
-            ? vscode.l10n.t('{0}: every TODO is done and every visible test passes. Grade it to run the hidden checks under faults.', lab.manifest.title)
-            : vscode.l10n.t('{0}: every TODO is done and every test passes.', lab.manifest.title),
-          ...(graded ? [grade] : []),
-        )
+        .showInformationMessage(vscode.l10n.t('{0}: every TODO is done and every visible test passes. Grade it to run the hidden checks under faults.', lab.manifest.title), grade)
         .then((choice) => choice === grade && vscode.commands.executeCommand('dataLabs.gradeLab', step.labDir));
       return;
     }

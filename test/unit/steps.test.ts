@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stepState, testNeeds, todoMarks, unwrittenTodos } from '../../src/core/labs/steps';
+import { goingFurther, stepState, testNeeds, todoMarks, unwrittenTodos } from '../../src/core/labs/steps';
 import { REPO_ROOT } from './helpers';
 
 const starter = (lab: string, file: string): string => readFileSync(path.join(REPO_ROOT, 'labs', lab, 'starter', file), 'utf8');
@@ -49,5 +49,17 @@ describe("a lab's TODOs as steps", () => {
     expect(stepState(3, new Set(), names, new Map([...latest, ['TODO(1) schema', 'failed']]))).toEqual({ total: 3, current: 1, done: 0 });
     // Steps with no test of their own (the saga's, all through TODO(6)) are done once written.
     expect(stepState(6, new Set([4, 5, 6]), ['TODO(2–6) x'], new Map())).toEqual({ total: 6, current: 4, done: 3 });
+  });
+});
+
+describe('after passing', () => {
+  it("every lab's README has its Going further questions, read as sentences", () => {
+    for (const lab of ['relational-vs-document', 'idempotency-keys', 'saga', 'quorum']) {
+      const questions = goingFurther(readFileSync(path.join(REPO_ROOT, 'labs', lab, 'README.md'), 'utf8'));
+      expect(questions.length, lab).toBeGreaterThanOrEqual(3);
+      for (const q of questions) expect(q, lab).toMatch(/^\S.*[?.)]$/);
+    }
+    expect(goingFurther('# T\n\n## Going further\n\n1. One?\n2. Two,\n   continued?\n\n## Next\n\n- not this')).toEqual(['One?', 'Two, continued?']);
+    expect(goingFurther('# No such section')).toEqual([]);
   });
 });

@@ -70,3 +70,18 @@ export function stepState(total: number, unwritten: ReadonlySet<number>, testNam
   }
   return { total, current: undefined, done: total };
 }
+
+/** The questions of a lab README's "Going further" section, as plain sentences. */
+export function goingFurther(readme: string): string[] {
+  const lines = readme.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^##\s+Going further\s*$/i.test(l));
+  if (start < 0) return [];
+  const questions: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (/^#{1,2}\s/.test(line)) break;
+    const item = /^\s*(?:\d+\.|[-*])\s+(.*)$/.exec(line);
+    if (item) questions.push(item[1] ?? '');
+    else if (questions.length > 0 && /^\s{2,}\S/.test(line)) questions[questions.length - 1] += ` ${line.trim()}`;
+  }
+  return questions;
+}

@@ -187,6 +187,11 @@ suite('Grading: the Idempotency Keys lab', function () {
     assert.equal(api.progress.store.isDone('add-idempotency-keys'), true);
     assert.equal(api.progress.store.isDone('handle-retries-safely'), true);
     assert.equal(vscode.languages.getDiagnostics(vscode.Uri.file(path.join(labDir, 'src', 'payments.ts'))).filter((d) => d.source === 'Data Labs grader').length, 0, 'the compile error is gone from Problems');
+    // Passed: the reference to compare with is the one written in the starter's functions, so the diff lines up.
+    assert.equal(
+      await vscode.commands.executeCommand<string>('dataLabs.compareWithReference', LAB),
+      path.join(extension().extensionPath, 'labs', LAB, 'alternatives', 'starter-shaped', 'src', 'payments.ts'),
+    );
 
     const staleLock = report.checks.find((c) => c.id === 'stale-lock');
     const replay = await grade({ seed: report.seed, only: ['stale-lock'] });

@@ -447,6 +447,20 @@ suite('Lab: open, install, discover and run its tests', function () {
       for (const [id, result] of results) assert.equal(result.state, 'passed', `${id}: ${result.message ?? ''}`);
       assert.deepEqual(await offered, { labId: LAB_ID, done: 6, next: undefined });
       assert.equal(await labRow(), 'TODOs done');
+
+      // Passed (a lab without hidden checks): the reference beside the learner's code, and the questions to go further.
+      const reference = await vscode.commands.executeCommand<string>('dataLabs.compareWithReference', LAB_ID);
+      assert.equal(reference, path.join(extension().extensionPath, 'labs', LAB_ID, 'solution', 'src', 'shop.ts'));
+      const diff = await waitFor(
+        () => allTabs().find((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.fsPath === path.join(labDir, 'src', 'shop.ts')),
+        'a diff tab of the reference and the learner\'s file',
+        { describe: describeTabs },
+      );
+      assert.equal((diff.input as vscode.TabInputTextDiff).original.fsPath, reference);
+      assert.match(diff.label, /^Reference ↔ your src\/shop\.ts/);
+      const questions = await vscode.commands.executeCommand<string[]>('dataLabs.goingFurther', LAB_ID, true);
+      assert.equal(questions?.length, 4);
+      assert.match(questions?.[0] ?? '', /unit_price_cents/);
     } finally {
       stop.cancel();
       await within(Promise.resolve(watching), 10_000, 'continuous run to stop');
