@@ -220,11 +220,9 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
               : vscode.l10n.t('TODOs done')
             : record?.openedAt
               ? vscode.l10n.t('opened')
-              : vscode.l10n.t('lab');
+              : labFacts(node.lab).short;
         const md = new vscode.MarkdownString(`**${node.lab.manifest.title}**\n\n${node.lab.manifest.summary}`);
-        if (node.lab.manifest.estimatedMinutes) {
-          md.appendMarkdown(`\n\n${vscode.l10n.t('About {0} minutes.', node.lab.manifest.estimatedMinutes)}`);
-        }
+        md.appendMarkdown(`\n\n${labFacts(node.lab).long}`);
         item.tooltip = md;
         item.iconPath = new vscode.ThemeIcon(record?.passedAt ? 'pass' : 'beaker');
         // `.graded`: the lab has hidden checks, so an opened one gets the Grade button.
@@ -278,4 +276,31 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
       d.dispose();
     }
   }
+}
+
+/**
+ * What a lab row says before the lab is opened: graded or not, what it needs, how long it
+ * takes (`graded · Docker · 60 min`), and the same in sentences for its tooltip.
+ */
+export function labFacts(lab: Lab): { short: string; long: string } {
+  const m = lab.manifest;
+  const graded = m.grader !== undefined;
+  const needsDocker = m.services.length > 0 && !m.services.every((s) => s.embedded);
+  const short = [
+    graded ? vscode.l10n.t('graded') : vscode.l10n.t('tests'),
+    ...(m.services.length === 0 ? [] : [needsDocker ? vscode.l10n.t('Docker') : vscode.l10n.t('Docker or embedded')]),
+    ...(m.estimatedMinutes ? [vscode.l10n.t('{0} min', m.estimatedMinutes)] : []),
+  ].join(' · ');
+  const long = [
+    graded
+      ? vscode.l10n.t('Visible tests while you work, then hidden checks that grade it under faults ({0}).', m.grader?.checks.length ?? 0)
+      : vscode.l10n.t('Visible tests check it; there are no hidden checks.'),
+    m.services.length === 0
+      ? vscode.l10n.t('Needs no database.')
+      : needsDocker
+        ? vscode.l10n.t('Needs Docker: {0}.', m.services.map((s) => `${s.service}${s.count > 1 ? ` ×${s.count}` : ''}`).join(', '))
+        : vscode.l10n.t('Runs on Docker, or without it on the embedded PostgreSQL.'),
+    ...(m.estimatedMinutes ? [vscode.l10n.t('About {0} minutes.', m.estimatedMinutes)] : []),
+  ].join(' ');
+  return { short, long };
 }

@@ -144,6 +144,19 @@ suite('Curriculum view', () => {
     assert.equal(api.tree.view.badge, undefined, 'no badge while nothing is done');
   });
 
+  test('a lab row says, before it is opened, whether it is graded, what it needs and how long it takes', async () => {
+    const rows = new Map<string, string>();
+    for (const seed of SEED) {
+      const labs = await groupNode(api, seed.id, 'labs');
+      for (const node of labs ? await children(api, labs) : []) {
+        if (node.kind === 'lab') rows.set(node.lab.id, String(api.tree.getTreeItem(node).description));
+      }
+    }
+    assert.equal(rows.get('relational-vs-document'), 'tests · Docker or embedded · 45 min');
+    assert.equal(rows.get('idempotency-keys'), 'graded · Docker or embedded · 60 min');
+    assert.equal(rows.get('quorum'), 'graded · Docker · 60 min');
+  });
+
   test('concept items open their page through dataLabs.openConcept', async () => {
     let concepts = 0;
     for (const seed of SEED) {
