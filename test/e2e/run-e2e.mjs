@@ -485,10 +485,31 @@ try {
     await shot('testing', { readme: true });
   });
 
+  await check('the lab\'s row in the sidebar says which TODO is next', async () => {
+    await openSidebar();
+    await treeRow(LAB_TITLE).locator('.label-description', { hasText: 'TODO 1 of 6' }).waitFor({ timeout: 20_000 });
+    await settled();
+    await shot('steps', { readme: true });
+    // Back to the Testing view, where the next run is watched.
+    await page.locator('.activitybar [aria-label^="Testing"]').first().click();
+    await page.locator('.test-explorer .monaco-list-row', { hasText: LAB_TITLE }).first().waitFor({ timeout: 30_000 });
+  });
+
   await check('after the learner fixes the code, the same run passes every test', async () => {
     fs.copyFileSync(path.join(REPO_ROOT, 'labs', LAB_ID, 'solution', 'src', 'shop.ts'), path.join(labDir, 'src', 'shop.ts'));
     await runAllTestsUntil('passed');
     await shot('testing-passed');
+  });
+
+  await check('every TODO done: the row says so, and the reference solution is offered beside the code', async () => {
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'every TODO is done and every test passes' }).first();
+    await toast.waitFor({ timeout: 30_000 });
+    await toast.locator('.monaco-button', { hasText: 'Compare with the Reference' }).first().click();
+    await page.locator('.tabs-container .tab', { hasText: 'Reference ↔ your src/shop.ts' }).first().waitFor({ timeout: 30_000 });
+    await openSidebar();
+    await treeRow(LAB_TITLE).locator('.label-description', { hasText: 'TODOs done' }).waitFor({ timeout: 20_000 });
+    await settled();
+    await shot('after-passing', { readme: true });
   });
 
   await check('the graded lab opens, installs and starts its database', async () => {

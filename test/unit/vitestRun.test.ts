@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  learnerFacingOutput,
   type TestResult,
   type VitestReport,
   VitestRunError,
@@ -337,5 +338,16 @@ describe('failureLocation', () => {
 
   it('strips ANSI colour codes', () => {
     expect(stripAnsi('\u001b[32m- Expected\u001b[39m\n\u001b[1;31m+ Received\u001b[0m')).toBe('- Expected\n+ Received');
+  });
+});
+
+describe("Vitest's output in Test Results", () => {
+  it('comes in whole lines, without the JSON report note, with plain dashes for the rules fonts lack', () => {
+    const seen: string[] = [];
+    const out = learnerFacingOutput((text) => seen.push(text));
+    out.write(' ✓ test/a.test.ts (2 tests)\n⎯⎯⎯ Failed Tests 1 ⎯⎯⎯\n JSON report wri');
+    out.write('tten to /tmp/data-labs-vitest-x/report.json\n Test Files  1 failed');
+    out.end();
+    expect(seen.join('')).toBe(' ✓ test/a.test.ts (2 tests)\n--- Failed Tests 1 ---\n Test Files  1 failed');
   });
 });

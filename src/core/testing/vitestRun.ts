@@ -154,6 +154,30 @@ export class VitestRunError extends Error {
   override readonly name = 'VitestRunError';
 }
 
+/**
+ * Vitest's console output as a learner reads it in Test Results: whole lines, without the
+ * notes about our own plumbing (where the JSON report went), and with the long-dash rules
+ * many terminal fonts lack (drawn as boxes) as plain dashes.
+ */
+export function learnerFacingOutput(emit: (text: string) => void): { write(chunk: string): void; end(): void } {
+  let pending = '';
+  const clean = (line: string): string | undefined => (/^\s*JSON report written to /.test(line) ? undefined : line.replace(/⎯/g, '-'));
+  return {
+    write(chunk) {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      const kept = lines.map(clean).filter((l): l is string => l !== undefined);
+      if (kept.length > 0) emit(`${kept.join('\n')}\n`);
+    },
+    end() {
+      const last = pending === '' ? undefined : clean(pending);
+      pending = '';
+      if (last !== undefined) emit(last);
+    },
+  };
+}
+
 /** Runs the lab's Vitest once and returns the parsed report. */
 export async function runVitest(labDir: string, options: RunOptions = {}): Promise<VitestReport> {
   const vitestEntry = path.join(labDir, 'node_modules', 'vitest', 'vitest.mjs');
@@ -178,10 +202,14 @@ export async function runVitest(labDir: string, options: RunOptions = {}): Promi
         stdio: ['ignore', 'pipe', 'pipe'],
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      child.stdout.on('data', (d: Buffer) => options.onOutput?.(d.toString('utf8')));
-      child.stderr.on('data', (d: Buffer) => options.onOutput?.(d.toString('utf8')));
+      const out = learnerFacingOutput((text) => options.onOutput?.(text));
+      child.stdout.on('data', (d: Buffer) => out.write(d.toString('utf8')));
+      child.stderr.on('data', (d: Buffer) => out.write(d.toString('utf8')));
       child.on('error', reject);
-      child.on('close', resolve);
+      child.on('close', (code) => {
+        out.end();
+        resolve(code);
+      });
     });
     let json: string;
     try {
