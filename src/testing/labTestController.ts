@@ -199,6 +199,10 @@ export class LabTestController implements vscode.Disposable {
         checks.forEach((check, index) => {
           const item = this.controller.createTestItem(gradeId(labDir, check.id), check.title);
           item.sortText = String(index).padStart(3, '0');
+          if (check.needsDocker) {
+            // Said before grading: on the embedded engine this check cannot be decided.
+            item.description = vscode.l10n.t('needs Docker');
+          }
           this.data.set(item, { labDir, file: undefined, names: [], check: check.id });
           group.children.add(item);
         });

@@ -301,6 +301,12 @@ export function labFacts(lab: Lab): { short: string; long: string } {
         ? vscode.l10n.t('Needs Docker: {0}.', m.services.map((s) => `${s.service}${s.count > 1 ? ` ×${s.count}` : ''}`).join(', '))
         : vscode.l10n.t('Runs on Docker, or without it on the embedded PostgreSQL.'),
     ...(m.estimatedMinutes ? [vscode.l10n.t('About {0} minutes.', m.estimatedMinutes)] : []),
+    ...((): string[] => {
+      const dockerOnly = (m.grader?.checks ?? []).filter((c) => c.needsDocker).map((c) => `"${c.title}"`);
+      return dockerOnly.length === 0 || needsDocker
+        ? []
+        : [vscode.l10n.t('Without Docker, {0} cannot be decided: install Docker to finish the lab (it says "unknown", never a pass).', dockerOnly.join(', '))];
+    })(),
   ].join(' ');
   return { short, long };
 }

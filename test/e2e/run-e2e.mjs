@@ -490,8 +490,8 @@ try {
     await treeRow(LAB_TITLE).locator('.label-description', { hasText: 'TODO 1 of 6' }).waitFor({ timeout: 20_000 });
     await settled();
     await shot('steps', { readme: true });
-    // Back to the Testing view, where the next run is watched.
-    await page.locator('.activitybar [aria-label^="Testing"]').first().click();
+    // Back to the Testing view, where the next run is watched (its icon's badge keeps changing: no wait for it to settle).
+    await page.locator('.activitybar [aria-label^="Testing"]').first().click({ force: true });
     await page.locator('.test-explorer .monaco-list-row', { hasText: LAB_TITLE }).first().waitFor({ timeout: 30_000 });
   });
 

@@ -50,8 +50,8 @@ describe("every lab's grader and its lab.json", () => {
       ({
         id: 'x',
         grader: {
-          checks: checks.map((id) => ({ id, title: id, expects: `${id} holds` })),
-          demonstrations: demonstrations.map((id) => ({ id, title: id, expects: `${id} shows` })),
+          checks: checks.map((id) => ({ id, title: id, expects: `${id} holds`, needsDocker: id.startsWith('docker') })),
+          demonstrations: demonstrations.map((id) => ({ id, title: id, expects: `${id} shows`, needsDocker: false })),
         },
       }) as unknown as LabManifest;
     const run = (...ids: string[]): { id: string; teaching?: boolean }[] => ids.map((id) => (id.startsWith('demo') ? { id, teaching: true } : { id }));
@@ -61,6 +61,10 @@ describe("every lab's grader and its lab.json", () => {
     expect(scenarioProblems(manifest(['a', 'b']), run('b', 'a'))).toEqual(['the grader runs its scenarios in another order (b, a) than lab.json declares them (a, b)']);
     expect(scenarioProblems(manifest(['a'], ['demo']), [{ id: 'a' }, { id: 'demo' }])).toEqual(['"demo" is a demonstration in lab.json, but the grader grades it']);
     expect(scenarioProblems(manifest(['a', 'demo']), run('a', 'demo'))).toEqual(['"demo" is a check in lab.json, but the grader runs it as a demonstration']);
+    // Whether a check needs Docker: lab.json says so exactly when its scenario needs what the embedded engine cannot do.
+    expect(scenarioProblems(manifest(['docker-a']), [{ id: 'docker-a', needs: ['concurrency'] }])).toEqual([]);
+    expect(scenarioProblems(manifest(['a']), [{ id: 'a', needs: ['container-faults'] }])).toEqual(['"a" needs Docker (container-faults), which lab.json does not say ("needsDocker": true)']);
+    expect(scenarioProblems(manifest(['docker-a']), [{ id: 'docker-a' }])).toEqual(['lab.json says "docker-a" needs Docker, but its scenario runs on the embedded engine too']);
   });
 });
 

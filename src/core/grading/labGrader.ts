@@ -10,7 +10,7 @@ import type { Backend } from '../backend';
 import type { CheckDeclaration, LabManifest } from '../labs/manifest';
 import type { LabServicesForGrading } from '../services/labServicesController';
 import type { RuntimeLogger } from '../services/runtime';
-import type { Scenario, ScenarioContext, ScenarioNeed } from './engine';
+import { EMBEDDED_CANNOT, type Scenario, type ScenarioContext, type ScenarioNeed } from './engine';
 import type { HistoryEvent, Verdict } from './report';
 import type { ExportType, Sandbox } from './sandbox';
 
@@ -139,7 +139,7 @@ export function declaredScenarios(manifest: LabManifest): readonly (CheckDeclara
  * Empty when they agree. A unit test holds every lab to this, and gradeLab refuses to run a
  * grader that does not agree.
  */
-export function scenarioProblems(manifest: LabManifest, scenarios: readonly Pick<ScenarioSpec<unknown, HistoryEvent>, 'id' | 'teaching'>[]): string[] {
+export function scenarioProblems(manifest: LabManifest, scenarios: readonly Pick<ScenarioSpec<unknown, HistoryEvent>, 'id' | 'teaching' | 'needs'>[]): string[] {
   const declared = declaredScenarios(manifest);
   const problems: string[] = [];
   const declaredIds = declared.map((d) => d.id);
@@ -157,6 +157,10 @@ export function scenarioProblems(manifest: LabManifest, scenarios: readonly Pick
     const d = declared.find((x) => x.id === s.id);
     if (d !== undefined && d.teaching !== (s.teaching === true)) {
       problems.push(d.teaching ? `"${s.id}" is a demonstration in lab.json, but the grader grades it` : `"${s.id}" is a check in lab.json, but the grader runs it as a demonstration`);
+    }
+    const dockerOnly = (s.needs ?? []).some((n) => n in EMBEDDED_CANNOT);
+    if (d !== undefined && d.needsDocker !== dockerOnly) {
+      problems.push(dockerOnly ? `"${s.id}" needs Docker (${(s.needs ?? []).join(', ')}), which lab.json does not say ("needsDocker": true)` : `lab.json says "${s.id}" needs Docker, but its scenario runs on the embedded engine too`);
     }
   }
   return problems;

@@ -31,6 +31,12 @@ const checkSchema = z.strictObject({
   title: z.string().check(z.minLength(3)),
   /** The property in full, as the report shows it under "expected". */
   expects: z.string().check(z.minLength(10)),
+  /**
+   * Whether the check can be decided only on Docker (its scenario needs what the embedded
+   * engine cannot do: transactions at the same time, container faults); the learner is told
+   * before grading, and on the embedded engine it is "unknown". The grader's scenario agrees.
+   */
+  needsDocker: z._default(z.boolean(), false),
 });
 
 /**
