@@ -52,6 +52,8 @@ export interface DataLabsApi {
   readonly containers: ContainersView;
   /** Opens a report panel for a report, with handlers that do nothing (for the extension-host tests). */
   showGradeReport(labTitle: string, report: GradeReport): GradeReportPanel;
+  /** Marks a lab's open report as superseded by a grading under way, as a new grading does (for the extension-host tests). */
+  markGrading(labId: string, text: string): GradeReportPanel | undefined;
 }
 
 /** How long after start-up the sweep waits when no open lab needs databases. */
@@ -230,6 +232,7 @@ export class DataLabs {
       tests,
       steps,
       containers,
+      markGrading: (labId, text) => GradeReportPanel.markGrading(labId, text),
       showGradeReport: (labTitle, report) => GradeReportPanel.show(extension.extensionUri, labTitle, report, { replay: noop, openFile: noop, gradeAgain: noop }),
     };
   }

@@ -129,6 +129,7 @@
     resizeObserver = new ResizeObserver(() => requestAnimationFrame(redrawTimelines));
 
     clear(root);
+    root.classList.remove('stale');
     root.appendChild(header(model.header, !!model.problem));
     if (model.problem) root.appendChild(problem(model.problem));
     if (model.checks.length > 0) {
@@ -196,7 +197,7 @@
         const link = button(d.location, 'link location', () => vscode.postMessage({ type: 'openFile', file: d.file, line: d.line, column: d.column }), {
           title: `Open ${d.location}`,
         });
-        list.appendChild(el('li', {}, [link, el('span', { className: 'diagnostic-message', text: d.message })]));
+        list.appendChild(el('li', {}, d.message ? [link, el('span', { className: 'diagnostic-message', text: d.message })] : [link]));
       }
       section.appendChild(list);
     }
@@ -545,6 +546,12 @@
       } catch (error) {
         reportError(error);
       }
+    } else if (message && message.type === 'grading' && typeof message.text === 'string') {
+      // A new grading runs: the report below is the previous one until its report comes (render clears this).
+      root.classList.add('stale');
+      const banner = el('div', { className: 'grading-banner', attrs: { role: 'status' } }, [el('span', { className: 'spinner', attrs: { 'aria-hidden': 'true' } }), message.text]);
+      root.insertBefore(banner, root.firstChild);
+      vscode.postMessage({ type: 'gradingShown' });
     }
   });
   window.addEventListener('error', (event) => reportError(event.error || event.message));

@@ -132,11 +132,14 @@ export class LabGrading implements vscode.Disposable {
     // grade() records this grading before this line runs, so onDidStart's listeners see it under way (and may cancel it).
     await Promise.resolve();
     this.started.fire(grading);
+    GradeReportPanel.markGrading(lab.id, vscode.l10n.t('Grading again… The report below is the previous one; the new one replaces it when the grading ends.'));
     try {
       const report = await this.gradeNow(grading, signal);
       this.finished.fire({ ...grading, report });
       return report;
     } catch (error) {
+      // No new report: the open one is the latest again.
+      GradeReportPanel.unmarkGrading(lab.id);
       if (signal.aborted) {
         // Whatever the error, a cancelled grading was cancelled: the engine and the services' start both stop on the signal.
         this.deps.log.info(`Grading ${lab.id} was cancelled`);

@@ -29,6 +29,7 @@ export type ReportMessage =
   | { readonly type: 'replay'; readonly checkId: string; readonly seed: number }
   | { readonly type: 'openFile'; readonly file: string; readonly line: number; readonly column: number }
   | { readonly type: 'gradeAgain' }
+  | { readonly type: 'gradingShown' }
   | { readonly type: 'error'; readonly message: string };
 
 export const REPORT_VIEW_TYPE = 'dataLabs.gradeReport';
@@ -44,6 +45,7 @@ export function parseReportMessage(value: unknown): ReportMessage | undefined {
   switch (m['type']) {
     case 'ready':
     case 'gradeAgain':
+    case 'gradingShown':
       return { type: m['type'] };
     case 'rendered':
       return typeof m['checks'] === 'number' && typeof m['demonstrations'] === 'number' && typeof m['timelines'] === 'number'
@@ -99,6 +101,33 @@ export class GradeReportPanel {
     return vscode.l10n.t('Grade: {0}', labTitle);
   }
 
+  /**
+   * A new grading of a lab whose report is open has begun: until its report comes, the panel
+   * says so ("Grading again…" in its title, and a banner over the previous report, dimmed).
+   */
+  static markGrading(labId: string, text: string): GradeReportPanel | undefined {
+    const open = GradeReportPanel.panels.get(labId);
+    if (open !== undefined && !open.disposed) {
+      open.grading = text;
+      open.panel.title = `${GradeReportPanel.titleOf(open.labTitle)} ${vscode.l10n.t('(grading…)')}`;
+      open.post();
+    }
+    return open;
+  }
+
+  /** The grading markGrading announced ended without a report (cancelled, failed): the report shown is the latest again. */
+  static unmarkGrading(labId: string): void {
+    const open = GradeReportPanel.panels.get(labId);
+    if (open !== undefined && !open.disposed && open.grading !== undefined) {
+      open.grading = undefined;
+      open.panel.title = GradeReportPanel.titleOf(open.labTitle);
+      open.post();
+    }
+  }
+
+  /** What the banner says while a new grading runs; undefined when the report shown is the latest. */
+  private grading: string | undefined;
+
   private readonly messageEmitter = new vscode.EventEmitter<unknown>();
   /**
    * Every message the page sends, as received (valid or not), before it is acted on:
@@ -151,6 +180,7 @@ export class GradeReportPanel {
       throw new Error(`This panel shows lab "${this.report.labId}", not "${report.labId}"; show that report with GradeReportPanel.show.`);
     }
     this.report = report;
+    this.grading = undefined;
     this.model = buildReportModel(report, this.labTitle);
     this.panel.title = GradeReportPanel.titleOf(this.labTitle);
     this.post();
@@ -176,6 +206,9 @@ export class GradeReportPanel {
   private post(): void {
     // A hidden page does not exist (retainContextWhenHidden is off): it asks again with 'ready' when shown.
     void this.panel.webview.postMessage({ type: 'report', model: this.model });
+    if (this.grading !== undefined) {
+      void this.panel.webview.postMessage({ type: 'grading', text: this.grading });
+    }
   }
 
   private receive(raw: unknown): void {
@@ -210,6 +243,7 @@ export class GradeReportPanel {
         this.handlers.gradeAgain();
         break;
       case 'rendered':
+      case 'gradingShown':
       case 'error':
         // Nothing to do here: the page reports what it drew, or a script error (see onDidReceiveMessage).
         break;

@@ -193,6 +193,10 @@ describe('buildReportModel', () => {
     });
     const contract = buildReportModel(report([], { problem: { kind: 'contract', message: 'createPayment is not exported.', diagnostics: [] } }), 'X');
     expect(contract.problem).toMatchObject({ heading: "Your code's exports do not match the lab", diagnostics: [], output: [] });
+    // A set-up failure's place repeats its message: the message is shown once, the place as a link.
+    const message = 'migrate(db) failed, so no check could run: Error: TODO(1): migrate is not written yet';
+    const setup = buildReportModel(report([], { problem: { kind: 'setup', message, diagnostics: [{ file: 'src/payments.ts', line: 83, column: 9, message }] } }), 'X');
+    expect(setup.problem?.diagnostics).toEqual([{ file: 'src/payments.ts', line: 83, column: 9, message: '', location: 'src/payments.ts:83:9' }]);
   });
 
   it('turns any value into text: strings as they are, the rest as JSON, long ones cut, cycles and bigints without throwing', () => {

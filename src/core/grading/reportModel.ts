@@ -422,7 +422,8 @@ function problemModel(problem: GradeProblem): ProblemModel {
       file: d.file,
       line: d.line,
       column: d.column,
-      message: d.message,
+      // The problem's own message is shown once, above: its place then needs only the link.
+      message: d.message === problem.message ? '' : d.message,
       location: `${d.file}:${d.line}:${d.column}`,
     })),
     output: [...(problem.output ?? [])],

@@ -173,6 +173,18 @@ suite('Grade report: the webview panel', function () {
     assert.deepEqual(rendered, { type: 'rendered', checks: 3, demonstrations: 0, timelines: 0 });
   });
 
+  test('a new grading marks the open report as the previous one until its report comes', async () => {
+    const first = show(LAB_TITLE, failingReport);
+    await waitFor(() => first.messages.some(isMessage('rendered')), 'the report drawn', { timeoutMs: WEBVIEW_TIMEOUT_MS });
+    const marked = api.markGrading(failingReport.labId, 'Grading again…');
+    assert.equal(marked, first.panel);
+    assert.equal(first.panel.webviewPanel.title, `Grade: ${LAB_TITLE} (grading…)`);
+    await waitFor(() => first.messages.some(isMessage('gradingShown')), 'the page to show the grading banner', { timeoutMs: WEBVIEW_TIMEOUT_MS, describe: () => JSON.stringify(first.messages) });
+    // The new report replaces the banner and the old report.
+    show(LAB_TITLE, { ...failingReport, startedAt: '2025-06-01T10:09:00.000Z' });
+    assert.equal(first.panel.webviewPanel.title, `Grade: ${LAB_TITLE}`);
+  });
+
   test('a check focused on two keys draws two timelines, and a demonstration is drawn after the checks', async () => {
     // A Quorum-like history: client-1's get of k2 and client-2's get of k1 read values no order explains.
     const history = [
