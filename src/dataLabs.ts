@@ -139,6 +139,7 @@ export class DataLabs {
       extensionPath: extension.extensionPath,
       storageDir: extension.globalStorageUri.fsPath,
       log,
+      state: extension.globalState,
     });
     const opener = new LabOpener({ settings, catalog, progress, services, state: extension.globalState, productVersion, log });
     const ready = Promise.all([progress.ready, catalog.ready, openLabs.ready]).then(() => undefined);
@@ -151,6 +152,7 @@ export class DataLabs {
     const containers = new ContainersView(openLabs, services, settings);
     const steps = new LabSteps({ tests, openLabs, state: extension.globalState, log });
     tree.showSteps(steps);
+    tree.showScores(grading);
     subscriptions.push(tree, welcome, tests, containers, steps);
 
     // The commands, each family given what it uses.

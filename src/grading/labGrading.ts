@@ -67,7 +67,19 @@ export interface LabGradingDeps {
   /** A folder of the extension's own, for the compiled learner code (the global storage). */
   readonly storageDir: string;
   readonly log: vscode.LogOutputChannel;
+  /** Where the latest score per lab is kept (the extension's global state). */
+  readonly state?: vscode.Memento;
 }
+
+/** A full grading's counts, as the sidebar shows them (`checks 10/11`). */
+export interface LatestScore {
+  readonly passed: number;
+  readonly failed: number;
+  readonly unknown: number;
+  readonly total: number;
+}
+
+const LATEST_SCORES_KEY = 'dataLabs.latestScores';
 
 export class LabGrading implements vscode.Disposable {
   private readonly diagnostics = vscode.languages.createDiagnosticCollection('dataLabs.grade');
@@ -93,6 +105,21 @@ export class LabGrading implements vscode.Disposable {
   readonly onDidFail = this.failed.event;
 
   constructor(private readonly deps: LabGradingDeps) {}
+
+  /**
+   * The score of a lab's latest full grading (every check, not a replay of some), kept in
+   * global state so the sidebar shows it after a restart: per-check progress at a glance.
+   */
+  scoreOf(labId: string): LatestScore | undefined {
+    return this.deps.state?.get<Record<string, LatestScore>>(LATEST_SCORES_KEY, {})[labId];
+  }
+
+  private async recordScore(labId: string, report: GradeReport): Promise<void> {
+    if (this.deps.state === undefined || report.problem !== undefined) return;
+    const { passed, failed, unknown, total } = report.score;
+    const all = { ...this.deps.state.get<Record<string, LatestScore>>(LATEST_SCORES_KEY, {}), [labId]: { passed, failed, unknown, total } };
+    await this.deps.state.update(LATEST_SCORES_KEY, all);
+  }
 
   /**
    * Grades the lab folder; one grading per folder at a time (a second request joins the
@@ -135,6 +162,9 @@ export class LabGrading implements vscode.Disposable {
     GradeReportPanel.markGrading(lab.id, vscode.l10n.t('Grading again… The report below is the previous one; the new one replaces it when the grading ends.'));
     try {
       const report = await this.gradeNow(grading, signal);
+      if (grading.request.only === undefined) {
+        await this.recordScore(lab.id, report).catch((error: unknown) => this.deps.log.warn(`Keeping the score of ${lab.id} failed: ${String(error)}`));
+      }
       this.finished.fire({ ...grading, report });
       return report;
     } catch (error) {

@@ -63,6 +63,14 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
   /** Where each open lab stands in its TODOs ("TODO 3 of 6" on its row), from LabSteps. */
   private stepOf: (labId: string) => { readonly current: number | undefined; readonly total: number } | undefined = () => undefined;
 
+  /** The latest full grading's score of each graded lab ("checks 10/11" on its row), from LabGrading. */
+  private scoreOf: (labId: string) => { readonly passed: number; readonly unknown: number; readonly total: number } | undefined = () => undefined;
+
+  showScores(grading: { scoreOf(labId: string): { readonly passed: number; readonly unknown: number; readonly total: number } | undefined; readonly onDidFinish: vscode.Event<unknown> }): void {
+    this.scoreOf = (labId) => grading.scoreOf(labId);
+    this.disposables.push(grading.onDidFinish(() => this.changed.fire(undefined)));
+  }
+
   showSteps(steps: { stepOf(labId: string): { readonly current: number | undefined; readonly total: number } | undefined; readonly onDidChange: vscode.Event<void> }): void {
     this.stepOf = (labId) => steps.stepOf(labId);
     this.disposables.push(steps.onDidChange(() => this.changed.fire(undefined)));
@@ -212,9 +220,13 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         const item = new vscode.TreeItem(node.lab.manifest.title, vscode.TreeItemCollapsibleState.None);
         item.id = `lab:${node.lab.id}`;
         const step = this.stepOf(node.lab.id);
+        const score = record?.openedAt ? this.scoreOf(node.lab.id) : undefined;
         item.description = record?.passedAt
           ? vscode.l10n.t('passed')
-          : step !== undefined
+          : score !== undefined
+            ? // Per-check progress once the lab has been graded: how many hidden checks the latest full grading passed.
+              `${vscode.l10n.t('checks {0}/{1}', score.passed, score.total)}${score.unknown > 0 ? ` · ${vscode.l10n.t('{0} undecided', score.unknown)}` : ''}`
+            : step !== undefined
             ? step.current !== undefined
               ? vscode.l10n.t('TODO {0} of {1}', step.current, step.total)
               : vscode.l10n.t('TODOs done')

@@ -22,7 +22,7 @@ import * as vscode from 'vscode';
 import type { GradeReport } from '../../../src/core/grading/report';
 import type { DataLabsApi } from '../../../src/dataLabs';
 import type { RunOutcomes } from '../../../src/testing/labTestController';
-import { activateApi, allTabs, closeAllEditors, describeTabs, extension, nextEvent, resetProgress, waitFor, within } from './helpers';
+import { activateApi, allTabs, children, closeAllEditors, describeTabs, extension, groupNode, nextEvent, resetProgress, waitFor, within } from './helpers';
 
 const LAB = 'idempotency-keys';
 const CHECK_COUNT = 11;
@@ -150,6 +150,12 @@ suite('Grading: the Idempotency Keys lab', function () {
     assert.equal(result?.state, 'failed');
     assert.match(result?.message ?? '', /Hint: .*jsonb/s);
     assert.equal(lastResults.get(`grade:${labDir}#per-user-scope`)?.state, 'passed');
+    // The sidebar's row says how many hidden checks the latest grading passed.
+    const failedChecks = report.checks.filter((c) => c.status !== 'pass').length;
+    const labs = await groupNode(api, 'consistency-patterns', 'labs');
+    const row = labs && (await children(api, labs)).find((n) => n.kind === 'lab' && n.lab.id === LAB);
+    assert.ok(row, 'the lab has a row');
+    assert.match(String(api.tree.getTreeItem(row).description), new RegExp(`^checks ${CHECK_COUNT - failedChecks}/${CHECK_COUNT}( · \\d+ undecided)?$`));
   });
 
   test('a syntax error is shown in the Problems panel at its line, and no check runs', async function () {
