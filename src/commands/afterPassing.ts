@@ -13,6 +13,7 @@ import type { LabSteps } from '../labs/labSteps';
 import { type OpenLabs, labDirOf } from '../labs/openLabs';
 import type { LearnerProgress } from '../learnerProgress';
 import type { CommandHandlers } from './commandHandlers';
+import { plainText } from './showLabHints';
 
 export interface AfterPassingDeps {
   readonly openLabs: OpenLabs;
@@ -82,8 +83,8 @@ async function showGoingFurther({ openLabs }: AfterPassingDeps, arg: unknown, qu
   if (target === undefined) return [];
   const questions = goingFurther(await fs.readFile(path.join(target.lab.dir, target.lab.manifest.readme), 'utf8').catch(() => ''));
   if (!quiet && questions.length > 0) {
-    // A dialog shows plain text: code spans keep quotes instead of backticks.
-    const plain = questions.map((q, i) => `${i + 1}. ${q.replace(/`([^`]+)`/g, '“$1”')}`).join('\n\n');
+    // A dialog shows plain text, as the hints' dialog does.
+    const plain = questions.map((q, i) => `${i + 1}. ${plainText(q)}`).join('\n\n');
     void vscode.window.showInformationMessage(vscode.l10n.t('{0}: going further', target.lab.manifest.title), { modal: true, detail: plain });
   }
   return questions;

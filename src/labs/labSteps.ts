@@ -71,18 +71,29 @@ export class LabSteps implements vscode.Disposable {
     }
   }
 
-  /** Reads the lab's main file and its starter's, and decides its step. */
+  /** The TODOs of each lab's starter main file, by its path: the product's own file, read once. */
+  private readonly starterMarks = new Map<string, readonly TodoMark[]>();
+
+  private async marksOf(lab: Lab): Promise<readonly TodoMark[]> {
+    const file = path.join(lab.dir, lab.manifest.starter.dir, lab.manifest.starter.main);
+    let marks = this.starterMarks.get(file);
+    if (marks === undefined) {
+      marks = todoMarks(await fs.readFile(file, 'utf8'));
+      this.starterMarks.set(file, marks);
+    }
+    return marks;
+  }
+
+  /** Reads the lab's main file (and, once, its starter's), and decides its step. */
   async refresh(lab: Lab, labDir: string): Promise<LabStep | undefined> {
-    const main = lab.manifest.starter.main;
-    let starter: string;
+    let marks: readonly TodoMark[];
     let learner: string;
     try {
-      starter = await fs.readFile(path.join(lab.dir, lab.manifest.starter.dir, main), 'utf8');
-      learner = await fs.readFile(path.join(labDir, main), 'utf8');
+      marks = await this.marksOf(lab);
+      learner = await fs.readFile(path.join(labDir, lab.manifest.starter.main), 'utf8');
     } catch {
       return undefined;
     }
-    const marks = todoMarks(starter);
     if (marks.length === 0) return undefined;
     const total = Math.max(...marks.map((m) => m.todo));
     const step: LabStep = { labDir, marks, ...stepState(total, unwrittenTodos(learner), this.deps.tests.visibleTestNames(labDir), this.latest(labDir)) };

@@ -294,10 +294,19 @@ export class LabTestController implements vscode.Disposable {
       if (data === undefined || data.check !== undefined || request.exclude?.includes(item)) continue;
       byLab.set(data.labDir, [...(byLab.get(data.labDir) ?? []), item]);
     }
-    const pending = new Map<string, { timer?: ReturnType<typeof setTimeout> | undefined; running?: Promise<void> | undefined; again: boolean }>();
+    /** Per lab folder: the debounce timer, the run under way, and whether a save came during it. */
+    type OnSave = { timer?: ReturnType<typeof setTimeout> | undefined; running?: Promise<void> | undefined; again: boolean };
+    const pending = new Map<string, OnSave>();
+    const stateOf = (labDir: string): OnSave => {
+      let state = pending.get(labDir);
+      if (state === undefined) {
+        state = { again: false };
+        pending.set(labDir, state);
+      }
+      return state;
+    };
     const runLab = (labDir: string): void => {
-      const state = pending.get(labDir) ?? { again: false };
-      pending.set(labDir, state);
+      const state = stateOf(labDir);
       if (state.running !== undefined) {
         state.again = true;
         return;
@@ -318,8 +327,7 @@ export class LabTestController implements vscode.Disposable {
       for (const labDir of byLab.keys()) {
         const relative = path.relative(labDir, file);
         if (relative.startsWith('..') || path.isAbsolute(relative) || !/^(src|test|tests)[\\/].*\.[cm]?[jt]sx?$/.test(relative)) continue;
-        const state = pending.get(labDir) ?? { again: false };
-        pending.set(labDir, state);
+        const state = stateOf(labDir);
         clearTimeout(state.timer);
         state.timer = setTimeout(() => runLab(labDir), SAVE_DEBOUNCE_MS);
       }

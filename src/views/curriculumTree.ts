@@ -219,6 +219,7 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
         const record = this.progress.store.labRecord(node.lab.id);
         const item = new vscode.TreeItem(node.lab.manifest.title, vscode.TreeItemCollapsibleState.None);
         item.id = `lab:${node.lab.id}`;
+        const facts = labFacts(node.lab);
         const step = this.stepOf(node.lab.id);
         const score = record?.openedAt ? this.scoreOf(node.lab.id) : undefined;
         item.description = record?.passedAt
@@ -232,9 +233,9 @@ export class CurriculumTree implements vscode.TreeDataProvider<CurriculumNode>, 
               : vscode.l10n.t('TODOs done')
             : record?.openedAt
               ? vscode.l10n.t('opened')
-              : labFacts(node.lab).short;
+              : facts.short;
         const md = new vscode.MarkdownString(`**${node.lab.manifest.title}**\n\n${node.lab.manifest.summary}`);
-        md.appendMarkdown(`\n\n${labFacts(node.lab).long}`);
+        md.appendMarkdown(`\n\n${facts.long}`);
         item.tooltip = md;
         item.iconPath = new vscode.ThemeIcon(record?.passedAt ? 'pass' : 'beaker');
         // `.graded`: the lab has hidden checks, so an opened one gets the Grade button.

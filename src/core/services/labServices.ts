@@ -186,8 +186,13 @@ export function labLabels(labId: string, labDir?: string): Record<string, string
  * without one (by tests and benchmarks), never another folder's.
  */
 export async function labContainers(runtime: ContainerRuntime, labId: string, labDir?: string): Promise<ContainerInfo[]> {
+  return (await runtime.listContainers(labLabels(labId, labDir))).filter(ofFolder(labDir));
+}
+
+/** Whether a container or network (by its labels) is of that folder exactly: without a folder, of none. */
+function ofFolder(labDir: string | undefined): (thing: { readonly labels: Readonly<Record<string, string>> }) => boolean {
   const key = labDir !== undefined ? folderKey(labDir) : undefined;
-  return (await runtime.listContainers(labLabels(labId, labDir))).filter((c) => c.labels[LABEL_FOLDER] === key);
+  return (thing) => thing.labels[LABEL_FOLDER] === key;
 }
 
 export function serviceName(kind: ServiceKind, index: number): string {
@@ -303,12 +308,16 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
 
   const wanted = services.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ kind: s.service, index: i + 1 })));
   const network = wanted.length > 1 ? await ensureNetwork(runtime, options) : undefined;
-  const existing = await labContainers(runtime, options.labId, options.labDir);
-  // Containers of this lab's deleted folders would otherwise run (or stay parked) for ever.
+  // One list of the lab's containers, every folder's: the ones of this folder are reused, and
+  // those of its deleted folders would otherwise stay parked for ever.
+  const existing: ContainerInfo[] = [];
+  const mine = ofFolder(options.labDir);
   for (const c of await runtime.listContainers(labLabels(options.labId))) {
     if (removableAsGone(c, folderGone)) {
       logger.info(`lab ${options.labId}: removing container ${c.id.slice(0, 12)} (${c.name}): its folder ${c.labels[LABEL_FOLDER_PATH] ?? ''} is gone`);
       await runtime.removeContainer(c.id).catch(() => {});
+    } else if (mine(c)) {
+      existing.push(c);
     }
   }
 
@@ -526,15 +535,12 @@ export async function stopLabServices(runtime: ContainerRuntime, labId: string, 
 
 /** Removes a lab folder's containers and its network: nothing of it stays on the engine. */
 export async function removeLabServices(runtime: ContainerRuntime, labId: string, labDir?: string): Promise<void> {
-  const containers = await labContainers(runtime, labId, labDir);
-  if (labDir !== undefined) {
-    // Versions before folder keys parked containers without one, which no folder reuses any more.
-    const legacy = (await runtime.listContainers(labLabels(labId))).filter((c) => c.labels[LABEL_FOLDER] === undefined && containerOwner(c) === PARKED_OWNER);
-    containers.push(...legacy);
-  }
+  const mine = ofFolder(labDir);
+  // With a folder, also the containers versions before folder keys parked without one, which no folder reuses any more.
+  const legacy = (c: ContainerInfo): boolean => labDir !== undefined && c.labels[LABEL_FOLDER] === undefined && containerOwner(c) === PARKED_OWNER;
+  const containers = (await runtime.listContainers(labLabels(labId))).filter((c) => mine(c) || legacy(c));
   await Promise.all(containers.map((c) => runtime.removeContainer(c.id)));
-  const key = labDir !== undefined ? folderKey(labDir) : undefined;
-  const networks = (await runtime.listNetworks(labLabels(labId, labDir))).filter((n) => n.labels[LABEL_FOLDER] === key);
+  const networks = (await runtime.listNetworks(labLabels(labId, labDir))).filter(mine);
   await Promise.all(networks.map((n) => runtime.removeNetwork(n.id)));
 }
 
