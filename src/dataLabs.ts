@@ -98,6 +98,8 @@ function whenWanted(view: vscode.TreeView<unknown>, openLabs: OpenLabs, subscrip
 
 const FIRST_START_KEY = 'dataLabs.firstStartShown';
 const WALKTHROUGH = 'ddlabs.distributed-data-labs#dataLabs.gettingStarted';
+/** Steps of VS Code's "Increase Current View Width" (60 px each) taken on the first start. */
+const SIDEBAR_WIDENINGS = 2;
 
 /**
  * The very first start (of this profile): the Data Labs side bar and its walkthrough come to
@@ -113,6 +115,11 @@ async function firstStart(state: vscode.Memento, settings: Settings, labOpen: bo
     return;
   }
   await vscode.commands.executeCommand('workbench.view.extension.dataLabs');
+  // The side bar has the focus now: make it wide enough for the labs' names and facts
+  // (VS Code's default is narrow). Only this once; the learner's own width is kept after.
+  for (let i = 0; i < SIDEBAR_WIDENINGS; i++) {
+    await vscode.commands.executeCommand('workbench.action.increaseViewWidth').then(undefined, () => undefined);
+  }
   await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH, false);
 }
 
@@ -235,7 +242,7 @@ export class DataLabs {
       steps,
       containers,
       markGrading: (labId, text) => GradeReportPanel.markGrading(labId, text),
-      showGradeReport: (labTitle, report) => GradeReportPanel.show(extension.extensionUri, labTitle, report, { replay: noop, openFile: noop, gradeAgain: noop }),
+      showGradeReport: (labTitle, report) => GradeReportPanel.show(extension.extensionUri, labTitle, report, { replay: noop, openFile: noop, gradeAgain: noop, gradeWithDocker: noop }),
     };
   }
 }

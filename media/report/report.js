@@ -140,7 +140,7 @@
     const demonstrations = model.demonstrations || [];
     if (demonstrations.length > 0) root.appendChild(demonstrationsSection(demonstrations));
     redrawTimelines();
-    vscode.postMessage({ type: 'rendered', checks: model.checks.length, demonstrations: demonstrations.length, timelines: timelines.length });
+    vscode.postMessage({ type: 'rendered', checks: model.checks.length, demonstrations: demonstrations.length, timelines: timelines.length, decide: root.querySelectorAll('.decide-row').length });
   }
 
   /** Teaching runs, after the checks: drawn like checks, but never graded. */
@@ -241,17 +241,27 @@
   function cardBody(check, kind) {
     const k = KIND[kind];
     const passed = check.status === 'pass';
+    // An undecided check expected nothing yet: say what it checks and why it is undecided.
+    const undecided = kind === 'check' && check.status === 'unknown';
     const rows = [
-      [k.expected, check.expected, 'expected'],
-      ['What happened', check.actual, 'actual'],
+      [undecided ? 'What it checks' : k.expected, check.expected, 'expected'],
+      [undecided ? 'Why it is undecided' : 'What happened', check.actual, 'actual'],
     ];
     if (check.hint !== undefined) rows.push(['Hint', check.hint, 'hint']);
+    if (check.toDecide !== undefined) rows.push(['To decide it', check.toDecide, 'decide']);
     const facts = el('dl', { className: 'facts' });
     for (const [term, text, kind] of rows) {
       facts.appendChild(el('dt', { className: `term-${kind}`, text: term }));
       facts.appendChild(el('dd', { className: `value-${kind}`, text }));
     }
     const parts = [facts];
+    if (check.toDecide !== undefined) {
+      parts.push(
+        el('div', { className: 'decide-row' }, [
+          button('Grade with Docker', 'primary', () => vscode.postMessage({ type: 'gradeWithDocker' }), { title: 'Grade every check again on real servers in Docker (Docker must be running)' }),
+        ]),
+      );
+    }
     const seedRow = el('div', { className: 'seed-row' }, [
       el('span', { className: 'seed' }, ['Seed ', el('code', { text: String(check.seed) })]),
       el('span', { className: 'check-id' }, ['Check ', el('code', { text: check.id })]),

@@ -30,6 +30,8 @@ export interface GradeRequest {
   readonly seed?: number;
   /** Only these checks. */
   readonly only?: readonly string[];
+  /** This backend and no other (the report's "Grade with Docker"): no fallback when it is missing. */
+  readonly backend?: Backend;
 }
 
 /** One grading of a lab folder, as every event names it. */
@@ -221,7 +223,7 @@ export class LabGrading implements vscode.Disposable {
         // The notification's Cancel is cancel(), the same path every other canceller takes.
         const onCancel = token.onCancellationRequested(() => this.cancel(labDir));
         try {
-          const plan = await engine.prepareGrading({ lab, labDir, grader, preferred: backend, services: gradingServices, signal });
+          const plan = await engine.prepareGrading({ lab, labDir, grader, preferred: backend, ...(request.backend !== undefined ? { requested: request.backend } : {}), services: gradingServices, signal });
           backend = plan.backend;
           if (plan.fallback !== undefined) {
             void vscode.window.showWarningMessage(vscode.l10n.t('{0}: {1}', lab.manifest.title, plan.fallback));
@@ -290,6 +292,7 @@ export class LabGrading implements vscode.Disposable {
     const panel = GradeReportPanel.show(this.deps.extensionUri, lab.manifest.title, report, {
       replay: (checkId, seed) => void this.grade(lab, labDir, { seed, only: [checkId] }),
       gradeAgain: () => void this.grade(lab, labDir, {}),
+      gradeWithDocker: () => void this.grade(lab, labDir, { backend: 'docker' }),
       openFile: (file, line, column) => {
         const position = new vscode.Position(Math.max(0, line - 1), Math.max(0, column - 1));
         void vscode.window.showTextDocument(vscode.Uri.file(path.join(labDir, file)), { selection: new vscode.Range(position, position), viewColumn: vscode.ViewColumn.One });

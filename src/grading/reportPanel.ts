@@ -19,16 +19,20 @@ export interface ReportHandlers {
   openFile(file: string, line: number, column: number): void;
   /** Grade the whole lab again. */
   gradeAgain(): void;
+  /** Grade the whole lab again on Docker, with no fallback to the embedded engine. */
+  gradeWithDocker(): void;
 }
 
 /** What the page sends (media/report/report.js). */
 export type ReportMessage =
   | { readonly type: 'ready' }
   /** What the page drew: check cards, demonstration cards, and timelines (of both). */
-  | { readonly type: 'rendered'; readonly checks: number; readonly demonstrations: number; readonly timelines: number }
+  | { readonly type: 'rendered'; readonly checks: number; readonly demonstrations: number; readonly timelines: number; readonly decide: number }
   | { readonly type: 'replay'; readonly checkId: string; readonly seed: number }
   | { readonly type: 'openFile'; readonly file: string; readonly line: number; readonly column: number }
   | { readonly type: 'gradeAgain' }
+  /** A check was left undecided because it needs Docker: grade on Docker, with no fallback. */
+  | { readonly type: 'gradeWithDocker' }
   | { readonly type: 'gradingShown' }
   | { readonly type: 'error'; readonly message: string };
 
@@ -45,11 +49,12 @@ export function parseReportMessage(value: unknown): ReportMessage | undefined {
   switch (m['type']) {
     case 'ready':
     case 'gradeAgain':
+    case 'gradeWithDocker':
     case 'gradingShown':
       return { type: m['type'] };
     case 'rendered':
-      return typeof m['checks'] === 'number' && typeof m['demonstrations'] === 'number' && typeof m['timelines'] === 'number'
-        ? { type: 'rendered', checks: m['checks'], demonstrations: m['demonstrations'], timelines: m['timelines'] }
+      return typeof m['checks'] === 'number' && typeof m['demonstrations'] === 'number' && typeof m['timelines'] === 'number' && typeof m['decide'] === 'number'
+        ? { type: 'rendered', checks: m['checks'], demonstrations: m['demonstrations'], timelines: m['timelines'], decide: m['decide'] }
         : undefined;
     case 'replay':
       return typeof m['checkId'] === 'string' && typeof m['seed'] === 'number' && Number.isInteger(m['seed']) && m['seed'] >= 0
@@ -241,6 +246,12 @@ export class GradeReportPanel {
       }
       case 'gradeAgain':
         this.handlers.gradeAgain();
+        break;
+      case 'gradeWithDocker':
+        // Only when this report has a check that Docker decides.
+        if (this.report.checks.some((c) => c.status === 'unknown' && c.needsDocker === true)) {
+          this.handlers.gradeWithDocker();
+        }
         break;
       case 'rendered':
       case 'gradingShown':

@@ -98,6 +98,7 @@ export class ContainersView implements vscode.TreeDataProvider<ContainersNode>, 
           }
         }),
       );
+      this.view.description = runningText([...this.statuses.values()]) ?? '';
       return result;
     }
     if (node.kind !== 'lab') {
@@ -221,4 +222,10 @@ function phaseLabel(state: LabServicesState): string {
     case 'untrusted':
       return vscode.l10n.t('waiting for trust');
   }
+}
+
+/** The view's title line, read even when it is collapsed: how many of the open labs' databases run ("2 running"), or nothing. */
+function runningText(statuses: readonly ServicesStatus[]): string | undefined {
+  const running = statuses.reduce((n, s) => n + s.docker.containers.filter((c) => c.status === 'running').length + (s.embedded?.running === true ? 1 : 0), 0);
+  return running > 0 ? vscode.l10n.t('{0} running', running) : undefined;
 }

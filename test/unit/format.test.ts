@@ -63,6 +63,17 @@ describe('formatReport', () => {
     expect(formatDemonstration(demos[0]!)).toBe('Demonstration (not graded): With R = W = 1 a read can miss a write: client-2 read 1 after the put of 2 completed.');
   });
 
+  it('a check Docker must decide says how to decide it, under what it checks and why it was not run', () => {
+    const text = formatReport(report([check('races', 'unknown', { actual: 'Not run on the embedded engine: it needs concurrency.', needsDocker: true })], { backend: 'embedded' }), OPTIONS);
+    expect(text.split('\n').slice(0, 4)).toEqual([
+      'UNKNOWN Check races  (races, 12 ms)',
+      '        expected: races holds.',
+      '        actual:   Not run on the embedded engine: it needs concurrency.',
+      '        decide:   grade again with Docker running (--backend docker): this check runs only on real servers.',
+    ]);
+    expect(formatReport(report([check('slow', 'unknown')]), OPTIONS)).not.toContain('decide:');
+  });
+
   it('a report without demonstrations reads as before', () => {
     expect(formatReport(report([check('a', 'pass')], { backend: 'embedded' }), OPTIONS)).toBe('PASS    Check a  (a, 12 ms)\n\n1/1 checks passed in 3.2 s on the embedded PostgreSQL.\nEvery check passed.\n');
   });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPassed, gradeReportSchema, score, type CheckResult, type GradeReport, type HistoryEvent } from '../../src/core/grading/report';
-import { buildReportModel, eventText, focusedEvents, valueText } from '../../src/core/grading/reportModel';
+import { TO_DECIDE_WITH_DOCKER, buildReportModel, eventText, focusedEvents, valueText } from '../../src/core/grading/reportModel';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OP = 'POST /payments';
@@ -133,24 +133,24 @@ describe('buildReportModel', () => {
     expect(t.lanes.map((l) => l.process)).toEqual(['client-1', 'client-2', 'client-3']);
     // client-2's request (events 1 and 6) is blamed; client-1's (0 and 5) is not.
     expect(t.lanes[0]!.bars).toEqual([
-      { op: OP, label: OP, start: 0, end: 58, outcome: 'ok', input: '{"user":"u1","key":"k","body":{"amount":1200}}', output: '{"status":201,"body":"{\\"charge\\":\\"ch_1\\"}"}', highlighted: false, events: [0, 5] },
+      { op: OP, label: OP, start: 0, end: 58, outcome: 'ok', input: "{user: 'u1', key: 'k', body: {amount: 1200}}", output: `{status: 201, body: '{"charge":"ch_1"}'}`, highlighted: false, events: [0, 5] },
     ]);
-    expect(t.lanes[1]!.bars[0]).toMatchObject({ start: 2, end: 61, outcome: 'ok', highlighted: true, output: '{"status":201,"body":"<img src=x onerror=alert(1)>"}' });
+    expect(t.lanes[1]!.bars[0]).toMatchObject({ start: 2, end: 61, outcome: 'ok', highlighted: true, output: "{status: 201, body: '<img src=x onerror=alert(1)>'}" });
     // An unknown outcome stays open to the end of the history.
     expect(t.lanes[2]!.bars[0]).toMatchObject({ start: 80, end: 90, outcome: 'info', detail: 'timed out', highlighted: false });
     // Marks carry their value as text; the provider's two charges are blamed, the fault is not.
     expect(t.marks.map((m) => [m.event, m.type, m.highlighted, m.value])).toEqual([
       [2, 'fault', false, undefined],
-      [3, 'note', true, '{"charge":"ch_1"}'],
-      [4, 'note', true, '{"charge":"ch_2"}'],
+      [3, 'note', true, "{charge: 'ch_1'}"],
+      [4, 'note', true, "{charge: 'ch_2'}"],
       [7, 'heal', false, undefined],
     ]);
     // Culprits in history order, without duplicates or indexes past the end.
     expect(race.culprits).toEqual([
-      { event: 1, text: '+2 ms client-2 invoke POST /payments {"user":"u1","key":"k","body":{"amount":1200}}' },
-      { event: 3, text: '+41 ms provider note charge 1200 eur → {"charge":"ch_1"}' },
-      { event: 4, text: '+44 ms provider note charge 1200 eur → {"charge":"ch_2"}' },
-      { event: 6, text: '+61 ms client-2 ok POST /payments → {"status":201,"body":"<img src=x onerror=alert(1)>"}' },
+      { event: 1, text: "+2 ms client-2 invoke POST /payments {user: 'u1', key: 'k', body: {amount: 1200}}" },
+      { event: 3, text: "+41 ms provider note charge 1200 eur → {charge: 'ch_1'}" },
+      { event: 4, text: "+44 ms provider note charge 1200 eur → {charge: 'ch_2'}" },
+      { event: 6, text: "+61 ms client-2 ok POST /payments → {status: 201, body: '<img src=x onerror=alert(1)>'}" },
     ]);
 
     // An unknown check with a history is drawn too; one without has nothing to draw.
@@ -199,11 +199,26 @@ describe('buildReportModel', () => {
     expect(setup.problem?.diagnostics).toEqual([{ file: 'src/payments.ts', line: 83, column: 9, message: '', location: 'src/payments.ts:83:9' }]);
   });
 
-  it('turns any value into text: strings as they are, the rest as JSON, long ones cut, cycles and bigints without throwing', () => {
+  it('a check only Docker decides says how to decide it; other unknown checks and failures do not', () => {
+    const unknownCheck = (id: string, extra: Partial<CheckResult>): CheckResult => ({ ...passing(id, 1), status: 'unknown', actual: 'Not run.', ...extra });
+    const model = buildReportModel(report([unknownCheck('races', { needsDocker: true }), unknownCheck('late', {}), { ...raceCheck }]), 'X');
+    expect(model.checks.map((c) => [c.id, c.toDecide])).toEqual([
+      [raceCheck.id, undefined],
+      ['races', TO_DECIDE_WITH_DOCKER],
+      ['late', undefined],
+    ]);
+  });
+
+  it('turns any value into text a person reads: strings as they are, the rest as literals, long ones cut, cycles and bigints without throwing', () => {
     expect(valueText('plain')).toBe('plain');
-    expect(valueText({ a: [1, null] })).toBe('{"a":[1,null]}');
+    expect(valueText({ a: [1, null] })).toBe('{a: [1, null]}');
     expect(valueText(12n)).toBe('12n');
-    expect(valueText({ n: 12n })).toBe('{"n":"12n"}');
+    expect(valueText({ n: 12n, 'content-type': 'text', skipped: undefined })).toBe("{n: 12n, 'content-type': 'text'}");
+    // A response whose body is JSON text: shown exactly, without a backslash before each quote.
+    const body = JSON.stringify({ id: 'pay_1', amount: 500 });
+    expect(valueText({ status: 201, body })).toBe(`{status: 201, body: '{"id":"pay_1","amount":500}'}`);
+    expect(valueText({ text: "it's\n" })).toBe(String.raw`{text: 'it\'s\n'}`);
+    expect(valueText({ at: new Date(0) })).toBe("{at: '1970-01-01T00:00:00.000Z'}");
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     expect(valueText(cyclic)).toBe('[object Object]');
@@ -293,7 +308,7 @@ describe('register operations, several focuses and demonstrations', () => {
       ['client-2', 'get k1 → null', 'get → null', 'ok'],
     ]);
     // The full input and output stay in the details.
-    expect(model.checks[0]!.timeline!.lanes[0]!.bars[1]).toMatchObject({ op: GET, input: '{"key":"k2"}', output: '{"value":3,"version":0}', highlighted: true });
+    expect(model.checks[0]!.timeline!.lanes[0]!.bars[1]).toMatchObject({ op: GET, input: "{key: 'k2'}", output: '{value: 3, version: 0}', highlighted: true });
     // A failed put, one never completed, and an operation that is not a register's.
     const other = buildReportModel(
       report([
@@ -313,7 +328,7 @@ describe('register operations, several focuses and demonstrations', () => {
     );
     expect(other.checks[0]!.timeline!.lanes.flatMap((l) => l.bars.map((b) => [b.label, b.shortLabel]))).toEqual([
       // A long value is cut at 24 characters.
-      [`put k={"deep":"${'x'.repeat(15)}… → fail`, `put {"deep":"${'x'.repeat(15)}… → fail`],
+      [`put k={deep: '${'x'.repeat(16)}… → fail`, `put {deep: '${'x'.repeat(16)}… → fail`],
       // Never completed: no result.
       ['get k', 'get'],
       ['scan', undefined],
@@ -374,7 +389,7 @@ describe('register operations, several focuses and demonstrations', () => {
     const drawn = model.demonstrations[0]!;
     expect(drawn.timeline?.focus?.label).toBe('key k2');
     expect(drawn.timeline?.lanes.flatMap((l) => l.bars).filter((b) => b.highlighted).map((b) => b.label)).toEqual(['get k2 → 3']);
-    expect(drawn.culprits.map((c) => c.text)).toEqual(['+9 ms client-1 ok get → {"value":3,"version":0}']);
+    expect(drawn.culprits.map((c) => c.text)).toEqual(['+9 ms client-1 ok get → {value: 3, version: 0}']);
 
     // Only demonstrations: no check ran, so the run does not pass.
     const only = buildReportModel(report([], { demonstrations: [demo] }), 'Quorum');

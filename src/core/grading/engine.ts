@@ -153,7 +153,7 @@ async function runOne<E extends HistoryEvent>(scenario: Scenario<E>, seed: numbe
   const missing = backend === 'embedded' ? (scenario.needs ?? []).filter((n) => n in EMBEDDED_CANNOT) : [];
   if (missing.length > 0) {
     return {
-      outcome: unknown(scenario.expected, `Not run on the embedded engine: ${missing.map((n) => EMBEDDED_CANNOT[n]).join('; ')}. Grade with Docker to decide it.`),
+      outcome: { ...unknown(scenario.expected, `Not run on the embedded engine: ${missing.map((n) => EMBEDDED_CANNOT[n]).join('; ')}.`), needsDocker: true },
       history: history.events,
     };
   }

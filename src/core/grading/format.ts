@@ -20,6 +20,9 @@ export function formatCheck(check: CheckResult): string {
     if (check.hint !== undefined) {
       lines.push(indent(`hint:     ${check.hint}`, '        '));
     }
+    if (check.needsDocker === true) {
+      lines.push(indent('decide:   grade again with Docker running (--backend docker): this check runs only on real servers.', '        '));
+    }
   }
   return lines.join('\n');
 }

@@ -52,6 +52,11 @@ export interface Verdict {
    * one `focus` names (each further key whose operations cannot be linearized, say).
    */
   readonly moreFocus?: readonly HistoryFocus[];
+  /**
+   * Set on an unknown verdict when the check was not run because the backend could not
+   * cause what it needs (the embedded engine, a check that kills a server): Docker decides it.
+   */
+  readonly needsDocker?: true;
 }
 
 /** A verdict with the property it judged, as the report shows it. */
@@ -176,6 +181,7 @@ const checkResultSchema = z.strictObject({
   actual: z.string(),
   hint: z.optional(z.string()),
   culprits: z.optional(eventIndexesSchema),
+  needsDocker: z.optional(z.literal(true)),
   focus: z.optional(historyFocusSchema),
   moreFocus: z.optional(z.array(historyFocusSchema)),
   seed: z.number().check(z.int(), z.nonnegative()),

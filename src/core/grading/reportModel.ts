@@ -117,6 +117,8 @@ export interface CheckModel {
   readonly timeline?: TimelineModel;
   /** The events the checker blamed, in history order. */
   readonly culprits: readonly CulpritModel[];
+  /** For a check left undecided because it needs Docker: how to decide it. */
+  readonly toDecide?: string;
 }
 
 export interface ReportModel {
@@ -149,24 +151,76 @@ const PROBLEM_ADVICE: Readonly<Record<GradeProblem['kind'], string>> = {
 
 const STATUS_ORDER: Readonly<Record<CheckStatus, number>> = { fail: 0, unknown: 1, pass: 2 };
 
-/** Any value as one line of text: strings as they are, everything else as JSON; cut at `max` characters. */
+/**
+ * Any value as one line of text a person reads: strings as they are; everything else
+ * written as a JavaScript literal (`{status: 201, body: '{"id":"p1"}'}`): keys bare
+ * where they can be, strings inside in single quotes so the JSON they often hold
+ * (a response body) shows without a backslash before every quote, and exactly as it is.
+ * Cut at `max` characters.
+ */
 export function valueText(value: unknown, max = MAX_VALUE_CHARS): string {
   let text: string;
   if (typeof value === 'string') {
     text = value;
-  } else if (typeof value === 'bigint') {
-    text = `${value}n`;
-  } else if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-    text = String(value);
   } else {
     try {
-      text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+      text = literal(value, new Set());
     } catch {
-      // A cycle: say what it is rather than fail the whole report.
       text = Object.prototype.toString.call(value);
     }
   }
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+const BARE_KEY = /^[A-Za-z_$][\w$]*$/;
+
+function quoted(text: string): string {
+  let out = "'";
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    out += c === '\\' ? '\\\\' : c === "'" ? "\\'" : c === '\n' ? '\\n' : c === '\t' ? '\\t' : code < 0x20 || code === 0x2028 || code === 0x2029 ? `\\u${code.toString(16).padStart(4, '0')}` : c;
+  }
+  return `${out}'`;
+}
+
+/** One value as a literal; a cycle throws (the caller then names the value's type). */
+function literal(value: unknown, seen: Set<object>): string {
+  switch (typeof value) {
+    case 'string':
+      return quoted(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'number':
+    case 'boolean':
+      return String(value);
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return String(value);
+    case 'object':
+      break;
+  }
+  if (value === null) {
+    return 'null';
+  }
+  const object = value as object;
+  if (seen.has(object)) {
+    throw new Error('cycle');
+  }
+  const json = (object as { toJSON?: () => unknown }).toJSON;
+  if (typeof json === 'function') {
+    return literal(json.call(object), seen);
+  }
+  seen.add(object);
+  try {
+    if (Array.isArray(object)) {
+      return `[${object.map((v) => literal(v, seen)).join(', ')}]`;
+    }
+    const entries = Object.entries(object).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
+    return `{${entries.map(([k, v]) => `${BARE_KEY.test(k) ? k : quoted(k)}: ${literal(v, seen)}`).join(', ')}}`;
+  } finally {
+    seen.delete(object);
+  }
 }
 
 export function durationText(ms: number): string {
@@ -410,8 +464,13 @@ function checkModel(check: CheckResult, demonstration = false): CheckModel {
     timelines,
     ...(timelines[0] !== undefined ? { timeline: timelines[0] } : {}),
     culprits,
+    ...(check.status === 'unknown' && check.needsDocker === true ? { toDecide: TO_DECIDE_WITH_DOCKER } : {}),
   };
 }
+
+/** What a learner without Docker can do about a check only Docker decides. */
+export const TO_DECIDE_WITH_DOCKER =
+  'Start Docker (or install Docker Desktop or Docker Engine), then grade with Docker: this check runs only on real servers.';
 
 function problemModel(problem: GradeProblem): ProblemModel {
   return {
