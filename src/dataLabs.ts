@@ -98,7 +98,7 @@ function whenWanted(view: vscode.TreeView<unknown>, openLabs: OpenLabs, subscrip
 
 const FIRST_START_KEY = 'dataLabs.firstStartShown';
 const WALKTHROUGH = 'ddlabs.distributed-data-labs#dataLabs.gettingStarted';
-/** Steps of VS Code's "Increase Current View Width" (60 px each) taken on the first start. */
+/** Steps of VS Code's "Increase Current View Size" (60 px each, on the focused side bar) taken on the first start. */
 const SIDEBAR_WIDENINGS = 2;
 
 /**
@@ -118,7 +118,7 @@ async function firstStart(state: vscode.Memento, settings: Settings, labOpen: bo
   // The side bar has the focus now: make it wide enough for the labs' names and facts
   // (VS Code's default is narrow). Only this once; the learner's own width is kept after.
   for (let i = 0; i < SIDEBAR_WIDENINGS; i++) {
-    await vscode.commands.executeCommand('workbench.action.increaseViewWidth').then(undefined, () => undefined);
+    await vscode.commands.executeCommand('workbench.action.increaseViewSize').then(undefined, () => undefined);
   }
   await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH, false);
 }

@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, launchBrowser, openWorkbench, startCodeServer } from '../support/code-server.mjs';
-import { startWorkspace } from '../support/start-workspace.mjs';
+import { npmStart } from '../support/npm-start.mjs';
 
 const LAB_ID = 'relational-vs-document';
 const LAB_TITLE = 'Relational vs document modelling';
@@ -131,6 +131,48 @@ async function settled(what = 'the workbench to settle', { quietMs = 400, timeou
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Answers VS Code's Workspace Trust dialogs as a newcomer does, for as long as the window
+ * runs: ticks "trust the parent folder" when offered (the labs folder), then trusts. Keeps
+ * the text of each dialog it answered.
+ */
+function watchTrustDialogs() {
+  const answered = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const dialog = page.locator('.monaco-dialog-box').filter({ hasText: /trust/i }).first();
+        if ((await dialog.count()) > 0 && (await dialog.isVisible())) {
+          const text = (await dialog.innerText()).replace(/\s+/g, ' ').trim();
+          const parent = dialog.locator('.dialog-checkbox-row').filter({ hasText: /parent folder/i }).first();
+          if ((await parent.count()) > 0) {
+            const box = parent.locator('.monaco-custom-toggle, input[type=checkbox]').first();
+            if ((await box.getAttribute('aria-checked')) !== 'true' && !(await box.isChecked().catch(() => false))) await box.click();
+          }
+          const yes = dialog.locator('.monaco-button').filter({ hasText: /^(Yes, I trust the authors|Yes|Trust Folder.*|Trust)$/ }).first();
+          if ((await yes.count()) > 0) {
+            await yes.click();
+            answered.push(text);
+            console.log(`    answered a Workspace Trust dialog: ${text.slice(0, 200)}`);
+          }
+        }
+      } catch {
+        // The page was navigating, or the dialog went away: look again.
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  return {
+    answered,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+let trustDialogs;
 
 const treeRow = (text) => page.locator('.monaco-list-row', { hasText: text }).first();
 const checkbox = (text) => treeRow(text).locator('.custom-view-tree-node-item-checkbox');
@@ -288,10 +330,12 @@ try {
   trustFailed = true;
 }
 
-const cs = await startCodeServer({
-  vsix,
-  // The window `npm start` opens: a workspace file of its own, with no folder until a lab is opened.
-  folder: startWorkspace(path.join(work, 'start')),
+// The README's first command, run for real as a newcomer runs it: `npm start`, with a fresh
+// VS Code profile (in this run's own directory), Workspace Trust on as it is by default. Its
+// window is a workspace file of its own, with no folder until a lab is opened. The profile
+// holds only this machine's settings, written before the start.
+const cs = await npmStart({
+  stateDir: path.join(work, 'start'),
   settings: {
     'dataLabs.labsRoot': labsRoot,
     'workbench.startupEditor': 'none',
@@ -309,13 +353,31 @@ const browser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
 page = browser.page;
 let failed = false;
 try {
-  console.log(`e2e: code-server at ${cs.url}, labs in ${labsRoot}`);
-  await openWorkbench(page, cs.workbenchUrl);
+  console.log(`e2e: npm start's VS Code at ${cs.url}, labs in ${labsRoot}`);
+  await check('npm start says what each step does, and shows no internals (npm warnings, the package\'s file list)', async () => {
+    const lines = cs
+      .output()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    // npm's own two lines naming the script, then the script's: each step and its time, and where its VS Code runs.
+    const expected = [/^> distributed-data-labs@[\d.]+ start$/, /^> bash test\/support\/start-vscode\.sh$/, /^[A-Z][^.]+ \.\.\. done \(\d+ s\)$/, /^The extension is built and packaged/, /^Distributed Data Labs is running in VS Code at:/, /^Open that URL in your browser/];
+    const noise = lines.filter((l) => !expected.some((re) => re.test(l)));
+    if (noise.length > 0) throw new Error(`npm start printed more than its steps:\n${noise.join('\n')}`);
+    if (!lines.some((l) => /^Installing the extension into it \.\.\. done/.test(l))) throw new Error(`npm start did not say it installed the extension:\n${lines.join('\n')}`);
+  });
+  await openWorkbench(page, cs.url);
+  // Workspace Trust is on: opening a lab adds its folder, and VS Code asks whether to trust it.
+  // The learner answers as a newcomer would, trusting the labs folder the extension made.
+  trustDialogs = watchTrustDialogs();
 
   await check('the first start shows the Data Labs side bar and its getting-started walkthrough', async () => {
     await page.locator('.gettingStartedContainer', { hasText: 'Get started with Distributed Data Labs' }).first().waitFor({ timeout: 60_000 });
     await page.locator('.pane-header', { hasText: 'Curriculum' }).first().waitFor({ timeout: 30_000 });
     await settled();
+    // Wide enough for a lab's name and its facts (VS Code's default side bar is about 300 px).
+    const width = await page.locator('.part.sidebar').first().evaluate((el) => el.getBoundingClientRect().width);
+    if (width < 380) throw new Error(`the side bar is ${Math.round(width)} px wide on the first start`);
     await shot('first-start', { readme: true });
     await runCommand('View: Close All Editors');
   });
@@ -671,6 +733,7 @@ try {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
 } finally {
+  await trustDialogs?.stop();
   await browser.close();
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,

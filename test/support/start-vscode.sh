@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-STATE="${DATA_LABS_CACHE:-$HOME/.cache/data-labs}/start"
+# Where its VS Code keeps its profile (settings, state, the extension) and its workspace file.
+STATE="${DATA_LABS_START_DIR:-${DATA_LABS_CACHE:-$HOME/.cache/data-labs}/start}"
 mkdir -p "$STATE"
 LOG="$STATE/start.log"
 : >"$LOG"
@@ -36,7 +37,14 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # lockfiles without other platforms' optional packages, and its npm ci then refuses them.
   step "Installing npm packages (the first time takes a minute or two)" npm install --no-audit --no-fund --loglevel=error
 fi
-step "Building and packaging the extension" npm run package
+# Built again only when a source is newer than the package (a second start skips it).
+VSIX=dist/distributed-data-labs.vsix
+if [ ! -f "$VSIX" ] || [ -n "$(find src media labs package.json package-lock.json esbuild.js tsconfig.json README.md CHANGELOG.md LICENSE \
+  -name node_modules -prune -o -newer "$VSIX" -print -quit)" ]; then
+  step "Building and packaging the extension" npm run package
+else
+  echo "The extension is built and packaged ($VSIX is newer than its sources)."
+fi
 
 # A workspace of its own, empty at first: each lab opened becomes one of its folders.
 WORKSPACE=$(node test/support/start-workspace.mjs "$STATE")
@@ -65,7 +73,14 @@ step "Installing the extension into it" "$CS" --extensions-dir "$STATE/extension
 PORT="${PORT:-$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")}"
 echo
 echo "Distributed Data Labs is running in VS Code at:  http://127.0.0.1:$PORT/?workspace=$WORKSPACE"
-echo "Open that URL in your browser (Ctrl+C here stops it)."
+echo "Open that URL in your browser (Ctrl+C here stops it; VS Code's own log is $STATE/code-server.log)."
 echo
-exec "$CS" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry --disable-update-check \
-  --extensions-dir "$STATE/extensions" --user-data-dir "$STATE/user-data" "$WORKSPACE"
+"$CS" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry --disable-update-check \
+  --extensions-dir "$STATE/extensions" --user-data-dir "$STATE/user-data" "$WORKSPACE" >"$STATE/code-server.log" 2>&1 &
+CS_PID=$!
+trap 'kill "$CS_PID" 2>/dev/null; wait "$CS_PID" 2>/dev/null; exit 0' INT TERM
+if ! wait "$CS_PID"; then
+  echo "VS Code (code-server) stopped. The end of its log:"
+  tail -n 20 "$STATE/code-server.log"
+  exit 1
+fi
