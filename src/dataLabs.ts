@@ -7,6 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { afterPassingCommands } from './commands/afterPassing';
+import { gradeElsewhereCommands } from './commands/gradeElsewhere';
 import type { CommandHandlers } from './commands/commandHandlers';
 import { gradeLabCommands } from './commands/gradeLab';
 import { labFolderCommands } from './commands/labFolderCommands';
@@ -173,6 +174,7 @@ export class DataLabs {
       ...progressCommands({ progress, log }),
       ...servicesCommands({ services, openLabs, catalog, containers, log }),
       ...afterPassingCommands({ openLabs, progress, steps }),
+      ...gradeElsewhereCommands({ openLabs, catalog, progress, settings, extensionPath: extension.extensionPath, log }),
       'dataLabs.refresh': () => catalog.reload(),
       'dataLabs.showLog': () => log.show(),
     };
@@ -242,7 +244,7 @@ export class DataLabs {
       steps,
       containers,
       markGrading: (labId, text) => GradeReportPanel.markGrading(labId, text),
-      showGradeReport: (labTitle, report) => GradeReportPanel.show(extension.extensionUri, labTitle, report, { replay: noop, openFile: noop, gradeAgain: noop, gradeWithDocker: noop }),
+      showGradeReport: (labTitle, report) => GradeReportPanel.show(extension.extensionUri, labTitle, report, { replay: noop, openFile: noop, gradeAgain: noop, gradeWithDocker: noop, gradeInCi: noop }),
     };
   }
 }

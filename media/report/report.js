@@ -259,6 +259,7 @@
       parts.push(
         el('div', { className: 'decide-row' }, [
           button('Grade with Docker', 'primary', () => vscode.postMessage({ type: 'gradeWithDocker' }), { title: 'Grade every check again on real servers in Docker (Docker must be running)' }),
+          button('Grade in CI…', 'secondary', () => vscode.postMessage({ type: 'gradeInCi' }), { title: "Write a GitHub Actions workflow that grades this lab with Docker on GitHub's runners" }),
         ]),
       );
     }

@@ -3,6 +3,7 @@
  * scripts and classrooms. `runCli` returns the exit code instead of exiting so it
  * can be tested in process.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKENDS, type Backend } from '../core/backend';
 import { printable } from './printable';
@@ -54,6 +55,10 @@ Usage:
   data-labs grade <lab> [dir] [--seed N] [--check ID] [--json] [--backend docker|embedded]
                   [--time-limit S]     Run the lab's hidden checks on your code; exit 0 only
                                        if every check passed (see "data-labs grade --help")
+  data-labs ci <lab> [dir]             Let GitHub's runners (which have Docker) grade the lab on
+                                       each push: writes a workflow and the grader into dir
+  data-labs import-grade <file> [dir]  Record a pass graded elsewhere (the CI's report), for the
+                                       code in dir only
   data-labs check-history <file> [--model register|cas-register|kv] [--json]
                                        Check a history (this project's JSON or a Jepsen
                                        register log) for linearizability; exit 0 only if it is
@@ -128,7 +133,11 @@ export async function runCli(given: CliContext): Promise<number> {
       case 'services':
         return await servicesCommand(ctx, parseArgs(rest, ['--help', '--json', '--remove'], ['--backend']));
       case 'grade':
-        return await gradeCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--backend', '--seed', '--check', '--time-limit']));
+        return await gradeCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--backend', '--seed', '--check', '--time-limit', '--report']));
+      case 'ci':
+        return await ciCommand(ctx, parseArgs(rest, ['--help']));
+      case 'import-grade':
+        return await importGradeCommand(ctx, parseArgs(rest, ['--help']));
       case 'check-history':
         return await checkHistoryCommand(ctx, parseArgs(rest, ['--help', '--json'], ['--model']));
       default:
@@ -444,6 +453,7 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
       seed,
       only,
       json: args.flags.has('--json'),
+      ...(args.values.get('--report') !== undefined ? { reportFile: path.resolve(ctx.cwd, expandHome(args.values.get('--report') ?? '')) } : {}),
       ...(timeLimitMs !== undefined ? { timeLimitMs } : {}),
       sandboxDir: ctx.sandboxDir,
       env: ctx.env,
@@ -453,3 +463,81 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
     { stdout: ctx.stdout, stderr: ctx.stderr },
   );
 }
+
+const CI_HELP = `Usage: data-labs ci <lab> [dir]
+Writes into the lab folder dir (default $DATA_LABS_ROOT/<lab>) a GitHub Actions workflow
+(.github/workflows/data-labs.yml) and the grader of this version (.data-labs-ci/, no
+solution in it). Push the folder as a repository: each push is graded with Docker on
+GitHub's runners, and the report is kept as the run's artifact "data-labs-grade". Then
+"data-labs import-grade data-labs-grade.json" records the pass here. On any machine with
+Docker, "bash .data-labs-ci/grade.sh" grades the same way.
+`;
+
+async function ciCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  if (args.flags.has('--help')) {
+    ctx.stdout(CI_HELP);
+    return EXIT_OK;
+  }
+  const [labId, dirArg] = labAndFolder(args.positionals, 'ci', 'saga');
+  const entry = await labForCommand(ctx, labId);
+  if (!entry) {
+    return EXIT_FAILURE;
+  }
+  const { resolveLabDir, labDirExists } = await import('./services');
+  const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
+  if (!(await labDirExists(labDir, labId, { stderr: ctx.stderr }))) {
+    return EXIT_FAILURE;
+  }
+  const { CI_REPORT, writeCiGrading } = await import('../core/grading/ciGrading');
+  const written = await writeCiGrading({ lab: entry, labDir, productRoot: path.dirname(ctx.labsDir) });
+  ctx.stdout(
+    `Wrote ${written.join(', ')} in ${labDir}.\nPush the folder to GitHub: each push grades ${labId} with Docker there, and the run keeps ${CI_REPORT} as its artifact "data-labs-grade".\nThen: data-labs import-grade ${CI_REPORT}${dirArg !== undefined ? ` ${dirArg}` : ''}\n`,
+  );
+  return EXIT_OK;
+}
+
+const IMPORT_GRADE_HELP = `Usage: data-labs import-grade <file> [dir]
+Records, in your progress, a lab graded on another machine (the report data-labs-grade.json
+that "data-labs ci" has GitHub's runners keep, or that "data-labs grade --report" wrote):
+only a full grading where every check passed, of the code that is now in dir (default
+$DATA_LABS_ROOT/<lab>). Exit 0 when it was recorded, 1 when it was not (it says why).
+`;
+
+async function importGradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
+  if (args.flags.has('--help')) {
+    ctx.stdout(IMPORT_GRADE_HELP);
+    return EXIT_OK;
+  }
+  const [file, dirArg, ...extra] = args.positionals;
+  if (file === undefined || extra.length > 0) {
+    throw new UsageError('import-grade takes a report file and at most one lab folder, e.g. "data-labs import-grade data-labs-grade.json".');
+  }
+  const reportPath = path.resolve(ctx.cwd, expandHome(file));
+  let text: string;
+  try {
+    text = await fs.readFile(reportPath, 'utf8');
+  } catch (error) {
+    ctx.stderr(`data-labs: cannot read ${reportPath}: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+  const catalog = await loadCatalog(ctx.labsDir);
+  const { checkImportedGrade } = await import('../core/grading/importGrade');
+  const verdict = await checkImportedGrade(
+    text,
+    (id) => {
+      const entry = findLab(catalog, id);
+      return entry?.ok === true ? entry : undefined;
+    },
+    (lab) => path.resolve(ctx.cwd, dirArg === undefined ? learnerLabDir(labsRoot(ctx), lab.id) : expandHome(dirArg)),
+  );
+  if (!verdict.ok) {
+    ctx.stderr(`data-labs: ${reportPath} was not recorded: ${verdict.reason}\n`);
+    return EXIT_FAILURE;
+  }
+  const store = await ProgressStore.open({ dir: await resolveProgressDir(ctx.env) });
+  await store.recordLabPassed(verdict.lab.id, verdict.lab.manifest.completes);
+  const { report } = verdict;
+  ctx.stdout(`Recorded: ${verdict.lab.manifest.title} passed ${report.score.passed}/${report.score.total} checks on ${report.engine ?? report.backend} (${report.startedAt}), graded for the code in your folder; its checklist items are ticked in ${store.file}.\n`);
+  return EXIT_OK;
+}
+

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { Backend } from '../core/backend';
 import { ProgressStore } from '../core/curriculum/progress';
 import { resolveProgressDir } from '../core/curriculum/progressLocation';
+import { writeFileAtomic } from '../core/atomicFile';
 import { GradingCancelledError } from '../core/grading/engine';
 import { formatCheck, formatReport } from '../core/grading/format';
 import { GRADE_TIME_LIMIT_MS, type GradeOptions, UnknownCheckError, gradeLab, randomSeed } from '../core/grading/gradeLab';
@@ -21,7 +22,7 @@ import { labDirExists } from './services';
 
 export const GRADE_HELP = `Usage:
   data-labs grade <lab> [dir] [--seed N] [--check ID] [--json] [--backend docker|embedded]
-                  [--time-limit S]
+                  [--time-limit S] [--report FILE]
       Runs the lab's hidden checks on your code in dir (default $DATA_LABS_ROOT/<lab>):
       starts its databases, runs each check under its faults, prints each verdict with
       what was expected, what happened and a hint, and exits 0 only if every check passed.
@@ -31,6 +32,7 @@ export const GRADE_HELP = `Usage:
   --check ID     Run only this check (comma-separated for several), with the seeds it has
                  in the full run, so "--seed N --check ID" replays one failure.
   --json         Print the report as JSON (its "version" field names the format; see the README).
+  --report FILE  Also write that JSON report to FILE (what "data-labs import-grade" reads).
   --backend B    docker (the default) or embedded. Without Docker, labs that allow it are
                  graded on the embedded PostgreSQL; checks that need real concurrency are
                  then "unknown" (never a pass).
@@ -55,6 +57,8 @@ export interface GradeCliRequest {
   readonly seed: number | undefined;
   readonly only: readonly string[] | undefined;
   readonly json: boolean;
+  /** Also write the report, as JSON, to this file (--report). */
+  readonly reportFile?: string;
   /** The grading's time limit (--time-limit), in milliseconds; GRADE_TIME_LIMIT_MS by default. */
   readonly timeLimitMs?: number;
   /** The sandbox's bundles (dist/sandbox). */
@@ -160,6 +164,9 @@ export async function runGradeCommand(request: GradeCliRequest, controller: LabS
     await plan.finish();
   }
 
+  if (request.reportFile !== undefined) {
+    await writeFileAtomic(request.reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  }
   io.stdout(request.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, { labDirShown: shown === '' ? '.' : shown, replayCommand, checksPrinted: true }));
   if (report.passed && request.only === undefined) {
     const store = await ProgressStore.open({ dir: await resolveProgressDir(request.env) });

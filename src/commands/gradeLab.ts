@@ -33,7 +33,7 @@ async function gradeLab({ openLabs, grading }: GradeLabCommandDeps, arg: unknown
 }
 
 /** The open graded lab folder of a lab id, a folder path, or a tree node; else the only one, the one being edited, or one picked. */
-async function gradedLabFolder(openLabs: OpenLabs, arg: unknown): Promise<{ labDir: string; lab: Lab } | undefined> {
+export async function gradedLabFolder(openLabs: OpenLabs, arg: unknown): Promise<{ labDir: string; lab: Lab } | undefined> {
   const open = openLabs.current().filter((l): l is OpenLab & { lab: Lab } => l.lab?.manifest.grader !== undefined);
   const chosen = (l: OpenLab & { lab: Lab }): { labDir: string; lab: Lab } => ({ labDir: labDirOf(l), lab: l.lab });
   const id = typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && 'lab' in arg ? (arg as { lab?: { id?: unknown } }).lab?.id : undefined;

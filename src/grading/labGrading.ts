@@ -293,6 +293,7 @@ export class LabGrading implements vscode.Disposable {
       replay: (checkId, seed) => void this.grade(lab, labDir, { seed, only: [checkId] }),
       gradeAgain: () => void this.grade(lab, labDir, {}),
       gradeWithDocker: () => void this.grade(lab, labDir, { backend: 'docker' }),
+      gradeInCi: () => void vscode.commands.executeCommand('dataLabs.gradeInCi', lab.id),
       openFile: (file, line, column) => {
         const position = new vscode.Position(Math.max(0, line - 1), Math.max(0, column - 1));
         void vscode.window.showTextDocument(vscode.Uri.file(path.join(labDir, file)), { selection: new vscode.Range(position, position), viewColumn: vscode.ViewColumn.One });

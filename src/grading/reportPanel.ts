@@ -21,6 +21,8 @@ export interface ReportHandlers {
   gradeAgain(): void;
   /** Grade the whole lab again on Docker, with no fallback to the embedded engine. */
   gradeWithDocker(): void;
+  /** Write the CI workflow that grades the lab with Docker on GitHub's runners. */
+  gradeInCi(): void;
 }
 
 /** What the page sends (media/report/report.js). */
@@ -33,6 +35,8 @@ export type ReportMessage =
   | { readonly type: 'gradeAgain' }
   /** A check was left undecided because it needs Docker: grade on Docker, with no fallback. */
   | { readonly type: 'gradeWithDocker' }
+  /** The same, by a CI workflow written into the lab folder. */
+  | { readonly type: 'gradeInCi' }
   | { readonly type: 'gradingShown' }
   | { readonly type: 'error'; readonly message: string };
 
@@ -50,6 +54,7 @@ export function parseReportMessage(value: unknown): ReportMessage | undefined {
     case 'ready':
     case 'gradeAgain':
     case 'gradeWithDocker':
+    case 'gradeInCi':
     case 'gradingShown':
       return { type: m['type'] };
     case 'rendered':
@@ -248,9 +253,14 @@ export class GradeReportPanel {
         this.handlers.gradeAgain();
         break;
       case 'gradeWithDocker':
+      case 'gradeInCi':
         // Only when this report has a check that Docker decides.
         if (this.report.checks.some((c) => c.status === 'unknown' && c.needsDocker === true)) {
-          this.handlers.gradeWithDocker();
+          if (message.type === 'gradeWithDocker') {
+            this.handlers.gradeWithDocker();
+          } else {
+            this.handlers.gradeInCi();
+          }
         }
         break;
       case 'rendered':

@@ -9,6 +9,7 @@
  * checks, never an exception. Exceptions are for the grader's own environment: no esbuild
  * in the lab, no database.
  */
+import { gradedSources } from './sources';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -170,8 +171,10 @@ export async function gradeLab(lab: Lab, grader: LabGrader, options: GradeOption
   // A folder of this run's own: two gradings at once (two labs, two windows) never share a bundle.
   const runName = `grade_${randomBytes(5).toString('hex')}`;
   const outDir = path.join(options.workDir, runName);
+  // What is graded, read before it is compiled.
+  const sources = await gradedSources(labDir);
   try {
-    return await gradeIn(lab, grader, options, { labDir, runName, outDir, startedAt, started, fail, logger });
+    return { ...(await gradeIn(lab, grader, options, { labDir, runName, outDir, startedAt, started, fail, logger })), sources };
   } finally {
     await fs.rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -4,6 +4,7 @@
  * so the same schedule can be replayed. `data-labs grade --json` prints exactly this
  * (GRADE_REPORT_VERSION says which shape), and the editor's report is drawn from it.
  */
+import type { GradedSources } from './sources';
 import type { Backend } from '../backend';
 import * as z from '../schema';
 
@@ -134,6 +135,8 @@ export interface GradeReport {
   readonly passed: boolean;
   readonly score: GradeScore;
   readonly checks: readonly CheckResult[];
+  /** The learner's code this report graded (a digest of `src/`): a report made elsewhere is imported only for that code. */
+  readonly sources?: GradedSources;
   /**
    * Teaching runs: scenarios that show the learner something (what a weaker setting lets
    * happen, say) and are never graded: they are not in `checks`, `score` or `passed`. A
@@ -202,6 +205,7 @@ export const gradeReportSchema = z
     passed: z.boolean(),
     score: z.strictObject({ passed: z.number(), failed: z.number(), unknown: z.number(), total: z.number() }),
     checks: z.array(checkResultSchema),
+    sources: z.optional(z.strictObject({ digest: z.string().check(z.regex(/^[0-9a-f]{64}$/)), files: z.number().check(z.int(), z.nonnegative()) })),
     demonstrations: z.optional(z.array(checkResultSchema)),
     problem: z.optional(
       z.strictObject({

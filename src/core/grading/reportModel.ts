@@ -470,7 +470,7 @@ function checkModel(check: CheckResult, demonstration = false): CheckModel {
 
 /** What a learner without Docker can do about a check only Docker decides. */
 export const TO_DECIDE_WITH_DOCKER =
-  'Start Docker (or install Docker Desktop or Docker Engine), then grade with Docker: this check runs only on real servers.';
+  'This check runs only on real servers. Start Docker (or install Docker Desktop or Docker Engine) and grade with Docker; or let GitHub\'s runners, which have Docker, grade your code (Grade in CI), then import their report.';
 
 function problemModel(problem: GradeProblem): ProblemModel {
   return {

@@ -37,6 +37,8 @@ suite('Grading: the Idempotency Keys lab', function () {
   const sourceLab = (): string => path.join(api.catalog.dir, LAB);
   const gradeGroup = (): vscode.TestItem | undefined => api.tests.controller.items.get(`lab:${labDir}`)?.children.get(`grade:${labDir}`);
   const ofThisLab = (e: { labDir: string }): boolean => path.resolve(e.labDir) === path.resolve(labDir);
+  /** The reference's full passing report, as a CI runner would have made it for this code. */
+  let passingReport: GradeReport | undefined;
   /** What the Testing view's run of the last grading decided, by test item id. */
   let lastResults: RunOutcomes = new Map();
 
@@ -193,6 +195,7 @@ suite('Grading: the Idempotency Keys lab', function () {
       [],
     );
     assert.equal(report.passed, true);
+    passingReport = report;
     assert.equal(api.progress.store.isDone('add-idempotency-keys'), true);
     assert.equal(api.progress.store.isDone('handle-retries-safely'), true);
     assert.equal(vscode.languages.getDiagnostics(vscode.Uri.file(path.join(labDir, 'src', 'payments.ts'))).filter((d) => d.source === 'Data Labs grader').length, 0, 'the compile error is gone from Problems');
@@ -242,5 +245,30 @@ suite('Grading: the Idempotency Keys lab', function () {
     assert.deepEqual(report.checks.map((c) => [c.id, c.status]), [['per-user-scope', 'pass']], 'a grading after the cancelled one runs as usual');
     assert.equal(lastResults.get(`grade:${labDir}#per-user-scope`)?.state, 'passed');
     await waitFor(() => learnerProcesses().length === 0, 'its learner process to end too', { timeoutMs: 15_000, describe: () => learnerProcesses().join(', ') });
+  });
+
+  test('Grade in CI writes the workflow and the grader into the folder; a report graded elsewhere is recorded for this code only', async function () {
+    this.timeout(60_000);
+    assert.ok(passingReport, 'the reference was graded');
+    const written = await vscode.commands.executeCommand<readonly string[]>('dataLabs.gradeInCi', LAB);
+    assert.ok(written?.includes('.github/workflows/data-labs.yml'), `written: ${JSON.stringify(written)}`);
+    assert.match(fs.readFileSync(path.join(labDir, '.github', 'workflows', 'data-labs.yml'), 'utf8'), /run: bash \.data-labs-ci\/grade\.sh/);
+    assert.equal(fs.existsSync(path.join(labDir, '.data-labs-ci', 'labs', LAB, 'solution')), false, 'no solution in the folder');
+
+    const reportFile = path.join(tempDir, 'data-labs-grade.json');
+    fs.writeFileSync(reportFile, JSON.stringify(passingReport));
+    const main = path.join(labDir, 'src', 'payments.ts');
+    const graded = fs.readFileSync(main, 'utf8');
+    await resetProgress(api);
+    try {
+      fs.writeFileSync(main, `${graded}\n// changed after the grading\n`);
+      assert.equal(await vscode.commands.executeCommand<boolean>('dataLabs.importGradeReport', vscode.Uri.file(reportFile)), false, 'a report of other code is not recorded');
+      assert.equal(api.progress.store.isDone('add-idempotency-keys'), false);
+    } finally {
+      fs.writeFileSync(main, graded);
+    }
+    assert.equal(await vscode.commands.executeCommand<boolean>('dataLabs.importGradeReport', vscode.Uri.file(reportFile)), true, 'the report of this code is recorded');
+    assert.equal(api.progress.store.isDone('add-idempotency-keys'), true);
+    assert.equal(api.progress.store.isDone('handle-retries-safely'), true);
   });
 });
