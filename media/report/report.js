@@ -170,7 +170,7 @@
     return el('header', { className: `report-header verdict-${verdict}` }, [
       el('div', { className: 'header-main' }, [
         hasProblem
-          ? el('div', { className: 'score', attrs: { 'aria-label': 'No check ran' } }, [el('span', { className: 'score-passed', text: '✗' })])
+          ? el('div', { className: 'score', attrs: { 'aria-label': 'No check ran' } }, [el('span', { className: 'score-passed', text: '✗' }), el('span', { className: 'score-total', text: ' 0 checks ran' })])
           : el('div', { className: 'score', attrs: { 'aria-label': `${s.passed} of ${s.total} checks passed` } }, [
               el('span', { className: 'score-passed', text: String(s.passed) }),
               el('span', { className: 'score-total', text: `/${s.total}` }),
