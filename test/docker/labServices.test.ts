@@ -202,6 +202,24 @@ describe('several instances of one service', () => {
   });
 });
 
+describe('PostgreSQL server settings (lab.json "settings")', () => {
+  it('start each container with them; a container made with other settings is made again', async () => {
+    const labId = registerLab(uniqueId('settings'));
+    const plain = await startLabServices(runtime, [{ service: 'postgres', count: 1 }], { labId, sessionId, images: LOCAL_IMAGES });
+    expect((await pgQuery(plain.connections[0]!.url, 'SHOW max_prepared_transactions')).rows).toEqual([{ max_prepared_transactions: '0' }]);
+    const settings = { max_prepared_transactions: '64', lock_timeout: '5s' };
+    const result = await startLabServices(runtime, [{ service: 'postgres', count: 2, settings }], { labId, sessionId, images: LOCAL_IMAGES });
+    expect(result.connections[0]!.containerId).not.toBe(plain.connections[0]!.containerId);
+    for (const c of result.connections) {
+      expect((await pgQuery(c.url, 'SHOW max_prepared_transactions')).rows).toEqual([{ max_prepared_transactions: '64' }]);
+      expect((await pgQuery(c.url, 'SHOW lock_timeout')).rows).toEqual([{ lock_timeout: '5s' }]);
+    }
+    // Started again with the same settings: the same containers.
+    const again = await startLabServices(runtime, [{ service: 'postgres', count: 2, settings }], { labId, sessionId, images: LOCAL_IMAGES });
+    expect(again.connections.map((c) => c.containerId)).toEqual(result.connections.map((c) => c.containerId));
+  });
+});
+
 describe('sweepOrphans', () => {
   it("removes the containers and network of a session that is gone, and keeps a live session's", async () => {
     const deadLab = registerLab(uniqueId('orphan'));

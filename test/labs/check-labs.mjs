@@ -56,6 +56,8 @@ const SERVICES_TIMEOUT_MS = 5 * 60_000;
 const cliPath = path.join(repoRoot, 'dist', 'cli.js');
 
 const BACKENDS = ['embedded', 'docker'];
+/** What points a lab's tests at servers: removed from their environment, so that only the folder's .env does. */
+const SERVICE_ENV = ['DATABASE_URL', 'POSTGRES_URL', 'POSTGRES_2_URL', 'POSTGRES_3_URL'];
 const backendSetting = (process.env.DATA_LABS_BACKEND || 'embedded').trim().toLowerCase();
 /** The backends a lab with services is checked on, in order; undefined when DATA_LABS_BACKEND is wrong. */
 const backends = backendSetting === 'both' ? BACKENDS : BACKENDS.includes(backendSetting) ? [backendSetting] : undefined;
@@ -340,8 +342,11 @@ async function checkLab(labId) {
 
     // 5. and 6., once per backend for a lab with services.
     if (!withServices) {
-      await checkTests({ workDir, tests, record, laySolution, suffix: '', withoutEnv: [] });
-      await checkStages({ labDir, starterDir, workDir, record, suffix: '', withoutEnv: [] });
+      // A lab whose services cannot run here (Docker-only, in an embedded-only run): its tests
+      // that need them skip themselves, saying why, and the others must still run.
+      const servicesAbsent = hasServices;
+      await checkTests({ workDir, tests, record, laySolution, suffix: '', withoutEnv: SERVICE_ENV, servicesAbsent });
+      await checkStages({ labDir, starterDir, workDir, record, suffix: '', withoutEnv: SERVICE_ENV, servicesAbsent });
       return results;
     }
     for (const [i, backend] of labBackends.entries()) {
@@ -360,8 +365,8 @@ async function checkLab(labId) {
         Date.now() - started,
       );
       if (upOk) {
-        await checkTests({ workDir, tests, record, laySolution, suffix, withoutEnv: ['DATABASE_URL'] });
-        if (i === 0) await checkStages({ labDir, starterDir, workDir, record, suffix, withoutEnv: ['DATABASE_URL'] });
+        await checkTests({ workDir, tests, record, laySolution, suffix, withoutEnv: SERVICE_ENV });
+        if (i === 0) await checkStages({ labDir, starterDir, workDir, record, suffix, withoutEnv: SERVICE_ENV });
       } else {
         record(`starter tests fail${suffix}`, false, 'not run: services up failed');
         record(`solution tests pass${suffix}`, false, 'not run: services up failed');
@@ -386,7 +391,7 @@ async function checkLab(labId) {
  * test named `TODO(j) …` with j <= k passes, for every k. The solution used is the lab's
  * reference if it is written in the starter's functions, else the first alternative that is.
  */
-async function checkStages({ labDir, starterDir, workDir, record, suffix, withoutEnv }) {
+async function checkStages({ labDir, starterDir, workDir, record, suffix, withoutEnv, servicesAbsent = false }) {
   const check = `each TODO's tests pass once it is done${suffix}`;
   const started = Date.now();
   const candidates = [path.join(labDir, 'solution'), ...(fs.existsSync(path.join(labDir, 'alternatives')) ? fs.readdirSync(path.join(labDir, 'alternatives')).sort().map((a) => path.join(labDir, 'alternatives', a)) : [])];
@@ -417,7 +422,7 @@ async function checkStages({ labDir, starterDir, workDir, record, suffix, withou
     }
     for (const test of [...run.files.values()].flatMap((f) => f.tests)) {
       const todo = todoOfTest(test.name);
-      if (todo !== undefined && todo <= k && test.status !== 'passed') {
+      if (todo !== undefined && todo <= k && test.status !== 'passed' && !(servicesAbsent && isSkipped(test))) {
         complaints.push(`with TODO(1..${k}) done, "${test.name}" ${test.status}: ${firstLine(test.message)}`);
       }
     }
@@ -443,7 +448,7 @@ async function services(args) {
  * The starter's tests, which must fail in each visible test file, then the same tests
  * with solution/ laid over the starter, which must all pass.
  */
-async function checkTests({ workDir, tests, record, laySolution, suffix, withoutEnv }) {
+async function checkTests({ workDir, tests, record, laySolution, suffix, withoutEnv, servicesAbsent = false }) {
   const tag = suffix ? suffix.replace(/[^a-z]/g, '') : '';
   // starter tests: at least one failure in each visible test file
   const starterRun = await runTests(workDir, `starter${tag ? `-${tag}` : ''}`, withoutEnv);
@@ -459,6 +464,10 @@ async function checkTests({ workDir, tests, record, laySolution, suffix, without
         complaints.push(`${t} did not run`);
         continue;
       }
+      if (servicesAbsent && file.tests.length > 0 && file.tests.every(isSkipped)) {
+        perFile.push(`${t}: skipped (needs the lab's services)`);
+        continue;
+      }
       const failing = file.tests.filter((x) => x.status === 'failed');
       perFile.push(`${t}: ${failing.length}/${file.tests.length} failing`);
       if (file.tests.length === 0) complaints.push(`${t} ran no test (${firstLine(file.suiteMessage) || 'the file did not load'})`);
@@ -466,6 +475,7 @@ async function checkTests({ workDir, tests, record, laySolution, suffix, without
     }
     starterCount = starterRun.total;
     if (starterCount === 0) complaints.push('vitest ran no test at all');
+    if (servicesAbsent && [...starterRun.files.values()].every((f) => f.tests.every(isSkipped))) complaints.push('every test needs the lab\'s services: none runs without them');
     record(
       `starter tests fail${suffix}`,
       complaints.length === 0,
@@ -486,7 +496,7 @@ async function checkTests({ workDir, tests, record, laySolution, suffix, without
       if (info.suiteStatus !== 'passed' && info.tests.length === 0) complaints.push(`${file} did not load: ${firstLine(info.suiteMessage)}`);
     }
     for (const t of tests) if (!solutionRun.files.has(t)) complaints.push(`${t} did not run`);
-    const notPassing = all.filter((x) => x.status !== 'passed');
+    const notPassing = all.filter((x) => x.status !== 'passed' && !(servicesAbsent && isSkipped(x)));
     for (const x of notPassing) complaints.push(`${x.status}: ${x.name}${x.message ? ` — ${firstLine(x.message)}` : ''}`);
     if (solutionRun.total !== starterCount) complaints.push(`${solutionRun.total} tests ran, but the starter ran ${starterCount}`);
     if (solutionRun.total === 0) complaints.push('vitest ran no test at all');
@@ -494,10 +504,17 @@ async function checkTests({ workDir, tests, record, laySolution, suffix, without
     record(
       `solution tests pass${suffix}`,
       complaints.length === 0,
-      complaints.length ? `\n${complaints.map((c) => `      - ${c}`).join('\n')}` : `${all.length}/${solutionRun.total} passed`,
+      complaints.length
+        ? `\n${complaints.map((c) => `      - ${c}`).join('\n')}`
+        : `${all.filter((x) => x.status === 'passed').length}/${solutionRun.total} passed${servicesAbsent ? `, ${all.filter(isSkipped).length} skipped (need the lab's services)` : ''}`,
       solutionRun.ms,
     );
   }
+}
+
+/** A test that did not run: skipped by `skipIf` (a lab's test that needs its services, without them). */
+function isSkipped(test) {
+  return test.status === 'skipped' || test.status === 'pending';
 }
 
 // ─── main ─────────────────────────────────────────────────────────────────────

@@ -37,6 +37,17 @@ describe('parseManifest', () => {
     expect(SERVICE_KINDS).toContain('postgres');
   });
 
+  it('takes PostgreSQL server settings for Docker, and refuses them for Redis, an embedded service or a value that is not plain', () => {
+    const settings = { max_prepared_transactions: '64' };
+    const ok = parseManifest(JSON.stringify({ ...validManifest(), services: [{ service: 'postgres', count: 3, settings }] }), FILE);
+    expect(ok.ok && ok.manifest.services).toEqual([{ service: 'postgres', count: 3, embedded: false, settings }]);
+    const messages = (services: unknown[]): string[] => problemsOf({ ...validManifest(), services }).map((p) => `${p.field ?? ''}: ${p.message}`);
+    expect(messages([{ service: 'redis', settings }])).toEqual([expect.stringMatching(/^services\.0\.settings: settings are PostgreSQL server settings/)]);
+    expect(messages([{ service: 'postgres', embedded: true, settings }])).toEqual([expect.stringMatching(/^services\.0\.settings: settings are applied to Docker containers only/)]);
+    expect(messages([{ service: 'postgres', settings: { max_prepared_transactions: '64; DROP' } }])).toEqual([expect.stringMatching(/must be a plain value/)]);
+    expect(messages([{ service: 'postgres', settings: { 'Bad-Name': '1' } }])).toEqual([expect.stringMatching(/must be a PostgreSQL setting name/)]);
+  });
+
   it('reports invalid JSON for the whole file, never throwing', () => {
     const problems = problemsOf('{ "id": "demo-lab", ');
     expect(problems).toHaveLength(1);

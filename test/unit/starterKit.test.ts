@@ -1,7 +1,7 @@
 /**
  * The starter kit: the files every lab of a kind gives its learner the same way (the `Db`
- * contract of the PostgreSQL labs, their connection helper, their test set-up, the
- * TypeScript and Vitest settings) must not drift apart between labs. Each such file is
+ * contract of the PostgreSQL labs and their connection helper; the test set-up and Vitest
+ * settings of the labs with one database; the TypeScript settings) must not drift apart between labs. Each such file is
  * compared across the labs that have it, with what legitimately differs (the lab's id, its
  * main module's name) put back to a placeholder first. A lab that needs a file of its own
  * gives it another name.
@@ -19,12 +19,14 @@ interface KitFile {
 }
 
 const usesPostgres = (lab: Lab): boolean => lab.manifest.services.some((s) => s.service === 'postgres');
+/** One PostgreSQL and nothing else: every test file needs that one database, and checks it first. */
+const usesOneDatabase = (lab: Lab): boolean => lab.manifest.services.length === 1 && lab.manifest.services.every((s) => s.service === 'postgres' && s.count === 1);
 
 const KIT: readonly KitFile[] = [
   { file: 'src/db.ts', kind: usesPostgres },
   { file: 'test/connection.ts', kind: usesPostgres },
-  { file: 'test/setup.ts', kind: usesPostgres },
-  { file: 'vitest.config.ts', kind: usesPostgres },
+  { file: 'test/setup.ts', kind: usesOneDatabase },
+  { file: 'vitest.config.ts', kind: usesOneDatabase },
   { file: 'tsconfig.json', kind: () => true },
 ];
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { goingFurther, stepState, testNeeds, todoMarks, unwrittenTodos } from '../../src/core/labs/steps';
@@ -54,7 +54,9 @@ describe("a lab's TODOs as steps", () => {
 
 describe('after passing', () => {
   it("every lab's README has its Going further questions, read as sentences", () => {
-    for (const lab of ['relational-vs-document', 'idempotency-keys', 'saga', 'quorum']) {
+    const labs = readdirSync(path.join(REPO_ROOT, 'labs'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(labs).toEqual(expect.arrayContaining(['relational-vs-document', 'idempotency-keys', 'saga', 'quorum', 'two-phase-commit']));
+    for (const lab of labs) {
       const questions = goingFurther(readFileSync(path.join(REPO_ROOT, 'labs', lab, 'README.md'), 'utf8'));
       expect(questions.length, lab).toBeGreaterThanOrEqual(3);
       for (const q of questions) expect(q, lab).toMatch(/^\S.*[?.)]$/);

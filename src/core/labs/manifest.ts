@@ -18,12 +18,26 @@ const relativeFile = z.string().check(
   }),
 );
 
-const serviceSchema = z.strictObject({
-  service: z.enum(SERVICE_KINDS),
-  count: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5)), 1),
-  /** Whether an embedded engine can honestly stand in for this service without Docker. */
-  embedded: z._default(z.boolean(), false),
-});
+const serviceSchema = z
+  .strictObject({
+    service: z.enum(SERVICE_KINDS),
+    count: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5)), 1),
+    /** Whether an embedded engine can honestly stand in for this service without Docker. */
+    embedded: z._default(z.boolean(), false),
+    /**
+     * Server settings the lab needs (PostgreSQL's `-c name=value`, e.g.
+     * `max_prepared_transactions`), applied on Docker when the container is made.
+     */
+    settings: z.optional(
+      z
+        .record(z.string(), z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a plain value (letters, digits, "_", ".", "-")')))
+        .check(z.refine((r) => Object.keys(r).every((name) => /^[a-z_]{1,63}$/.test(name)), { message: 'each name must be a PostgreSQL setting name (lower-case letters and "_")' })),
+    ),
+  })
+  .check(
+    z.refine((s) => s.settings === undefined || s.service === 'postgres', { message: 'settings are PostgreSQL server settings: only a postgres service takes them', path: ['settings'] }),
+    z.refine((s) => s.settings === undefined || !s.embedded, { message: 'settings are applied to Docker containers only: a service with settings cannot be embedded', path: ['settings'] }),
+  );
 
 const checkSchema = z.strictObject({
   id: z.string().check(z.regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lower-case words joined by "-"')),

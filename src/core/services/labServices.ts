@@ -40,6 +40,15 @@ export const LABEL_INDEX = 'dev.datalabs.index';
 export const LABEL_USER = 'dev.datalabs.user';
 export const LABEL_PASSWORD = 'dev.datalabs.password';
 export const LABEL_DATABASE = 'dev.datalabs.database';
+/** The server settings a container was made with (lab.json's `settings`), as sorted `name=value` pairs. */
+export const LABEL_SETTINGS = 'dev.datalabs.settings';
+
+export function settingsLabel(settings: Readonly<Record<string, string>> | undefined): string {
+  return Object.entries(settings ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
 
 /** Only loopback: a lab database must never be reachable from the network. */
 export const SERVICE_HOST = '127.0.0.1';
@@ -49,6 +58,8 @@ export const ENV_FILE_NAME = '.env';
 export interface LabServiceRequest {
   readonly service: ServiceKind;
   readonly count: number;
+  /** Server settings (lab.json's `settings`), given to each of its containers' commands. */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 export interface LabServicesOptions {
@@ -306,7 +317,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   const readinessTimeoutMs = options.readinessTimeoutMs ?? DEFAULT_READINESS_TIMEOUT_MS;
   await runtime.ping();
 
-  const wanted = services.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ kind: s.service, index: i + 1 })));
+  const wanted = services.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ kind: s.service, index: i + 1, settings: s.settings })));
   const network = wanted.length > 1 ? await ensureNetwork(runtime, options) : undefined;
   // One list of the lab's containers, every folder's: the ones of this folder are reused, and
   // those of its deleted folders would otherwise stay parked for ever.
@@ -335,10 +346,11 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
     }
     return ready;
   };
-  const startOne = async ({ kind, index }: { kind: ServiceKind; index: number }): Promise<ServiceConnection> => {
+  const startOne = async ({ kind, index, settings }: { kind: ServiceKind; index: number; settings: Readonly<Record<string, string>> | undefined }): Promise<ServiceConnection> => {
     const definition = serviceDefinition(kind);
     const name = serviceName(kind, index);
-    const found = existing.find((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index));
+    // A container made with other settings (an older version of the lab) is made again.
+    const found = existing.find((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index) && (c.labels[LABEL_SETTINGS] ?? '') === settingsLabel(settings));
     const foundCredentials = found ? credentialsFromLabels(found.labels) : undefined;
     let containerId: string;
     let credentials: ServiceCredentials;
@@ -367,6 +379,11 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
         // A container without its credentials cannot be connected to: replace it.
         await runtime.removeContainer(found.id);
       }
+      const outdated = existing.find((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index) && c.id !== found?.id);
+      if (outdated) {
+        logger.info(`lab ${options.labId}: replacing ${name} (container ${outdated.id.slice(0, 12)}): it was made with other server settings`);
+        await runtime.removeContainer(outdated.id);
+      }
       image = resolveServiceImage(kind, options.images);
       await imageReady(image);
       credentials = generateCredentials(kind, random);
@@ -379,6 +396,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
         network,
         options,
         environment: snapshot ? (definition.snapshot?.environment ?? {}) : {},
+        settings,
       });
       created = true;
       try {
@@ -470,10 +488,11 @@ async function createServiceContainer(
     network: string | undefined;
     options: LabServicesOptions;
     environment: Readonly<Record<string, string>>;
+    settings: Readonly<Record<string, string>> | undefined;
   },
 ): Promise<string> {
   const { options, credentials } = spec;
-  const command = definition.command(credentials);
+  const command = definition.command(credentials, spec.settings);
   // A random suffix keeps names unique even beside a leftover that lost its labels.
   const folder = options.labDir !== undefined ? `-${folderKey(options.labDir).slice(0, 6)}` : '';
   const containerName = `datalabs-${options.labId}${folder}-${spec.name}-${cryptoRandomBytes(3).toString('hex')}.${options.sessionId}`;
@@ -488,6 +507,7 @@ async function createServiceContainer(
       [LABEL_SESSION]: options.sessionId,
       [LABEL_SERVICE]: definition.kind,
       [LABEL_INDEX]: String(spec.index),
+      ...(spec.settings !== undefined ? { [LABEL_SETTINGS]: settingsLabel(spec.settings) } : {}),
       [LABEL_USER]: credentials.user,
       [LABEL_PASSWORD]: credentials.password,
       [LABEL_DATABASE]: credentials.database,

@@ -40,8 +40,8 @@ export interface ServiceDefinition {
   readonly defaultDatabase: string;
   /** The container's environment, as the image's documentation asks for it. */
   environment(credentials: ServiceCredentials): Record<string, string>;
-  /** The container's command, or undefined for the image's own. */
-  command(credentials: ServiceCredentials): string[] | undefined;
+  /** The container's command, or undefined for the image's own; `settings` are lab.json's server settings. */
+  command(credentials: ServiceCredentials, settings?: Readonly<Record<string, string>>): string[] | undefined;
   readonly resources: { readonly memoryBytes: number; readonly nanoCpus: number };
   /** The URL a client library takes (`postgresql://...`, `redis://...`). */
   connectionUrl(address: ServiceAddress, credentials: ServiceCredentials): string;
@@ -180,7 +180,11 @@ export const SERVICE_CATALOG: Readonly<Record<ServiceKind, ServiceDefinition>> =
     // (fsync, synchronous_commit): they did not measurably slow the start, and labs may
     // teach what a commit guarantees.
     environment: (c) => ({ POSTGRES_USER: c.user, POSTGRES_PASSWORD: c.password, POSTGRES_DB: c.database, POSTGRES_INITDB_ARGS: '--no-sync' }),
-    command: () => undefined,
+    // The official image passes `postgres -c name=value ...` to the server as it starts.
+    command: (_c, settings) => {
+      const flags = Object.entries(settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+      return flags.length > 0 ? ['postgres', ...flags] : undefined;
+    },
     resources: { memoryBytes: 512 * MiB, nanoCpus: 1 * CPU },
     // A Unix socket's folder (the embedded server's) goes in the `host` parameter, which libpq, psql and `pg` read.
     connectionUrl: (a, c) =>
