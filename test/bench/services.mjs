@@ -12,6 +12,9 @@
 //   redis cold      create + start, until AUTH + PING answers +PONG
 //   redis warm      stopped (not timed), started again, until AUTH + PING
 //   redis x3 cold   three Redis created and started in parallel, until all three answer
+//   postgres x3 cold  the Two-phase commit lab's servers: three PostgreSQL with
+//                   max_prepared_transactions = 64 (its lab.json settings), created and started
+//                   in parallel on a lab network, until all three answer
 //
 // What is counted, for both sides, is the time from the first call to the moment the
 // server really answers a client with the credentials (the product's own readiness check,
@@ -50,7 +53,7 @@ const require = createRequire(import.meta.url);
 const USAGE = `Usage: node test/bench/services.mjs [options]
 
   --runs N              runs per scenario (default 5)
-  --only LIST           comma-separated: postgres, redis, redis3 (default: all three)
+  --only LIST           comma-separated: postgres, redis, redis3, postgres3 (default: all four)
   --ours-only           skip testcontainers (quick iterations on the product code)
   --tc-catalog-config   give testcontainers the catalog's environment and command too
                         (default: only the images' env contract, as its modules do)
@@ -66,7 +69,7 @@ try {
   ({ values: options } = parseArgs({
     options: {
       runs: { type: 'string', default: '5' },
-      only: { type: 'string', default: 'postgres,redis,redis3' },
+      only: { type: 'string', default: 'postgres,redis,redis3,postgres3' },
       'ours-only': { type: 'boolean', default: false },
       'tc-catalog-config': { type: 'boolean', default: false },
       'pg-image': { type: 'string', default: 'data-labs-local/postgres:15' },
@@ -91,8 +94,8 @@ if (!Number.isInteger(RUNS) || RUNS < 1) {
 }
 const SCENARIO_GROUPS = options.only.split(',').map((s) => s.trim()).filter(Boolean);
 for (const group of SCENARIO_GROUPS) {
-  if (!['postgres', 'redis', 'redis3'].includes(group)) {
-    console.error(`--only takes postgres, redis and redis3; "${group}" is none of them.`);
+  if (!['postgres', 'redis', 'redis3', 'postgres3'].includes(group)) {
+    console.error(`--only takes postgres, redis, redis3 and postgres3; "${group}" is none of them.`);
     process.exit(2);
   }
 }
@@ -242,7 +245,7 @@ function publishOnLoopback(container) {
   return container;
 }
 
-function tcContainer(kind, creds) {
+function tcContainer(kind, creds, settings) {
   const definition = core.serviceDefinition(kind);
   const image = IMAGES[kind];
   const limits = { memory: definition.resources.memoryBytes / 1024 ** 3, cpu: definition.resources.nanoCpus / 1e9 };
@@ -255,7 +258,8 @@ function tcContainer(kind, creds) {
     const env = options['tc-catalog-config']
       ? definition.environment(creds)
       : { POSTGRES_USER: creds.user, POSTGRES_PASSWORD: creds.password, POSTGRES_DB: creds.database };
-    const command = options['tc-catalog-config'] ? definition.command(creds) : undefined;
+    // A lab's server settings are the command on both sides; the rest of the catalog's only with --tc-catalog-config.
+    const command = options['tc-catalog-config'] || settings ? definition.command(creds, settings) : undefined;
     container = container
       .withEnvironment(env)
       // What @testcontainers/postgresql 11 does: pg_isready inside the container every 250 ms.
@@ -314,11 +318,11 @@ function demux(buffer) {
 
 const ours = {
   /** Cold (and then warm) start of `count` containers of one kind through startLabServices. */
-  async run(kind, count, withWarm) {
+  async run(kind, count, withWarm, settings) {
     const labId = `dtest-bench-${kind}-${randomBytes(3).toString('hex')}`;
     ourLabs.add(labId);
     traceLines.length = 0;
-    const request = [{ service: kind, count }];
+    const request = [{ service: kind, count, ...(settings ? { settings } : {}) }];
     const startOptions = { labId, sessionId: SESSION_ID, images: IMAGES, logger };
     try {
       let t0 = Date.now();
@@ -353,7 +357,7 @@ const ours = {
 };
 
 const testcontainers = {
-  async run(kind, count, withWarm) {
+  async run(kind, count, withWarm, settings) {
     const started = [];
     let network;
     try {
@@ -366,7 +370,7 @@ const testcontainers = {
       const settled = await Promise.allSettled(
         Array.from({ length: count }, async (_, i) => {
           const creds = credentials(kind);
-          let spec = tcContainer(kind, creds);
+          let spec = tcContainer(kind, creds, settings);
           if (network) {
             spec = spec.withNetwork(network).withNetworkAliases(`${kind}-${i + 1}`);
           }
@@ -432,6 +436,7 @@ const SCENARIOS = [
   { group: 'postgres', kind: 'postgres', count: 1, warm: true, names: ['postgres cold', 'postgres warm'], targets: [1500, 500] },
   { group: 'redis', kind: 'redis', count: 1, warm: true, names: ['redis cold', 'redis warm'], targets: [undefined, undefined] },
   { group: 'redis3', kind: 'redis', count: 3, warm: false, names: ['redis x3 cold'], targets: [undefined] },
+  { group: 'postgres3', kind: 'postgres', count: 3, warm: false, names: ['postgres x3 cold'], targets: [2000], settings: { max_prepared_transactions: '64' } },
 ].filter((s) => SCENARIO_GROUPS.includes(s.group));
 
 const results = {};
@@ -456,7 +461,7 @@ try {
       const sides = WITH_TC ? (run % 2 === 1 ? ['ours', 'testcontainers'] : ['testcontainers', 'ours']) : ['ours'];
       const got = {};
       for (const side of sides) {
-        got[side] = await (side === 'ours' ? ours : testcontainers).run(s.kind, s.count, s.warm);
+        got[side] = await (side === 'ours' ? ours : testcontainers).run(s.kind, s.count, s.warm, s.settings);
       }
       for (const side of sides) {
         results[s.names[0]][side].push(got[side].cold);
