@@ -161,6 +161,11 @@ function labsRoot(ctx: CliContext): string {
   return path.resolve(ctx.cwd, expandHome(ctx.env['DATA_LABS_ROOT'] ?? defaultLabsRoot()));
 }
 
+/** The lab folder a command works in: `dir` as the user named it, else `<labs root>/<lab>`. */
+function learnerFolder(ctx: CliContext, labId: string, dirArg: string | undefined): string {
+  return dirArg !== undefined ? path.resolve(ctx.cwd, expandHome(dirArg)) : learnerLabDir(labsRoot(ctx), labId);
+}
+
 async function listCommand(ctx: CliContext, args: Parsed): Promise<number> {
   if (args.flags.has('--help')) {
     ctx.stdout('Usage: data-labs list [--json]\nLists the curriculum sections, their labs, and your checklist progress.\n');
@@ -298,7 +303,7 @@ async function validateCommand(ctx: CliContext, args: Parsed): Promise<number> {
 
 async function servicesCommand(ctx: CliContext, args: Parsed): Promise<number> {
   // Loaded here, not at the top: the Docker client and pg cost time every other command would pay.
-  const { SERVICES_HELP, resolveLabDir, runServicesCommand } = await import('./services');
+  const { SERVICES_HELP, runServicesCommand } = await import('./services');
   if (args.flags.has('--help')) {
     ctx.stdout(SERVICES_HELP);
     return EXIT_OK;
@@ -322,7 +327,7 @@ async function servicesCommand(ctx: CliContext, args: Parsed): Promise<number> {
   if (!entry) {
     return EXIT_FAILURE;
   }
-  const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
+  const labDir = learnerFolder(ctx, labId, dirArg);
   const { createServicesController } = await import('./servicesController');
   const controller = createServicesController({ images, env: ctx.env, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
   return runServicesCommand(
@@ -439,8 +444,7 @@ async function gradeCommand(ctx: CliContext, args: Parsed): Promise<number> {
     ctx.stderr('data-labs: this build has no grading sandbox (dist/sandbox).\n');
     return EXIT_FAILURE;
   }
-  const { resolveLabDir } = await import('./services');
-  const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
+  const labDir = learnerFolder(ctx, labId, dirArg);
   const { createServicesController } = await import('./servicesController');
   // An embedded server this grading starts ends with this process, even one killed (it is also stopped when the grading ends).
   const controller = createServicesController({ images, env: ctx.env, embeddedOwnerPid: process.pid, ...(ctx.embeddedServerScript !== undefined ? { embeddedServerScript: ctx.embeddedServerScript } : {}) });
@@ -483,8 +487,8 @@ async function ciCommand(ctx: CliContext, args: Parsed): Promise<number> {
   if (!entry) {
     return EXIT_FAILURE;
   }
-  const { resolveLabDir, labDirExists } = await import('./services');
-  const labDir = resolveLabDir(ctx.cwd, dirArg === undefined ? undefined : expandHome(dirArg), learnerLabDir(labsRoot(ctx), labId));
+  const { labDirExists } = await import('./services');
+  const labDir = learnerFolder(ctx, labId, dirArg);
   if (!(await labDirExists(labDir, labId, { stderr: ctx.stderr }))) {
     return EXIT_FAILURE;
   }
@@ -528,7 +532,7 @@ async function importGradeCommand(ctx: CliContext, args: Parsed): Promise<number
       const entry = findLab(catalog, id);
       return entry?.ok === true ? entry : undefined;
     },
-    (lab) => path.resolve(ctx.cwd, dirArg === undefined ? learnerLabDir(labsRoot(ctx), lab.id) : expandHome(dirArg)),
+    (lab) => learnerFolder(ctx, lab.id, dirArg),
   );
   if (!verdict.ok) {
     ctx.stderr(`data-labs: ${reportPath} was not recorded: ${verdict.reason}\n`);

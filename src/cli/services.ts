@@ -5,7 +5,6 @@
  * `services down`.
  */
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import type { Lab } from '../core/labs/catalog';
 import { addressText } from '../core/services/address';
 import type { Backend, LabServicesController, ServicesStatus, StartedServices } from '../core/services/labServicesController';
@@ -137,9 +136,4 @@ export async function labDirExists(labDir: string, labId: string, io: Pick<Servi
     io.stderr(`data-labs: ${labDir} does not exist. Open the lab first ("data-labs open ${labId}"), or name its folder.\n`);
     return false;
   }
-}
-
-/** The lab folder: the one named, else where `data-labs open` puts it. */
-export function resolveLabDir(cwd: string, dirArg: string | undefined, defaultDir: string): string {
-  return dirArg !== undefined ? path.resolve(cwd, dirArg) : defaultDir;
 }

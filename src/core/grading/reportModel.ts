@@ -192,7 +192,6 @@ function literal(value: unknown, seen: Set<object>): string {
       return `${value}n`;
     case 'number':
     case 'boolean':
-      return String(value);
     case 'undefined':
     case 'function':
     case 'symbol':

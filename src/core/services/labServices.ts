@@ -349,8 +349,9 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   const startOne = async ({ kind, index, settings }: { kind: ServiceKind; index: number; settings: Readonly<Record<string, string>> | undefined }): Promise<ServiceConnection> => {
     const definition = serviceDefinition(kind);
     const name = serviceName(kind, index);
+    const inSlot = existing.filter((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index));
     // A container made with other settings (an older version of the lab) is made again.
-    const found = existing.find((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index) && (c.labels[LABEL_SETTINGS] ?? '') === settingsLabel(settings));
+    const found = inSlot.find((c) => (c.labels[LABEL_SETTINGS] ?? '') === settingsLabel(settings));
     const foundCredentials = found ? credentialsFromLabels(found.labels) : undefined;
     let containerId: string;
     let credentials: ServiceCredentials;
@@ -379,7 +380,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
         // A container without its credentials cannot be connected to: replace it.
         await runtime.removeContainer(found.id);
       }
-      const outdated = existing.find((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index) && c.id !== found?.id);
+      const outdated = inSlot.find((c) => c !== found);
       if (outdated) {
         logger.info(`lab ${options.labId}: replacing ${name} (container ${outdated.id.slice(0, 12)}): it was made with other server settings`);
         await runtime.removeContainer(outdated.id);
