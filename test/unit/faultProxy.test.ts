@@ -272,6 +272,56 @@ describe('FaultProxy', () => {
     expect(() => proxy.dropFrom('')).toThrow(RangeError);
   });
 
+  it('loseReplyTo(marker): the marked request reaches the service, its reply is lost and the connection reset; other connections and later requests are untouched', async () => {
+    const received: string[] = [];
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      // Answers each whole request (up to its ';'), as a database answers a statement.
+      let pending = '';
+      socket.on('data', (chunk) => {
+        received.push(chunk.toString());
+        pending += chunk.toString();
+        for (let end = pending.indexOf(';'); end >= 0; end = pending.indexOf(';')) {
+          socket.write(`done ${pending.slice(0, end + 1)}`);
+          pending = pending.slice(end + 1);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxy = await startProxy((server.address() as net.AddressInfo).port);
+      const other = await connect(proxy.port);
+      const socket = await connect(proxy.port);
+      proxy.loseReplyTo('COMMIT PREPARED');
+      expect(proxy.loseReplyArmed).toBe(true);
+      const first = readBytes(socket, 'done select 1;'.length);
+      socket.write('select 1;');
+      expect((await first).toString()).toBe('done select 1;');
+      // In another case, split across two chunks: the service gets it all, the client no answer.
+      const lost = new Promise<string>((resolve) => {
+        socket.on('data', () => resolve('answered'));
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        socket.on('close', () => resolve('closed'));
+      });
+      socket.write("commit prep");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.write("ared 'g1';");
+      expect(await lost).toMatch(/ECONNRESET|closed/);
+      expect(received.join('')).toContain("commit prepared 'g1';");
+      expect(proxy.loseReplyArmed).toBe(false);
+      // Once only: the next marked request on another connection is answered.
+      const answered = readBytes(other, "done COMMIT PREPARED 'g2';".length);
+      other.write("COMMIT PREPARED 'g2';");
+      expect((await answered).toString()).toBe("done COMMIT PREPARED 'g2';");
+      proxy.loseReplyTo('x');
+      proxy.heal();
+      expect(proxy.loseReplyArmed).toBe(false);
+      expect(() => proxy.loseReplyTo('')).toThrow(RangeError);
+    } finally {
+      server.close();
+    }
+  });
+
   it('drop() also discards what latency was still holding', async () => {
     const echo = await echoServer();
     const proxy = await startProxy(echo.port);

@@ -1,9 +1,9 @@
 /**
- * The grader's way of seeing which bank committed which gid (audit.ts), on a real
+ * The grader's way of seeing which bank committed which transfer (audit.ts), on a real
  * PostgreSQL server started as the lab starts its banks (max_prepared_transactions = 64):
- * the xid read just before PREPARE TRANSACTION names the audit rows of that transaction
- * once COMMIT PREPARED runs, and none after ROLLBACK PREPARED; a plain COMMIT leaves rows
- * under an xid that was never prepared; the prepared transaction and its xid survive the
+ * the note written just before PREPARE TRANSACTION commits with the prepared transaction
+ * and names its audit rows once COMMIT PREPARED runs; ROLLBACK PREPARED leaves neither; a
+ * plain COMMIT leaves rows under an xid with no note; the prepared transaction survives the
  * server's restart, and recovery from another connection finishes it.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LabServicesResult, startLabServices } from '../../../src/core/services/labServices';
 import { LOCAL_IMAGES, newRuntime, testLogger, uniqueId, useLabCleanup } from '../../../test/docker/helpers';
-import { CURRENT_XID, installAudit, preparedGids, readAudit } from './audit';
+import { installAudit, notePrepare, preparedGids, readAudit, readPrepares } from './audit';
 
 const runtime = newRuntime();
 const registerLab = useLabCleanup(runtime);
@@ -33,11 +33,12 @@ describe('the audit of a bank, on a real PostgreSQL with prepared transactions',
     return client;
   }
 
-  /** Phase 1 as a coordinator does it on `client`: the change, the xid read, then PREPARE. */
+  /** Phase 1 as a coordinator does it on `client` (the change, then PREPARE), with the adapter's note between; the xid. */
   async function prepare(client: pg.Client, gid: string, account: string, delta: number): Promise<string> {
     await client.query('BEGIN');
     await client.query(`UPDATE ${BANK}.accounts SET balance_cents = balance_cents + $1 WHERE id = $2`, [delta, account]);
-    const xid = String((await client.query<{ xid: string }>(CURRENT_XID)).rows[0]?.xid);
+    await client.query(notePrepare(AUDIT), [gid, `t-${gid}`]);
+    const xid = String((await client.query<{ xid: string }>('SELECT txid_current()::text AS xid')).rows[0]?.xid);
     await client.query(`PREPARE TRANSACTION '${gid}'`);
     return xid;
   }
@@ -71,6 +72,10 @@ describe('the audit of a bank, on a real PostgreSQL with prepared transactions',
     expect(rows.filter((r) => r.xid === committed)).toEqual([{ xid: committed, account: 'alice', deltaCents: -100 }]);
     expect(rows.filter((r) => r.xid === rolledBack)).toEqual([]);
     expect(rows.filter((r) => r.xid !== committed)).toEqual([{ xid: expect.any(String) as unknown as string, account: 'carol', deltaCents: 5 }]);
+    // Only the committed prepare's note is there: the plain commit's xid has none.
+    const direct = rows.find((r) => r.account === 'carol')?.xid ?? '';
+    expect(await readPrepares(other, AUDIT, ['t-g-commit', 't-g-rollback'], [direct])).toEqual([{ xid: committed, gid: 'g-commit', transfer: 't-g-commit' }]);
+    expect(await readAudit(other, AUDIT, ['bob'])).toEqual([]);
     // A retried COMMIT PREPARED of a finished gid: 42704.
     await expect(other.query("COMMIT PREPARED 'g-commit'")).rejects.toMatchObject({ code: '42704' });
   });
@@ -89,6 +94,7 @@ describe('the audit of a bank, on a real PostgreSQL with prepared transactions',
     expect(await preparedGids(recovery)).toEqual(['g-restart']);
     await recovery.query("COMMIT PREPARED 'g-restart'");
     expect((await readAudit(recovery, AUDIT)).filter((r) => r.xid === xid)).toEqual([{ xid, account: 'bob', deltaCents: 300 }]);
+    expect(await readPrepares(recovery, AUDIT, ['t-g-restart'], [])).toEqual([{ xid, gid: 'g-restart', transfer: 't-g-restart' }]);
     expect(await preparedGids(recovery)).toEqual([]);
   }, 90_000);
 });

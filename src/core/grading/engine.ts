@@ -14,12 +14,13 @@ export { HistoryRecorder } from './history';
 export type { Backend } from '../backend';
 
 /** What a scenario may need from the engine beneath the learner's code. */
-export type ScenarioNeed = 'concurrency' | 'container-faults';
+export type ScenarioNeed = 'concurrency' | 'container-faults' | 'docker-servers';
 
 /** Why the embedded engine cannot run a scenario that needs each of these. */
 export const EMBEDDED_CANNOT: Readonly<Record<ScenarioNeed, string>> = {
   concurrency: 'it needs transactions that really run at the same time, and the embedded engine runs one at a time',
   'container-faults': 'it pauses, kills or cuts off the database, which needs Docker',
+  'docker-servers': "it runs on the lab's own database servers, which run in Docker, and the embedded engine cannot stand in for them",
 };
 
 export interface ScenarioContext<E extends HistoryEvent = HistoryEvent> {

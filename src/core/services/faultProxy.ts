@@ -25,6 +25,11 @@
  *   A grader uses it to cut a replica off between two phases of one operation (after it
  *   answered a read, before the write that follows), at a point no timer can hit reliably.
  *   The marker is looked for across chunk boundaries.
+ * - `loseReplyTo(marker)`: the first request that contains `marker` (compared without
+ *   regard to ASCII case) passes to the service, which does the work; its reply is thrown
+ *   away as it comes back and that connection is reset, as when the network fails after a
+ *   request arrived. The client sees its connection lost and cannot know whether the
+ *   request took effect. One request only; `heal()` disarms it if it has not fired.
  * - `refuseNew()`: new connections are accepted and at once reset (RST), which clients
  *   see as ECONNRESET; open connections carry on.
  * - `reset({ untilHealed })`: every open connection is reset now (RST to the client and
@@ -137,6 +142,11 @@ class Direction {
   private onData(chunk: Buffer): void {
     if (this.counter === 'bytesToService') {
       this.proxy.watchRequest(this, chunk);
+    } else if (this.proxy.takeLostReply(this.from)) {
+      this.proxy.countDropped(chunk.length);
+      resetSocket(this.from);
+      resetSocket(this.to);
+      return;
     }
     if (this.proxy.state.dropping) {
       this.proxy.countDropped(chunk.length);
@@ -281,7 +291,11 @@ export class FaultProxy {
   private lastDroppedAt = 0;
   /** The marker of `dropFrom`, and each connection's last bytes, for a marker split across chunks. */
   private dropMarker: Buffer | undefined;
+  /** The marker of `loseReplyTo` (lower case), and the service sockets whose next reply is lost. */
+  private loseMarker: string | undefined;
+  private readonly losingReply = new WeakSet<net.Socket>();
   private readonly requestTails = new WeakMap<object, Buffer>();
+  private readonly requestTexts = new WeakMap<object, { readonly key: string; readonly text: string }>();
   private counters = {
     connectionsAccepted: 0,
     bytesToService: 0,
@@ -393,8 +407,45 @@ export class FaultProxy {
     return this.dropMarker !== undefined;
   }
 
-  /** @internal Looks for the `dropFrom` marker in a client's bytes, and starts the black hole when it comes. */
-  watchRequest(direction: object, chunk: Buffer): void {
+  /** Arms the loss of the reply to the next request containing `marker` (see the file's comment). */
+  loseReplyTo(marker: string): void {
+    if (marker.length === 0) {
+      throw new RangeError('loseReplyTo needs a marker of at least one character.');
+    }
+    this.loseMarker = marker.toLowerCase();
+  }
+
+  /** Whether a `loseReplyTo` marker is armed and has not been seen yet. */
+  get loseReplyArmed(): boolean {
+    return this.loseMarker !== undefined;
+  }
+
+  /** @internal Whether the reply coming from this service socket is to be lost (once). */
+  takeLostReply(service: net.Socket): boolean {
+    if (!this.losingReply.has(service)) {
+      return false;
+    }
+    this.losingReply.delete(service);
+    this.counters.resets++;
+    this.logger.info(`fault proxy ${this.name}: the reply to the marked request is lost; the connection is reset`);
+    return true;
+  }
+
+  /** @internal Looks for the markers in a client's bytes: the `dropFrom` one starts the black hole, the `loseReplyTo` one dooms the reply. */
+  watchRequest(direction: Direction, chunk: Buffer): void {
+    const lose = this.loseMarker;
+    if (lose !== undefined) {
+      const key = `lose:${lose}`;
+      const tail = this.requestTexts.get(direction);
+      const seen = (tail?.key === key ? tail.text : '') + chunk.toString('latin1').toLowerCase();
+      if (seen.includes(lose)) {
+        this.loseMarker = undefined;
+        this.requestTexts.delete(direction);
+        this.losingReply.add(direction.to);
+      } else {
+        this.requestTexts.set(direction, { key, text: seen.slice(Math.max(0, seen.length - (lose.length - 1))) });
+      }
+    }
     const marker = this.dropMarker;
     if (marker === undefined) {
       return;
@@ -438,6 +489,7 @@ export class FaultProxy {
       case undefined:
         this.faults = NO_FAULTS;
         this.dropMarker = undefined;
+        this.loseMarker = undefined;
         break;
       case 'latency':
         this.faults = { ...this.faults, latencyMs: 0, jitterMs: 0 };
