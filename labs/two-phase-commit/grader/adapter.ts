@@ -215,6 +215,12 @@ class ServerDb {
     };
   }
 
+  /** Opens `n` connections at once and puts them back in the pool, so a burst of transfers does not wait for connecting. */
+  async warm(n: number): Promise<void> {
+    const clients = await Promise.all(Array.from({ length: n }, () => this.pool.connect()));
+    for (const client of clients) client.release();
+  }
+
   close(): Promise<void> {
     return this.pool.end();
   }
@@ -261,6 +267,9 @@ export const createAdapter: AdapterFactory<TwoPhaseAdapter> = (learner) => {
     transfer: (coordinatorId: string, t: TransferArgs) => transferOf.run(t.id, () => callLearner(learner, FILE, 'transfer', '(c, t)', coordinator(coordinatorId), t)),
     recover: (coordinatorId: string) => transferOf.run('', () => callLearner(learner, FILE, 'recover', '(c)', coordinator(coordinatorId))),
     arm: (plan: ArmPlan) => points.arm(plan),
+    warm: async (n: number) => {
+      await Promise.all(need().servers.map((s) => s.warm(n)));
+    },
     points: () => points.reached,
     holding: () => points.holding,
     release: () => points.release(),

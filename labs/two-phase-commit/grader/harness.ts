@@ -274,7 +274,7 @@ export class TwoPhaseHarness {
    * Runs transfer(); `armed` says where the grader armed a kill, which names the end of a
    * transfer the kill cut short. Returns what it answered, if it did.
    */
-  async transfer(history: History, t: TransferArgs, expect: Expectation, plan: readonly string[], options: { readonly armed?: string; readonly timeoutMs?: number; readonly probe?: boolean } = {}): Promise<unknown> {
+  async transfer(history: History, t: TransferArgs, expect: Expectation, plan: readonly string[], options: { readonly armed?: string; readonly timeoutMs?: number; readonly probe?: boolean; readonly probeAfter?: () => Promise<void> } = {}): Promise<unknown> {
     await this.learner.ensureRunning();
     this.state.transfers.push(t.id);
     const process = transferLane(t.id);
@@ -284,6 +284,8 @@ export class TwoPhaseHarness {
     if (result.ok) {
       history.record({ process, type: 'ok', op: TRANSFER, value: result.value });
       if (before !== undefined) {
+        // (A bank the grader brought down is back first: what it holds is read once it answers.)
+        await options.probeAfter?.();
         // Phase 2 is over when transfer() answers: nothing of it (a gid naming it, prepared since it began) may still wait at a bank.
         const now = await this.preparedSince();
         const prepared = Object.fromEntries(Object.entries(now).map(([bank, gids]) => [bank, gids.filter((g) => !(before[bank] ?? []).includes(g) && g.includes(t.id))]));
@@ -401,6 +403,12 @@ export class TwoPhaseHarness {
     history.record({ process: bankLane(bank), type: 'fault', op: `lose the reply to the next COMMIT PREPARED at ${bank} (the bank commits; the connection is reset before the answer)` });
   }
 
+  /** Latency each way between the learner's process and `bank`. */
+  latency(history: History, bank: BankName, ms: number): void {
+    this.servers.injector.proxy(this.servers.serviceName(bank)).latency(ms);
+    history.record({ process: bankLane(bank), type: 'fault', op: `latency ${ms} ms each way to ${bank}` });
+  }
+
   /** Resets every open connection from the learner's process to `bank`. */
   resetConnections(history: History, bank: BankName): void {
     const fault = this.servers.injector.resetConnections(this.servers.serviceName(bank));
@@ -418,16 +426,54 @@ export class TwoPhaseHarness {
       await client.end().catch(() => undefined);
       history.record({ process: bankLane(bank), type: 'heal', op: `${account}'s row lock released` });
       // What waited for the lock goes on now (a late PREPARE lands): let it, before the next step.
-      await this.servers.with(bank, async (c) => {
-        const deadline = performance.now() + 5_000;
-        while (performance.now() < deadline) {
-          // Until no session of the learner's is inside a transaction (waiting, or between its statements), or running one.
-          const waiting = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)') AND pid <> pg_backend_pid()");
-          if ((waiting.rows[0]?.n ?? 0) === 0) break;
-          await sleep(20);
-        }
-      });
+      await this.quiesce();
     };
+  }
+
+  /** Opens `n` connections from the learner's process to each server ahead of a burst. */
+  async warm(n: number): Promise<void> {
+    const result = await this.learner.client.call('warm', [n], 20_000);
+    if (!result.ok) throw new Error(`The grader could not open the learner's connections: ${result.message}`);
+  }
+
+  /**
+   * Recovers as a coordinator's periodic recovery does, until nothing is left: a vote that
+   * timed out may still be waiting behind the lock of another in-doubt transaction, and
+   * prepares late once recovery releases that one. Each round waits (a moment at most) for
+   * the learner's sessions to go quiet, notes what is in doubt and runs recover().
+   */
+  async recoverUntilSettled(history: History, rounds = 12): Promise<void> {
+    for (let round = 0; round < rounds; round++) {
+      const quiet = await this.quiesce(400);
+      const inDoubt = Object.values(await this.preparedSince()).flat();
+      if (quiet && inDoubt.length === 0 && round > 0) return;
+      await this.noteInDoubt(history);
+      await this.recover(history);
+    }
+  }
+
+  /**
+   * Waits (up to `limitMs`) until no session of the learner's at either bank is inside a
+   * transaction (waiting for a lock, or between its statements) or running a statement: a
+   * vote that timed out may still be on its way to a late PREPARE. Whether they went quiet.
+   */
+  async quiesce(limitMs = 5_000): Promise<boolean> {
+    let quiet = true;
+    for (const bank of BANKS) {
+      quiet =
+        (await this.servers.with(bank, async (c) => {
+          const deadline = performance.now() + limitMs;
+          for (;;) {
+            const busy = await c.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)') AND pid <> pg_backend_pid()",
+            );
+            if ((busy.rows[0]?.n ?? 0) === 0) return true;
+            if (performance.now() >= deadline) return false;
+            await sleep(20);
+          }
+        })) && quiet;
+    }
+    return quiet;
   }
 
   /** Notes what the banks and the log hold now: the end of the scenario. */

@@ -14,3 +14,5 @@ export const CONCURRENT_TRANSFERS = 24;
 export const OPENING_BALANCE_CENTS = 10_000;
 /** How long the grader waits for the learner's code to reach a point where it holds it. */
 export const HOLD_WAIT_MS = 8_000;
+/** The latency each way between the learner's process and the banks in the concurrent-transfers check. */
+export const NETWORK_LATENCY_MS = 3;

@@ -62,6 +62,8 @@ export interface TwoPhaseAdapter {
   recover(coordinatorId: string): Promise<unknown>;
   /** Starts counting points from zero, with a crash or a hold armed (or none). */
   arm(plan: ArmPlan): void;
+  /** Opens `n` connections to each server ahead of a burst of transfers. */
+  warm(n: number): Promise<void>;
   /** The points passed (their `after`) since `arm`, in order. */
   points(): string[];
   /** The label of the point where the code is held now, if it is. */

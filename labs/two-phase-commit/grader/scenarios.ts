@@ -13,7 +13,7 @@ import type { Verdict } from '../../../src/core/grading/report';
 import { allOf, checkAnswers, checkAtomicity, checkCleanup, checkConservation, checkRecoveryReports } from './checkers';
 import { BANKS, BANK_A, BANK_B, type BankName, type TwoPhaseHarness } from './harness';
 import { AGAIN, type Expectation, type TwoPhaseEvent } from './history';
-import { CONCURRENT_TRANSFERS, DOWN_MS, OPENING_BALANCE_CENTS, VOTE_TIMEOUT_MS } from './limits';
+import { CONCURRENT_TRANSFERS, DOWN_MS, NETWORK_LATENCY_MS, OPENING_BALANCE_CENTS, VOTE_TIMEOUT_MS } from './limits';
 import type { PointPlan, TransferArgs } from './protocol';
 
 type Spec = ScenarioSpec<TwoPhaseHarness, TwoPhaseEvent>;
@@ -210,7 +210,7 @@ const participantFailure = scenario({
       let healing: Promise<void> = Promise.resolve();
       const { held } = await h.holding(
         { label: `prepare@${victim}`, occurrence: 1, when: part.when },
-        () => h.transfer(ctx.history, t, part.expect, [what], { probe: part.fault === 'kill' }),
+        () => h.transfer(ctx.history, t, part.expect, [what], { probe: part.fault === 'kill', probeAfter: () => healing }),
         async () => {
           const fault = part.fault === 'kill' ? await h.kill(ctx.history, victim) : await h.pause(ctx.history, victim);
           healing = (async () => {
@@ -278,16 +278,28 @@ const recoveryScope = scenario({
 
 const concurrent = scenario({
   id: 'concurrent-transfers',
-  cases: ['transfers at once over shared accounts', 'connections reset mid-transfer', "a lost COMMIT PREPARED reply among them", 'transfers refused for want of funds'],
-  accounts: { [BANK_A]: ['a1', 'a2', 'a3'], [BANK_B]: ['b1', 'b2', 'b3'] },
+  cases: ['transfers at once over shared accounts', 'connections reset mid-transfer', 'a lost COMMIT PREPARED reply among them', 'transfers refused for want of funds'],
+  accounts: { [BANK_A]: Array.from({ length: CONCURRENT_TRANSFERS }, (_, i) => `a${i + 1}`), [BANK_B]: Array.from({ length: CONCURRENT_TRANSFERS }, (_, i) => `b${i + 1}`) },
   checkers: [checkConservation, checkAtomicity, checkAnswers, checkCleanup],
   needs: ['concurrency'],
   budgetMs: 60_000,
   async run(h, ctx, accounts, tag) {
-    const transfers = Array.from({ length: CONCURRENT_TRANSFERS }, () => transferOf(h, tag, accounts, ctx.rng.pick(BANKS), ctx.rng.int(500, 6_000), ctx.rng.int(0, 2), ctx.rng.int(0, 2)));
-    const resets = [ctx.rng.int(20, 300), ctx.rng.int(150, 600)].map((at) => ({ at, bank: ctx.rng.pick(BANKS) }));
+    // At one bank three accounts shared by every transfer; at the other each transfer its own. (Two
+    // transfers sharing accounts at both banks can each hold one lock and wait for the other's:
+    // a deadlock across servers, which only the vote's time limit ends. That is 2PC's, and the
+    // scenario keeps it out: here, transfers race for the shared accounts and must not lose updates.)
+    const shared = ctx.rng.pick(BANKS);
+    const transfers = Array.from({ length: CONCURRENT_TRANSFERS }, (_, n) => {
+      const from = ctx.rng.pick(BANKS);
+      const s = ctx.rng.int(0, 2);
+      return transferOf(h, tag, accounts, from, ctx.rng.int(200, 4_000), from === shared ? s : n, from === shared ? n : s);
+    });
+    const resets = [{ at: ctx.rng.int(150, 450), bank: ctx.rng.pick(BANKS) }];
+    await h.warm(CONCURRENT_TRANSFERS);
     const lostAt = ctx.rng.pick(BANKS);
     h.loseCommitReply(ctx.history, lostAt);
+    // A few milliseconds each way, as between machines: transactions overlap as they would there.
+    for (const bank of BANKS) h.latency(ctx.history, bank, NETWORK_LATENCY_MS);
     const faults = (async () => {
       let now = 0;
       for (const r of [...resets].sort((x, y) => x.at - y.at)) {
@@ -296,11 +308,10 @@ const concurrent = scenario({
         h.resetConnections(ctx.history, r.bank);
       }
     })();
-    await Promise.all(transfers.map((t) => h.transfer(ctx.history, t, 'either', ['at once with the others; connections reset twice meanwhile'])));
+    await Promise.all(transfers.map((t) => h.transfer(ctx.history, t, 'either', [`at once with the others; the connections to ${resets.map((r) => r.bank).join(', ')} reset meanwhile`])));
     await faults;
-    h.servers.injector.proxy(h.servers.serviceName(lostAt)).heal();
-    await h.noteInDoubt(ctx.history);
-    await h.recover(ctx.history);
+    for (const bank of BANKS) h.servers.injector.proxy(h.servers.serviceName(bank)).heal();
+    await h.recoverUntilSettled(ctx.history);
   },
 });
 
