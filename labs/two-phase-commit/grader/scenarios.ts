@@ -120,7 +120,7 @@ async function crashAndRecover(h: TwoPhaseHarness, ctx: Context, t: TransferArgs
 
 const noVotes = scenario({
   id: 'no-vote-aborts',
-  cases: ['a transfer every bank accepts commits', 'insufficient funds', 'an unknown account at the receiving bank', 'an unknown account at the sending bank', 'a bank past its time limit (a row lock held)'],
+  cases: ['all-yes-commits', 'insufficient-funds', 'unknown-receiving-account', 'unknown-sending-account', 'vote-past-time-limit'],
   // The slow vote has accounts of its own: its prepared transaction lands late and holds their locks until recovery.
   accounts: { [BANK_A]: ['a1', 'a2', 'a3'], [BANK_B]: ['b1', 'b2', 'b3'] },
   checkers: [checkAtomicity, checkAnswers, checkCleanup, checkConservation],
@@ -171,7 +171,7 @@ const noVotes = scenario({
 
 const coordinatorCrash = scenario({
   id: 'coordinator-crash',
-  cases: ['killed before the first PREPARE', 'killed between the prepares', 'killed after both prepares, before the decision', 'killed just after the decision record', 'killed between the two COMMIT PREPAREDs', 'killed after both commits', 'killed during an abort'],
+  cases: ['killed-at-each-point-committing', 'killed-at-each-point-aborting'],
   accounts: { [BANK_A]: ['a1'], [BANK_B]: ['b1'] },
   checkers: [checkAtomicity, checkCleanup, checkConservation, checkRecoveryReports],
   budgetMs: 60_000,
@@ -192,7 +192,7 @@ const coordinatorCrash = scenario({
 
 const participantFailure = scenario({
   id: 'participant-failure',
-  cases: ['a bank killed before its PREPARE', 'a bank killed after its PREPARE (the prepared transaction survives its restart)', 'a bank paused during its vote'],
+  cases: ['bank-killed-before-prepare', 'bank-killed-after-prepare', 'bank-paused-during-vote'],
   accounts: { [BANK_A]: ['a1', 'a2', 'a3'], [BANK_B]: ['b1', 'b2', 'b3'] },
   checkers: [checkAtomicity, checkAnswers, checkCleanup, checkConservation],
   needs: ['container-faults'],
@@ -229,7 +229,7 @@ const participantFailure = scenario({
 
 const lostReply = scenario({
   id: 'lost-commit-reply',
-  cases: ["the reply to bank A's COMMIT PREPARED lost", "the reply to bank B's COMMIT PREPARED lost"],
+  cases: ['reply-lost-at-each-bank'],
   accounts: { [BANK_A]: ['a1'], [BANK_B]: ['b1'] },
   checkers: [checkAnswers, checkAtomicity, checkConservation],
   budgetMs: 30_000,
@@ -250,7 +250,7 @@ const lostReply = scenario({
 
 const recoveryScope = scenario({
   id: 'recovery-scope',
-  cases: ['in doubt with no decision', 'in doubt with the decision logged', 'committed at one bank only', "another coordinator's prepared transactions (its id this one's plus a character)", 'recovery run twice'],
+  cases: ['in-doubt-undecided', 'in-doubt-decided', 'committed-at-one-bank', 'other-coordinator-prepared', 'recovery-run-twice'],
   accounts: { [BANK_A]: ['a0', 'a1', 'a2', 'a3'], [BANK_B]: ['b0', 'b1', 'b2', 'b3'] },
   checkers: [checkCleanup, checkAtomicity, checkRecoveryReports],
   budgetMs: 45_000,
@@ -278,7 +278,7 @@ const recoveryScope = scenario({
 
 const concurrent = scenario({
   id: 'concurrent-transfers',
-  cases: ['transfers at once over shared accounts', 'connections reset mid-transfer', 'a lost COMMIT PREPARED reply among them', 'transfers refused for want of funds'],
+  cases: ['shared-accounts-at-once', 'connections-reset', 'lost-reply-among-them'],
   accounts: { [BANK_A]: Array.from({ length: CONCURRENT_TRANSFERS }, (_, i) => `a${i + 1}`), [BANK_B]: Array.from({ length: CONCURRENT_TRANSFERS }, (_, i) => `b${i + 1}`) },
   checkers: [checkConservation, checkAtomicity, checkAnswers, checkCleanup],
   needs: ['concurrency'],
