@@ -7,7 +7,7 @@
  */
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { Verdict } from '../../../src/core/grading/report';
-import { AGAIN, IN_DOUBT, type PrepareRow, RECOVER, RECOVERY, type TransferRecord, type TruthNote, type TwoPhaseEvent, UNFINISHED, isRecoveryAnswer, transferFocus, transfersOf, truthOf } from './history';
+import { AGAIN, COORDINATOR, GRADER, IN_DOUBT, LOCK_WAIT, type PrepareRow, RECOVER, RECOVERY, type TransferRecord, type TruthNote, type TwoPhaseEvent, UNFINISHED, UPDATE, bankLane, isRecoveryAnswer, otherLane, transferFocus, transfersOf, truthOf } from './history';
 
 const list = (items: readonly string[]): string => (items.length === 0 ? 'none' : items.join(', '));
 
@@ -333,6 +333,42 @@ export function checkRecoveryReports(history: readonly TwoPhaseEvent[]): Verdict
     if (judged === 0) return undecided('No recovery answered.');
     return pass(`recover() reported each in-doubt gid once, in the list of what it did, and nothing when nothing was left (${judged} recoveries).`);
   });
+}
+
+/**
+ * The blocking demonstration, not graded: what the other transaction waited for, from
+ * pg_locks, and how long, until recovery released the prepared transaction.
+ */
+export function checkBlockingDemo(history: readonly TwoPhaseEvent[]): Verdict {
+  const waitIndex = history.findIndex((e) => e.type === 'note' && e.op === LOCK_WAIT);
+  const wait = history[waitIndex];
+  if (wait === undefined || wait.type !== 'note' || wait.op !== LOCK_WAIT || wait.value === undefined) {
+    return undecided('The other transaction did not wait this time (the coordinator did not stop between its prepares and its decision), so there was no blocking to show.');
+  }
+  const note = wait.value;
+  const lane = otherLane(note.bank);
+  const start = history.findIndex((e) => e.process === lane && e.op === UPDATE && e.type === 'invoke');
+  const endIndex = history.findIndex((e, i) => i > start && e.process === lane && e.op === UPDATE && e.type !== 'invoke');
+  const end = history[endIndex];
+  const recovered = history.findIndex((e, i) => i > waitIndex && e.process === RECOVERY && e.op === RECOVER && e.type === 'ok');
+  const waited = end !== undefined && history[start] !== undefined ? Math.round(end.at - (history[start]?.at ?? 0)) : undefined;
+  const holder =
+    note.heldBy !== undefined
+      ? `the lock of transaction ${note.heldBy.xid}, which pg_locks shows held (${note.heldBy.mode}) by no session but by the prepared transaction ${note.heldBy.gid}, prepared at ${note.heldBy.preparedAt}`
+      : 'a lock that pg_locks did not tie to a prepared transaction';
+  const blockers = note.blockingPids.length > 0 ? ` pg_blocking_pids(${note.pid}) says {${note.blockingPids.join(', ')}}: 0 is a prepared transaction, which has no session to cancel.` : '';
+  return {
+    status: 'pass',
+    actual:
+      `Not graded, just shown: the coordinator died after both banks prepared the transfer and before it recorded a decision. Another transaction at ${note.bank} then tried to update ${note.account}: session ${note.pid} waited for ${holder} (a ${note.locktype} lock, ${note.wanted}).${blockers} ` +
+      (end !== undefined && recovered >= 0 && endIndex > recovered
+        ? `It waited ${waited ?? '?'} ms, until recovery rolled the transfer back (presumed abort) and released the row. In doubt, a bank can neither commit nor roll back on its own: its locks are held for as long as the coordinator is away.`
+        : end !== undefined
+          ? `It went on after ${waited ?? '?'} ms.`
+          : 'It was still waiting when the demonstration ended.'),
+    culprits: [waitIndex, ...(start >= 0 ? [start] : []), ...(endIndex >= 0 ? [endIndex] : []), ...(recovered >= 0 ? [recovered] : [])].sort((a, b) => a - b),
+    focus: { label: `blocking at ${note.bank}`, processes: [lane, bankLane(note.bank)], context: [COORDINATOR, RECOVERY, bankLane(note.bank === 'bank-a' ? 'bank-b' : 'bank-a'), GRADER] },
+  };
 }
 
 /** The first verdict that is not a pass, or a pass naming what each checker saw. */

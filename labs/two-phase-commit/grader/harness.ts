@@ -17,7 +17,7 @@ import type { ServiceConnection } from '../../../src/core/services/labServices';
 import type { LabServicesForGrading } from '../../../src/core/services/labServicesController';
 import type { RuntimeLogger } from '../../../src/core/services/runtime';
 import { identifier, installAudit, preparedGids, readAudit, readPrepares } from './audit';
-import { type BankTruth, COORDINATOR, type Expectation, GRADER, IN_DOUBT, MIGRATE, RECOVER, RECOVERY, TRANSFER, TRUTH, type TruthNote, type TwoPhaseEvent, UNFINISHED, bankLane, transferLane } from './history';
+import { type BankTruth, COORDINATOR, type Expectation, GRADER, IN_DOUBT, LOCK_WAIT, type LockWaitNote, MIGRATE, RECOVER, RECOVERY, STATES, TRANSFER, TRUTH, type TruthNote, type TwoPhaseEvent, UNFINISHED, UPDATE, bankLane, otherLane, transferLane } from './history';
 import { CALL_TIMEOUT_MS, HOLD_WAIT_MS, OPENING_BALANCE_CENTS, POOL_SIZE, VOTE_TIMEOUT_MS } from './limits';
 import type { ArmPlan, PointPlan, TransferArgs, TwoPhaseAdapter } from './protocol';
 
@@ -474,6 +474,63 @@ export class TwoPhaseHarness {
         })) && quiet;
     }
     return quiet;
+  }
+
+  /** Notes on each bank's lane what this scenario has prepared there now (another coordinator's left out). */
+  async noteStates(history: History): Promise<void> {
+    for (const [bank, gids] of Object.entries(await this.preparedSince())) {
+      history.record({ process: bankLane(bank), type: 'note', op: STATES, value: gids });
+    }
+  }
+
+  /**
+   * Another transaction, the grader's own, updates `account` at `bank` (on the `other:<bank>`
+   * lane): it waits while a prepared transaction holds the row. Returns its pid and the
+   * promise of its end.
+   */
+  async otherUpdate(history: History, bank: BankName, account: string): Promise<{ readonly pid: number; readonly done: Promise<void> }> {
+    const client = await this.servers.connect(bank);
+    const pid = Number((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid);
+    const process = otherLane(bank);
+    history.record({ process, type: 'invoke', op: UPDATE, detail: `UPDATE accounts SET balance_cents = balance_cents + 1 WHERE id = '${account}' (session ${pid})` });
+    const done = client
+      .query(`UPDATE ${this.schemas.bank}.accounts SET balance_cents = balance_cents + 1 WHERE id = $1`, [account])
+      .then(
+        () => {
+          history.record({ process, type: 'ok', op: UPDATE });
+        },
+        (error: unknown) => {
+          history.record({ process, type: 'fail', op: UPDATE, detail: error instanceof Error ? error.message : String(error) });
+        },
+      )
+      .finally(() => client.end().catch(() => undefined));
+    return { pid, done };
+  }
+
+  /** Notes, from pg_locks, what session `pid` at `bank` waits for, and which prepared transaction holds it. */
+  async noteLockWait(history: History, bank: BankName, account: string, pid: number, since: number): Promise<void> {
+    const note = await this.servers.with(bank, async (c): Promise<LockWaitNote | undefined> => {
+      const wait = await c.query<{ locktype: string; mode: string; xid: string | null }>('SELECT locktype, mode, transactionid::text AS xid FROM pg_locks WHERE pid = $1 AND NOT granted', [pid]);
+      const waiting = wait.rows[0];
+      if (waiting === undefined) return undefined;
+      const holder = await c.query<{ gid: string; xid: string; mode: string; prepared: string }>(
+        "SELECT p.gid, p.transaction::text AS xid, h.mode, to_char(p.prepared, 'HH24:MI:SS.MS') AS prepared FROM pg_locks h JOIN pg_prepared_xacts p ON p.transaction = h.transactionid WHERE h.locktype = 'transactionid' AND h.granted AND h.pid IS NULL AND h.transactionid::text = $1",
+        [waiting.xid],
+      );
+      const blocking = await c.query<{ pids: number[] }>('SELECT pg_blocking_pids($1) AS pids', [pid]);
+      const held = holder.rows[0];
+      return {
+        bank,
+        account,
+        pid,
+        locktype: waiting.locktype,
+        wanted: waiting.mode,
+        ...(held !== undefined ? { heldBy: { gid: held.gid, xid: held.xid, mode: held.mode, preparedAt: held.prepared } } : {}),
+        blockingPids: blocking.rows[0]?.pids ?? [],
+        waitedMs: Math.round(performance.now() - since),
+      };
+    });
+    if (note !== undefined) history.record({ process: otherLane(bank), type: 'note', op: LOCK_WAIT, value: note });
   }
 
   /** Notes what the banks and the log hold now: the end of the scenario. */

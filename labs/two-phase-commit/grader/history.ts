@@ -24,6 +24,13 @@ export const UNFINISHED = 'still prepared after the answer';
 export const IN_DOUBT = 'in doubt';
 /** The detail of the last recover() of a scenario, which must find nothing left to do. */
 export const AGAIN = 'again';
+/** The demonstration's other transaction, at a bank, on its own lane: an UPDATE of an account a prepared transaction holds. */
+export const UPDATE = 'update';
+export const otherLane = (bank: string): string => `other:${bank}`;
+/** The demonstration's note of who waits for whom, from pg_locks. */
+export const LOCK_WAIT = 'lock wait';
+/** A note on a bank's lane of what is prepared there now. */
+export const STATES = 'prepared here';
 export const transferLane = (id: string): string => `transfer:${id}`;
 export const bankLane = (bank: string): string => `bank:${bank}`;
 
@@ -107,6 +114,21 @@ export type RecoveryEvent =
   | PlainEvent<'fail', typeof RECOVER | typeof MIGRATE>
   | PlainEvent<'info', typeof RECOVER | typeof MIGRATE>;
 
+/** Who waits for whom, as pg_locks shows it. */
+export interface LockWaitNote {
+  readonly bank: string;
+  readonly account: string;
+  /** The waiting session, and what it waits for. */
+  readonly pid: number;
+  readonly locktype: string;
+  readonly wanted: string;
+  /** The prepared transaction that holds the lock, if pg_locks names one. */
+  readonly heldBy?: { readonly gid: string; readonly xid: string; readonly mode: string; readonly preparedAt: string };
+  /** pg_blocking_pids: 0 stands for a prepared transaction, which has no session. */
+  readonly blockingPids: readonly number[];
+  readonly waitedMs: number;
+}
+
 export interface UnfinishedNote {
   readonly transfer: string;
   /** The gids prepared at each bank, that were not before the scenario and are not another coordinator's. */
@@ -119,6 +141,11 @@ export type TwoPhaseEvent =
   | ValueEvent<'note', typeof TRUTH, TruthNote>
   | ValueEvent<'note', typeof UNFINISHED, UnfinishedNote>
   | ValueEvent<'note', typeof IN_DOUBT, readonly string[]>
+  | ValueEvent<'note', typeof LOCK_WAIT, LockWaitNote>
+  | ValueEvent<'note', typeof STATES, readonly string[]>
+  | PlainEvent<'invoke', typeof UPDATE>
+  | PlainEvent<'ok', typeof UPDATE>
+  | PlainEvent<'fail', typeof UPDATE>
   | CrashEvent
   | FaultEvent
   | HealEvent

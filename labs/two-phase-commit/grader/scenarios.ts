@@ -10,7 +10,7 @@
 import type { ScenarioContext } from '../../../src/core/grading/engine';
 import type { ScenarioSpec } from '../../../src/core/grading/labGrader';
 import type { Verdict } from '../../../src/core/grading/report';
-import { allOf, checkAnswers, checkAtomicity, checkCleanup, checkConservation, checkRecoveryReports } from './checkers';
+import { allOf, checkAnswers, checkAtomicity, checkBlockingDemo, checkCleanup, checkConservation, checkRecoveryReports } from './checkers';
 import { BANKS, BANK_A, BANK_B, type BankName, type TwoPhaseHarness } from './harness';
 import { AGAIN, type Expectation, type TwoPhaseEvent } from './history';
 import { CONCURRENT_TRANSFERS, DOWN_MS, NETWORK_LATENCY_MS, OPENING_BALANCE_CENTS, VOTE_TIMEOUT_MS } from './limits';
@@ -315,4 +315,37 @@ const concurrent = scenario({
   },
 });
 
-export const scenarios: readonly Spec[] = [noVotes, coordinatorCrash, participantFailure, lostReply, recoveryScope, concurrent];
+const blockingDemo = scenario({
+  id: 'blocking-demo',
+  teaching: true,
+  accounts: { [BANK_A]: ['a1'], [BANK_B]: ['b1'] },
+  checkers: [checkBlockingDemo],
+  budgetMs: 30_000,
+  async run(h, ctx, accounts, tag) {
+    const from = ctx.rng.pick(BANKS);
+    const labels = await cleanRun(h, ctx, transferOf(h, tag, accounts, from, ctx.rng.int(10, 500)), 'committed');
+    const first = labels.findIndex((l) => l.endsWith('@log'));
+    const label = labels[first];
+    if (label === undefined) {
+      h.note(ctx.history, 'the coordinator wrote nothing to its log, so there was no moment between its prepares and its decision to stop it at');
+      return;
+    }
+    const plan: PointPlan = { label, occurrence: labels.slice(0, first + 1).filter((l) => l === label).length, when: 'before' };
+    const t = transferOf(h, tag, accounts, from, ctx.rng.int(10, 500));
+    await h.arm({ crash: plan });
+    await h.transfer(ctx.history, t, 'aborted', [`the coordinator is killed ${describe(plan)}: both banks have prepared, nothing is decided`], { armed: describe(plan) });
+    await h.noteStates(ctx.history);
+    const since = performance.now();
+    const other = await h.otherUpdate(ctx.history, from, t.from.account);
+    await sleep(400);
+    await h.noteLockWait(ctx.history, from, t.from.account, other.pid, since);
+    await sleep(600);
+    await h.restartAsDeployed(ctx.history);
+    await h.noteInDoubt(ctx.history);
+    await h.recover(ctx.history);
+    await Promise.race([other.done, sleep(5_000)]);
+    await h.noteStates(ctx.history);
+  },
+});
+
+export const scenarios: readonly Spec[] = [noVotes, coordinatorCrash, participantFailure, lostReply, recoveryScope, concurrent, blockingDemo];
