@@ -38,6 +38,8 @@ const SAGA_LAB_ID = 'saga';
 const SAGA_LAB_TITLE = 'Saga with compensation';
 const QUORUM_LAB_ID = 'quorum';
 const QUORUM_LAB_TITLE = 'Quorum replication';
+const TWO_PC_LAB_ID = 'two-phase-commit';
+const TWO_PC_LAB_TITLE = 'Two-phase commit';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
 // What a cloned folder's own .vscode/settings.json asks for in the trust step: an image of the local registry
 // (test/setup/docker.sh), so that a pull is seen when it happens and is harmless when it does.
@@ -59,6 +61,7 @@ const labDir = path.join(labsRoot, LAB_ID);
 const gradedLabDir = path.join(labsRoot, GRADED_LAB_ID);
 const sagaLabDir = path.join(labsRoot, SAGA_LAB_ID);
 const quorumLabDir = path.join(labsRoot, QUORUM_LAB_ID);
+const twoPcLabDir = path.join(labsRoot, TWO_PC_LAB_ID);
 
 const results = [];
 let page;
@@ -729,6 +732,38 @@ try {
     await settled();
     await shot('quorum-report', { readme: true });
   });
+  await check('the Two-phase commit lab grades on its three PostgreSQL servers: a decision logged after the first commit fails a crash between them, and the blocking demonstration shows the lock', async () => {
+    await runCommand('Distributed Data Labs: Open Lab...');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: TWO_PC_LAB_TITLE }).first();
+    await pick.waitFor({ timeout: 20_000 });
+    await pick.click();
+    await until('the Two-phase commit lab to be scaffolded', async () => fs.existsSync(path.join(twoPcLabDir, '.data-lab.json')), 30_000);
+    await until('its npm install to finish', async () => fs.existsSync(path.join(twoPcLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
+    await until('its three PostgreSQL servers to be ready (its .env written)', async () => fs.existsSync(path.join(twoPcLabDir, '.env')), 3 * 60_000);
+    fs.copyFileSync(path.join(REPO_ROOT, 'labs', TWO_PC_LAB_ID, 'mutants', 'decision-after-first-commit', 'src', 'transfers.ts'), path.join(twoPcLabDir, 'src', 'transfers.ts'));
+    await runCommand('View: Close All Editors');
+    await runCommand('Go to File...');
+    const quickOpen = page.locator('.quick-input-widget input').first();
+    await quickOpen.waitFor();
+    await quickOpen.fill('transfers.ts');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'transfers.ts' }).first().waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab', { hasText: 'transfers.ts' }).first().waitFor({ timeout: 20_000 });
+    await settled('the opened file to become the active editor');
+    await runCommand('Distributed Data Labs: Grade Lab');
+    await until('the report to show a transfer committed at one bank only, and the blocking demonstration', async () => {
+      const text = await reportText();
+      return text.includes('three PostgreSQL servers in Docker') && /committed at bank-[ab] but not at bank-[ab]/.test(text) && text.includes('pg_blocking_pids');
+    }, 3 * 60_000);
+    await page.locator('.tabs-container .tab', { hasText: 'transfers.ts' }).first().locator('.codicon-close').click();
+    await settled();
+    const frame = await reportFrame();
+    if (!frame) throw new Error('the report frame is gone');
+    if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
+    await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
+    await settled();
+    await shot('two-phase-commit-report', { readme: true });
+  });
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
@@ -738,7 +773,7 @@ try {
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
   // so the next sweep would remove it anyway).
-  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID]) {
+  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID]) {
     spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
   }
   fs.rmSync(work, { recursive: true, force: true });
