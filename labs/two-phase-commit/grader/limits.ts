@@ -7,7 +7,7 @@ export const CALL_TIMEOUT_MS = 12_000;
 /** Connections of each of the learner's three pools. */
 export const POOL_SIZE = 24;
 /** How long the grader keeps a bank down (killed, or paused) before it brings it back. */
-export const DOWN_MS = 1_200;
+export const DOWN_MS = 500;
 /** How many transfers the concurrent-transfers check runs at once. */
 export const CONCURRENT_TRANSFERS = 24;
 /** Every account starts with this many cents. */

@@ -21,6 +21,12 @@ type Context = ScenarioContext<TwoPhaseEvent>;
 type Accounts = Record<BankName, string[]>;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits for `work`, at most `ms` (its timer cleared either way, so that it holds nothing open). */
+async function settleWithin(work: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 const other = (bank: BankName): BankName => (bank === BANK_A ? BANK_B : BANK_A);
 
 /** A transfer between the two banks, from `from`'s account i to the other bank's account j. */
@@ -210,7 +216,7 @@ const participantFailure = scenario({
     for (const part of ctx.rng.shuffle(parts)) {
       const victim = ctx.rng.pick(BANKS);
       const t = transferOf(h, tag, accounts, ctx.rng.pick(BANKS), ctx.rng.int(100, 2_000), part.i, part.i);
-      const what = `${victim} is ${part.fault === 'kill' ? 'killed' : 'paused'} ${part.when} its PREPARE TRANSACTION${part.fault === 'kill' ? `, and back ${DOWN_MS} ms later` : ` for ${DOWN_MS} ms, far past the vote's limit`}`;
+      const what = `${victim} is ${part.fault === 'kill' ? 'killed' : 'paused'} ${part.when} its PREPARE TRANSACTION${part.fault === 'kill' ? `, and back ${DOWN_MS} ms later` : ` for ${DOWN_MS} ms, past the vote's limit`}`;
       let healing: Promise<void> = Promise.resolve();
       const { held } = await h.holding(
         { label: `prepare@${victim}`, occurrence: 1, when: part.when },
@@ -341,13 +347,13 @@ const blockingDemo = scenario({
     await h.noteStates(ctx.history);
     const since = performance.now();
     const other = await h.otherUpdate(ctx.history, from, t.from.account);
-    await sleep(400);
+    await sleep(250);
     await h.noteLockWait(ctx.history, from, t.from.account, other.pid, since);
-    await sleep(600);
+    await sleep(250);
     await h.restartAsDeployed(ctx.history);
     await h.noteInDoubt(ctx.history);
     await h.recover(ctx.history);
-    await Promise.race([other.done, sleep(5_000)]);
+    await settleWithin(other.done, 5_000);
     await h.noteStates(ctx.history);
   },
 });
