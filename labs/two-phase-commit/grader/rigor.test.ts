@@ -47,7 +47,7 @@ describe('a grading run', () => {
     expect(lanes.filter((p) => p.startsWith('transfer:'))).toEqual([`transfer:${transferId}`]);
     expect(timeline?.lanes.flatMap((l) => l.bars).some((b) => b.highlighted)).toBe(true);
 
-    // The demonstration, with the reference (a coordinator that commits before logging has no moment when both banks wait).
+    // The demonstration, and what a full passing run leaves behind, with the reference.
     const options = await env.options(await assembleVariant(env.lab), 4);
     const reference = await gradeLab(env.lab, env.grader, options);
     expect(reference.passed).toBe(true);

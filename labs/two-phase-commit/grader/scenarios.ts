@@ -334,27 +334,32 @@ const blockingDemo = scenario({
   async run(h, ctx, accounts, tag) {
     const from = ctx.rng.pick(BANKS);
     const labels = await cleanRun(h, ctx, transferOf(h, tag, accounts, from, ctx.rng.int(10, 500)), 'committed');
-    const first = labels.findIndex((l) => l.endsWith('@log'));
+    // The coordinator is stopped at its first step after the votes: both banks have prepared, nothing is decided yet.
+    const first = labels.findIndex((l) => !l.startsWith('prepare@'));
     const label = labels[first];
-    if (label === undefined) {
-      h.note(ctx.history, 'the coordinator wrote nothing to its log, so there was no moment between its prepares and its decision to stop it at');
+    if (first < 1 || label === undefined) {
+      h.note(ctx.history, 'the coordinator did not prepare before its next step, so there was no moment between its prepares and its decision to stop it at');
       return;
     }
     const plan: PointPlan = { label, occurrence: labels.slice(0, first + 1).filter((l) => l === label).length, when: 'before' };
     const t = transferOf(h, tag, accounts, from, ctx.rng.int(10, 500));
-    await h.arm({ crash: plan });
-    await h.transfer(ctx.history, t, 'aborted', [`the coordinator is killed ${describe(plan)}: both banks have prepared, nothing is decided`], { armed: describe(plan) });
-    await h.noteStates(ctx.history);
-    const since = performance.now();
-    const other = await h.otherUpdate(ctx.history, from, t.from.account);
-    await sleep(250);
-    await h.noteLockWait(ctx.history, from, t.from.account, other.pid, since);
-    await sleep(250);
-    await h.restartAsDeployed(ctx.history);
-    await h.noteInDoubt(ctx.history);
-    await h.recover(ctx.history);
-    await settleWithin(other.done, 5_000);
-    await h.noteStates(ctx.history);
+    await h.holding(
+      plan,
+      () => h.transfer(ctx.history, t, 'aborted', [`the coordinator stops ${describe(plan)}: both banks have prepared, nothing is decided; then it is killed`]),
+      async () => {
+        await h.noteStates(ctx.history);
+        const since = performance.now();
+        const other = await h.otherUpdate(ctx.history, from, t.from.account);
+        await sleep(250);
+        await h.noteLockWait(ctx.history, from, t.from.account, other.pid, since);
+        await sleep(250);
+        await h.restartAsDeployed(ctx.history);
+        await h.noteInDoubt(ctx.history);
+        await h.recover(ctx.history);
+        await settleWithin(other.done, 5_000);
+        await h.noteStates(ctx.history);
+      },
+    );
   },
 });
 
