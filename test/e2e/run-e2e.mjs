@@ -218,6 +218,43 @@ async function reportText() {
   return frame ? frame.locator('body').innerText({ timeout: 1000 }).catch(() => '') : '';
 }
 
+/**
+ * Opens a graded lab from the Command Palette, waits for its install and its services, puts
+ * one of its mutants in place of the learner's file, grades from that file (Grade picks the
+ * lab being edited) and waits for the report to show `done`; then draws its timeline into
+ * the README's screenshot.
+ */
+async function gradeMutantInEditor({ labId, title, labDir, services, mutant, file, shows, done, screenshot }) {
+  await runCommand('Distributed Data Labs: Open Lab...');
+  const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await pick.waitFor({ timeout: 20_000 });
+  await pick.click();
+  await until(`the ${title} lab to be scaffolded`, async () => fs.existsSync(path.join(labDir, '.data-lab.json')), 30_000);
+  await until('its npm install to finish', async () => fs.existsSync(path.join(labDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
+  await until(`${services} to be ready (its .env written)`, async () => fs.existsSync(path.join(labDir, '.env')), 3 * 60_000);
+  fs.copyFileSync(path.join(REPO_ROOT, 'labs', labId, 'mutants', mutant, 'src', file), path.join(labDir, 'src', file));
+  await runCommand('View: Close All Editors');
+  await runCommand('Go to File...');
+  const quickOpen = page.locator('.quick-input-widget input').first();
+  await quickOpen.waitFor();
+  await quickOpen.fill(file);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: file }).first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab', { hasText: file }).first().waitFor({ timeout: 20_000 });
+  // The tab shows before the extension host hears which editor is active: Grade asks which lab when it runs first.
+  await settled('the opened file to become the active editor');
+  await runCommand('Distributed Data Labs: Grade Lab');
+  await until(`the report to show ${shows}`, async () => done(await reportText()), 3 * 60_000);
+  await page.locator('.tabs-container .tab', { hasText: file }).first().locator('.codicon-close').click();
+  await settled();
+  const frame = await reportFrame();
+  if (!frame) throw new Error('the report frame is gone');
+  if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
+  await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
+  await settled();
+  await shot(screenshot, { readme: true });
+}
+
 const progressFile = (userDataDir) => path.join(userDataDir, 'User', 'globalStorage', 'ddlabs.distributed-data-labs', 'progress.json');
 
 /** Reads the Testing view's per-test states by the icons VS Code gives each row. */
@@ -699,71 +736,32 @@ try {
       }
     }, 15_000);
   });
-  await check('the Quorum lab grades on five Redis containers: without read repair a key goes back to an older value, drawn as that key\'s history', async () => {
-    await runCommand('Distributed Data Labs: Open Lab...');
-    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: QUORUM_LAB_TITLE }).first();
-    await pick.waitFor({ timeout: 20_000 });
-    await pick.click();
-    await until('the Quorum lab to be scaffolded', async () => fs.existsSync(path.join(quorumLabDir, '.data-lab.json')), 30_000);
-    await until('its npm install to finish', async () => fs.existsSync(path.join(quorumLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
-    await until('its five Redis replicas to be ready (its .env written)', async () => fs.existsSync(path.join(quorumLabDir, '.env')), 3 * 60_000);
-    fs.copyFileSync(path.join(REPO_ROOT, 'labs', QUORUM_LAB_ID, 'mutants', 'no-read-repair', 'src', 'quorum.ts'), path.join(quorumLabDir, 'src', 'quorum.ts'));
-    await runCommand('View: Close All Editors');
-    await runCommand('Go to File...');
-    const quickOpen = page.locator('.quick-input-widget input').first();
-    await quickOpen.waitFor();
-    await quickOpen.fill('quorum.ts');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'quorum.ts' }).first().waitFor({ timeout: 20_000 });
-    await page.keyboard.press('Enter');
-    await page.locator('.tabs-container .tab', { hasText: 'quorum.ts' }).first().waitFor({ timeout: 20_000 });
-    // The tab shows before the extension host hears which editor is active: Grade asks which lab when it runs first.
-    await settled('the opened file to become the active editor');
-    await runCommand('Distributed Data Labs: Grade Lab');
-    await until('the report to show the partial write read back as an older value, on its key\'s timeline', async () => {
-      const text = await reportText();
-      return text.includes('Redis replicas in Docker') && text.includes('went back to an older value') && text.includes('key partial:k') && text.includes('not graded');
-    }, 3 * 60_000);
-    await page.locator('.tabs-container .tab', { hasText: 'quorum.ts' }).first().locator('.codicon-close').click();
-    await settled();
-    const frame = await reportFrame();
-    if (!frame) throw new Error('the report frame is gone');
-    if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
-    await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
-    await settled();
-    await shot('quorum-report', { readme: true });
-  });
-  await check('the Two-phase commit lab grades on its three PostgreSQL servers: a decision logged after the first commit fails a crash between them, and the blocking demonstration shows the lock', async () => {
-    await runCommand('Distributed Data Labs: Open Lab...');
-    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: TWO_PC_LAB_TITLE }).first();
-    await pick.waitFor({ timeout: 20_000 });
-    await pick.click();
-    await until('the Two-phase commit lab to be scaffolded', async () => fs.existsSync(path.join(twoPcLabDir, '.data-lab.json')), 30_000);
-    await until('its npm install to finish', async () => fs.existsSync(path.join(twoPcLabDir, 'node_modules', '.data-labs-installed')), 6 * 60_000);
-    await until('its three PostgreSQL servers to be ready (its .env written)', async () => fs.existsSync(path.join(twoPcLabDir, '.env')), 3 * 60_000);
-    fs.copyFileSync(path.join(REPO_ROOT, 'labs', TWO_PC_LAB_ID, 'mutants', 'decision-after-first-commit', 'src', 'transfers.ts'), path.join(twoPcLabDir, 'src', 'transfers.ts'));
-    await runCommand('View: Close All Editors');
-    await runCommand('Go to File...');
-    const quickOpen = page.locator('.quick-input-widget input').first();
-    await quickOpen.waitFor();
-    await quickOpen.fill('transfers.ts');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'transfers.ts' }).first().waitFor({ timeout: 20_000 });
-    await page.keyboard.press('Enter');
-    await page.locator('.tabs-container .tab', { hasText: 'transfers.ts' }).first().waitFor({ timeout: 20_000 });
-    await settled('the opened file to become the active editor');
-    await runCommand('Distributed Data Labs: Grade Lab');
-    await until('the report to show a transfer committed at one bank only, and the blocking demonstration', async () => {
-      const text = await reportText();
-      return text.includes('three PostgreSQL servers in Docker') && /committed at bank-[ab] but not at bank-[ab]/.test(text) && text.includes('pg_blocking_pids');
-    }, 3 * 60_000);
-    await page.locator('.tabs-container .tab', { hasText: 'transfers.ts' }).first().locator('.codicon-close').click();
-    await settled();
-    const frame = await reportFrame();
-    if (!frame) throw new Error('the report frame is gone');
-    if ((await frame.locator('svg').count()) === 0) throw new Error('the report draws no timeline');
-    await frame.locator('.timeline').first().scrollIntoViewIfNeeded();
-    await settled();
-    await shot('two-phase-commit-report', { readme: true });
-  });
+  await check('the Quorum lab grades on five Redis containers: without read repair a key goes back to an older value, drawn as that key\'s history', () =>
+    gradeMutantInEditor({
+      labId: QUORUM_LAB_ID,
+      title: QUORUM_LAB_TITLE,
+      labDir: quorumLabDir,
+      services: 'its five Redis replicas',
+      mutant: 'no-read-repair',
+      file: 'quorum.ts',
+      shows: 'the partial write read back as an older value, on its key\'s timeline',
+      done: (text) => text.includes('Redis replicas in Docker') && text.includes('went back to an older value') && text.includes('key partial:k') && text.includes('not graded'),
+      screenshot: 'quorum-report',
+    }),
+  );
+  await check('the Two-phase commit lab grades on its three PostgreSQL servers: a decision logged after the first commit fails a crash between them, and the blocking demonstration shows the lock', () =>
+    gradeMutantInEditor({
+      labId: TWO_PC_LAB_ID,
+      title: TWO_PC_LAB_TITLE,
+      labDir: twoPcLabDir,
+      services: 'its three PostgreSQL servers',
+      mutant: 'decision-after-first-commit',
+      file: 'transfers.ts',
+      shows: 'a transfer committed at one bank only, and the blocking demonstration',
+      done: (text) => text.includes('three PostgreSQL servers in Docker') && /committed at bank-[ab] but not at bank-[ab]/.test(text) && text.includes('pg_blocking_pids'),
+      screenshot: 'two-phase-commit-report',
+    }),
+  );
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
