@@ -17,7 +17,7 @@ import type { ServiceConnection } from '../../../src/core/services/labServices';
 import type { LabServicesForGrading } from '../../../src/core/services/labServicesController';
 import type { RuntimeLogger } from '../../../src/core/services/runtime';
 import { identifier, installAudit, preparedGids, readAudit, readPrepares } from './audit';
-import { type BankTruth, COORDINATOR, type Expectation, GRADER, IN_DOUBT, LOCK_WAIT, type LockWaitNote, MIGRATE, RECOVER, RECOVERY, STATES, TRANSFER, TRUTH, type TruthNote, type TwoPhaseEvent, UNFINISHED, UPDATE, bankLane, otherLane, transferLane } from './history';
+import { type BankTruth, COORDINATOR, type Expectation, GRADER, IN_DOUBT, LOCK_WAIT, type LockWaitNote, MIGRATE, RECOVER, RECOVERY, TRANSFER, TRUTH, type TruthNote, type TwoPhaseEvent, UNFINISHED, UPDATE, bankLane, otherLane, transferLane } from './history';
 import { CALL_TIMEOUT_MS, HOLD_WAIT_MS, OPENING_BALANCE_CENTS, POOL_SIZE, VOTE_TIMEOUT_MS } from './limits';
 import type { ArmPlan, PointPlan, TransferArgs, TwoPhaseAdapter } from './protocol';
 
@@ -134,6 +134,8 @@ export class TwoPhaseHarness {
   /** The prepared transaction of "another coordinator" planted at each bank, and how many were planted. */
   private readonly planted = new Map<BankName, string>();
   private plantedCount = 0;
+  /** What noteStates last saw prepared at each bank. */
+  private readonly seenPrepared = new Map<BankName, Set<string>>();
   /** When the run began, by each server's clock: what was prepared since is this run's. */
   private readonly startedAt = new Map<string, string>();
 
@@ -223,6 +225,7 @@ export class TwoPhaseHarness {
   async begin(history: History, tag: string, names: Readonly<Record<BankName, readonly string[]>>): Promise<Record<BankName, string[]>> {
     await this.learner.ensureRunning();
     await this.arm({});
+    this.seenPrepared.clear();
     const accounts = new Map<BankName, string[]>();
     const preparedBefore = new Map<BankName, string[]>();
     let total = 0;
@@ -476,10 +479,32 @@ export class TwoPhaseHarness {
     return quiet;
   }
 
-  /** Notes on each bank's lane what this scenario has prepared there now (another coordinator's left out). */
+  /**
+   * Notes on each bank's lane the state of each transaction of this scenario seen there:
+   * prepared (waiting, its locks held) while it is, and once it is not, committed (its note
+   * committed with it: audit.ts) or rolled back. The first call notes what is prepared; a
+   * later one, what became of it. Another coordinator's are left out.
+   */
   async noteStates(history: History): Promise<void> {
-    for (const [bank, gids] of Object.entries(await this.preparedSince())) {
-      history.record({ process: bankLane(bank), type: 'note', op: STATES, value: gids });
+    const prepared = await this.preparedSince();
+    for (const bank of BANKS) {
+      const now = prepared[bank] ?? [];
+      const seen = this.seenPrepared.get(bank) ?? new Set<string>();
+      const gone = [...seen].filter((gid) => !now.includes(gid));
+      const committed = new Set(
+        gone.length === 0
+          ? []
+          : await this.servers.with(bank, async (c) => (await c.query<{ gid: string }>(`SELECT gid FROM ${this.schemas.audit}.prepares WHERE gid = ANY($1)`, [gone])).rows.map((r) => r.gid)),
+      );
+      for (const gid of gone) {
+        history.record({ process: bankLane(bank), type: 'note', op: `${committed.has(gid) ? 'committed' : 'rolled back'} ${gid}` });
+        seen.delete(gid);
+      }
+      for (const gid of now.filter((g) => !seen.has(g))) {
+        history.record({ process: bankLane(bank), type: 'note', op: `prepared ${gid} (its row locks held)` });
+        seen.add(gid);
+      }
+      this.seenPrepared.set(bank, seen);
     }
   }
 

@@ -29,8 +29,7 @@ export const UPDATE = 'update';
 export const otherLane = (bank: string): string => `other:${bank}`;
 /** The demonstration's note of who waits for whom, from pg_locks. */
 export const LOCK_WAIT = 'lock wait';
-/** A note on a bank's lane of what is prepared there now. */
-export const STATES = 'prepared here';
+
 export const transferLane = (id: string): string => `transfer:${id}`;
 export const bankLane = (bank: string): string => `bank:${bank}`;
 
@@ -142,7 +141,6 @@ export type TwoPhaseEvent =
   | ValueEvent<'note', typeof UNFINISHED, UnfinishedNote>
   | ValueEvent<'note', typeof IN_DOUBT, readonly string[]>
   | ValueEvent<'note', typeof LOCK_WAIT, LockWaitNote>
-  | ValueEvent<'note', typeof STATES, readonly string[]>
   | PlainEvent<'invoke', typeof UPDATE>
   | PlainEvent<'ok', typeof UPDATE>
   | PlainEvent<'fail', typeof UPDATE>

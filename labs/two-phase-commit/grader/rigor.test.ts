@@ -56,6 +56,11 @@ describe('a grading run', () => {
     expect(demo?.actual).toMatch(/waited for the lock of transaction \d+, which pg_locks shows held .* by the prepared transaction \S+/);
     expect(demo?.actual).toMatch(/pg_blocking_pids\(\d+\) says \{0\}/);
     expect(demo?.actual).toMatch(/It waited \d+ ms, until recovery rolled the transfer back/);
+    // Each bank's lane draws the transaction's states there: prepared, then rolled back.
+    for (const bank of ['bank-a', 'bank-b']) {
+      const states = (demo?.history ?? []).filter((e) => e.process === `bank:${bank}` && e.type === 'note').map((e) => e.op.split(' ').slice(0, 2).join(' '));
+      expect(states.filter((op) => op.startsWith('prepared 2pc:') || op.startsWith('rolled back'))).toEqual([expect.stringMatching(/^prepared 2pc:/) as unknown as string, 'rolled back']);
+    }
 
     // Every transaction the run prepared (its learner's, and the other coordinator's it planted) is gone, and so are its schemas.
     // (Where the containers are now: a bank the grading killed came back on another port.)
