@@ -350,7 +350,8 @@ export function checkBlockingDemo(history: readonly TwoPhaseEvent[]): Verdict {
   const start = history.findIndex((e) => e.process === lane && e.op === UPDATE && e.type === 'invoke');
   const endIndex = history.findIndex((e, i) => i > start && e.process === lane && e.op === UPDATE && e.type !== 'invoke');
   const end = history[endIndex];
-  const recovered = history.findIndex((e, i) => i > waitIndex && e.process === RECOVERY && e.op === RECOVER && e.type === 'ok');
+  // The update goes on as soon as recovery's ROLLBACK PREPARED runs, often before recover()'s answer is recorded: what counts is that it ended after recovery began.
+  const recovered = history.findIndex((e, i) => i > waitIndex && e.process === RECOVERY && e.op === RECOVER && e.type === 'invoke');
   const waited = end !== undefined && history[start] !== undefined ? Math.round(end.at - (history[start]?.at ?? 0)) : undefined;
   const holder =
     note.heldBy !== undefined

@@ -277,13 +277,13 @@ export class TwoPhaseHarness {
    * Runs transfer(); `armed` says where the grader armed a kill, which names the end of a
    * transfer the kill cut short. Returns what it answered, if it did.
    */
-  async transfer(history: History, t: TransferArgs, expect: Expectation, plan: readonly string[], options: { readonly armed?: string; readonly timeoutMs?: number; readonly probe?: boolean; readonly probeAfter?: () => Promise<void> } = {}): Promise<unknown> {
+  async transfer(history: History, t: TransferArgs, expect: Expectation, plan: readonly string[], options: { readonly armed?: string; readonly timeoutMs?: number; readonly probe?: boolean; readonly probeAfter?: () => Promise<void>; readonly banksIsolation?: 'repeatable read' } = {}): Promise<unknown> {
     await this.learner.ensureRunning();
     this.state.transfers.push(t.id);
     const process = transferLane(t.id);
     const before = options.probe === true ? await this.preparedSince() : undefined;
     history.record({ process, type: 'invoke', op: TRANSFER, value: { ...t, expect, plan } });
-    const result = await this.learner.client.call('transfer', [this.coordinatorId, t], options.timeoutMs ?? CALL_TIMEOUT_MS);
+    const result = await this.learner.client.call('transfer', options.banksIsolation !== undefined ? [this.coordinatorId, t, options.banksIsolation] : [this.coordinatorId, t], options.timeoutMs ?? CALL_TIMEOUT_MS);
     if (result.ok) {
       history.record({ process, type: 'ok', op: TRANSFER, value: result.value });
       if (before !== undefined) {
@@ -556,6 +556,28 @@ export class TwoPhaseHarness {
       };
     });
     if (note !== undefined) history.record({ process: otherLane(bank), type: 'note', op: LOCK_WAIT, value: note });
+  }
+
+  /**
+   * Rewrites `account`'s row at `bank` (its balance unchanged) from the grader's own transaction, which takes the row's
+   * lock and commits only after `afterMs`: a transaction of the learner's that updates the row
+   * meanwhile waits, and at repeatable read fails with a serialization failure (40001) once
+   * this one commits. Returns the promise of its commit.
+   */
+  async concurrentChange(history: History, bank: BankName, account: string, afterMs: number): Promise<() => Promise<void>> {
+    const client = await this.servers.connect(bank);
+    await client.query('BEGIN');
+    // A new version of the row, the balance unchanged; the grader's note keeps it apart from changes made outside two-phase commit.
+    await client.query(`UPDATE ${this.schemas.bank}.accounts SET balance_cents = balance_cents WHERE id = $1`, [account]);
+    await client.query(`SELECT ${this.schemas.audit}.note_prepare($1, $2)`, [`grader:${account}`, 'grader']);
+    history.record({ process: bankLane(bank), type: 'fault', op: `another transaction changes ${account} and commits ${afterMs} ms later` });
+    const done = (async () => {
+      await sleep(afterMs);
+      await client.query('COMMIT').catch(() => undefined);
+      await client.end().catch(() => undefined);
+      history.record({ process: bankLane(bank), type: 'heal', op: `the other transaction committed its change to ${account}` });
+    })();
+    return () => done;
   }
 
   /** Notes what the banks and the log hold now: the end of the scenario. */

@@ -56,8 +56,12 @@ export interface TwoPhaseAdapter {
   configure(config: TwoPhaseAdapterConfig): Promise<void>;
   /** Runs the learner's migrate(log). */
   migrate(): Promise<unknown>;
-  /** Runs the learner's transfer(c, t) as coordinator `coordinatorId`; its answer, as returned. */
-  transfer(coordinatorId: string, t: TransferArgs): Promise<unknown>;
+  /**
+   * Runs the learner's transfer(c, t) as coordinator `coordinatorId`; its answer, as
+   * returned. With `banksIsolation`, the banks run the transactions of this transfer that ask
+   * for no level at that one, as a server whose default_transaction_isolation says so.
+   */
+  transfer(coordinatorId: string, t: TransferArgs, banksIsolation?: 'repeatable read' | 'serializable'): Promise<unknown>;
   /** Runs the learner's recover(c) as coordinator `coordinatorId`; its answer, as returned. */
   recover(coordinatorId: string): Promise<unknown>;
   /** Starts counting points from zero, with a crash or a hold armed (or none). */

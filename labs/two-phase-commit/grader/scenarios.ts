@@ -130,7 +130,7 @@ async function crashAndRecover(h: TwoPhaseHarness, ctx: Context, t: TransferArgs
 
 const noVotes = scenario({
   id: 'no-vote-aborts',
-  cases: ['all-yes-commits', 'insufficient-funds', 'unknown-receiving-account', 'unknown-sending-account', 'vote-past-time-limit'],
+  cases: ['all-yes-commits', 'insufficient-funds', 'unknown-receiving-account', 'unknown-sending-account', 'vote-past-time-limit', 'serialization-failure'],
   // The slow vote has accounts of its own: its prepared transaction lands late and holds their locks until recovery.
   accounts: { [BANK_A]: ['a1', 'a2', 'a3'], [BANK_B]: ['b1', 'b2', 'b3'] },
   checkers: [checkAtomicity, checkAnswers, checkCleanup, checkConservation],
@@ -169,6 +169,15 @@ const noVotes = scenario({
         } finally {
           await unlock();
         }
+      },
+      async () => {
+        // The banks run at repeatable read for this one: the row changes under the learner's
+        // transaction while it waits for its lock, and its UPDATE fails with 40001.
+        const t = transferOf(h, tag, accounts, from(), ctx.rng.int(100, 2_000), 1, 1);
+        const contested = ctx.rng.pick([t.from, t.to]);
+        const committed = await h.concurrentChange(ctx.history, contested.bank as BankName, contested.account, Math.round(VOTE_TIMEOUT_MS / 4));
+        await h.transfer(ctx.history, t, 'either', [`${contested.bank} runs at repeatable read, and another transaction changes ${contested.account} under the vote: a serialization failure (40001) there is a no`], { banksIsolation: 'repeatable read', probe: true });
+        await committed();
       },
     ];
     for (const run of ctx.rng.shuffle(cases)) {
