@@ -18,16 +18,13 @@
  * lab's own node_modules.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
 import type * as PgModule from 'pg';
-import { type Db, type IsolationLevel, type QueryResult, type Queryable, callLearner } from '../../../src/core/grading/adapters/pgDb';
+import { type Db, ISOLATION, type IsolationLevel, type QueryResult, type Queryable, WRITES, callLearner, labPg } from '../../../src/core/grading/adapters/pgDb';
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
+import { notePrepare } from './audit';
 import type { ArmPlan, PointPlan, ServerAddress, TransferArgs, TwoPhaseAdapter, TwoPhaseAdapterConfig } from './protocol';
 
 const FILE = 'src/transfers.ts';
-const ISOLATION: Readonly<Record<IsolationLevel, string>> = { 'read committed': 'READ COMMITTED', 'repeatable read': 'REPEATABLE READ', serializable: 'SERIALIZABLE' };
-const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
 /** `PREPARE TRANSACTION '<gid>'`, and the gid, quotes undoubled. */
 const PREPARE = /^\s*prepare\s+transaction\s+'((?:[^']|'')*)'\s*;?\s*$/i;
@@ -41,10 +38,6 @@ export function statementPoint(sql: string): string | undefined {
   if (/^(select|show|values|table|explain)\b/.test(text)) return undefined;
   if (/^with\b/.test(text) && !/\b(insert|update|delete|merge)\b/.test(text)) return undefined;
   return 'write';
-}
-
-function labPg(): typeof PgModule {
-  return createRequire(path.join(process.cwd(), 'package.json'))('pg') as typeof PgModule;
 }
 
 /** The points of the learner's code, shared by the three servers' connections. */
@@ -158,7 +151,7 @@ class ServerDb {
       }
       const gid = (prepare[1] ?? '').replaceAll("''", "'");
       // In the transaction being prepared: committed with it, or never.
-      await client.query(`SELECT "${this.auditSchema}".note_prepare($1, $2)`, [gid, transferOf.getStore() ?? '']).catch(() => undefined);
+      await client.query(notePrepare(this.auditSchema), [gid, transferOf.getStore() ?? '']).catch(() => undefined);
       const result = await this.points.run(this.label('prepare'), work);
       state.prepared = true;
       return result;

@@ -16,7 +16,7 @@ import { type AppliedFault, FaultInjector } from '../../../src/core/services/fau
 import type { ServiceConnection } from '../../../src/core/services/labServices';
 import type { LabServicesForGrading } from '../../../src/core/services/labServicesController';
 import type { RuntimeLogger } from '../../../src/core/services/runtime';
-import { identifier, installAudit, preparedGids, readAudit, readPrepares } from './audit';
+import { identifier, installAudit, notePrepare, preparedGids, readAudit, readPrepares } from './audit';
 import { type BankTruth, COORDINATOR, type Expectation, GRADER, IN_DOUBT, LOCK_WAIT, type LockWaitNote, MIGRATE, RECOVER, RECOVERY, TRANSFER, TRUTH, type TruthNote, type TwoPhaseEvent, UNFINISHED, UPDATE, bankLane, otherLane, transferLane } from './history';
 import { CALL_TIMEOUT_MS, HOLD_WAIT_MS, OPENING_BALANCE_CENTS, POOL_SIZE, VOTE_TIMEOUT_MS } from './limits';
 import type { ArmPlan, PointPlan, TransferArgs, TwoPhaseAdapter } from './protocol';
@@ -569,7 +569,7 @@ export class TwoPhaseHarness {
     await client.query('BEGIN');
     // A new version of the row, the balance unchanged; the grader's note keeps it apart from changes made outside two-phase commit.
     await client.query(`UPDATE ${this.schemas.bank}.accounts SET balance_cents = balance_cents WHERE id = $1`, [account]);
-    await client.query(`SELECT ${this.schemas.audit}.note_prepare($1, $2)`, [`grader:${account}`, 'grader']);
+    await client.query(notePrepare(this.schemas.audit), [`grader:${account}`, 'grader']);
     history.record({ process: bankLane(bank), type: 'fault', op: `another transaction changes ${account} and commits ${afterMs} ms later` });
     const done = (async () => {
       await sleep(afterMs);

@@ -100,14 +100,17 @@ export interface PgDbOptions {
   readonly sandbox?: AdapterSandbox;
 }
 
-const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
-const ISOLATION: Readonly<Record<IsolationLevel, string>> = {
+/** The commands whose row count is reported as `affectedRows`. */
+export const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+/** Each isolation level as BEGIN spells it. */
+export const ISOLATION: Readonly<Record<IsolationLevel, string>> = {
   'read committed': 'READ COMMITTED',
   'repeatable read': 'REPEATABLE READ',
   serializable: 'SERIALIZABLE',
 };
 
-function labPg(): typeof PgModule {
+/** `pg` from the lab's own node_modules (the learner's process runs in the lab folder). */
+export function labPg(): typeof PgModule {
   return createRequire(path.join(process.cwd(), 'package.json'))('pg') as typeof PgModule;
 }
 
