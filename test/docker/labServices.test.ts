@@ -220,6 +220,38 @@ describe('PostgreSQL server settings (lab.json "settings")', () => {
   });
 });
 
+describe('One user and password for every container of a service (lab.json "sameCredentials")', () => {
+  it('gives both containers one set, keeps it when they start again, and makes again a container that has another', async () => {
+    const labId = registerLab(uniqueId('same-credentials'));
+    const separate = await startLabServices(runtime, [{ service: 'postgres', count: 2 }], { labId, sessionId, images: LOCAL_IMAGES });
+    expect(separate.connections[0]!.password).not.toBe(separate.connections[1]!.password);
+    const shared = await startLabServices(runtime, [{ service: 'postgres', count: 2, sameCredentials: true }], { labId, sessionId, images: LOCAL_IMAGES });
+    // The first container's set is the lab's; the second, made with its own, is made again with it.
+    expect(shared.connections.map((c) => c.password)).toEqual([separate.connections[0]!.password, separate.connections[0]!.password]);
+    expect(shared.connections[0]!.containerId).toBe(separate.connections[0]!.containerId);
+    expect(shared.connections[1]!.containerId).not.toBe(separate.connections[1]!.containerId);
+    for (const c of shared.connections) {
+      expect((await pgQuery(c.url, 'select 1 as one')).rows).toEqual([{ one: 1 }]);
+    }
+    const again = await startLabServices(runtime, [{ service: 'postgres', count: 2, sameCredentials: true }], { labId, sessionId, images: LOCAL_IMAGES });
+    expect(again.connections.map((c) => c.containerId)).toEqual(shared.connections.map((c) => c.containerId));
+  });
+});
+
+describe('execInContainer (docker exec)', () => {
+  it('runs a command as the user asked, with its environment, and returns its exit code and both outputs', async () => {
+    const labId = registerLab(uniqueId('exec'));
+    const { connections } = await startLabServices(runtime, [{ service: 'postgres', count: 1 }], { labId, sessionId, images: LOCAL_IMAGES });
+    const id = connections[0]!.containerId;
+    const result = await runtime.execInContainer(id, ['sh', '-c', 'echo "out $(id -un) $GREETING"; echo err >&2; exit 3'], { user: 'postgres', env: { GREETING: 'hello' } });
+    expect(result).toEqual({ exitCode: 3, stdout: 'out postgres hello\n', stderr: 'err\n' });
+    // A large output arrives whole.
+    const big = await runtime.execInContainer(id, ['sh', '-c', 'head -c 300000 /dev/zero | tr "\\0" x']);
+    expect(big.stdout).toHaveLength(300_000);
+    expect(big.exitCode).toBe(0);
+  });
+});
+
 describe('sweepOrphans', () => {
   it("removes the containers and network of a session that is gone, and keeps a live session's", async () => {
     const deadLab = registerLab(uniqueId('orphan'));

@@ -31,16 +31,19 @@ describe('parseManifest', () => {
     }
   });
 
-  it('defaults a service\'s count and embedded flag', () => {
+  it('defaults a service\'s count, embedded flag and sameCredentials', () => {
     const result = parseManifest(JSON.stringify({ ...validManifest(), services: [{ service: 'postgres' }] }), FILE);
-    expect(result.ok && result.manifest.services).toEqual([{ service: 'postgres', count: 1, embedded: false }]);
+    expect(result.ok && result.manifest.services).toEqual([{ service: 'postgres', count: 1, embedded: false, sameCredentials: false }]);
+    const shared = parseManifest(JSON.stringify({ ...validManifest(), services: [{ service: 'postgres', count: 2, sameCredentials: true }] }), FILE);
+    expect(shared.ok && shared.manifest.services).toEqual([{ service: 'postgres', count: 2, embedded: false, sameCredentials: true }]);
+    expect(problemsOf({ ...validManifest(), services: [{ service: 'postgres', sameCredentials: 'yes' }] }).map((p) => p.field)).toEqual(['services.0.sameCredentials']);
     expect(SERVICE_KINDS).toContain('postgres');
   });
 
   it('takes PostgreSQL server settings for Docker, and refuses them for Redis, an embedded service or a value that is not plain', () => {
     const settings = { max_prepared_transactions: '64' };
     const ok = parseManifest(JSON.stringify({ ...validManifest(), services: [{ service: 'postgres', count: 3, settings }] }), FILE);
-    expect(ok.ok && ok.manifest.services).toEqual([{ service: 'postgres', count: 3, embedded: false, settings }]);
+    expect(ok.ok && ok.manifest.services).toEqual([{ service: 'postgres', count: 3, embedded: false, sameCredentials: false, settings }]);
     const messages = (services: unknown[]): string[] => problemsOf({ ...validManifest(), services }).map((p) => `${p.field ?? ''}: ${p.message}`);
     expect(messages([{ service: 'redis', settings }])).toEqual([expect.stringMatching(/^services\.0\.settings: settings are PostgreSQL server settings/)]);
     expect(messages([{ service: 'postgres', embedded: true, settings }])).toEqual([expect.stringMatching(/^services\.0\.settings: settings are applied to Docker containers only/)]);

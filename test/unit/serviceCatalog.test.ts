@@ -151,6 +151,13 @@ describe('helpers of the runtime and lab services', () => {
     expect(text).toContain('REDIS_PASSWORD=r1\n');
     expect(text).toContain('REDIS_2_PORT=6002\n');
     expect(text).toContain('REDIS_2_URL=redis://default:r2@127.0.0.1:6002/0\n');
+    // Without an engine (the embedded servers) there are no containers to name.
+    expect(text).not.toContain('_CONTAINER=');
+    expect(text).not.toContain('DATA_LABS_DOCKER_HOST');
+    const docker = renderEnvFile(connections.map((c, i) => ({ ...c, containerId: `id${i}` })), 'unix:///var/run/docker.sock');
+    expect(docker).toContain('POSTGRES_CONTAINER=id0\n');
+    expect(docker).toContain('REDIS_2_CONTAINER=id2\n');
+    expect(docker).toContain('DATA_LABS_DOCKER_HOST=unix:///var/run/docker.sock\n');
   });
 });
 

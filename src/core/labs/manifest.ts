@@ -33,6 +33,12 @@ const serviceSchema = z
         .record(z.string(), z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a plain value (letters, digits, "_", ".", "-")')))
         .check(z.refine((r) => Object.keys(r).every((name) => /^[a-z_]{1,63}$/.test(name)), { message: 'each name must be a PostgreSQL setting name (lower-case letters and "_")' })),
     ),
+    /**
+     * Whether every container of this service gets one user and password. A PostgreSQL
+     * standby made from a base backup has its primary's roles and passwords, whatever it was
+     * created with: with one set for both, `.env` stays true after the copy.
+     */
+    sameCredentials: z._default(z.boolean(), false),
   })
   .check(
     z.refine((s) => s.settings === undefined || s.service === 'postgres', { message: 'settings are PostgreSQL server settings: only a postgres service takes them', path: ['settings'] }),

@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { type DockerHostChoice, DockerHostError, resolveDockerHost, systemDockerHostInputs } from './dockerHost';
 import {
@@ -17,6 +18,8 @@ import {
   type ContainerInfo,
   type ContainerRuntime,
   type ContainerStatus,
+  type ExecOptions,
+  type ExecResult,
   type LogsOptions,
   type PortBinding,
   type PullOptions,
@@ -112,6 +115,14 @@ function toStatus(value: string | undefined): ContainerStatus {
  * then a big-endian length) into text. A TTY container sends raw text instead, which
  * is recognised by its first byte not being a stream number.
  */
+async function collectText(stream: PassThrough): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) {
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export function demultiplexLogs(buffer: Buffer): string {
   const first = buffer[0];
   if (buffer.length < 8 || first === undefined || first > 2 || buffer[1] !== 0 || buffer[2] !== 0 || buffer[3] !== 0) {
@@ -446,6 +457,40 @@ export class DockerodeRuntime implements ContainerRuntime {
       ...(data.State.Status === 'exited' ? { exitCode: data.State.ExitCode } : {}),
       networks: Object.keys(data.NetworkSettings?.Networks ?? {}),
     };
+  }
+
+  async execInContainer(id: string, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const container = this.docker.getContainer(id);
+    return this.call(
+      'exec',
+      `${short(id)} ${command[0] ?? ''}`,
+      async () => {
+        const exec = await container.exec({
+          Cmd: [...command],
+          AttachStdout: true,
+          AttachStderr: true,
+          ...(options.user !== undefined ? { User: options.user } : {}),
+          ...(options.workingDir !== undefined ? { WorkingDir: options.workingDir } : {}),
+          Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        });
+        const stream = await exec.start({ hijack: true, stdin: false });
+        const stdout = new PassThrough();
+        const stderr = new PassThrough();
+        const texts = [collectText(stdout), collectText(stderr)];
+        container.modem.demuxStream(stream, stdout, stderr);
+        await new Promise<void>((resolve, reject) => {
+          stream.on('end', resolve);
+          stream.on('close', resolve);
+          stream.on('error', reject);
+        });
+        stdout.end();
+        stderr.end();
+        const [out, err] = await Promise.all(texts);
+        const inspected = await exec.inspect();
+        return { exitCode: inspected.ExitCode ?? -1, stdout: out ?? '', stderr: err ?? '' };
+      },
+      options.timeoutMs ?? this.callTimeoutMs,
+    );
   }
 
   async containerLogs(id: string, options: LogsOptions): Promise<string[]> {

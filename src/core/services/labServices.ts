@@ -60,6 +60,8 @@ export interface LabServiceRequest {
   readonly count: number;
   /** Server settings (lab.json's `settings`), given to each of its containers' commands. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** One user and password for every container of this request (lab.json's `sameCredentials`). */
+  readonly sameCredentials?: boolean;
 }
 
 export interface LabServicesOptions {
@@ -215,6 +217,10 @@ export function labNetworkName(labId: string, labDir?: string): string {
   return labDir !== undefined ? `datalabs-${labId}-${folderKey(labDir)}` : `datalabs-${labId}`;
 }
 
+function sameCredentials(a: ServiceCredentials, b: ServiceCredentials): boolean {
+  return a.user === b.user && a.password === b.password && a.database === b.database;
+}
+
 export function credentialsFromLabels(labels: Readonly<Record<string, string>>): ServiceCredentials | undefined {
   const user = labels[LABEL_USER];
   const password = labels[LABEL_PASSWORD];
@@ -317,7 +323,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   const readinessTimeoutMs = options.readinessTimeoutMs ?? DEFAULT_READINESS_TIMEOUT_MS;
   await runtime.ping();
 
-  const wanted = services.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ kind: s.service, index: i + 1, settings: s.settings })));
+  const wanted = services.flatMap((s) => Array.from({ length: s.count }, (_, i) => ({ kind: s.service, index: i + 1, settings: s.settings, request: s })));
   const network = wanted.length > 1 ? await ensureNetwork(runtime, options) : undefined;
   // One list of the lab's containers, every folder's: the ones of this folder are reused, and
   // those of its deleted folders would otherwise stay parked for ever.
@@ -346,13 +352,25 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
     }
     return ready;
   };
-  const startOne = async ({ kind, index, settings }: { kind: ServiceKind; index: number; settings: Readonly<Record<string, string>> | undefined }): Promise<ServiceConnection> => {
+  // The credentials of a request whose containers share them: an existing container's, else one new set.
+  const shared = new Map<LabServiceRequest, ServiceCredentials>();
+  for (const request of services.filter((s) => s.sameCredentials === true)) {
+    // The first container's, when there is one: the one a standby copies its roles from.
+    const sibling = existing
+      .filter((c) => c.labels[LABEL_SERVICE] === request.service && (c.labels[LABEL_SETTINGS] ?? '') === settingsLabel(request.settings) && credentialsFromLabels(c.labels) !== undefined)
+      .sort((a, b) => Number(a.labels[LABEL_INDEX]) - Number(b.labels[LABEL_INDEX]))[0];
+    shared.set(request, (sibling ? credentialsFromLabels(sibling.labels) : undefined) ?? generateCredentials(request.service, random));
+  }
+  const startOne = async ({ kind, index, settings, request }: { kind: ServiceKind; index: number; settings: Readonly<Record<string, string>> | undefined; request: LabServiceRequest }): Promise<ServiceConnection> => {
     const definition = serviceDefinition(kind);
     const name = serviceName(kind, index);
     const inSlot = existing.filter((c) => c.labels[LABEL_SERVICE] === kind && c.labels[LABEL_INDEX] === String(index));
     // A container made with other settings (an older version of the lab) is made again.
     const found = inSlot.find((c) => (c.labels[LABEL_SETTINGS] ?? '') === settingsLabel(settings));
-    const foundCredentials = found ? credentialsFromLabels(found.labels) : undefined;
+    const sharedCredentials = shared.get(request);
+    const labelled = found ? credentialsFromLabels(found.labels) : undefined;
+    // A container whose credentials are not the shared ones (made before the lab shared them) is made again.
+    const foundCredentials = labelled !== undefined && (sharedCredentials === undefined || sameCredentials(labelled, sharedCredentials)) ? labelled : undefined;
     let containerId: string;
     let credentials: ServiceCredentials;
     let image: string;
@@ -377,7 +395,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
       }
     } else {
       if (found) {
-        // A container without its credentials cannot be connected to: replace it.
+        // A container without its credentials (or without the ones its lab shares) cannot be connected to: replace it.
         await runtime.removeContainer(found.id);
       }
       const outdated = inSlot.find((c) => c !== found);
@@ -387,7 +405,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
       }
       image = resolveServiceImage(kind, options.images);
       await imageReady(image);
-      credentials = generateCredentials(kind, random);
+      credentials = sharedCredentials ?? generateCredentials(kind, random);
       const snapshot = options.useSnapshots === false ? undefined : await snapshotOf(runtime, definition, image, { ...options, signal }, readinessTimeoutMs);
       containerId = await createServiceContainer(runtime, definition, {
         image: snapshot?.image ?? image,
@@ -431,7 +449,7 @@ export async function startLabServices(runtime: ContainerRuntime, services: read
   if (options.labDir !== undefined) {
     envFile = path.join(options.labDir, ENV_FILE_NAME);
     // Owner-only: the file holds passwords.
-    await writeFileAtomic(envFile, renderEnvFile(connections), { mode: 0o600, refuseLink: true });
+    await writeFileAtomic(envFile, renderEnvFile(connections, runtime.endpointDescription), { mode: 0o600, refuseLink: true });
   }
   return { connections, ...(network !== undefined ? { network } : {}), ...(envFile !== undefined ? { envFile } : {}) };
 }
@@ -637,8 +655,13 @@ export async function sweepOrphans(
   return { removedContainers, removedNetworks };
 }
 
-/** The `.env` text: `POSTGRES_URL=...` for the first of a kind, `POSTGRES_2_URL=...` after. */
-export function renderEnvFile(connections: readonly ServiceConnection[]): string {
+/**
+ * The `.env` text: `POSTGRES_URL=...` for the first of a kind, `POSTGRES_2_URL=...` after.
+ * For containers (`engine` given: the Docker engine they run on), also each one's container
+ * id (`POSTGRES_CONTAINER`) and the engine (`DATA_LABS_DOCKER_HOST`), for a lab whose code
+ * works on its containers (`docker exec -it $POSTGRES_CONTAINER psql` works too).
+ */
+export function renderEnvFile(connections: readonly ServiceConnection[], engine?: string): string {
   const lines = ['# Written by Distributed Data Labs: connection details of this lab\'s databases.', '# Regenerated on every start; edits here are overwritten.'];
   for (const c of connections) {
     const definition = serviceDefinition(c.service);
@@ -650,11 +673,15 @@ export function renderEnvFile(connections: readonly ServiceConnection[]): string
       `${prefix}_PASSWORD=${c.password}`,
       `${prefix}_DB=${c.database}`,
       `${prefix}_URL=${c.url}`,
+      ...(engine !== undefined ? [`${prefix}_CONTAINER=${c.containerId}`] : []),
     );
     if (c.service === 'postgres' && c.index === 1) {
       // The name most PostgreSQL tools and ORMs look for first.
       lines.push(`DATABASE_URL=${c.url}`);
     }
+  }
+  if (engine !== undefined && connections.length > 0) {
+    lines.push(`DATA_LABS_DOCKER_HOST=${engine}`);
   }
   return `${lines.join('\n')}\n`;
 }

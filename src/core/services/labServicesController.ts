@@ -103,7 +103,7 @@ export class EmbeddedNotAvailableError extends Error {
 }
 
 export function labServiceRequests(lab: Lab): LabServiceRequest[] {
-  return lab.manifest.services.map((s) => ({ service: s.service, count: s.count, ...(s.settings !== undefined ? { settings: s.settings } : {}) }));
+  return lab.manifest.services.map((s) => ({ service: s.service, count: s.count, ...(s.settings !== undefined ? { settings: s.settings } : {}), ...(s.sameCredentials ? { sameCredentials: true } : {}) }));
 }
 
 /** Whether every service of the lab may run on the embedded engine. */

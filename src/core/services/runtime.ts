@@ -72,6 +72,23 @@ export interface ContainerInfo {
   readonly networks: readonly string[];
 }
 
+export interface ExecOptions {
+  /** The user to run as (`postgres`); the image's own when absent. */
+  readonly user?: string;
+  /** Variables added to the container's environment for this command. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly workingDir?: string;
+  /** How long the command may run before the call fails (the command itself is not killed). */
+  readonly timeoutMs?: number;
+}
+
+/** What a command run in a container did. */
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 export interface LogsOptions {
   readonly tail: number;
   readonly timeoutMs?: number;
@@ -106,6 +123,8 @@ export interface ContainerRuntime {
   /** Removes the container and its anonymous volumes; a missing container is not an error. */
   removeContainer(id: string): Promise<void>;
   inspectContainer(id: string): Promise<ContainerInfo>;
+  /** Runs a command in a running container (`docker exec`) and waits for its end; a non-zero exit is a result, not an error. */
+  execInContainer(id: string, command: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** The last `tail` lines of the container's output, stdout and stderr interleaved. */
   containerLogs(id: string, options: LogsOptions): Promise<string[]>;
   /** Containers (running or not) carrying every given label with the given value. */
