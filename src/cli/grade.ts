@@ -95,6 +95,10 @@ export function parseSeed(text: string): number | undefined {
 export function cliGradingServices(controller: LabServicesController): GradingServices {
   return {
     up: (lab, labDir, backend, signal) => controller.up(lab, labDir, { backend, ...(signal !== undefined ? { signal } : {}) }),
+    upFresh: (lab, dir, signal) => controller.up(lab, dir, { backend: 'docker', reset: true, ...(signal !== undefined ? { signal } : {}) }),
+    remove: async (lab, dir) => {
+      await controller.down(lab, dir, { remove: true });
+    },
     forGrading: (started) => controller.forGrading(started),
     refresh: async (lab, labDir) => {
       await controller.up(lab, labDir, { backend: 'docker' }).catch(() => undefined);

@@ -208,6 +208,9 @@ export class LabGrading implements vscode.Disposable {
     const controller = await services.controller();
     const gradingServices: GradingServices = {
       up: (l, dir, backend, upSignal) => services.startForGrading(l, dir, backend, upSignal),
+      // The grader's own containers, kept out of the lab's state and views.
+      upFresh: (l, dir, upSignal) => controller.up(l, dir, { backend: 'docker', reset: true, ...(upSignal !== undefined ? { signal: upSignal } : {}) }),
+      remove: async (l, dir) => void (await controller.down(l, dir, { remove: true })),
       forGrading: (started) => controller.forGrading(started),
       refresh: async (l, dir) => void (await services.refresh(l, dir)),
     };

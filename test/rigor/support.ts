@@ -123,9 +123,11 @@ export function useGradingEnvironment(labId: string): GradingEnvironment {
       embeddedServerScript: path.join(ROOT, 'dist', 'embedded-postgres.js'),
     });
   let services: ReturnType<typeof createServicesController> | undefined;
+  // A grader of fresh containers gets them made anew for each grading, as prepareGrading does.
   const startContainers = async (): Promise<LabServicesForGrading> => {
     services ??= controller();
-    return services.forGrading(await services.up(need(state.own, 'the lab'), path.join(need(state.workDir, 'the work folder'), 'docker-lab'), { backend: 'docker' }));
+    const fresh = state.grader?.services === 'fresh-containers';
+    return services.forGrading(await services.up(need(state.own, 'the lab'), path.join(need(state.workDir, 'the work folder'), 'docker-lab'), { backend: 'docker', ...(fresh ? { reset: true } : {}) }));
   };
 
   beforeAll(async () => {
@@ -139,7 +141,7 @@ export function useGradingEnvironment(labId: string): GradingEnvironment {
       const c = controller();
       state.dockerUrl = (await c.up(lab, path.join(state.workDir, 'docker-lab'), { backend: 'docker' })).connections[0]?.url ?? '';
       state.embeddedUrl = (await c.up(lab, path.join(state.workDir, 'embedded-lab'), { backend: 'embedded' })).connections[0]?.url ?? '';
-    } else if (state.grader.services === 'containers') {
+    } else if (state.grader.services === 'containers' || state.grader.services === 'fresh-containers') {
       const ownId = `dtest-${labId}-${randomBytes(3).toString('hex')}`;
       state.own = { ...lab, id: ownId, manifest: { ...lab.manifest, id: ownId } };
       await startContainers();

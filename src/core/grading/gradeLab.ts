@@ -163,7 +163,7 @@ export async function gradeLab(lab: Lab, grader: LabGrader, options: GradeOption
   if (grader.services === 'database' && options.databaseUrl === undefined) {
     throw new Error(`Grading ${lab.id} needs the lab's PostgreSQL: start its databases first.`);
   }
-  if (grader.services === 'containers' && options.backend === 'docker' && options.labServices === undefined) {
+  if ((grader.services === 'containers' || grader.services === 'fresh-containers') && options.backend === 'docker' && options.labServices === undefined) {
     throw new Error(`Grading ${lab.id} on Docker needs the lab's containers: start its databases first.`);
   }
   const fail = (problem: GradeProblem): GradeReport => problemReport(lab, options, startedAt, started, problem);

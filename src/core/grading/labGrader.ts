@@ -93,9 +93,13 @@ export interface LabGrader<H = unknown, E extends HistoryEvent = HistoryEvent> {
    * How the grader uses the lab's services. 'database': it is handed the URL of the lab's
    * PostgreSQL, in Docker or embedded. 'containers': on Docker it is handed the lab's
    * containers themselves, to break them; without Docker it brings stand-ins of its own.
+   * 'fresh-containers': on Docker it is handed new containers of the lab's services for each
+   * grading, of its own (in a folder of the grader's inside the lab folder, never the
+   * learner's own servers), removed after it: for a grader that sets servers up from scratch
+   * (the Replication lab makes one the other's standby). Without Docker, as 'containers'.
    * 'none': the lab has no services, and nothing is started for it.
    */
-  readonly services: 'database' | 'containers' | 'none';
+  readonly services: 'database' | 'containers' | 'fresh-containers' | 'none';
   /** What runs the lab's services on this backend, as the report names it ("Redis replicas in Docker"). */
   engineLabel(backend: Backend): string;
   /** Every scenario, in the order of lab.json's checks, then its demonstrations. */

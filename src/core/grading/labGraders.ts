@@ -22,7 +22,7 @@ function isLabGrader(value: unknown): value is LabGrader {
     return false;
   }
   const g = value as Partial<Record<keyof LabGrader, unknown>>;
-  return typeof g.entry === 'string' && typeof g.open === 'function' && typeof g.engineLabel === 'function' && Array.isArray(g.scenarios) && (g.services === 'database' || g.services === 'containers' || g.services === 'none');
+  return typeof g.entry === 'string' && typeof g.open === 'function' && typeof g.engineLabel === 'function' && Array.isArray(g.scenarios) && (g.services === 'database' || g.services === 'containers' || g.services === 'fresh-containers' || g.services === 'none');
 }
 
 /** The grader of a lab that declares hidden checks; throws NoGraderError when this build has none that fits. */

@@ -7,6 +7,8 @@
  * stop an embedded server the grading started itself (one already running is left running).
  * Each face brings its own way of starting services (GradingServices); the decisions are here.
  */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { Backend } from '../backend';
 import type { Lab } from '../labs/catalog';
 import { type LabServicesForGrading, type StartedServices, labAllowsEmbedded } from '../services/labServicesController';
@@ -21,6 +23,13 @@ export interface GradingServices {
    * says where they are. Rejects with DockerUnavailableError when Docker cannot be reached.
    */
   up(lab: Lab, labDir: string, backend: Backend, signal?: AbortSignal): Promise<StartedServices>;
+  /**
+   * New containers of the lab's services for `dir` (a folder of the grader's), on Docker: any
+   * that exist for it are removed first. For a grader whose services are 'fresh-containers'.
+   */
+  upFresh(lab: Lab, dir: string, signal?: AbortSignal): Promise<StartedServices>;
+  /** Removes the containers (and network) of `dir`. */
+  remove(lab: Lab, dir: string): Promise<void>;
   /** The started containers, as a grader that breaks them needs them (Docker only). */
   forGrading(started: StartedServices): LabServicesForGrading;
   /** Reads the running containers again after a grading that may have restarted some (.env and views follow). */
@@ -55,6 +64,14 @@ export interface PrepareGradingOptions {
   readonly preferred: Backend;
   readonly services: GradingServices;
   readonly signal?: AbortSignal;
+}
+
+/**
+ * Where a grader's own containers belong: a folder inside the lab's `.data-labs` (which git
+ * ignores). Containers are told apart by folder, so these are never the learner's.
+ */
+export function gradingServicesFolder(labDir: string): string {
+  return path.join(labDir, '.data-labs', 'grading-services');
 }
 
 function firstLine(error: Error): string {
@@ -104,11 +121,17 @@ export async function prepareGrading(options: PrepareGradingOptions): Promise<Gr
     }
   }
 
-  // The grader breaks the lab's own containers on Docker, and brings stand-ins of its own otherwise.
+  // The grader breaks the lab's own containers on Docker (or new ones of its own), and brings stand-ins of its own otherwise.
   if (wanted === 'embedded') {
     return { backend: 'embedded', engine: grader.engineLabel('embedded'), services: {}, finish: done };
   }
   try {
+    if (grader.services === 'fresh-containers') {
+      const dir = gradingServicesFolder(labDir);
+      await fs.mkdir(dir, { recursive: true });
+      const started = await services.upFresh(lab, dir, signal);
+      return { backend: 'docker', engine: grader.engineLabel('docker'), services: { labServices: services.forGrading(started) }, finish: () => services.remove(lab, dir) };
+    }
     const started = await services.up(lab, labDir, 'docker', signal);
     return {
       backend: 'docker',
