@@ -40,6 +40,8 @@ const QUORUM_LAB_ID = 'quorum';
 const QUORUM_LAB_TITLE = 'Quorum replication';
 const TWO_PC_LAB_ID = 'two-phase-commit';
 const TWO_PC_LAB_TITLE = 'Two-phase commit';
+const REPLICATION_LAB_ID = 'replication';
+const REPLICATION_LAB_TITLE = 'Master-slave replication';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
 // What a cloned folder's own .vscode/settings.json asks for in the trust step: an image of the local registry
 // (test/setup/docker.sh), so that a pull is seen when it happens and is harmless when it does.
@@ -62,6 +64,7 @@ const gradedLabDir = path.join(labsRoot, GRADED_LAB_ID);
 const sagaLabDir = path.join(labsRoot, SAGA_LAB_ID);
 const quorumLabDir = path.join(labsRoot, QUORUM_LAB_ID);
 const twoPcLabDir = path.join(labsRoot, TWO_PC_LAB_ID);
+const replicationLabDir = path.join(labsRoot, REPLICATION_LAB_ID);
 
 const results = [];
 let page;
@@ -762,6 +765,19 @@ try {
       screenshot: 'two-phase-commit-report',
     }),
   );
+  await check('the Replication lab grades on two new PostgreSQL servers of the grader\'s own: reads always sent to the standby miss the session\'s own write, drawn as that session\'s reads', () =>
+    gradeMutantInEditor({
+      labId: REPLICATION_LAB_ID,
+      title: REPLICATION_LAB_TITLE,
+      labDir: replicationLabDir,
+      services: 'its two PostgreSQL servers',
+      mutant: 'reads-always-from-standby',
+      file: 'replication.ts',
+      shows: 'a session that misses its own write, on its timeline',
+      done: (text) => text.includes('two new PostgreSQL servers in Docker') && /wrote version \d+ of \S+, then read version \d+ \(answered by postgres-2\)/.test(text) && text.includes('session s'),
+      screenshot: 'replication-report',
+    }),
+  );
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
@@ -771,7 +787,7 @@ try {
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
   // so the next sweep would remove it anyway).
-  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID]) {
+  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID, REPLICATION_LAB_ID]) {
     spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
   }
   fs.rmSync(work, { recursive: true, force: true });
