@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultProxy } from '../../../src/core/services/faultProxy';
-import type { ServiceConnection } from '../../../src/core/services/labServices';
+import { type ServiceConnection, waitUntilReady } from '../../../src/core/services/labServices';
 import type { ContainerRuntime, ExecResult } from '../../../src/core/services/runtime';
 import { serviceDefinition } from '../../../src/core/services/serviceCatalog';
 
@@ -107,16 +107,6 @@ export class GradedServer {
     }
   }
 
-  async kill(): Promise<void> {
-    const status = await this.status();
-    if (status === 'paused') {
-      await this.runtime.unpauseContainer(this.containerId);
-    }
-    if (status === 'running' || status === 'paused') {
-      await this.runtime.killContainer(this.containerId);
-    }
-  }
-
   async start(): Promise<void> {
     const status = await this.status();
     if (status === 'paused') {
@@ -127,33 +117,11 @@ export class GradedServer {
     await this.afterStart();
   }
 
-  /** Points the proxy at the port Docker published the server on this time, and waits until it accepts logins. */
+  /** Waits until the server accepts logins on the port Docker published it on this time, and points the proxy there. */
   async afterStart(): Promise<void> {
-    const definition = serviceDefinition('postgres');
-    const deadline = Date.now() + READY_WITHIN_MS;
-    let problem = 'its port is not published yet';
-    for (;;) {
-      const info = await this.runtime.inspectContainer(this.containerId);
-      if (info.status === 'exited' || info.status === 'dead') {
-        const log = await this.runtime.containerLogs(this.containerId, { tail: 8 }).catch(() => []);
-        throw new Error(`${this.name} stopped as it started (exit code ${info.exitCode ?? '?'}); its last log lines:\n${log.join('\n')}`);
-      }
-      const binding = info.ports.find((p) => p.containerPort === '5432/tcp');
-      if (binding !== undefined) {
-        this.hostPort = binding.hostPort;
-        this.proxy.retarget({ host: this.connection.host, port: binding.hostPort });
-        try {
-          await definition.checkReady({ host: this.connection.host, port: binding.hostPort }, this.connection, 2_000);
-          return;
-        } catch (error) {
-          problem = (error as Error).message;
-        }
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`${this.name} does not accept connections ${READY_WITHIN_MS / 1000} s after its start: ${problem}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const { port } = await waitUntilReady(this.runtime, serviceDefinition('postgres'), this.containerId, this.connection, READY_WITHIN_MS);
+    this.hostPort = port;
+    this.proxy.retarget({ host: this.connection.host, port });
   }
 
   /**

@@ -12,7 +12,7 @@ import pg from 'pg';
 import type { ScenarioContext } from '../../../src/core/grading/engine';
 import type { HistoryRecorder, Recorded } from '../../../src/core/grading/history';
 import { LearnerProcess } from '../../../src/core/grading/learnerProcess';
-import type { Sandbox } from '../../../src/core/grading/sandbox';
+import type { CallResult, Sandbox } from '../../../src/core/grading/sandbox';
 import type { LabServicesForGrading } from '../../../src/core/services/labServicesController';
 import { MARK } from './adapter';
 import { type AdminCall, GradedServer, startAdminService } from './admin';
@@ -46,6 +46,9 @@ export async function sqlState(server: GradedServer, text: string): Promise<stri
     return typeof code === 'string' ? code : 'connection';
   }
 }
+
+/** How a call of the learner's code ended, as the adapter answered or as the sandbox failed it. */
+type LearnerAnswer = CallAnswer<unknown> | { readonly ok: false; readonly error: { readonly name: string; readonly message: string }; readonly hung: boolean };
 
 function routingOf(answer: CallAnswer<unknown>): Routing {
   return { ranOn: answer.trace.marked, refusedAsReadOnly: answer.trace.statements.some((s) => s.refused) };
@@ -83,12 +86,7 @@ export class ReplicationHarness {
     this.primaryName = servers[0]!.name;
     this.standbyName = servers[1]!.name;
     this.learner = new LearnerProcess<ReplicationAdapter>(sandbox, async (client) => {
-      const config = {
-        servers: servers.map((s) => ({ name: s.name, url: s.proxiedUrl, networkHost: s.name, networkPort: 5432, dataDirectory: s.dataDirectory })),
-        admin: { url: admin.url, token: admin.token },
-        poolSize: POOL_SIZE,
-      };
-      const result = await client.call('configure', [config], 20_000);
+      const result = await client.call('configure', [this.configFor()], 20_000);
       if (!result.ok) {
         throw new Error(`The grader could not connect the learner's process to the servers: ${result.message}`);
       }
@@ -237,11 +235,6 @@ export class ReplicationHarness {
     await standby.mustExec('pg_basebackup', ['pg_basebackup', '-h', primary.name, '-p', '5432', '-U', GRADER_ROLE, '-D', BACKUP_DIRECTORY, '-R', '-S', GRADER_SLOT, '-X', 'stream', '--checkpoint=fast'], { PGPASSWORD: password });
     await standby.replaceDataDirectory(BACKUP_DIRECTORY);
     await this.until(() => this.streaming(), 30_000, 'the standby the grader set up does not stream');
-  }
-
-  /** The pair with roles swapped: after a failover, the old primary becomes the standby of the new one. */
-  swapRoles(): void {
-    [this.primaryName, this.standbyName] = [this.standbyName, this.primaryName];
   }
 
   async until(condition: () => Promise<boolean>, withinMs: number, what: string): Promise<void> {
@@ -418,26 +411,31 @@ export class ReplicationHarness {
     return undefined;
   }
 
-  /** The learner's setUpStandby on the current pair. */
-  async learnerSetUp(replication: { user: string; password: string; slot: string }): Promise<CallAnswer<unknown> | { ok: false; error: { name: string; message: string }; hung: boolean }> {
-    await this.learner.ensureRunning();
-    const result = await this.learner.client.call('setUp', [this.primaryName, this.standbyName, replication], SET_UP_TIMEOUT_MS);
+  /**
+   * One of the learner's functions on the current pair, through the adapter: its answer, or
+   * the sandbox's failure (the process killed past `timeoutMs`, say) in the same shape.
+   */
+  private async learnerCall(call: Promise<CallResult<CallAnswer<unknown>>>): Promise<LearnerAnswer> {
+    const result = await call;
     return result.ok ? result.value : { ok: false, error: { name: result.kind, message: result.message }, hung: result.kind === 'timeout' };
   }
 
-  async learnerLag(): Promise<CallAnswer<unknown> | { ok: false; error: { name: string; message: string } }> {
-    const result = await this.learner.client.call('lag', [this.primaryName, this.standbyName], 15_000);
-    return result.ok ? result.value : { ok: false, error: { name: result.kind, message: result.message } };
+  /** The learner's setUpStandby on the current pair. */
+  async learnerSetUp(replication: { user: string; password: string; slot: string }): Promise<LearnerAnswer> {
+    await this.learner.ensureRunning();
+    return this.learnerCall(this.learner.client.call('setUp', [this.primaryName, this.standbyName, replication], SET_UP_TIMEOUT_MS));
   }
 
-  async learnerFailover(router: string): Promise<CallAnswer<unknown> | { ok: false; error: { name: string; message: string } }> {
-    const result = await this.learner.client.call('failover', [router, this.primaryName, this.standbyName], 90_000);
-    return result.ok ? result.value : { ok: false, error: { name: result.kind, message: result.message } };
+  learnerLag(): Promise<LearnerAnswer> {
+    return this.learnerCall(this.learner.client.call('lag', [this.primaryName, this.standbyName], 15_000));
   }
 
-  async learnerSetSynchronous(on: boolean): Promise<CallAnswer<unknown> | { ok: false; error: { name: string; message: string } }> {
-    const result = await this.learner.client.call('setSynchronous', [this.primaryName, on], 15_000);
-    return result.ok ? result.value : { ok: false, error: { name: result.kind, message: result.message } };
+  learnerFailover(router: string): Promise<LearnerAnswer> {
+    return this.learnerCall(this.learner.client.call('failover', [router, this.primaryName, this.standbyName], 90_000));
+  }
+
+  learnerSetSynchronous(on: boolean): Promise<LearnerAnswer> {
+    return this.learnerCall(this.learner.client.call('setSynchronous', [this.primaryName, on], 15_000));
   }
 
   /** The keys of `candidates` that the given server holds now. */
@@ -449,14 +447,6 @@ export class ReplicationHarness {
   /** A name the standby's role and slot get in the set-up scenario. */
   learnerReplication(): { user: string; password: string; slot: string } {
     return { user: `replicator_${this.token}`, password: randomBytes(9).toString('hex'), slot: `standby_${this.token}` };
-  }
-
-  serverNamed(name: string): GradedServer {
-    return this.server(name);
-  }
-
-  get names(): { primary: string; standby: string } {
-    return { primary: this.primaryName, standby: this.standbyName };
   }
 
   /** The write sent by a client that still points at `server`: refused or accepted. */

@@ -110,11 +110,7 @@ function toStatus(value: string | undefined): ContainerStatus {
   return known.includes(value as ContainerStatus) ? (value as ContainerStatus) : 'dead';
 }
 
-/**
- * Splits the engine's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0,
- * then a big-endian length) into text. A TTY container sends raw text instead, which
- * is recognised by its first byte not being a stream number.
- */
+/** Everything a stream carries, as text, once it ends. */
 async function collectText(stream: PassThrough): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) {
@@ -123,6 +119,11 @@ async function collectText(stream: PassThrough): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * Splits the engine's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0,
+ * then a big-endian length) into text. A TTY container sends raw text instead, which
+ * is recognised by its first byte not being a stream number.
+ */
 export function demultiplexLogs(buffer: Buffer): string {
   const first = buffer[0];
   if (buffer.length < 8 || first === undefined || first > 2 || buffer[1] !== 0 || buffer[2] !== 0 || buffer[3] !== 0) {
@@ -476,7 +477,7 @@ export class DockerodeRuntime implements ContainerRuntime {
         const stream = await exec.start({ hijack: true, stdin: false });
         const stdout = new PassThrough();
         const stderr = new PassThrough();
-        const texts = [collectText(stdout), collectText(stderr)];
+        const texts = [collectText(stdout), collectText(stderr)] as const;
         container.modem.demuxStream(stream, stdout, stderr);
         await new Promise<void>((resolve, reject) => {
           stream.on('end', resolve);
@@ -487,7 +488,7 @@ export class DockerodeRuntime implements ContainerRuntime {
         stderr.end();
         const [out, err] = await Promise.all(texts);
         const inspected = await exec.inspect();
-        return { exitCode: inspected.ExitCode ?? -1, stdout: out ?? '', stderr: err ?? '' };
+        return { exitCode: inspected.ExitCode ?? -1, stdout: out, stderr: err };
       },
       options.timeoutMs ?? this.callTimeoutMs,
     );
