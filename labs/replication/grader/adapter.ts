@@ -14,7 +14,7 @@ import type * as PgModule from 'pg';
 import { type Db, ISOLATION, type IsolationLevel, type QueryResult, type Queryable, WRITES, callLearner, labPg } from '../../../src/core/grading/adapters/pgDb';
 import { postJson } from '../../../src/core/grading/adapters/http';
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
-import type { CallAnswer, ReplicationAdapter, ReplicationAdapterConfig, ServerConfig, Trace } from './protocol';
+import type { CallAnswer, LsnOutcome, ReplicationAdapter, ReplicationAdapterConfig, ServerConfig, Trace } from './protocol';
 
 const FILE = 'src/replication.ts';
 /** The grader's statements carry this comment, so that the adapter knows them wherever the learner's code sends them. */
@@ -156,6 +156,21 @@ async function answered(work: () => Promise<unknown>, limitMs = 0): Promise<Call
   }
 }
 
+/** One synchronous call of the learner's, its value made text by `as` (or what it threw). */
+function outcome(work: () => unknown, as: (value: unknown) => string): LsnOutcome {
+  try {
+    return { ok: true, value: as(work()) };
+  } catch (error) {
+    return { ok: false, error: errorOf(error).message };
+  }
+}
+
+const asNumberText = (value: unknown): string => (typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : `not a number: ${typeof value}`);
+const asSign = (value: unknown): string => (typeof value === 'number' && !Number.isNaN(value) ? String(Math.sign(value)) : `not a number: ${typeof value}`);
+
+/** A session's statement, with its parameters only when there are some (as a caller with none writes it). */
+const statement = (fn: (...args: unknown[]) => unknown, sql: string, params: readonly unknown[]): unknown => (params.length === 0 ? fn(sql) : fn(sql, [...params]));
+
 interface Opened {
   readonly servers: ReadonlyMap<string, { readonly server: Record<string, unknown>; close(): Promise<void> }>;
 }
@@ -192,6 +207,19 @@ export const createAdapter: AdapterFactory<ReplicationAdapter> = (learner: Learn
       }
       opened = { servers };
     },
+    async lsns(parse, compare) {
+      const fn = (name: string): ((...args: unknown[]) => unknown) => {
+        const found = learner[name];
+        if (typeof found !== 'function') throw new TypeError(`${FILE} does not export a function ${name}.`);
+        return found as (...args: unknown[]) => unknown;
+      };
+      const parseLsn = fn('parseLsn');
+      const compareLsn = fn('compareLsn');
+      return {
+        parsed: parse.map((text) => outcome(() => parseLsn(text), asNumberText)),
+        compared: compare.map(([a, b]) => outcome(() => compareLsn(a, b), asSign)),
+      };
+    },
     setUp: (primary, standby, replication) => answered(() => callLearner(learner, FILE, 'setUpStandby', '(primary, standby, replication)', server(primary), server(standby), { ...replication })),
     lag: (primary, standby) => answered(() => callLearner(learner, FILE, 'replicationLag', '(primary, standby)', server(primary), server(standby))),
     async openRouter(router, primary, standby, options) {
@@ -205,8 +233,8 @@ export const createAdapter: AdapterFactory<ReplicationAdapter> = (learner: Learn
       const made = method(routers.get(router), 'session', `router ${router}`)();
       sessions.set(session, made as Record<string, unknown>);
     },
-    write: (session, sql, params, limitMs) => answered(async () => method(sessions.get(session), 'write', `session ${session}`)(sql, [...params]), limitMs),
-    read: (session, sql, params, limitMs) => answered(async () => method(sessions.get(session), 'read', `session ${session}`)(sql, [...params]), limitMs),
+    write: (session, sql, params, limitMs) => answered(async () => statement(method(sessions.get(session), 'write', `session ${session}`), sql, params), limitMs),
+    read: (session, sql, params, limitMs) => answered(async () => statement(method(sessions.get(session), 'read', `session ${session}`), sql, params), limitMs),
     failover: (router, oldPrimary, standby) => answered(() => callLearner(learner, FILE, 'failover', '(router, oldPrimary, standby)', routers.get(router), server(oldPrimary), server(standby))),
     setSynchronous: (primary, on) => answered(() => callLearner(learner, FILE, 'setSynchronous', '(primary, on)', server(primary), on)),
     async finish(): Promise<void> {

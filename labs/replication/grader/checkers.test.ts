@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HistoryRecorder, type Recorded } from '../../../src/core/grading/history';
-import { checkFailover, checkLag, checkMonotonicReads, checkReadYourWrites, checkReadsScale, checkStandbyDown, checkStandbySetUp } from './checkers';
-import type { FailoverTruth, LagTruth, ReplicationEvent, SetUpTruth, SynchronousTruth } from './history';
+import { checkFailover, checkLag, checkLsnOrder, checkMonotonicReads, checkReadYourWrites, checkReadsScale, checkStandbyDown, checkStandbySetUp } from './checkers';
+import type { FailoverTruth, LagTruth, LsnTruth, ReplicationEvent, SetUpTruth, SynchronousTruth } from './history';
 
 function history(events: readonly Recorded<ReplicationEvent>[]): readonly ReplicationEvent[] {
   let now = 0;
@@ -24,22 +24,32 @@ function write(session: string, key: string, version: number): Recorded<Replicat
   ];
 }
 
-function read(session: string, key: string, version: number, on: 'primary' | 'standby', standbyIs: 'fresh' | 'behind' | 'down' | 'unknown' = 'unknown', ms = 5): Recorded<ReplicationEvent>[] {
+function read(session: string, key: string, version: number, on: 'primary' | 'standby', standbyIs: 'fresh' | 'behind' | 'catching-up' | 'down' | 'unknown' = 'unknown', ms = 5): Recorded<ReplicationEvent>[] {
   return [
     { type: 'invoke', op: 'read', process: `session:${session}`, value: { key, standbyIs } },
     { type: 'ok', op: 'read', process: `session:${session}`, value: { ...(on === 'standby' ? onStandby : onPrimary), version, from: on, ms } },
   ];
 }
 
+const limits = { standby: 'postgres-2', resumedAfterMs: 40 };
+
 describe('checkReadYourWrites', () => {
   it('passes reads that see the session\'s own writes, and fails the first that does not, blaming the write and the read', () => {
-    expect(checkReadYourWrites(history([...write('s1', 'a', 1), ...read('s1', 'a', 1, 'primary'), ...read('s2', 'a', 0, 'standby')])).status).toBe('pass');
+    expect(checkReadYourWrites(history([...write('s1', 'a', 1), ...read('s1', 'a', 1, 'primary'), ...read('s2', 'a', 0, 'standby')]), limits).status).toBe('pass');
     const h = history([...write('s1', 'a', 1), ...write('s1', 'a', 2), ...read('s1', 'a', 1, 'standby')]);
-    const verdict = checkReadYourWrites(h);
+    const verdict = checkReadYourWrites(h, limits);
     expect(verdict.status).toBe('fail');
     expect(verdict.actual).toMatch(/wrote version 2 of a, then read version 1 \(answered by postgres-2\)/);
     expect(verdict.culprits).toEqual([2, 3, 4, 5]);
     expect(verdict.focus?.processes).toEqual(['session:s1']);
+  });
+
+  it('fails a read the primary answered though the standby caught up early in its wait', () => {
+    expect(checkReadYourWrites(history([...write('s1', 'a', 1), ...read('s1', 'a', 1, 'standby', 'catching-up')]), limits).status).toBe('pass');
+    const verdict = checkReadYourWrites(history([...write('s1', 'a', 1), ...read('s1', 'a', 1, 'primary', 'catching-up')]), limits);
+    expect(verdict.status).toBe('fail');
+    expect(verdict.actual).toMatch(/answered by the primary, though the standby's replay resumed 40 ms into the read's wait/);
+    expect(verdict.culprits).toEqual([2, 3]);
   });
 
   it('fails a read that hung, as an unbounded wait', () => {
@@ -50,13 +60,14 @@ describe('checkReadYourWrites', () => {
         { type: 'invoke', op: 'read', process: 'session:s1', value: { key: 'a', standbyIs: 'behind' } },
         { type: 'fail', op: 'read', process: 'session:s1', value: { ranOn: [], refusedAsReadOnly: false, message: 'Timeout', ms: 5000, hung: true } },
       ]),
+      limits,
     );
     expect(verdict.status).toBe('fail');
     expect(verdict.hint).toMatch(/Bound every wait/);
   });
 
   it('is unknown when the scenario could not set up its pair', () => {
-    expect(checkReadYourWrites(history([{ type: 'note', op: 'precondition', process: 'grader', detail: 'no pair' }])).status).toBe('unknown');
+    expect(checkReadYourWrites(history([{ type: 'note', op: 'precondition', process: 'grader', detail: 'no pair' }]), limits).status).toBe('unknown');
   });
 });
 
@@ -102,6 +113,19 @@ describe('checkReadsScale', () => {
     expect(verdict.status).toBe('fail');
     expect(verdict.actual).toMatch(/only 1 of 2 reads/);
   });
+  it('fails a write that threw, though every read was on the standby', () => {
+    const limits = { standby: 'postgres-2', atLeast: 0.8 };
+    const verdict = checkReadsScale(
+      history([
+        { type: 'invoke', op: 'write', process: 'session:s1', value: { key: 'a', version: 1 } },
+        { type: 'fail', op: 'write', process: 'session:s1', value: { ranOn: [], refusedAsReadOnly: false, message: 'bind message supplies 1 parameters, but prepared statement "" requires 0', ms: 3, hung: false } },
+        ...read('s1', 'a', 0, 'standby', 'fresh'),
+      ]),
+      limits,
+    );
+    expect(verdict.status).toBe('fail');
+    expect(verdict.actual).toMatch(/session s1's write of a threw: bind message/);
+  });
 });
 
 describe('checkLag', () => {
@@ -138,6 +162,7 @@ describe('checkStandbySetUp', () => {
       senderBefore: 40,
       senderAfterAgain: 40,
       againAnswered: true,
+      hbaChangedByRunAgain: false,
       passwordOnCommandLine: false,
       ...value,
     },
@@ -150,6 +175,7 @@ describe('checkStandbySetUp', () => {
     expect(checkStandbySetUp(history([truth({ roleIsSuperuser: true })])).actual).toMatch(/superuser/);
     expect(checkStandbySetUp(history([truth({ passwordOnCommandLine: true })])).hint).toMatch(/PGPASSWORD/);
     expect(checkStandbySetUp(history([truth({ senderAfterAgain: 41 })])).actual).toMatch(/made it anew/);
+    expect(checkStandbySetUp(history([truth({ hbaChangedByRunAgain: true })])).actual).toMatch(/changed pg_hba.conf/);
   });
 });
 
@@ -158,7 +184,7 @@ describe('checkFailover', () => {
     type: 'note',
     op: 'synchronous',
     process: 'grader',
-    value: { answered: true, becameSync: true, acknowledged: ['sync-0', 'sync-1'], notOnStandby: [], commitWaited: true, offAnswered: true, ...value },
+    value: { answered: true, becameSync: true, acknowledged: ['sync-0', 'sync-1'], notOnStandby: [], commitWaited: true, applyWaited: true, offAnswered: true, ...value },
   });
   const over = (value: Partial<FailoverTruth>): Recorded<ReplicationEvent> => ({
     type: 'note',
@@ -175,5 +201,34 @@ describe('checkFailover', () => {
     expect(checkFailover(history([sync({}), over({ reportedLost: ['kept-0', 'lost-0', 'lost-1'] })])).status).toBe('fail');
     expect(checkFailover(history([sync({ commitWaited: false, notOnStandby: ['sync-waiting'] }), over({})])).actual).toMatch(/not on the standby/);
     expect(checkFailover(history([sync({ becameSync: false }), over({})])).actual).toMatch(/never became synchronous/);
+    expect(checkFailover(history([sync({ applyWaited: false }), over({})])).hint).toMatch(/remote_apply', not 'on'/);
+  });
+});
+
+describe('checkLsnOrder', () => {
+  const ok = (value: string) => ({ ok: true as const, value });
+  const threw = { ok: false as const, error: 'not an LSN' };
+  const truth = (value: Partial<LsnTruth>): Recorded<ReplicationEvent> => ({
+    type: 'note',
+    op: 'lsn',
+    process: 'grader',
+    value: {
+      answered: true,
+      parsed: [
+        { text: '16/B374D848', expected: String((0x16n << 32n) + 0xb374d848n), got: ok(String((0x16n << 32n) + 0xb374d848n)) },
+        { text: '0/1x', expected: null, got: threw },
+      ],
+      compared: [{ a: '0/F000000', b: '0/10000000', expected: -1, got: ok('-1') }],
+      ...value,
+    },
+  });
+  it('passes positions read and ordered as numbers, and fails a misread, an accepted non-LSN and a misordered pair', () => {
+    expect(checkLsnOrder(history([truth({})])).status).toBe('pass');
+    expect(checkLsnOrder(history([truth({ parsed: [{ text: '16/B374D848', expected: '97500059720', got: ok('3010779208') }] })])).actual).toMatch(/parseLsn\("16\/B374D848"\) returned 3010779208; that LSN is the position 97500059720/);
+    expect(checkLsnOrder(history([truth({ parsed: [{ text: '0/1x', expected: null, got: ok('1') }] })])).actual).toMatch(/parseLsn\("0\/1x"\) returned 1: that text is no LSN/);
+    const misordered = checkLsnOrder(history([truth({ compared: [{ a: '0/F000000', b: '0/10000000', expected: -1, got: ok('1') }] })]));
+    expect(misordered.actual).toMatch(/compareLsn\("0\/F000000", "0\/10000000"\) said after; the first is before the second/);
+    expect(checkLsnOrder(history([truth({ answered: false, error: 'no parseLsn' })])).status).toBe('fail');
+    expect(checkLsnOrder(history([])).status).toBe('unknown');
   });
 });

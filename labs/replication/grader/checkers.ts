@@ -6,7 +6,7 @@
  */
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { HistoryFocus, Verdict } from '../../../src/core/grading/report';
-import { ADMIN, GRADER, type ReplicationEvent, type SessionOp, failoverNotes, lagNotes, precondition, serverLane, sessionLane, sessionOps, setUpNotes, synchronousNotes } from './history';
+import { ADMIN, GRADER, type ReplicationEvent, type SessionOp, failoverNotes, lagNotes, lsnNotes, precondition, serverLane, sessionLane, sessionOps, setUpNotes, synchronousNotes } from './history';
 
 /** The lanes every timeline of this lab shows beside the sessions. */
 const SERVERS = [serverLane('postgres'), serverLane('postgres-2')];
@@ -19,6 +19,48 @@ function sessionFocus(session: string): HistoryFocus {
 function notRun(history: readonly ReplicationEvent[]): Verdict | undefined {
   const p = precondition(history);
   return p === undefined ? undefined : undecided(`The scenario could not run: ${p.detail}`);
+}
+
+/** parseLsn reads every LSN as the position PostgreSQL means, refuses every text that is none, and compareLsn orders positions as numbers. */
+export function checkLsnOrder(history: readonly ReplicationEvent[]): Verdict {
+  const last = lsnNotes(history).at(-1);
+  if (last === undefined) return undecided('The grader could not call parseLsn and compareLsn.');
+  const t = last.value;
+  const at = [last.index];
+  const focus: HistoryFocus = { label: 'parseLsn and compareLsn', processes: [GRADER], context: [] };
+  if (!t.answered) {
+    return fail(`parseLsn and compareLsn could not be called: ${t.error ?? 'an error'}.`, 'Export both from src/replication.ts: parseLsn(lsn: string): bigint and compareLsn(a: string, b: string): number.', at, { focus });
+  }
+  const misread = t.parsed.find((p) => p.expected !== null && (!p.got.ok || p.got.value !== p.expected));
+  if (misread !== undefined) {
+    return fail(
+      `parseLsn(${JSON.stringify(misread.text)}) ${misread.got.ok ? `returned ${misread.got.value}` : `threw: ${misread.got.error}`}; that LSN is the position ${misread.expected} (high 32 bits × 2³² + low 32 bits).`,
+      'Split at the one slash, read each side as hexadecimal (1 to 8 digits, either case), and return BigInt(high) << 32n | BigInt(low): a JavaScript number loses the low bits past 2⁵³.',
+      at,
+      { focus },
+    );
+  }
+  const accepted = t.parsed.find((p) => p.expected === null && p.got.ok);
+  if (accepted !== undefined) {
+    return fail(
+      `parseLsn(${JSON.stringify(accepted.text)}) returned ${accepted.got.ok ? accepted.got.value : ''}: that text is no LSN, and parseLsn must throw on it.`,
+      'Check the whole text before reading it, e.g. with /^([0-9A-Fa-f]{1,8})\\/([0-9A-Fa-f]{1,8})$/: parseInt and Number read a prefix and ignore the rest, and BigInt accepts prefixes such as 0x.',
+      at,
+      { focus },
+    );
+  }
+  const misordered = t.compared.find((c) => !c.got.ok || c.got.value !== String(c.expected));
+  if (misordered !== undefined) {
+    const said = misordered.got.ok ? (misordered.got.value === '0' ? 'the same position' : misordered.got.value === '-1' ? 'before' : misordered.got.value === '1' ? 'after' : misordered.got.value) : `an error (${misordered.got.error})`;
+    const truth = misordered.expected === 0 ? 'the same position' : misordered.expected < 0 ? 'before' : 'after';
+    return fail(
+      `compareLsn(${JSON.stringify(misordered.a)}, ${JSON.stringify(misordered.b)}) said ${said}; the first is ${truth} the second.`,
+      'Compare the parsed positions (bigints), never the texts: return a negative number when a is before b, 0 when they are equal (whatever the case of the letters), a positive one after.',
+      at,
+      { focus },
+    );
+  }
+  return pass(`parseLsn read ${t.parsed.filter((p) => p.expected !== null).length} LSNs across the 64 bits and refused ${t.parsed.filter((p) => p.expected === null).length} texts that are none; compareLsn ordered ${t.compared.length} pairs as positions.`);
 }
 
 const HINT_SET_UP_THREW = 'Read the error: each step of the README\'s "Setting up the standby" names what it needs (the role, the pg_hba.conf line and a reload, the slot, pg_basebackup with -R and -S into an empty directory outside the data directory, then replaceDataDirectory).';
@@ -65,6 +107,9 @@ export function checkStandbySetUp(history: readonly ReplicationEvent[]): Verdict
   }
   if (t.senderBefore !== null && t.senderAfterAgain !== t.senderBefore) {
     return fail('setUpStandby, run again on a standby that already streamed, made it anew: the primary\'s WAL sender changed (a second base backup, or a restart).', 'When the slot is active and the standby is in recovery, the standby already streams from this primary: return without touching it.', at, { focus });
+  }
+  if (t.hbaChangedByRunAgain) {
+    return fail('setUpStandby, run again on a standby that already streamed, changed pg_hba.conf: a line it had already added was added again (the file grows with every run).', 'Add the replication line only when pg_hba.conf has no line equal to it (compare line by line, ignoring blanks around it).', at, { focus });
   }
   return pass(`The standby is in recovery and streams from the primary through the physical slot ${slotUsed.slot ?? ''}; a row written on the primary appeared on it; a write on it was refused with 25006; a second run changed nothing.`);
 }
@@ -149,8 +194,20 @@ function checkSessionGuarantee(history: readonly ReplicationEvent[], bound: 'wri
   return pass(bound === 'written' ? `${reads.length} reads in ${sessions} sessions each saw the session's own writes.` : `${reads.length} reads in ${sessions} sessions never went back in time.`);
 }
 
-export function checkReadYourWrites(history: readonly ReplicationEvent[]): Verdict {
-  return checkSessionGuarantee(history, 'written');
+export function checkReadYourWrites(history: readonly ReplicationEvent[], limits: { readonly standby: string; readonly resumedAfterMs: number }): Verdict {
+  const verdict = checkSessionGuarantee(history, 'written');
+  if (verdict.status !== 'pass') return verdict;
+  // A read whose wait saw the standby catch up early in it is the standby's to answer.
+  const early = sessionOps(history).find((op) => op.kind === 'read' && op.standbyIs === 'catching-up' && op.end?.ok === true && !op.end.done.ranOn.includes(limits.standby));
+  if (early !== undefined) {
+    return fail(
+      `session ${early.session}'s read of ${early.key} was answered by the primary, though the standby's replay resumed ${limits.resumedAfterMs} ms into the read's wait and it caught up well within maxWaitMs.`,
+      "Wait for the standby before falling back: poll its pg_last_wal_replay_lsn() every few milliseconds until it reaches the session's position, for at most options.maxWaitMs, and only then read from the primary.",
+      [early.invokeIndex, early.end!.index],
+      { focus: sessionFocus(early.session) },
+    );
+  }
+  return verdict;
 }
 
 export function checkMonotonicReads(history: readonly ReplicationEvent[]): Verdict {
@@ -197,9 +254,11 @@ export function checkStandbyDown(history: readonly ReplicationEvent[], limits: {
 export function checkReadsScale(history: readonly ReplicationEvent[], limits: { readonly standby: string; readonly atLeast: number }): Verdict {
   const skipped = notRun(history);
   if (skipped !== undefined) return skipped;
-  const fresh = sessionOps(history).filter((op) => op.kind === 'read' && op.standbyIs === 'fresh' && op.end !== undefined);
+  const ops = sessionOps(history);
+  const fresh = ops.filter((op) => op.kind === 'read' && op.standbyIs === 'fresh' && op.end !== undefined);
   if (fresh.length === 0) return undecided('No read ran with the standby fresh.');
-  const broken = failedCall(fresh);
+  // Every write and read of the scenario must answer (some are sent without params).
+  const broken = failedCall(ops);
   if (broken !== undefined) return failedCallVerdict(broken);
   const onStandby = fresh.filter((op) => op.end!.ok && op.end!.done.ranOn.at(-1) === limits.standby);
   const share = onStandby.length / fresh.length;
@@ -283,6 +342,14 @@ export function checkFailover(history: readonly ReplicationEvent[]): Verdict {
     }
     if (!t.becameSync) {
       return fail('After setSynchronous(primary, true) the standby never became synchronous (pg_stat_replication.sync_state stayed async).', 'Set synchronous_standby_names (\'*\' names any standby) as well as synchronous_commit = \'remote_apply\', then reload.', [index], { focus });
+    }
+    if (!t.applyWaited) {
+      return fail(
+        "With setSynchronous(primary, true), a commit returned while the standby's replay was paused (the WAL received there, not applied): commits waited for the standby to receive or flush the WAL, not to apply it.",
+        "synchronous_commit = 'remote_apply', not 'on' (which waits only for the standby's flush, so a read on the standby right after the commit may still miss the row).",
+        [index],
+        { focus },
+      );
     }
     if (t.notOnStandby.length > 0 || !t.commitWaited) {
       return fail(

@@ -18,11 +18,14 @@ import { MARK } from './adapter';
 import { type AdminCall, GradedServer, startAdminService } from './admin';
 import { ADMIN, type CallFailed, GRADER, type ReadInput, type ReplicationEvent, type Routing, serverLane, sessionLane } from './history';
 import { ADAPTER_LIMIT_MS, CALL_MARGIN_MS, POOL_SIZE, ROUTER_OPTIONS, SET_UP_TIMEOUT_MS } from './limits';
-import type { CallAnswer, ReplicationAdapter } from './protocol';
+import type { CallAnswer, LsnOutcome, ReplicationAdapter } from './protocol';
 
 const BACKUP_DIRECTORY = '/var/lib/postgresql/grader-base-backup';
 const GRADER_ROLE = 'grader_replicator';
 const GRADER_SLOT = 'grader_slot';
+
+/** A text as an SQL literal (the grader's own keys, in statements written without parameters). */
+const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** The grader's statement on one server, on a connection of its own. */
 export async function sqlOn<Row extends Record<string, unknown> = Record<string, unknown>>(server: GradedServer, text: string, params: unknown[] = [], timeoutMs = 10_000): Promise<Row[]> {
@@ -224,9 +227,9 @@ export class ReplicationHarness {
     await sqlOn(primary, `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${GRADER_ROLE}') THEN CREATE ROLE ${GRADER_ROLE} WITH REPLICATION LOGIN; END IF; END $$`);
     await sqlOn(primary, `ALTER ROLE ${GRADER_ROLE} PASSWORD '${password}'`);
     const line = `host replication ${GRADER_ROLE} all scram-sha-256`;
-    const hba = (await primary.mustExec('reading pg_hba.conf', ['cat', primary.inData('pg_hba.conf')])).stdout;
+    const hba = await this.primaryHba();
     if (!hba.split('\n').some((l) => l.trim() === line)) {
-      await primary.mustExec('writing pg_hba.conf', ['sh', '-c', 'printf "%s\\n" "$LINE" >> "$1"', 'sh', primary.inData('pg_hba.conf')], { LINE: line });
+      await primary.mustExec('writing pg_hba.conf', ['sh', '-c', 'printf "\\n%s\\n" "$LINE" >> "$1"', 'sh', primary.inData('pg_hba.conf')], { LINE: line });
       await sqlOn(primary, 'SELECT pg_reload_conf()');
     }
     await sqlOn(primary, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [GRADER_SLOT]);
@@ -278,6 +281,37 @@ export class ReplicationHarness {
       await sqlOn(this.standby, 'SELECT pg_wal_replay_resume()');
       this.heal(this.standby, 'replay resumed');
     }
+  }
+
+  /**
+   * Resumes the standby's replay `afterMs` from now, on a connection opened beforehand (so
+   * that the moment is not a connection's set-up); `done` ends once it has.
+   */
+  async resumeReplayIn(afterMs: number): Promise<{ readonly done: Promise<void> }> {
+    const client = new pg.Client({ connectionString: this.standby.directUrl, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
+    client.on('error', () => undefined);
+    await client.connect();
+    const standby = this.standby;
+    const done = new Promise<void>((resolve) => setTimeout(resolve, afterMs)).then(async () => {
+      try {
+        await client.query('SELECT pg_wal_replay_resume()');
+        this.heal(standby, 'replay resumed');
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    });
+    done.catch(() => undefined);
+    return { done };
+  }
+
+  /** Ends the primary's pg_hba.conf without a newline after its last line, as some editors leave a file. */
+  async hbaWithoutFinalNewline(): Promise<void> {
+    await this.primary.mustExec('ending pg_hba.conf without a newline', ['sh', '-c', 'text="$(cat "$1")" && printf "%s" "$text" > "$1"', 'sh', this.primary.inData('pg_hba.conf')]);
+  }
+
+  /** The primary's pg_hba.conf, as text. */
+  async primaryHba(): Promise<string> {
+    return (await this.primary.mustExec('reading pg_hba.conf', ['cat', this.primary.inData('pg_hba.conf')])).stdout;
   }
 
   async pauseStandby(): Promise<void> {
@@ -371,14 +405,15 @@ export class ReplicationHarness {
   }
 
   /** session.write of the key's next version; returns the version, or undefined when the write was not acknowledged. */
-  async write(session: string, key: string, limitMs = ADAPTER_LIMIT_MS): Promise<number | undefined> {
+  async write(session: string, key: string, limitMs = ADAPTER_LIMIT_MS, literal = false): Promise<number | undefined> {
     if (this.hung) return undefined;
     const version = (this.versions.get(key) ?? 0) + 1;
     this.versions.set(key, version);
     const lane = sessionLane(session);
     this.record({ type: 'invoke', op: 'write', process: lane, value: { key, version } });
-    const sql = `INSERT INTO ${this.table} (key, version) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version ${MARK}`;
-    const result = await this.learner.client.call('write', [session, sql, [key, version], limitMs], limitMs + CALL_MARGIN_MS);
+    const values = literal ? `${sqlText(key)}, ${version}` : '$1, $2';
+    const sql = `INSERT INTO ${this.table} (key, version) VALUES (${values}) ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version ${MARK}`;
+    const result = await this.learner.client.call('write', [session, sql, literal ? [] : [key, version], limitMs], limitMs + CALL_MARGIN_MS);
     this.lastWriteRouting = result.ok ? routingOf(result.value) : { ranOn: [], refusedAsReadOnly: false };
     if (result.ok && result.value.ok) {
       this.record({ type: 'ok', op: 'write', process: lane, value: { ...routingOf(result.value), ms: result.value.ms } });
@@ -392,12 +427,12 @@ export class ReplicationHarness {
   }
 
   /** session.read of the key. */
-  async read(session: string, key: string, standbyIs: ReadInput['standbyIs'], limitMs = ADAPTER_LIMIT_MS): Promise<number | undefined> {
+  async read(session: string, key: string, standbyIs: ReadInput['standbyIs'], limitMs = ADAPTER_LIMIT_MS, literal = false): Promise<number | undefined> {
     if (this.hung) return undefined;
     const lane = sessionLane(session);
     this.record({ type: 'invoke', op: 'read', process: lane, value: { key, standbyIs } });
-    const sql = `SELECT version FROM ${this.table} WHERE key = $1 ${MARK}`;
-    const result = await this.learner.client.call('read', [session, sql, [key], limitMs], limitMs + CALL_MARGIN_MS);
+    const sql = `SELECT version FROM ${this.table} WHERE key = ${literal ? sqlText(key) : '$1'} ${MARK}`;
+    const result = await this.learner.client.call('read', [session, sql, literal ? [] : [key], limitMs], limitMs + CALL_MARGIN_MS);
     if (result.ok && result.value.ok) {
       const value = result.value.value;
       const from = (value as { from?: unknown } | null)?.from;
@@ -418,6 +453,13 @@ export class ReplicationHarness {
   private async learnerCall(call: Promise<CallResult<CallAnswer<unknown>>>): Promise<LearnerAnswer> {
     const result = await call;
     return result.ok ? result.value : { ok: false, error: { name: result.kind, message: result.message }, hung: result.kind === 'timeout' };
+  }
+
+  /** The learner's parseLsn on each text and compareLsn on each pair, or why they could not be called. */
+  async learnerLsns(parse: readonly string[], compare: readonly (readonly [string, string])[]): Promise<{ parsed: readonly LsnOutcome[]; compared: readonly LsnOutcome[] } | { error: string }> {
+    await this.learner.ensureRunning();
+    const result = await this.learner.client.call('lsns', [parse, compare], 15_000);
+    return result.ok ? result.value : { error: result.message };
   }
 
   /** The learner's setUpStandby on the current pair. */

@@ -9,6 +9,7 @@
  * the set-up, the lag measured around the learner's, what survived a failover).
  */
 import type { FaultEvent, HealEvent, PlainEvent, RemarkEvent, ValueEvent } from '../../../src/core/grading/history';
+import type { LsnOutcome } from './protocol';
 
 export const GRADER = 'grader';
 export const ADMIN = 'admin';
@@ -29,8 +30,12 @@ export interface WriteInput {
 }
 export interface ReadInput {
   readonly key: string;
-  /** Where the grader expects the read to be answered from, when it knows: the standby is down, or it is fresh. */
-  readonly standbyIs: 'fresh' | 'behind' | 'down' | 'unknown';
+  /**
+   * Where the grader expects the read to be answered from, when it knows: the standby is
+   * down, or fresh, or behind but replaying again (resumed early in the read's wait, so that
+   * it catches up well within maxWaitMs: the standby must answer).
+   */
+  readonly standbyIs: 'fresh' | 'behind' | 'catching-up' | 'down' | 'unknown';
 }
 export interface WriteDone extends Routing {
   readonly ms: number;
@@ -67,6 +72,8 @@ export interface SetUpTruth {
   readonly senderAfterAgain: number | null;
   readonly againAnswered: boolean;
   readonly againError?: string;
+  /** pg_hba.conf on the primary was changed by the second run (a line added again, say). */
+  readonly hbaChangedByRunAgain: boolean;
   /** A program the set-up ran in a container had the replication password among its arguments (where `ps` shows it). */
   readonly passwordOnCommandLine: boolean;
 }
@@ -97,9 +104,21 @@ export interface SynchronousTruth {
   readonly notOnStandby: readonly string[];
   /** A write sent while the standby was cut off did not return within the limit. */
   readonly commitWaited: boolean;
+  /** A write sent while the standby's replay was paused (the WAL received, not applied) did not return within the limit. */
+  readonly applyWaited: boolean;
   /** setSynchronous(primary, false) made commits asynchronous again. */
   readonly offAnswered: boolean;
   readonly offError?: string;
+}
+
+/** What the learner's parseLsn and compareLsn made of the grader's LSNs. */
+export interface LsnTruth {
+  readonly answered: boolean;
+  readonly error?: string;
+  /** Each text, the number PostgreSQL means by it (decimal), or null when it is no LSN; and what parseLsn returned or threw. */
+  readonly parsed: readonly { readonly text: string; readonly expected: string | null; readonly got: LsnOutcome }[];
+  /** Each pair, the sign of a − b, and the sign of what compareLsn returned (or what it threw). */
+  readonly compared: readonly { readonly a: string; readonly b: string; readonly expected: -1 | 0 | 1; readonly got: LsnOutcome }[];
 }
 
 /** What a failover did, and what survived it. */
@@ -129,6 +148,7 @@ export type ReplicationEvent =
   | ValueEvent<'note', 'set-up', SetUpTruth>
   | ValueEvent<'note', 'lag', LagTruth>
   | ValueEvent<'note', 'failover', FailoverTruth>
+  | ValueEvent<'note', 'lsn', LsnTruth>
   | ValueEvent<'note', 'synchronous', SynchronousTruth>
   | ValueEvent<'note', 'admin', { readonly op: string; readonly subject: string; readonly ok: boolean; readonly ms: number; readonly message?: string }>
   | PlainEvent<'note', 'precondition'>
@@ -177,41 +197,29 @@ export function sessionOps(history: readonly ReplicationEvent[]): SessionOp[] {
   return ops;
 }
 
+type Noted = Extract<ReplicationEvent, { readonly type: 'note'; readonly value: unknown }>;
+type NoteOp = Exclude<Noted['op'], 'admin'>;
+type NoteValue<Op extends NoteOp> = NonNullable<Extract<Noted, { readonly op: Op }>['value']>;
+
+/** The grader's notes of one kind, in order, with their places in the history. */
+function notesOf<Op extends NoteOp>(history: readonly ReplicationEvent[], op: Op): { index: number; value: NoteValue<Op> }[] {
+  const found: { index: number; value: NoteValue<Op> }[] = [];
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === op && 'value' in e && e.value !== undefined) found.push({ index, value: e.value as NoteValue<Op> });
+  });
+  return found;
+}
+
 /** The grader's truth after each set-up, in order. */
-export function setUpNotes(history: readonly ReplicationEvent[]): { index: number; value: SetUpTruth }[] {
-  const found: { index: number; value: SetUpTruth }[] = [];
-  history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'set-up' && e.value !== undefined) found.push({ index, value: e.value });
-  });
-  return found;
-}
-
+export const setUpNotes = (history: readonly ReplicationEvent[]) => notesOf(history, 'set-up');
 /** Each lag the learner reported, with the grader's measurement around it. */
-export function lagNotes(history: readonly ReplicationEvent[]): { index: number; value: LagTruth }[] {
-  const found: { index: number; value: LagTruth }[] = [];
-  history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'lag' && e.value !== undefined) found.push({ index, value: e.value });
-  });
-  return found;
-}
-
+export const lagNotes = (history: readonly ReplicationEvent[]) => notesOf(history, 'lag');
 /** Each failover, with what survived it. */
-export function failoverNotes(history: readonly ReplicationEvent[]): { index: number; value: FailoverTruth }[] {
-  const found: { index: number; value: FailoverTruth }[] = [];
-  history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'failover' && e.value !== undefined) found.push({ index, value: e.value });
-  });
-  return found;
-}
-
+export const failoverNotes = (history: readonly ReplicationEvent[]) => notesOf(history, 'failover');
 /** Each run of synchronous replication, and what it kept. */
-export function synchronousNotes(history: readonly ReplicationEvent[]): { index: number; value: SynchronousTruth }[] {
-  const found: { index: number; value: SynchronousTruth }[] = [];
-  history.forEach((e, index) => {
-    if (e.type === 'note' && e.op === 'synchronous' && e.value !== undefined) found.push({ index, value: e.value });
-  });
-  return found;
-}
+export const synchronousNotes = (history: readonly ReplicationEvent[]) => notesOf(history, 'synchronous');
+/** What parseLsn and compareLsn made of the grader's LSNs. */
+export const lsnNotes = (history: readonly ReplicationEvent[]) => notesOf(history, 'lsn');
 
 /** Why a scenario could not be run to its end (the grader's own set-up of the pair failed), if it says so. */
 export function precondition(history: readonly ReplicationEvent[]): { index: number; detail: string } | undefined {

@@ -14,7 +14,7 @@ function noServers(): never {
 
 export const grader = defineLabGrader({
   entry: 'src/replication.ts',
-  contract: { setUpStandby: 'function', replicationLag: 'function', ReadRouter: 'function', failover: 'function', setSynchronous: 'function' },
+  contract: { parseLsn: 'function', compareLsn: 'function', setUpStandby: 'function', replicationLag: 'function', ReadRouter: 'function', failover: 'function', setSynchronous: 'function' },
   memoryMb: 256,
   services: 'fresh-containers',
   engineLabel: (backend) => (backend === 'docker' ? 'two new PostgreSQL servers in Docker' : 'no servers (this lab needs Docker)'),

@@ -27,3 +27,6 @@ export const STANDBY_SHARE = 0.8;
 
 /** How far the reported lag may be from the grader's measurement around it. */
 export const LAG_SLACK = { slackBytes: 2_048, slackSeconds: 0.5 } as const;
+
+/** While a read waits for the standby, its replay is resumed this long into the wait: it catches up well within maxWaitMs. */
+export const RESUME_AFTER_MS = 40;

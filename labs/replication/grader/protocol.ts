@@ -37,8 +37,13 @@ export type CallAnswer<T> =
   | { readonly ok: true; readonly value: T; readonly trace: Trace; readonly ms: number }
   | { readonly ok: false; readonly error: { readonly name: string; readonly message: string; readonly code?: string }; readonly hung: boolean; readonly trace: Trace; readonly ms: number };
 
+/** What parseLsn or compareLsn did with one input: its value as text (compareLsn's sign), or what it threw. */
+export type LsnOutcome = { readonly ok: true; readonly value: string } | { readonly ok: false; readonly error: string };
+
 export interface ReplicationAdapter {
   configure(config: ReplicationAdapterConfig): Promise<void>;
+  /** The learner's parseLsn on each text, and compareLsn on each pair. */
+  lsns(parse: readonly string[], compare: readonly (readonly [string, string])[]): Promise<{ readonly parsed: readonly LsnOutcome[]; readonly compared: readonly LsnOutcome[] }>;
   /** The learner's setUpStandby(primary, standby, replication). */
   setUp(primary: string, standby: string, replication: { readonly user: string; readonly password: string; readonly slot: string }): Promise<CallAnswer<unknown>>;
   /** The learner's replicationLag(primary, standby). */
@@ -47,9 +52,9 @@ export interface ReplicationAdapter {
   openRouter(router: string, primary: string, standby: string, options: { readonly maxWaitMs: number; readonly standbyTimeoutMs: number }): Promise<void>;
   /** A new session of that router, known as `session`. */
   openSession(router: string, session: string): Promise<void>;
-  /** session.write(sql, params), `sql` carrying the grader's mark; answered as hung after `limitMs`. */
+  /** session.write(sql, params) (session.write(sql) when `params` is empty), `sql` carrying the grader's mark; answered as hung after `limitMs`. */
   write(session: string, sql: string, params: readonly unknown[], limitMs: number): Promise<CallAnswer<unknown>>;
-  /** session.read(sql, params); answered as hung after `limitMs`. */
+  /** session.read(sql, params) (session.read(sql) when `params` is empty); answered as hung after `limitMs`. */
   read(session: string, sql: string, params: readonly unknown[], limitMs: number): Promise<CallAnswer<unknown>>;
   /** The learner's failover(router, oldPrimary, standby). */
   failover(router: string, oldPrimary: string, standby: string): Promise<CallAnswer<unknown>>;

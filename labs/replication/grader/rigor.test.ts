@@ -53,7 +53,7 @@ describe('data-labs grade replication', () => {
       const run = cli(['grade', LAB, dir, '--seed', '11']);
       expect(run.stderr).toBe('');
       expect(run.status, run.stdout).toBe(0);
-      expect(run.stdout).toMatch(/7\/7 checks passed .* on two new PostgreSQL servers in Docker/);
+      expect(run.stdout).toMatch(/8\/8 checks passed .* on two new PostgreSQL servers in Docker/);
       expect(containers(own), "the learner's containers: the same, still running").toEqual(before);
       expect(before.every((c) => c.endsWith(' running'))).toBe(true);
       expect(await fs.readFile(path.join(dir, '.env'), 'utf8')).toBe(envFile);

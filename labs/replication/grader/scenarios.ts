@@ -7,10 +7,10 @@
  */
 import type { ScenarioContext } from '../../../src/core/grading/engine';
 import type { ScenarioSpec } from '../../../src/core/grading/labGrader';
-import { checkFailover, checkLag, checkMonotonicReads, checkReadYourWrites, checkReadsScale, checkStandbyDown, checkStandbySetUp } from './checkers';
+import { checkFailover, checkLag, checkLsnOrder, checkMonotonicReads, checkReadYourWrites, checkReadsScale, checkStandbyDown, checkStandbySetUp } from './checkers';
 import { type ReplicationHarness, sqlOn, sqlState } from './harness';
 import type { ReplicationEvent } from './history';
-import { ANSWER_WITHIN_MS, LAG_SLACK, STANDBY_SHARE } from './limits';
+import { ADAPTER_LIMIT_MS, ANSWER_WITHIN_MS, LAG_SLACK, RESUME_AFTER_MS, STANDBY_SHARE } from './limits';
 
 type Spec = ScenarioSpec<ReplicationHarness, ReplicationEvent>;
 type Context = ScenarioContext<ReplicationEvent>;
@@ -32,14 +32,78 @@ async function onPair(h: ReplicationHarness, ctx: Context): Promise<boolean> {
 
 const message = (answer: { ok: boolean; error?: { message: string } }): string => answer.error?.message ?? 'an error';
 
+/** An LSN as PostgreSQL writes it: the high and low 32 bits in hexadecimal, without leading zeros. */
+function lsnText(position: bigint, lowerCase = false): string {
+  const text = `${(position >> 32n).toString(16)}/${(position & 0xffffffffn).toString(16)}`;
+  return lowerCase ? text : text.toUpperCase();
+}
+
+/** A position anywhere in the 64 bits, or near a boundary of them. */
+function randomPosition(rng: Context['rng']): bigint {
+  const word = (): bigint => (BigInt(rng.int(0, 0xffff)) << 16n) | BigInt(rng.int(0, 0xffff));
+  const high = rng.chance(0.5) ? BigInt(rng.int(0, 0xff)) : word();
+  return (high << 32n) | word();
+}
+
+/** Texts that are no LSN: each is what a parser that does not check the whole text accepts. */
+const NOT_LSNS = ['', '3000060', '0/', '/1', '0/1/2', 'G/0', '0/1x', 'x0/1', '0/0x10', '-1/0', '123456789/0', '0/123456789'];
+
+const lsnOrder: Spec = {
+  id: 'lsn-order',
+  needs: ['docker-servers'],
+  budgetMs: 30_000,
+  cases: ['positions-parsed', 'not-lsns-refused', 'positions-compared'],
+  async run(h, ctx) {
+    await h.begin(ctx);
+    const fixed = [0n, 0x3000060n, 0xf000000n, 0x10000000n, 0xffffffffn, 1n << 32n, 0xfn << 32n, 0x10n << 32n, (0x16n << 32n) + 0xb374d848n, 0xffffffffffffffffn];
+    const positions = [...fixed, ...Array.from({ length: 8 }, () => randomPosition(ctx.rng))];
+    const valid = positions.map((p) => ({ text: lsnText(p, ctx.rng.chance(0.3)), expected: p.toString() }));
+    const parse = [...valid, ...NOT_LSNS.map((text) => ({ text, expected: null }))];
+    const pairs: { a: string; b: string; expected: -1 | 0 | 1 }[] = [];
+    const sign = (x: bigint, y: bigint): -1 | 0 | 1 => (x < y ? -1 : x > y ? 1 : 0);
+    const neighbours: [bigint, bigint][] = [
+      [0xf000000n, 0x10000000n],
+      [0xffffffffn, 1n << 32n],
+      [0xfn << 32n, 0x10n << 32n],
+      [(9n << 32n) + 0xffffffffn, 0xan << 32n],
+    ];
+    for (const [x, y] of neighbours) pairs.push({ a: lsnText(x), b: lsnText(y), expected: -1 }, { a: lsnText(y), b: lsnText(x), expected: 1 });
+    for (let i = 0; i < 8; i++) {
+      const x = positions[ctx.rng.int(0, positions.length - 1)]!;
+      const y = ctx.rng.chance(0.3) ? x : positions[ctx.rng.int(0, positions.length - 1)]!;
+      pairs.push({ a: lsnText(x, ctx.rng.chance(0.5)), b: lsnText(y, ctx.rng.chance(0.5)), expected: sign(x, y) });
+    }
+    const answer = await h.learnerLsns(
+      parse.map((p) => p.text),
+      pairs.map((p) => [p.a, p.b] as const),
+    );
+    h.record({
+      type: 'note',
+      op: 'lsn',
+      process: 'grader',
+      value:
+        'error' in answer
+          ? { answered: false, error: answer.error, parsed: [], compared: [] }
+          : {
+              answered: true,
+              parsed: parse.map((p, i) => ({ ...p, got: answer.parsed[i] ?? { ok: false, error: 'no answer' } })),
+              compared: pairs.map((p, i) => ({ ...p, got: answer.compared[i] ?? { ok: false, error: 'no answer' } })),
+            },
+    });
+  },
+  check: checkLsnOrder,
+};
+
 const standbySetUp: Spec = {
   id: 'standby-set-up',
   needs: ['docker-servers'],
   budgetMs: 240_000,
-  cases: ['fresh-pair', 'run-again'],
+  cases: ['fresh-pair', 'hba-without-final-newline', 'run-again'],
   async run(h, ctx) {
     await h.begin(ctx);
     const replication = h.learnerReplication();
+    await h.hbaWithoutFinalNewline();
+    h.remark("the primary's pg_hba.conf ends without a newline after its last line, as some editors leave a file");
     const answer = await h.learnerSetUp(replication);
     const primary = h.primary;
     const standby = h.standby;
@@ -71,10 +135,13 @@ const standbySetUp: Spec = {
     const senderBefore = sendersNow.find((s) => s.state === 'streaming')?.pid ?? null;
     let again: Awaited<ReturnType<ReplicationHarness['learnerSetUp']>> | undefined;
     let senderAfterAgain: number | null = null;
+    let hbaChangedByRunAgain = false;
     if (answer.ok && senderBefore !== null) {
       h.remark('setUpStandby runs again');
+      const hbaBefore = await h.primaryHba();
       again = await h.learnerSetUp(replication);
       senderAfterAgain = (await senders()).find((s) => s.state === 'streaming')?.pid ?? null;
+      hbaChangedByRunAgain = (await h.primaryHba()) !== hbaBefore;
     }
     h.record({
       type: 'note',
@@ -92,6 +159,7 @@ const standbySetUp: Spec = {
         senderBefore,
         senderAfterAgain,
         againAnswered: again === undefined ? true : again.ok,
+        hbaChangedByRunAgain,
         passwordOnCommandLine: h.adminCalls.some((c) => c.op === 'run' && c.subject.includes(replication.password)),
         ...(again !== undefined && !again.ok ? { againError: message(again) } : {}),
       },
@@ -177,8 +245,9 @@ const readYourWrites: Spec = {
     await h.pauseReplay();
     const waiter = sessions[0]!;
     await h.write(waiter, `soon-${waiter}`);
-    setTimeout(() => void h.resumeReplay().catch(() => undefined), 60);
-    await h.read(waiter, `soon-${waiter}`, 'behind');
+    const resumed = await h.resumeReplayIn(RESUME_AFTER_MS);
+    await h.read(waiter, `soon-${waiter}`, 'catching-up');
+    await resumed.done.catch(() => undefined);
     await h.resumeReplay();
     await h.caughtUp();
     // Latency to the standby: its replay is a few milliseconds behind every write.
@@ -204,7 +273,7 @@ const readYourWrites: Spec = {
     }
     await h.resumeReplay();
   },
-  check: checkReadYourWrites,
+  check: (history) => checkReadYourWrites(history, { standby: 'postgres-2', resumedAfterMs: RESUME_AFTER_MS }),
 };
 
 const monotonicReads: Spec = {
@@ -273,17 +342,18 @@ const readsScale: Spec = {
   id: 'reads-scale',
   needs: ['docker-servers'],
   budgetMs: 60_000,
-  cases: ['standby-caught-up'],
+  cases: ['standby-caught-up', 'statements-without-parameters'],
   async run(h, ctx) {
     const sessionsCount = ctx.rng.int(2, 4);
     const reads = ctx.rng.int(5, 8);
     if (!(await onPair(h, ctx))) return;
     const router = await h.openRouter();
+    // Every other session's statements are written with their values in the text, and no parameters.
     for (let i = 0; i < sessionsCount; i++) {
       const s = await h.openSession(router);
-      await h.write(s, `scale-${i}`);
+      await h.write(s, `scale-${i}`, ADAPTER_LIMIT_MS, i % 2 === 1);
       await h.caughtUp();
-      for (let r = 0; r < reads; r++) await h.read(s, `scale-${i}`, 'fresh');
+      for (let r = 0; r < reads; r++) await h.read(s, `scale-${i}`, 'fresh', ADAPTER_LIMIT_MS, i % 2 === 1);
     }
   },
   check: (history) => checkReadsScale(history, { standby: 'postgres-2', atLeast: STANDBY_SHARE }),
@@ -293,7 +363,7 @@ const failover: Spec = {
   id: 'failover',
   needs: ['docker-servers'],
   budgetMs: 180_000,
-  cases: ['remote-apply-cut-off', 'asynchronous-failover', 'stale-client-write'],
+  cases: ['remote-apply-replay-paused', 'remote-apply-cut-off', 'asynchronous-failover', 'stale-client-write'],
   async run(h, ctx) {
     const kept = ctx.rng.int(2, 3);
     const lostCount = ctx.rng.int(2, 3);
@@ -312,9 +382,15 @@ const failover: Spec = {
       }
       const acknowledged: string[] = [];
       let commitWaited = false;
+      let applyWaited = false;
       let notOnStandby: string[] = [];
       if (becameSync) {
         for (let i = 0; i < kept; i++) if ((await h.write(s, `sync-${i}`)) !== undefined) acknowledged.push(`sync-${i}`);
+        // Replay paused: the standby receives the commit but does not apply it; remote_apply waits.
+        await h.pauseReplay();
+        applyWaited = (await h.write(s, 'sync-apply', 800)) === undefined;
+        await h.resumeReplay();
+        if (!applyWaited) acknowledged.push('sync-apply');
         const conninfo = await h.cutOff();
         const waiting = await h.write(s, 'sync-waiting', 1_500);
         commitWaited = waiting === undefined;
@@ -335,6 +411,7 @@ const failover: Spec = {
           acknowledged,
           notOnStandby,
           commitWaited,
+          applyWaited,
           offAnswered: off.ok,
           ...(off.ok ? {} : { offError: message(off) }),
         },
@@ -388,4 +465,4 @@ const failover: Spec = {
   check: checkFailover,
 };
 
-export const scenarios: readonly Spec[] = [standbySetUp, lagReported, readYourWrites, monotonicReads, standbyDown, readsScale, failover];
+export const scenarios: readonly Spec[] = [lsnOrder, standbySetUp, lagReported, readYourWrites, monotonicReads, standbyDown, readsScale, failover];

@@ -83,19 +83,15 @@ export async function setUpStandby(primary: Server, standby: Server, replication
   await standby.admin.replaceDataDirectory(BACKUP_DIRECTORY);
 
   // 5. It streams once the primary sees its WAL sender on the slot.
-  const deadline = Date.now() + STREAMING_WITHIN_MS;
-  for (;;) {
-    const streaming = await primary.db.query(
+  const streams = async (): Promise<boolean> => {
+    const sender = await primary.db.query(
       `SELECT 1 FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1 AND r.state = 'streaming'`,
       [replication.slot],
     );
-    if (streaming.rows.length > 0) {
-      return;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`the standby does not stream after ${STREAMING_WITHIN_MS / 1000} s: look at its log (docker logs)`);
-    }
-    await sleep(50);
+    return sender.rows.length > 0;
+  };
+  if (!(await pollUntil(streams, STREAMING_WITHIN_MS, 50))) {
+    throw new Error(`the standby does not stream after ${STREAMING_WITHIN_MS / 1000} s: look at its log (docker logs)`);
   }
 }
 
@@ -204,24 +200,23 @@ export class RouterSession {
     const { maxWaitMs, standbyTimeoutMs } = this.router.options;
     if (standby !== undefined) {
       try {
-        const deadline = Date.now() + maxWaitMs;
-        for (;;) {
-          const replayed = await withTimeout(replayLsn(standby), standbyTimeoutMs, `${standby.name}: pg_last_wal_replay_lsn()`);
-          if (replayed === undefined) {
-            break; // Not a standby (any more).
-          }
-          if (replayed >= needed) {
-            const result = await withTimeout(standby.db.query<Row>(sql, params), standbyTimeoutMs, `${standby.name}: read`);
-            // What the read saw is at most what was replayed after it.
-            const after = await withTimeout(replayLsn(standby), standbyTimeoutMs, `${standby.name}: pg_last_wal_replay_lsn()`);
-            this.readLsn = max(this.readLsn, after ?? replayed);
-            return { ...result, from: 'standby' };
-          }
-          const left = deadline - Date.now();
-          if (left <= 0) {
-            break;
-          }
-          await sleep(Math.min(POLL_MS, left));
+        // Wait, at most maxWaitMs, until the standby has replayed what the session needs
+        // (or turns out to be no standby any more: its replay position is then undefined).
+        let replayed = undefined as bigint | undefined;
+        const caughtUp = await pollUntil(
+          async () => {
+            replayed = await withTimeout(replayLsn(standby), standbyTimeoutMs, `${standby.name}: pg_last_wal_replay_lsn()`);
+            return replayed === undefined || replayed >= needed;
+          },
+          maxWaitMs,
+          POLL_MS,
+        );
+        if (caughtUp && replayed !== undefined) {
+          const result = await withTimeout(standby.db.query<Row>(sql, params), standbyTimeoutMs, `${standby.name}: read`);
+          // What the read saw is at most what was replayed after it.
+          const after = await withTimeout(replayLsn(standby), standbyTimeoutMs, `${standby.name}: pg_last_wal_replay_lsn()`);
+          this.readLsn = max(this.readLsn, after ?? replayed);
+          return { ...result, from: 'standby' };
         }
       } catch {
         // The standby is down or too slow: the primary answers.
@@ -253,6 +248,21 @@ function max(a: bigint, b: bigint): bigint {
 /** A pause, for waiting loops. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Asks `ready` every `everyMs` until it says yes (then true) or `withinMs` has passed (then false). */
+async function pollUntil(ready: () => Promise<boolean>, withinMs: number, everyMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await ready()) {
+      return true;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      return false;
+    }
+    await sleep(Math.min(everyMs, left));
+  }
 }
 
 /* ---------------------------------------------------------------------------------------
