@@ -208,13 +208,8 @@ export const createAdapter: AdapterFactory<ReplicationAdapter> = (learner: Learn
       opened = { servers };
     },
     async lsns(parse, compare) {
-      const fn = (name: string): ((...args: unknown[]) => unknown) => {
-        const found = learner[name];
-        if (typeof found !== 'function') throw new TypeError(`${FILE} does not export a function ${name}.`);
-        return found as (...args: unknown[]) => unknown;
-      };
-      const parseLsn = fn('parseLsn');
-      const compareLsn = fn('compareLsn');
+      const parseLsn = method(learner, 'parseLsn', FILE);
+      const compareLsn = method(learner, 'compareLsn', FILE);
       return {
         parsed: parse.map((text) => outcome(() => parseLsn(text), asNumberText)),
         compared: compare.map(([a, b]) => outcome(() => compareLsn(a, b), asSign)),

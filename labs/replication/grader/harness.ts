@@ -28,9 +28,15 @@ const GRADER_SLOT = 'grader_slot';
 const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** The grader's statement on one server, on a connection of its own. */
-export async function sqlOn<Row extends Record<string, unknown> = Record<string, unknown>>(server: GradedServer, text: string, params: unknown[] = [], timeoutMs = 10_000): Promise<Row[]> {
+/** A connection of the grader's own to `server`, straight (not through its proxy), not yet opened. */
+function graderClient(server: GradedServer, timeoutMs: number): pg.Client {
   const client = new pg.Client({ connectionString: server.directUrl, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
   client.on('error', () => undefined);
+  return client;
+}
+
+export async function sqlOn<Row extends Record<string, unknown> = Record<string, unknown>>(server: GradedServer, text: string, params: unknown[] = [], timeoutMs = 10_000): Promise<Row[]> {
+  const client = graderClient(server, timeoutMs);
   try {
     await client.connect();
     return (await client.query<Row>(text, params)).rows;
@@ -288,10 +294,9 @@ export class ReplicationHarness {
    * that the moment is not a connection's set-up); `done` ends once it has.
    */
   async resumeReplayIn(afterMs: number): Promise<{ readonly done: Promise<void> }> {
-    const client = new pg.Client({ connectionString: this.standby.directUrl, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
-    client.on('error', () => undefined);
-    await client.connect();
     const standby = this.standby;
+    const client = graderClient(standby, 10_000);
+    await client.connect();
     const done = new Promise<void>((resolve) => setTimeout(resolve, afterMs)).then(async () => {
       try {
         await client.query('SELECT pg_wal_replay_resume()');
