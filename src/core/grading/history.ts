@@ -16,6 +16,8 @@ interface EventBase {
   readonly at: number;
   readonly process: string;
   readonly detail?: string;
+  /** The message this event sends or receives (report.ts). */
+  readonly message?: string;
 }
 
 /** An event of type `T` and operation `Op` that carries a value of type `V`. */

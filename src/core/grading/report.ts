@@ -35,6 +35,12 @@ export interface HistoryEvent {
   /** Its arguments or result, as plain data. */
   readonly value?: unknown;
   readonly detail?: string;
+  /**
+   * The id of a message between processes that this event sends (a `note`) or receives (an
+   * `invoke`, or a `note` for a copy the channel dropped): a timeline draws each receipt as
+   * an arrow from the sending.
+   */
+  readonly message?: string;
 }
 
 /** What a checker decides about one scenario's history (the property it judged is its check's, in the lab's lab.json). */
@@ -165,6 +171,7 @@ const historyEventSchema = z.strictObject({
   op: z.string(),
   value: z.optional(z.unknown()),
   detail: z.optional(z.string()),
+  message: z.optional(z.string()),
 });
 
 const eventIndexesSchema = z.array(z.number().check(z.int(), z.nonnegative()));

@@ -116,6 +116,8 @@ export interface RespAddress {
   readonly host: string;
   readonly port: number;
   readonly password?: string;
+  /** The numbered database every connection selects (SELECT) before its first command; 0 if absent. */
+  readonly database?: number;
 }
 
 /** Why a command got no reply; the message names the server. */
@@ -127,14 +129,18 @@ export class RespUnavailableError extends Error {
 class Connection {
   private readonly decoder = new RespDecoder();
   private waiting: { resolve: (value: RespValue) => void; reject: (error: Error) => void; timer: ReturnType<typeof setTimeout>; replies: number } | undefined;
-  private authReply: RespValue | undefined;
+  /** The first error among the prelude's replies, if any, with the command it answered. */
+  private preludeError: { readonly command: string; readonly error: RespError } | undefined;
+  /** The names of the prelude's commands still to be answered, in order. */
+  private preludeNames: string[] = [];
   private dead = false;
 
   constructor(
     readonly socket: net.Socket,
     private readonly name: string,
     private readonly onEnd: (connection: Connection) => void,
-    private authenticate: string | undefined,
+    /** Commands sent with the first command (AUTH, SELECT), whose replies are read before its own. */
+    private prelude: readonly (readonly string[])[],
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -145,10 +151,11 @@ class Connection {
   send(args: readonly string[], timeoutMs: number): Promise<RespValue> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.end(`${this.name} did not answer within ${timeoutMs} ms`), timeoutMs);
-      const auth = this.authenticate;
-      this.authenticate = undefined;
-      this.waiting = { resolve, reject, timer, replies: auth !== undefined ? 2 : 1 };
-      this.socket.write(auth !== undefined ? Buffer.concat([encodeCommand(['AUTH', auth]), encodeCommand(args)]) : encodeCommand(args));
+      const prelude = this.prelude;
+      this.prelude = [];
+      this.preludeNames = prelude.map((command) => command[0] ?? '');
+      this.waiting = { resolve, reject, timer, replies: prelude.length + 1 };
+      this.socket.write(Buffer.concat([...prelude.map((command) => encodeCommand(command)), encodeCommand(args)]));
     });
   }
 
@@ -162,20 +169,20 @@ class Connection {
           this.end(`${this.name} sent a reply no command was waiting for`);
           return;
         }
-        if (waiting.replies === 2) {
-          waiting.replies = 1;
-          this.authReply = value;
+        if (waiting.replies > 1) {
+          waiting.replies -= 1;
+          const command = this.preludeNames.shift() ?? '';
+          if (value instanceof RespError && this.preludeError === undefined) this.preludeError = { command, error: value };
           continue;
         }
         this.waiting = undefined;
         clearTimeout(waiting.timer);
-        if (this.authReply instanceof RespError) {
-          const refused = this.authReply;
-          waiting.reject(new RespUnavailableError(`${this.name} refused the password: ${refused.message}`));
-          this.end('the password was refused');
+        if (this.preludeError !== undefined) {
+          const { command, error } = this.preludeError;
+          waiting.reject(new RespUnavailableError(command === 'AUTH' ? `${this.name} refused the password: ${error.message}` : `${this.name} refused ${command}: ${error.message}`));
+          this.end(command === 'AUTH' ? 'the password was refused' : `${command} was refused`);
           return;
         }
-        this.authReply = undefined;
         waiting.resolve(value);
       }
     } catch (error) {
@@ -247,7 +254,7 @@ export class RespClient {
         const at = this.idle.indexOf(ended);
         if (at >= 0) this.idle.splice(at, 1);
       },
-      this.address.password,
+      [...(this.address.password !== undefined ? [['AUTH', this.address.password]] : []), ...(this.address.database !== undefined && this.address.database !== 0 ? [['SELECT', String(this.address.database)]] : [])],
     );
     this.all.add(connection);
     return connection;

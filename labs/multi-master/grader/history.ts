@@ -1,0 +1,200 @@
+/**
+ * The Multi-Master grader's history vocabulary: what each region did (its operations, the
+ * messages it sent and received), what the channel did with each message, the nemesis's
+ * faults, and what the grader read from every region at the end. The checkers (checkers.ts)
+ * read it back and rebuild from it who knew what when: the causal order the grader saw.
+ */
+import type { FaultEvent, HealEvent, HistoryEvent, PlainEvent, ValueEvent } from '../../../src/core/grading/history';
+
+/** The regions, in the order of the lab's Redis containers. */
+export const REGIONS = ['eu', 'us', 'ap'] as const;
+export const GRADER = 'grader';
+export const NEMESIS = 'nemesis';
+
+/** A lane of region `region`: its own, or (for operations at the same time as another) `eu·2`. */
+export const lane = (region: string, n = 1): string => (n === 1 ? region : `${region}·${n}`);
+export const regionOf = (process: string): string => process.split('·')[0] ?? process;
+
+export type WriteOp = 'setProfile' | 'addToCart' | 'removeFromCart' | 'like' | 'unlike';
+export type ReadOp = 'getProfile' | 'conflicts' | 'getCart' | 'likes';
+export type OpName = WriteOp | ReadOp;
+export const WRITE_OPS: readonly OpName[] = ['setProfile', 'addToCart', 'removeFromCart', 'like', 'unlike'];
+
+export interface OpInput {
+  readonly key: string;
+  readonly value?: string;
+}
+
+/** What every region holds at the end, read through the learner's own reads. */
+export interface RegionState {
+  readonly region: string;
+  readonly profiles: Readonly<Record<string, string | null>>;
+  readonly conflicts: Readonly<Record<string, readonly string[]>>;
+  readonly carts: Readonly<Record<string, readonly string[]>>;
+  readonly likes: Readonly<Record<string, number>>;
+}
+
+export interface StateNote {
+  readonly label: string;
+  readonly regions: readonly (RegionState | { readonly region: string; readonly unreadable: string })[];
+}
+
+export type MultiMasterEvent =
+  | ValueEvent<'invoke', OpName, OpInput>
+  | ValueEvent<'ok', OpName, { readonly result: string | number | readonly string[] | null }>
+  | PlainEvent<'fail' | 'info', OpName>
+  | (ValueEvent<'invoke', 'receive', { readonly from: string }> & { readonly message: string })
+  | PlainEvent<'ok' | 'fail', 'receive'>
+  | (ValueEvent<'note', 'send', { readonly to: string; readonly body: unknown }> & { readonly message: string })
+  | (ValueEvent<'note', 'drop', { readonly to: string }> & { readonly message: string })
+  | ValueEvent<'note', 'state', StateNote>
+  | ValueEvent<'note', 'case', { readonly name: string }>
+  | PlainEvent<'note', 'clock'>
+  | FaultEvent
+  | HealEvent;
+
+type E = MultiMasterEvent;
+
+/** One operation of a region, with its completion. */
+export interface RegionOperation {
+  readonly index: number;
+  readonly process: string;
+  readonly region: string;
+  readonly op: OpName;
+  readonly key: string;
+  readonly value?: string;
+  readonly invokedAt: number;
+  /** The completion's index and time; its outcome: ok, fail (did not happen), info (may have happened), or none (never completed). */
+  readonly outcome: 'ok' | 'fail' | 'info' | 'pending';
+  readonly completedAt?: number;
+  readonly completion?: number;
+  readonly result?: string | number | readonly string[] | null;
+}
+
+/** Pairs invocations with completions per lane (a lane has one operation at a time). */
+export function operationsOf(history: readonly E[]): RegionOperation[] {
+  const open = new Map<string, { index: number; event: Extract<E, { type: 'invoke' }> }>();
+  const ops: RegionOperation[] = [];
+  const close = (process: string, outcome: RegionOperation['outcome'], index?: number, event?: E): void => {
+    const started = open.get(process);
+    if (started === undefined) return;
+    open.delete(process);
+    if (started.event.op === 'receive') return;
+    const input = started.event.value as OpInput;
+    ops.push({
+      index: started.index,
+      process,
+      region: regionOf(process),
+      op: started.event.op,
+      key: input.key,
+      ...(input.value !== undefined ? { value: input.value } : {}),
+      invokedAt: started.event.at,
+      outcome,
+      ...(event !== undefined && index !== undefined ? { completedAt: event.at, completion: index } : {}),
+      ...(event?.type === 'ok' && event.op !== 'receive' && event.value !== undefined ? { result: event.value.result } : {}),
+    });
+  };
+  history.forEach((event, index) => {
+    if (event.type === 'invoke') {
+      close(event.process, 'pending');
+      open.set(event.process, { index, event });
+    } else if (event.type === 'ok' || event.type === 'fail' || event.type === 'info') {
+      close(event.process, event.type, index, event);
+    }
+  });
+  for (const process of [...open.keys()]) close(process, 'pending');
+  return ops.sort((a, b) => a.index - b.index);
+}
+
+/** A message's life: who sent it, when, and each delivery and drop. */
+export interface MessageLife {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly body: unknown;
+  readonly sentAt: number;
+  readonly sentIndex: number;
+  /** Receipts that completed: ok ones applied it (as far as the learner's code said). */
+  readonly receipts: readonly { readonly at: number; readonly index: number; readonly ok: boolean }[];
+}
+
+export function messagesOf(history: readonly E[]): Map<string, MessageLife> {
+  const lives = new Map<string, { -readonly [K in keyof MessageLife]: MessageLife[K] } & { receipts: { at: number; index: number; ok: boolean }[] }>();
+  const receiving = new Map<string, string>();
+  history.forEach((event, index) => {
+    if (event.type === 'note' && event.op === 'send') {
+      lives.set(event.message, { id: event.message, from: regionOf(event.process), to: event.value.to, body: event.value.body, sentAt: event.at, sentIndex: index, receipts: [] });
+    } else if (event.type === 'invoke' && event.op === 'receive') {
+      receiving.set(event.process, event.message);
+    } else if ((event.type === 'ok' || event.type === 'fail') && event.op === 'receive') {
+      const id = receiving.get(event.process);
+      receiving.delete(event.process);
+      if (id !== undefined) lives.get(id)?.receipts.push({ at: event.at, index, ok: event.type === 'ok' });
+    }
+  });
+  return lives;
+}
+
+/**
+ * Who knew of which write when, as the grader saw it: region r knows write w at time t if
+ * w is r's own and completed before t, or a message was received by r (its receive
+ * resolved) before t that was sent when its sender knew w. The scenarios that judge by it
+ * keep to one key per kind at a time and deliver nothing uncertain (see scenarios.ts), so
+ * that what a message may carry is what its sender knew of that key.
+ */
+export class Knowledge {
+  private readonly ops: RegionOperation[];
+  private readonly lives: MessageLife[];
+  private readonly memo = new Map<string, Set<number>>();
+
+  constructor(history: readonly E[], readonly writes: (op: RegionOperation) => boolean) {
+    this.ops = operationsOf(history).filter((o) => WRITE_OPS.includes(o.op) && writes(o));
+    this.lives = [...messagesOf(history).values()];
+  }
+
+  /** The writes (their invocation indexes) region `region` knew at time `at` (strictly before). */
+  known(region: string, at: number): Set<number> {
+    const memoKey = `${region}@${at}`;
+    const cached = this.memo.get(memoKey);
+    if (cached !== undefined) return cached;
+    const known = new Set<number>();
+    for (const op of this.ops) {
+      if (op.region === region && op.outcome === 'ok' && (op.completedAt ?? Infinity) < at) known.add(op.index);
+    }
+    for (const life of this.lives) {
+      if (life.to !== region) continue;
+      if (!life.receipts.some((r) => r.ok && r.at < at)) continue;
+      for (const w of this.known(life.from, life.sentAt + 1e-6)) known.add(w);
+    }
+    this.memo.set(memoKey, known);
+    return known;
+  }
+
+  /** Whether write `a` happened before write `b` (b's region knew a when b was invoked). */
+  before(a: RegionOperation, b: RegionOperation): boolean {
+    return this.known(b.region, b.invokedAt).has(a.index);
+  }
+
+  get operations(): readonly RegionOperation[] {
+    return this.ops;
+  }
+}
+
+/** The last state note with `label`, if the scenario got that far. */
+export function stateOf(history: readonly E[], label: string): StateNote | undefined {
+  let found: StateNote | undefined;
+  for (const e of history) if (e.type === 'note' && e.op === 'state' && e.value.label === label) found = e.value;
+  return found;
+}
+
+/** The events of one case (from its note to the next case's). */
+export function casesOf(history: readonly E[]): { name: string; events: E[] }[] {
+  const cases: { name: string; events: E[] }[] = [];
+  for (const e of history) {
+    if (e.type === 'note' && e.op === 'case') cases.push({ name: e.value.name, events: [] });
+    cases.at(-1)?.events.push(e);
+  }
+  return cases;
+}
+
+export type { HistoryEvent };
