@@ -167,6 +167,11 @@ export class MultiMasterHarness {
     history.record({ process: NEMESIS, type: 'fault', op: await this.stores.pause(region) });
   }
 
+  /** Kills the region's store and leaves it down until healed (the region itself keeps running). */
+  async killStore(history: History, region: string): Promise<void> {
+    history.record({ process: NEMESIS, type: 'fault', op: await this.stores.kill(region) });
+  }
+
   async heal(history: History, region: string): Promise<void> {
     await this.stores.heal(region);
     history.record({ process: NEMESIS, type: 'heal', op: `heal ${region}'s store` });

@@ -343,7 +343,7 @@ const idempotence = mmScenario({
 const convergence = mmScenario({
   id: 'convergence',
   budgetMs: 45_000,
-  cases: ['partitions', 'a paused store that misses deliveries', 'a restarted region', 'seeded writes of every kind'],
+  cases: ['partitions', 'a paused store whose deliveries time out', 'a store that is down when messages come', 'a restarted region', 'seeded writes of every kind'],
   check: checkConvergence,
   async run(h, { rng, history }) {
     const counter = { n: 0 };
@@ -357,14 +357,22 @@ const convergence = mmScenario({
     h.partition(history, [rng.pick(REGIONS)]);
     await rounds(rng.int(5, 8), REGIONS);
     h.healPartitions(history);
-    // A paused store: deliveries to its region fail (and must be delivered again), its region writes nothing meanwhile.
+    // A paused store: deliveries to its region time out (and must come again; the store may
+    // still apply them when it wakes), and its region writes nothing meanwhile.
     const paused = rng.pick(REGIONS);
-    const others = REGIONS.filter((r) => r !== paused);
     await h.pause(history, paused);
-    const item = rng.pick(ITEMS.slice(4));
-    await h.op(history, rng.pick(others), { op: 'addToCart', key: 'cart-1', value: item });
-    for (const m of h.deliverable((m) => m.to === paused).slice(-2)) await h.deliver(history, m);
+    await h.op(history, rng.pick(REGIONS.filter((r) => r !== paused)), { op: 'addToCart', key: 'cart-1', value: rng.pick(ITEMS.slice(4)) });
+    const late = h.deliverable((m) => m.to === paused).at(-1);
+    if (late !== undefined) await h.deliver(history, late);
     await h.heal(history, paused);
+    // A store that is down: deliveries to its region fail at once and are never applied: they must come again.
+    const down = rng.pick(REGIONS);
+    await h.killStore(history, down);
+    for (const item of rng.shuffle(ITEMS.slice(4)).slice(0, 2)) {
+      await h.op(history, rng.pick(REGIONS.filter((r) => r !== down)), { op: 'addToCart', key: 'cart-1', value: item });
+    }
+    for (const m of h.deliverable((m) => m.to === down)) await h.deliver(history, m);
+    await h.heal(history, down);
     await h.restart(history, rng.pick(REGIONS));
     await rounds(rng.int(5, 8), REGIONS);
     await h.settle(history, rng, KEYS);

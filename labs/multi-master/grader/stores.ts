@@ -3,8 +3,10 @@
  * three containers, behind the fault injector's proxies, which follow a container that was
  * killed and started again). The learner's regions reach their store only through its
  * proxy; the grader pauses and kills stores, and empties the grading database directly.
+ * Without Docker, a Redis stand-in per region in the grader's process takes their place.
  */
 import { FaultInjector } from '../../../src/core/services/faults';
+import { InProcessRedis } from '../../../src/core/services/inProcessRedis';
 import type { ServiceConnection } from '../../../src/core/services/labServices';
 import type { LabServicesForGrading } from '../../../src/core/services/labServicesController';
 import { RespClient, RespError } from '../../../src/core/services/resp';
@@ -126,4 +128,72 @@ class DockerStores implements RegionStores {
 
 export function startDockerStores(lab: LabServicesForGrading, random: () => number, logger: RuntimeLogger): Promise<RegionStores> {
   return DockerStores.start(lab, random, logger);
+}
+
+/** Without Docker: a Redis stand-in per region in the grader's process (src/core/services/inProcessRedis.ts). */
+class InProcessStores implements RegionStores {
+  readonly engine = 'in-process Redis stand-ins (no Docker), one per region';
+  private readonly direct: RespClient[];
+
+  private constructor(private readonly servers: readonly InProcessRedis[]) {
+    this.direct = servers.map((s) => new RespClient({ host: s.host, port: s.port, password: s.password, database: GRADING_DATABASE }, INSPECT_TIMEOUT_MS, s.name));
+  }
+
+  static async start(password: string): Promise<InProcessStores> {
+    const servers: InProcessRedis[] = [];
+    try {
+      for (const region of REGIONS) servers.push(await InProcessRedis.start(`${region}'s store`, password));
+    } catch (error) {
+      await Promise.all(servers.map((s) => s.close()));
+      throw error;
+    }
+    return new InProcessStores(servers);
+  }
+
+  private server(region: string): InProcessRedis {
+    const s = this.servers[REGIONS.indexOf(region as (typeof REGIONS)[number])];
+    if (s === undefined) throw new Error(`There is no region ${region}.`);
+    return s;
+  }
+
+  get addresses(): StoreAddress[] {
+    return REGIONS.map((region) => ({ region, host: this.server(region).host, port: this.server(region).port, password: this.server(region).password }));
+  }
+
+  async prepare(): Promise<void> {
+    await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.direct.map((c) => c.command(['FLUSHDB'])));
+  }
+
+  async pause(region: string): Promise<string> {
+    this.server(region).pause();
+    return `pause ${region}'s store (it stops answering)`;
+  }
+
+  async kill(region: string): Promise<string> {
+    await this.server(region).kill();
+    return `kill ${region}'s store (its connections are reset and new ones refused; it keeps its data)`;
+  }
+
+  async heal(region: string): Promise<void> {
+    const server = this.server(region);
+    await server.restart();
+    server.resume();
+  }
+
+  async healAll(): Promise<void> {
+    for (const region of REGIONS) await this.heal(region);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.direct) c.close();
+    await Promise.all(this.servers.map((s) => s.close()));
+  }
+}
+
+export function startInProcessStores(password: string): Promise<RegionStores> {
+  return InProcessStores.start(password);
 }
