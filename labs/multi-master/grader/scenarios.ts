@@ -202,7 +202,7 @@ const cartOrSet = mmScenario({
 
 const lwwWinner = mmScenario({
   id: 'lww-winner',
-  cases: ['two writes with the same timestamp', 'a write made after another on a clock that is behind', 'seeded writes and deliveries'],
+  cases: ['two writes with the same timestamp', 'a write made after another on a clock that is behind', 'a later write against a concurrent one, on clocks that disagree', 'seeded writes and deliveries'],
   // Stopped clocks: us and ap read the same instant; eu is 5 s ahead of them.
   clocks: (rng) => {
     const t = 1_790_000_000_000 + rng.int(0, 1_000_000) * 1_000;
@@ -228,13 +228,24 @@ const lwwWinner = mmScenario({
     await must(h, history, later, { op: 'setProfile', key: 'user-causal', value: value(later) });
     await h.deliverAll(history, rng);
 
+    // ap writes; eu (ahead) writes; us (behind) writes after receiving eu's write. ap then
+    // receives eu's write and us's, in that order: us's write must win over eu's there too,
+    // though ap's own write made them look concurrent with what ap held.
+    caseNote(history, 'a later write against a concurrent one, on clocks that disagree');
+    await must(h, history, 'ap', { op: 'setProfile', key: 'user-skew', value: value('ap') });
+    await must(h, history, 'eu', { op: 'setProfile', key: 'user-skew', value: value('eu') });
+    for (const m of h.deliverable((m) => m.from === 'eu' && m.to === 'us')) await h.deliver(history, m);
+    await must(h, history, 'us', { op: 'setProfile', key: 'user-skew', value: value('us') });
+    for (const from of ['eu', 'us']) for (const m of h.deliverable((m) => m.from === from && m.to === 'ap')) await h.deliver(history, m);
+    await h.deliverAll(history, rng);
+
     caseNote(history, 'seeded writes and deliveries');
     for (let i = rng.int(6, 10); i > 0; i--) {
       const region = rng.pick(REGIONS);
       await must(h, history, region, { op: 'setProfile', key: 'user-mixed', value: value(region) });
       await chaos(h, history, rng, { drop: 0 });
     }
-    await h.settle(history, rng, { profiles: ['user-tie', 'user-causal', 'user-mixed'] });
+    await h.settle(history, rng, { profiles: ['user-tie', 'user-causal', 'user-skew', 'user-mixed'] });
   },
 });
 
