@@ -136,9 +136,9 @@ export function messagesOf(history: readonly E[]): Map<string, MessageLife> {
 }
 
 /**
- * Who knew of which write when, as the grader saw it: region r knows write w at time t if
- * w is r's own and completed before t, or a message was received by r (its receive
- * resolved) before t that was sent when its sender knew w. The scenarios that judge by it
+ * Who knew of which write when, as the grader saw it: region r knows write w at event e if
+ * w is r's own and completed before e, or a message was received by r (its receive
+ * resolved) before e that was sent when its sender knew w. The scenarios that judge by it
  * keep to one key per kind at a time and deliver nothing uncertain (see scenarios.ts), so
  * that what a message may carry is what its sender knew of that key.
  */
@@ -152,19 +152,23 @@ export class Knowledge {
     this.lives = [...messagesOf(history).values()];
   }
 
-  /** The writes (their invocation indexes) region `region` knew at time `at` (strictly before). */
-  known(region: string, at: number): Set<number> {
-    const memoKey = `${region}@${at}`;
+  /**
+   * The writes (their invocation indexes) region `region` knew before history event
+   * `index`. Order is the history's, not the clock's: two events recorded in the same tenth
+   * of a millisecond are still one before the other.
+   */
+  known(region: string, index: number): Set<number> {
+    const memoKey = `${region}@${index}`;
     const cached = this.memo.get(memoKey);
     if (cached !== undefined) return cached;
     const known = new Set<number>();
     for (const op of this.ops) {
-      if (op.region === region && op.outcome === 'ok' && (op.completedAt ?? Infinity) < at) known.add(op.index);
+      if (op.region === region && op.outcome === 'ok' && (op.completion ?? Infinity) < index) known.add(op.index);
     }
     for (const life of this.lives) {
       if (life.to !== region) continue;
-      if (!life.receipts.some((r) => r.ok && r.at < at)) continue;
-      for (const w of this.known(life.from, life.sentAt + 1e-6)) known.add(w);
+      if (!life.receipts.some((r) => r.ok && r.index < index)) continue;
+      for (const w of this.known(life.from, life.sentIndex)) known.add(w);
     }
     this.memo.set(memoKey, known);
     return known;
@@ -172,7 +176,7 @@ export class Knowledge {
 
   /** Whether write `a` happened before write `b` (b's region knew a when b was invoked). */
   before(a: RegionOperation, b: RegionOperation): boolean {
-    return this.known(b.region, b.invokedAt).has(a.index);
+    return this.known(b.region, b.index).has(a.index);
   }
 
   get operations(): readonly RegionOperation[] {

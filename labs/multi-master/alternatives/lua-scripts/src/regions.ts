@@ -197,12 +197,9 @@ export function createRegion(options: RegionOptions): Region {
         case 'remove':
           await store.eval(APPLY_REMOVE, [cartKey(m.cart), removedKey(m.cart)], m.tags);
           return;
-        case 'likes': {
-          const [p, n] = strings(await store.command('HMGET', likesKey(m.post), `p:${m.region}`, `n:${m.region}`)).map(Number);
-          if (m.p > (p || 0)) await store.command('HSET', likesKey(m.post), `p:${m.region}`, m.p);
-          if (m.n > (n || 0)) await store.command('HSET', likesKey(m.post), `n:${m.region}`, m.n);
+        case 'likes':
+          await store.eval(APPLY_LIKES, [likesKey(m.post)], [m.region, m.p, m.n]);
           return;
-        }
         default:
           throw new Error(`Unknown message ${JSON.stringify(message)}`);
       }
