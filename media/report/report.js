@@ -414,6 +414,31 @@
 
     const focusables = [];
 
+    // Messages: an arrow from the sending lane to the receiving one, under the bars; a
+    // delivery the channel lost ends in a cross instead of a head.
+    const laneIndex = new Map(t.lanes.map((lane, i) => [lane.process, i]));
+    const laneMiddle = (process) => lanesTop + (laneIndex.get(process) || 0) * LANE_HEIGHT + LANE_HEIGHT / 2;
+    const arrows = svg('g', { className: 'message-arrows', attrs: { 'aria-hidden': 'true' } });
+    for (const a of t.arrows || []) {
+      if (!laneIndex.has(a.from.process) || !laneIndex.has(a.to.process)) continue;
+      const x1 = x(a.from.at);
+      const y1 = laneMiddle(a.from.process);
+      const x2 = Math.max(x(a.to.at), x1 + 1);
+      const y2 = laneMiddle(a.to.process);
+      const group = svg('g', { className: `message-arrow${a.delivered ? '' : ' lost'}${a.highlighted ? ' culprit' : ''}` });
+      group.appendChild(svg('line', { className: 'message-line', attrs: { x1, y1, x2, y2 } }));
+      if (a.delivered) {
+        const angle = Math.atan2(y2 - y1, x2 - x1);
+        const head = (d) => `${x2 - 6 * Math.cos(angle + d)} ${y2 - 6 * Math.sin(angle + d)}`;
+        group.appendChild(svg('path', { className: 'message-head', attrs: { d: `M ${head(0.45)} L ${x2} ${y2} L ${head(-0.45)} Z` } }));
+      } else {
+        group.appendChild(svg('path', { className: 'message-lost', attrs: { d: `M ${x2 - 3} ${y2 - 3} L ${x2 + 3} ${y2 + 3} M ${x2 - 3} ${y2 + 3} L ${x2 + 3} ${y2 - 3}` } }));
+      }
+      group.appendChild(svg('title', { text: `message ${a.message} from ${a.from.process} to ${a.to.process}: sent at +${ms(a.from.at - t.start)}, ${a.delivered ? 'delivered' : 'lost'} at +${ms(a.to.at - t.start)}` }));
+      arrows.appendChild(group);
+    }
+    root.appendChild(arrows);
+
     // Bars: invocation to completion; open-ended outcomes run to the end.
     t.lanes.forEach((lane, i) => {
       const y = lanesTop + i * LANE_HEIGHT + (LANE_HEIGHT - BAR_HEIGHT) / 2;

@@ -42,6 +42,8 @@ const TWO_PC_LAB_ID = 'two-phase-commit';
 const TWO_PC_LAB_TITLE = 'Two-phase commit';
 const REPLICATION_LAB_ID = 'replication';
 const REPLICATION_LAB_TITLE = 'Master-slave replication';
+const MULTI_MASTER_LAB_ID = 'multi-master';
+const MULTI_MASTER_LAB_TITLE = 'Multi-master replication';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
 // What a cloned folder's own .vscode/settings.json asks for in the trust step: an image of the local registry
 // (test/setup/docker.sh), so that a pull is seen when it happens and is harmless when it does.
@@ -65,6 +67,7 @@ const sagaLabDir = path.join(labsRoot, SAGA_LAB_ID);
 const quorumLabDir = path.join(labsRoot, QUORUM_LAB_ID);
 const twoPcLabDir = path.join(labsRoot, TWO_PC_LAB_ID);
 const replicationLabDir = path.join(labsRoot, REPLICATION_LAB_ID);
+const multiMasterLabDir = path.join(labsRoot, MULTI_MASTER_LAB_ID);
 
 const results = [];
 let page;
@@ -778,6 +781,22 @@ try {
       screenshot: 'replication-report',
     }),
   );
+  await check('the Multi-master lab grades on three Redis containers, one per region: a remove that deletes adds lets an item come back, drawn as a timeline per region with the messages as arrows', async () => {
+    await gradeMutantInEditor({
+      labId: MULTI_MASTER_LAB_ID,
+      title: MULTI_MASTER_LAB_TITLE,
+      labDir: multiMasterLabDir,
+      services: 'its three Redis servers',
+      mutant: 'remove-deletes-adds',
+      file: 'regions.ts',
+      shows: 'a cart that differs between regions, or holds an item a remove had seen',
+      done: (text) => text.includes('Redis in Docker, one per region') && /hold different carts|was removed by|must be there/.test(text) && text.includes('not graded'),
+      screenshot: 'multi-master-report',
+    });
+    const frame = await reportFrame();
+    if (!frame) throw new Error('the report frame is gone');
+    if ((await frame.locator('.message-arrow').count()) === 0) throw new Error('the report draws no message between the regions');
+  });
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
@@ -787,7 +806,7 @@ try {
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
   // so the next sweep would remove it anyway).
-  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID, REPLICATION_LAB_ID]) {
+  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID, REPLICATION_LAB_ID, MULTI_MASTER_LAB_ID]) {
     spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
   }
   fs.rmSync(work, { recursive: true, force: true });

@@ -49,6 +49,27 @@ describe('buildTimeline', () => {
   });
 
   it('an empty history is an empty timeline', () => {
-    expect(buildTimeline([])).toEqual({ start: 0, end: 0, lanes: [], marks: [] });
+    expect(buildTimeline([])).toEqual({ start: 0, end: 0, lanes: [], marks: [], arrows: [] });
+  });
+});
+
+describe('messages between lanes', () => {
+  it('draws each receipt of a message as an arrow from its sending, a lost delivery as one that was not delivered, and no mark for either', () => {
+    const history: HistoryEvent[] = [
+      { at: 1, process: 'eu', type: 'note', op: 'send', value: { to: 'us' }, message: 'm1' },
+      { at: 2, process: 'us', type: 'note', op: 'drop', value: { to: 'us' }, message: 'm1' },
+      { at: 3, process: 'us', type: 'invoke', op: 'receive', value: { from: 'eu' }, message: 'm1' },
+      { at: 4, process: 'us', type: 'ok', op: 'receive' },
+      { at: 5, process: 'ap', type: 'invoke', op: 'receive', message: 'unsent' },
+      { at: 6, process: 'ap', type: 'ok', op: 'receive' },
+    ];
+    const timeline = buildTimeline(history, [3]);
+    expect(timeline.marks).toEqual([]);
+    expect(timeline.lanes.map((l) => l.process)).toEqual(['eu', 'us', 'ap']);
+    expect(timeline.arrows).toEqual([
+      { message: 'm1', from: { process: 'eu', at: 1, event: 0 }, to: { process: 'us', at: 2, event: 1 }, delivered: false, highlighted: false },
+      { message: 'm1', from: { process: 'eu', at: 1, event: 0 }, to: { process: 'us', at: 3, event: 2 }, delivered: true, highlighted: false },
+    ]);
+    expect(buildTimeline(history, [2]).arrows.map((a) => a.highlighted)).toEqual([false, true]);
   });
 });

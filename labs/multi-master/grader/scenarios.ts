@@ -85,7 +85,7 @@ const POSTS = ['post-1', 'post-2'];
 
 const counter = mmScenario({
   id: 'counter',
-  cases: ['likes and unlikes in every region', 'duplicated deliveries', 'dropped and redelivered', 'partition then heal'],
+  cases: ['likes-and-unlikes-in-every-region', 'duplicated-deliveries', 'dropped-and-redelivered', 'partition-then-heal'],
   check: checkCounter,
   async run(h, { rng, history }) {
     const ops = rng.int(30, 40);
@@ -107,7 +107,7 @@ const counter = mmScenario({
 
 const restart = mmScenario({
   id: 'restart',
-  cases: ['own likes counted before and after a restart', 'add tags after a restart', 'an item removed before the restart stays removed'],
+  cases: ['own-likes-counted-before-and-after-a-restart', 'add-tags-after-a-restart', 'an-item-removed-before-the-restart-stays-removed'],
   check: checkRestart,
   async run(h, { rng, history }) {
     const [gone, kept] = rng.shuffle(ITEMS).slice(0, 2) as [string, string];
@@ -130,7 +130,7 @@ const restart = mmScenario({
 
 const cartOrSet = mmScenario({
   id: 'cart-or-set',
-  cases: ['an add concurrent with a remove survives', 'a remove removes only the adds it saw', 'a remove that arrives before its add', 'an add delivered again after its remove', 'seeded adds and removes'],
+  cases: ['an-add-concurrent-with-a-remove-survives', 'a-remove-removes-only-the-adds-it-saw', 'a-remove-that-arrives-before-its-add', 'an-add-delivered-again-after-its-remove', 'seeded-adds-and-removes'],
   check: checkCart,
   async run(h, { rng, history }) {
     const items = rng.shuffle(ITEMS);
@@ -202,7 +202,7 @@ const cartOrSet = mmScenario({
 
 const lwwWinner = mmScenario({
   id: 'lww-winner',
-  cases: ['two writes with the same timestamp', 'a write made after another on a clock that is behind', 'a later write against a concurrent one, on clocks that disagree', 'seeded writes and deliveries'],
+  cases: ['two-writes-with-the-same-timestamp', 'a-write-made-after-another-on-a-clock-that-is-behind', 'a-later-write-against-a-concurrent-one-on-clocks-that-disagree', 'seeded-writes-and-deliveries'],
   // Stopped clocks: us and ap read the same instant; eu is 5 s ahead of them.
   clocks: (rng) => {
     const t = 1_790_000_000_000 + rng.int(0, 1_000_000) * 1_000;
@@ -256,7 +256,7 @@ const CONFLICT_SKEWS: Readonly<Record<string, number>> = { eu: 0, us: 40, ap: -6
 
 const lwwConflicts = mmScenario({
   id: 'lww-conflicts',
-  cases: ['concurrent writes, one region writing twice', 'writes made one after another', 'three regions writing apart', 'seeded writes and deliveries'],
+  cases: ['concurrent-writes-one-region-writing-twice', 'writes-made-one-after-another', 'three-regions-writing-apart', 'seeded-writes-and-deliveries'],
   clocks: () => (region) => ({ skewMs: CONFLICT_SKEWS[region] ?? 0 }),
   check: checkLwwConflicts,
   async run(h, { rng, history }) {
@@ -302,7 +302,7 @@ const lwwConflicts = mmScenario({
 
 const atomicApply = mmScenario({
   id: 'atomic-apply',
-  cases: ['messages from one region applied at once, newest first', 'local likes and adds during the applies'],
+  cases: ['messages-from-one-region-applied-at-once-newest-first', 'local-likes-and-adds-during-the-applies'],
   check: checkAtomicApply,
   async run(h, { rng, history }) {
     const items = rng.shuffle(ITEMS);
@@ -337,7 +337,7 @@ async function mixedOp(h: H, history: History, rng: Rng, region: string, counter
 
 const idempotence = mmScenario({
   id: 'idempotence',
-  cases: ['every message delivered a second time, in another order'],
+  cases: ['every-message-delivered-a-second-time-in-another-order'],
   check: checkIdempotence,
   async run(h, { rng, history }) {
     const counter = { n: 0 };
@@ -356,7 +356,7 @@ const idempotence = mmScenario({
 const convergence = mmScenario({
   id: 'convergence',
   budgetMs: 45_000,
-  cases: ['partitions', 'a paused store whose deliveries time out', 'a store that is down when messages come', 'a restarted region', 'seeded writes of every kind'],
+  cases: ['partitions', 'a-paused-store-whose-deliveries-time-out', 'a-store-that-is-down-when-messages-come', 'a-restarted-region', 'seeded-writes-of-every-kind'],
   check: checkConvergence,
   async run(h, { rng, history }) {
     const counter = { n: 0 };

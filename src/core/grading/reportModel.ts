@@ -8,7 +8,7 @@
  * into text here, so the webview only ever puts strings into text nodes and attributes.
  */
 import type { CheckResult, CheckStatus, GradeProblem, GradeReport, GradeScore, HistoryEvent, HistoryFocus } from './report';
-import { buildTimeline, type BarOutcome, type TimelineBar, type TimelineMark } from './timeline';
+import { buildTimeline, type BarOutcome, type TimelineArrow, type TimelineBar, type TimelineMark } from './timeline';
 
 /** Longest value text shown for an input, output or note value; longer ones are cut with an ellipsis. */
 export const MAX_VALUE_CHARS = 2_000;
@@ -85,6 +85,8 @@ export interface TimelineModel {
   readonly end: number;
   readonly lanes: readonly LaneModel[];
   readonly marks: readonly MarkModel[];
+  /** Messages between lanes, from their sending to each receipt (or lost delivery). */
+  readonly arrows: readonly TimelineArrow[];
   /** When the check focused a long history: what is shown, and how much was left out. */
   readonly focus?: { readonly label: string; readonly hiddenEvents: number; readonly totalEvents: number };
 }
@@ -413,6 +415,7 @@ function timelineOf(check: CheckResult, focus: HistoryFocus | undefined, owned: 
       const value = all[event]?.value;
       return { ...mark, event, ...(value !== undefined ? { value: valueText(value) } : {}) };
     }),
+    arrows: timeline.arrows.map((a) => ({ ...a, from: { ...a.from, event: original(a.from.event) }, to: { ...a.to, event: original(a.to.event) } })),
     ...(focus !== undefined ? { focus: { label: focus.label, hiddenEvents: all.length - kept.length, totalEvents: all.length } } : {}),
   };
 }

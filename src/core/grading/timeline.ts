@@ -2,7 +2,8 @@
  * A history as a timeline, ready to draw: one lane per process, each operation a bar from
  * its invocation to its completion (ok, fail, or info: unknown, drawn open to the end, as
  * it may still take effect), with faults, heals, crashes and notes as marks across all
- * lanes, and the events a checker blamed highlighted. Pure data: the report webview and
+ * lanes, messages between processes as arrows from their sending to each receipt, and the
+ * events a checker blamed highlighted. Pure data: the report webview and
  * any other renderer draw from it.
  */
 import type { HistoryEvent } from './report';
@@ -40,11 +41,32 @@ export interface TimelineMark {
   readonly event: number;
 }
 
+/** One end of a message's arrow: a lane at a time, and the event there. */
+export interface ArrowEnd {
+  readonly process: string;
+  readonly at: number;
+  readonly event: number;
+}
+
+/**
+ * A message between processes (events that name it, HistoryEvent.message): from its
+ * sending to one receipt, or to where a delivery of it was lost (`delivered` false).
+ */
+export interface TimelineArrow {
+  readonly message: string;
+  readonly from: ArrowEnd;
+  readonly to: ArrowEnd;
+  readonly delivered: boolean;
+  readonly highlighted: boolean;
+}
+
 export interface Timeline {
   readonly start: number;
   readonly end: number;
   readonly lanes: readonly TimelineLane[];
   readonly marks: readonly TimelineMark[];
+  /** Messages between lanes, as arrows; none in a history without messages. */
+  readonly arrows: readonly TimelineArrow[];
 }
 
 /**
@@ -59,6 +81,12 @@ export function buildTimeline(history: readonly HistoryEvent[], culprits: readon
   const lanes = new Map<string, TimelineBar[]>();
   const open = new Map<string, { index: number; event: HistoryEvent }>();
   const marks: TimelineMark[] = [];
+  const arrows: TimelineArrow[] = [];
+  const sendings = new Map<string, ArrowEnd>();
+  const arrow = (message: string, to: ArrowEnd, delivered: boolean): void => {
+    const from = sendings.get(message);
+    if (from !== undefined) arrows.push({ message, from, to, delivered, highlighted: blamed.has(from.event) || blamed.has(to.event) });
+  };
   const lane = (process: string): TimelineBar[] => {
     let bars = lanes.get(process);
     if (!bars) {
@@ -88,6 +116,15 @@ export function buildTimeline(history: readonly HistoryEvent[], culprits: readon
     });
   };
   history.forEach((event, index) => {
+    // A message's first event is its sending; a later note naming it, a delivery that was lost.
+    if (event.message !== undefined && event.type === 'note') {
+      lane(event.process);
+      const end = { process: event.process, at: event.at, event: index };
+      if (!sendings.has(event.message)) sendings.set(event.message, end);
+      else arrow(event.message, end, false);
+      return;
+    }
+    if (event.message !== undefined && event.type === 'invoke') arrow(event.message, { process: event.process, at: event.at, event: index }, true);
     switch (event.type) {
       case 'invoke':
         // An invocation while one is open: the open one never completed.
@@ -115,5 +152,5 @@ export function buildTimeline(history: readonly HistoryEvent[], culprits: readon
   for (const process of [...open.keys()]) {
     close(process, 'pending');
   }
-  return { start, end, lanes: [...lanes].map(([process, bars]) => ({ process, bars })), marks };
+  return { start, end, lanes: [...lanes].map(([process, bars]) => ({ process, bars })), marks, arrows };
 }
