@@ -8,7 +8,7 @@
  */
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { Verdict } from '../../../src/core/grading/report';
-import { GRADER, Knowledge, type MultiMasterEvent, type RegionOperation, type RegionState, type StateNote, operationsOf, stateOf } from './history';
+import { Knowledge, type MultiMasterEvent, type RegionOperation, type RegionState, type StateNote, operationsOf, stateOf } from './history';
 
 type E = MultiMasterEvent;
 
@@ -66,11 +66,16 @@ const AGREE_HINT: Record<Kind, string> = {
   likes: 'The counts differ after every message was delivered. Keep one count per region (likes and unlikes apart) and merge by taking the larger of each: a sum of messages counts a repeated message twice, and a region that lowers its own count cannot tell the others (they keep the larger).',
 };
 
-function agreement(regions: readonly RegionState[], kinds: readonly Kind[], index: number): Verdict | undefined {
+const WRITES_OF: Record<Kind, readonly string[]> = { profiles: ['setProfile'], carts: ['addToCart', 'removeFromCart'], likes: ['like', 'unlike'] };
+
+function agreement(history: readonly E[], regions: readonly RegionState[], kinds: readonly Kind[], index: number): Verdict | undefined {
   for (const kind of kinds) {
     const found = disagreements(regions, kind);
     if (found.length > 0) {
-      return fail(`After the partitions healed and every message was delivered, the regions hold different ${KIND_TEXT[kind]}s: ${found.map((f) => `${f.key}: ${f.text}`).join('; ')}.`, AGREE_HINT[kind], [index]);
+      // To blame: the final read, and the writes of the keys the regions disagree on.
+      const keys = new Set(found.map((f) => f.key));
+      const writes = operationsOf(history).filter((o) => keys.has(o.key) && WRITES_OF[kind].includes(o.op)).map((o) => o.index);
+      return fail(`After the partitions healed and every message was delivered, the regions hold different ${KIND_TEXT[kind]}s: ${found.map((f) => `${f.key}: ${f.text}`).join('; ')}.`, AGREE_HINT[kind], [index, ...writes]);
     }
   }
   return undefined;
@@ -119,7 +124,7 @@ function countsMatch(history: readonly E[], regions: readonly RegionState[], ind
 export function checkCounter(history: readonly E[]): Verdict {
   const read = readState(history, 'final');
   if (!read.ok) return read.verdict;
-  const problem = agreement(read.regions, ['likes'], read.index) ?? countsMatch(history, read.regions, read.index);
+  const problem = agreement(history, read.regions, ['likes'], read.index) ?? countsMatch(history, read.regions, read.index);
   if (problem !== undefined) return problem;
   const posts = Object.keys(read.regions[0]?.likes ?? {});
   return pass(`Every region counts what was acknowledged: ${posts.map((p) => `${p} ${read.regions[0]?.likes[p]}`).join(', ')}, though messages came late, out of order, twice and after drops.`);
@@ -194,7 +199,7 @@ function cartsMatch(history: readonly E[], regions: readonly RegionState[], inde
 export function checkCart(history: readonly E[]): Verdict {
   const read = readState(history, 'final');
   if (!read.ok) return read.verdict;
-  const problem = agreement(read.regions, ['carts'], read.index) ?? cartsMatch(history, read.regions, read.index);
+  const problem = agreement(history, read.regions, ['carts'], read.index) ?? cartsMatch(history, read.regions, read.index);
   if (problem !== undefined) return problem;
   const carts = read.regions[0]?.carts ?? {};
   return pass(`Every cart holds exactly the adds no remove had seen, in every region: ${Object.entries(carts).map(([c, items]) => `${c} {${items.join(', ')}}`).join(', ')}.`);
@@ -232,14 +237,13 @@ function winnerProblem(history: readonly E[], user: string, final: string | null
       [index, winner.index, later.index],
     );
   }
-  void concurrent;
   return undefined;
 }
 
 export function checkLwwWinner(history: readonly E[]): Verdict {
   const read = readState(history, 'final');
   if (!read.ok) return read.verdict;
-  const problem = agreement(read.regions, ['profiles'], read.index);
+  const problem = agreement(history, read.regions, ['profiles'], read.index);
   if (problem !== undefined) return problem;
   const profiles = read.regions[0]?.profiles ?? {};
   for (const [user, final] of Object.entries(profiles)) {
@@ -261,7 +265,7 @@ export function expectedReports(history: readonly E[], user: string, final: stri
 export function checkLwwConflicts(history: readonly E[]): Verdict {
   const read = readState(history, 'final');
   if (!read.ok) return read.verdict;
-  const problem = agreement(read.regions, ['profiles'], read.index);
+  const problem = agreement(history, read.regions, ['profiles'], read.index);
   if (problem !== undefined) return problem;
   let reportedCount = 0;
   for (const [user, final] of Object.entries(read.regions[0]?.profiles ?? {})) {
@@ -302,8 +306,8 @@ export function checkAtomicApply(history: readonly E[]): Verdict {
   if (!read.ok) return read.verdict;
   const hint =
     "Messages applied at the same moment as each other, or as a local write, lost an update: a read–merge–write done as separate commands lets another apply run in between, and the later write overwrites the other's merge. Make each apply one Lua script (store.eval: Redis runs it with nothing in between), or WATCH the keys on a session, read, MULTI, write, EXEC, and start again when EXEC answers null.";
-  const problem = agreement(read.regions, ['likes', 'carts'], read.index) ?? countsMatch(history, read.regions, read.index, hint) ?? cartsMatch(history, read.regions, read.index);
-  if (problem !== undefined) return problem.hint === CART_HINT.missing ? { ...problem, hint } : problem;
+  const problem = agreement(history, read.regions, ['likes', 'carts'], read.index) ?? countsMatch(history, read.regions, read.index, hint) ?? cartsMatch(history, read.regions, read.index);
+  if (problem !== undefined) return { ...problem, hint };
   return pass('Messages applied at the same moment as each other and as local writes lost nothing: every count and cart is complete in every region.');
 }
 
@@ -335,7 +339,7 @@ export function checkIdempotence(history: readonly E[]): Verdict {
 export function checkConvergence(history: readonly E[]): Verdict {
   const read = readState(history, 'final');
   if (!read.ok) return read.verdict;
-  const problem = agreement(read.regions, ['profiles', 'carts', 'likes'], read.index);
+  const problem = agreement(history, read.regions, ['profiles', 'carts', 'likes'], read.index);
   if (problem !== undefined) {
     const lost = history.some((e) => e.type === 'fail' && e.op === 'receive');
     return lost && problem.hint !== undefined ? { ...problem, hint: `${problem.hint} Some deliveries failed while a store was paused or restarting: receive must reject then (let the StoreError through), so that the message is delivered again; a receive that catches the error and resolves acknowledges a message it never applied.` } : problem;
@@ -350,7 +354,7 @@ export function checkRestart(history: readonly E[]): Verdict {
   if (!read.ok) return read.verdict;
   const hint =
     "A region that was restarted lost what it kept in memory: its own like counts, or the counter of its add tags (a restarted region that numbers its tags from 1 again reuses tags the others hold as removed). Keep everything in the region's store: the counts in a hash, the tag counter with INCR.";
-  const problem = agreement(read.regions, ['likes', 'carts'], read.index) ?? countsMatch(history, read.regions, read.index, hint) ?? cartsMatch(history, read.regions, read.index);
+  const problem = agreement(history, read.regions, ['likes', 'carts'], read.index) ?? countsMatch(history, read.regions, read.index, hint) ?? cartsMatch(history, read.regions, read.index);
   if (problem !== undefined) return { ...problem, hint };
   return pass('The region restarted from its store went on counting and adding where it had stopped: every count and cart is whole in every region.');
 }
@@ -366,6 +370,5 @@ export function checkLwwVsOrSet(history: readonly E[]): Verdict {
   const lastTwo = edits.slice(-2).map((e) => e.value ?? '');
   const dropped = lastTwo.filter((v) => v !== text).flatMap((v) => v.split(',')).filter((i) => !(text ?? '').split(',').includes(i));
   if (text === undefined || dropped.length === 0) return undecided(`The demonstration did not show a dropped item: the text cart holds ${show(text)}, the OR-Set cart ${list([...items])}.`);
-  void GRADER;
-  return pass(`Two regions edited the same cart while partitioned. Kept as one last-write-wins value, it ends as ${show(text)}: ${list([...new Set(dropped)])} dropped (conflicts() lists ${list([...(r.conflicts['cart-as-text'] ?? [])])}). Kept as an OR-Set, it ends as ${list([...items])}: nothing lost.`);
+  return pass(`Not graded, just shown: two regions edited the same cart while partitioned. Kept as one last-write-wins value, it ends as ${show(text)}: ${list([...new Set(dropped)])} dropped (conflicts() lists ${list([...(r.conflicts['cart-as-text'] ?? [])])}). Kept as an OR-Set, it ends as ${list([...items])}: nothing lost.`);
 }
