@@ -7,13 +7,11 @@
  * persistence settings (it keeps everything, as a Redis with `appendfsync always` keeps
  * what it acknowledged), no pub/sub, no cluster; an unknown command is refused by name.
  *
- * The container faults have in-process equivalents: pause (it stops reading commands until
- * resumed; connections stay open), kill (every connection reset, new ones refused, the
- * data kept) and restart (it listens again on the same port).
+ * Its server and its faults (pause, kill, restart) are respServer.ts's.
  */
-import * as net from 'node:net';
 import { LuaScripts, RespStatus, type CommandResult } from './redisLua';
-import { RespDecoder, RespError, type RespValue, encodeReply, encodeStatus } from './resp';
+import { RespError, type RespValue, encodeReply, encodeStatus } from './resp';
+import { type CommandHandler, InProcessRespServer } from './respServer';
 
 type Entry = { type: 'string'; value: string } | { type: 'hash'; value: Map<string, string> } | { type: 'set'; value: Set<string> } | { type: 'list'; value: string[] };
 
@@ -86,6 +84,12 @@ class RedisData {
     return made;
   }
 
+  /** A key whose container lost members: its version bumped, and dropped if now empty. */
+  private changed(db: number, key: string): void {
+    this.touch(db, key);
+    this.tidy(db, key);
+  }
+
   /** Drops a container that became empty, as Redis does. */
   private tidy(db: number, key: string): void {
     const entry = this.db(db).get(key);
@@ -130,7 +134,12 @@ class RedisData {
         return data.size;
       case 'DEL': {
         let n = 0;
-        for (const k of a) if (data.delete(k)) (n++, this.touch(db, k));
+        for (const k of a) {
+          if (data.delete(k)) {
+            n++;
+            this.touch(db, k);
+          }
+        }
         return need(1) ?? n;
       }
       case 'EXISTS':
@@ -233,7 +242,7 @@ class RedisData {
         if (e instanceof RespError) return e;
         let n = 0;
         for (const f of a.slice(1)) if (e?.value.delete(f)) n++;
-        if (n > 0) (this.touch(db, key), this.tidy(db, key));
+        if (n > 0) this.changed(db, key);
         return n;
       }
       case 'HEXISTS': {
@@ -257,7 +266,12 @@ class RedisData {
         const e = this.make(db, key, 'set');
         if (e instanceof RespError) return e;
         let n = 0;
-        for (const m of a.slice(1)) if (!e.value.has(m)) (e.value.add(m), n++);
+        for (const m of a.slice(1)) {
+          if (!e.value.has(m)) {
+            e.value.add(m);
+            n++;
+          }
+        }
         this.touch(db, key);
         return n;
       }
@@ -267,7 +281,7 @@ class RedisData {
         if (e instanceof RespError) return e;
         let n = 0;
         for (const m of a.slice(1)) if (e?.value.delete(m)) n++;
-        if (n > 0) (this.touch(db, key), this.tidy(db, key));
+        if (n > 0) this.changed(db, key);
         return n;
       }
       case 'SMEMBERS':
@@ -350,18 +364,8 @@ function reply(value: CommandResult): Buffer {
   return encodeReply(value);
 }
 
-export class InProcessRedis {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
+export class InProcessRedis extends InProcessRespServer {
   private readonly data = new RedisData();
-  private paused = false;
-  private readonly waiting: (() => void)[] = [];
-  private portNumber = 0;
-
-  private constructor(
-    readonly name: string,
-    readonly password: string,
-  ) {}
 
   static async start(name: string, password: string): Promise<InProcessRedis> {
     const redis = new InProcessRedis(name, password);
@@ -369,88 +373,14 @@ export class InProcessRedis {
     return redis;
   }
 
-  get host(): string {
-    return '127.0.0.1';
-  }
-
-  get port(): number {
-    return this.portNumber;
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    for (const go of this.waiting.splice(0)) go();
-  }
-
-  /** Resets every connection and stops listening; the data stays. */
-  kill(): Promise<void> {
-    return this.stop((socket) => socket.resetAndDestroy());
-  }
-
-  /** Stops for good. */
-  async close(): Promise<void> {
-    await this.stop((socket) => socket.destroy());
-    this.data.scripts.close();
-  }
-
-  private async stop(end: (socket: net.Socket) => void): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    this.paused = false;
-    for (const socket of this.sockets) end(socket);
-    for (const go of this.waiting.splice(0)) go();
-    this.sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  async restart(): Promise<void> {
-    if (this.server === undefined) await this.listen(this.portNumber);
-  }
-
-  private listen(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer((socket) => this.accept(socket));
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        this.server = server;
-        this.portNumber = (server.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
-  }
-
-  private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.setNoDelay(true);
-    const decoder = new RespDecoder();
+  protected connection(): CommandHandler {
     const session: Session = { db: 0, authenticated: false, queued: undefined, queueError: false, watched: new Map() };
-    let queue: Promise<void> = Promise.resolve();
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk);
-        for (let value = decoder.next(); value !== undefined; value = decoder.next()) {
-          const args = value;
-          queue = queue.then(async () => {
-            if (this.paused) await new Promise<void>((resolve) => this.waiting.push(resolve));
-            if (socket.destroyed) return;
-            if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string')) {
-              socket.write(encodeReply(new RespError('ERR Protocol error: expected an array of bulk strings')));
-              return;
-            }
-            socket.write(reply(this.command(session, args as string[])));
-          });
-        }
-      } catch {
-        socket.destroy();
-      }
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => this.sockets.delete(socket));
+    return (command) => reply(this.command(session, command));
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.data.scripts.close();
   }
 
   /** One command of a connection: its session's commands here, the data's in RedisData. */
