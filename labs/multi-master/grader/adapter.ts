@@ -27,6 +27,8 @@ interface LearnerRegion {
 interface Made {
   readonly region: LearnerRegion;
   readonly clients: Set<RespClient>;
+  /** The sessions it opened and has not closed. */
+  readonly sessions: Set<RespClient>;
   /** Whether this incarnation still runs: a dropped region's late sends go nowhere. */
   live: boolean;
 }
@@ -93,7 +95,7 @@ export const createAdapter: AdapterFactory<MultiMasterAdapter> = (learner) => {
     return found;
   };
 
-  const storeOf = (address: StoreAddress, settings: MultiMasterAdapterConfig, clients: Set<RespClient>) => {
+  const storeOf = (address: StoreAddress, settings: MultiMasterAdapterConfig, clients: Set<RespClient>, sessions: Set<RespClient>) => {
     const connect = (): RespClient => {
       const client = new RespClient({ host: address.host, port: address.port, password: address.password, database: settings.database }, settings.timeoutMs, `${address.region}'s store`);
       clients.add(client);
@@ -114,11 +116,13 @@ export const createAdapter: AdapterFactory<MultiMasterAdapter> = (learner) => {
       eval: (script: string, keys: readonly string[], args: readonly (string | number)[]) => send(shared, ['EVAL', script, keys.length, ...keys, ...args], 'EVAL'),
       session: () => {
         const own = connect();
+        sessions.add(own);
         return Object.freeze({
           command: (...args: (string | number)[]) => send(own, args, String(args[0] ?? '')),
           close: () => {
             own.close();
             clients.delete(own);
+            sessions.delete(own);
           },
         });
       },
@@ -139,6 +143,7 @@ export const createAdapter: AdapterFactory<MultiMasterAdapter> = (learner) => {
       if (address === undefined) throw new Error(`There is no region ${id}.`);
       const peers = config.stores.map((s) => s.region).filter((r) => r !== id);
       const clients = new Set<RespClient>();
+      const sessions = new Set<RespClient>();
       const incarnation: { made?: Made } = {};
       const clock = 'fixed' in clockSetting ? { now: () => clockSetting.fixed } : { now: () => Date.now() + clockSetting.skewMs };
       const send = (to: unknown, message: unknown): void => {
@@ -148,7 +153,7 @@ export const createAdapter: AdapterFactory<MultiMasterAdapter> = (learner) => {
       };
       let region: unknown;
       try {
-        region = (create as (o: unknown) => unknown)(Object.freeze({ id, peers: Object.freeze([...peers]), store: storeOf(address, config, clients), clock: Object.freeze(clock), send }));
+        region = (create as (o: unknown) => unknown)(Object.freeze({ id, peers: Object.freeze([...peers]), store: storeOf(address, config, clients, sessions), clock: Object.freeze(clock), send }));
       } catch (error) {
         for (const c of clients) c.close();
         throw error;
@@ -157,7 +162,7 @@ export const createAdapter: AdapterFactory<MultiMasterAdapter> = (learner) => {
         for (const c of clients) c.close();
         throw new TypeError(`createRegion must return a Region; it returned ${JSON.stringify(region)}.`);
       }
-      const entry: Made = { region: region as LearnerRegion, clients, live: true };
+      const entry: Made = { region: region as LearnerRegion, clients, sessions, live: true };
       incarnation.made = entry;
       regions.set(id, entry);
     },
@@ -181,6 +186,10 @@ export const createAdapter: AdapterFactory<MultiMasterAdapter> = (learner) => {
       const taken = outbox;
       outbox = [];
       return taken;
+    },
+
+    openSessions(): Record<string, number> {
+      return Object.fromEntries([...regions].map(([id, r]) => [id, r.sessions.size]));
     },
 
     finish(): void {

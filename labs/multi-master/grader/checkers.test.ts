@@ -44,7 +44,7 @@ class Run {
 
   state(label: string, regions: readonly Partial<RegionState>[]): this {
     this.tick();
-    const full = regions.map((r) => ({ region: r.region ?? '?', profiles: r.profiles ?? {}, conflicts: r.conflicts ?? {}, carts: r.carts ?? {}, likes: r.likes ?? {} }));
+    const full = regions.map((r) => ({ region: r.region ?? '?', profiles: r.profiles ?? {}, conflicts: r.conflicts ?? {}, carts: r.carts ?? {}, likes: r.likes ?? {}, ...(r.openSessions !== undefined ? { openSessions: r.openSessions } : {}) }));
     this.h.record({ process: GRADER, type: 'note', op: 'state', value: { label, regions: full } });
     return this;
   }
@@ -157,6 +157,15 @@ describe('the OR-Set against the causal history', () => {
     expect(missing.actual).toMatch(/'jam' must be there/);
   });
 
+  it('atomic-apply fails a region that left sessions open', () => {
+    const r = new Run();
+    r.op('eu', 'addToCart', 'c', 'jam');
+    r.state('final', ['eu', 'us', 'ap'].map((region) => ({ region, carts: { c: ['jam'] }, openSessions: region === 'us' ? 3 : 0 })));
+    const v = checkAtomicApply(r.events);
+    expect(v.status).toBe('fail');
+    expect(v.actual).toMatch(/region us still had 3 session\(s\) open/);
+  });
+
   it('passes the exact set, and the restart and atomic-apply checks read carts the same way', () => {
     const r = new Run();
     r.op('eu', 'addToCart', 'c', 'jam').op('eu', 'like', 'p');
@@ -192,6 +201,23 @@ describe('last-write-wins', () => {
     expect(checkLwwWinner(run().state('final', final('a+c', [])).events).actual).toMatch(/which no write wrote/);
     const split = ['eu', 'us', 'ap'].map((region, i) => ({ region, profiles: { u: i === 0 ? 'b' : 'c' } }));
     expect(checkLwwWinner(run().state('final', split).events).actual).toMatch(/hold different profiles/);
+  });
+
+  it('holds the winner of concurrent writes to what the grader's clocks decide', () => {
+    const r = new Run();
+    r.op('us', 'setProfile', 'v', 'behind');
+    r.op('eu', 'setProfile', 'v', 'ahead');
+    r.h.record({ process: GRADER, type: 'note', op: 'expect', value: { key: 'v', value: 'ahead', why: "eu's clock was ahead" } });
+    const won = (value: string) => ['eu', 'us', 'ap'].map((region) => ({ region, profiles: { v: value } }));
+    expect(checkLwwWinner(new Run().state('final', won('ahead')).events).status).toBe('pass');
+    expect(checkLwwWinner(r.state('final', won('ahead')).events).status).toBe('pass');
+    const wrong = new Run();
+    wrong.op('us', 'setProfile', 'v', 'behind');
+    wrong.op('eu', 'setProfile', 'v', 'ahead');
+    wrong.h.record({ process: GRADER, type: 'note', op: 'expect', value: { key: 'v', value: 'ahead', why: "eu's clock was ahead" } });
+    const v = checkLwwWinner(wrong.state('final', won('behind')).events);
+    expect(v.status).toBe('fail');
+    expect(v.actual).toMatch(/'ahead' had to win: eu's clock was ahead/);
   });
 
   it('requires the concurrent loser to be reported, and accepts a report of a write later replaced', () => {

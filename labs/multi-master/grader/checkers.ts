@@ -8,7 +8,7 @@
  */
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { Verdict } from '../../../src/core/grading/report';
-import { Knowledge, type MultiMasterEvent, type RegionOperation, type RegionState, type StateNote, operationsOf, stateOf } from './history';
+import { Knowledge, type MultiMasterEvent, type RegionOperation, type RegionState, type StateNote, expectationsOf, operationsOf, stateOf } from './history';
 
 type E = MultiMasterEvent;
 
@@ -250,6 +250,16 @@ export function checkLwwWinner(history: readonly E[]): Verdict {
     const found = winnerProblem(history, user, final, read.index);
     if (found !== undefined) return found;
   }
+  for (const { note, index } of expectationsOf(history)) {
+    const final = profiles[note.key];
+    if (final !== undefined && final !== note.value) {
+      return fail(
+        `Every region holds ${show(final)} for ${note.key}, but '${note.value}' had to win: ${note.why}.`,
+        'Of two concurrent writes, the one with the greater timestamp wins; the region id only breaks a tie (equal timestamps). A write\'s timestamp is its region\'s clock (or the newest seen + 1 when that is greater), not a counter of writes.',
+        [read.index, index, ...operationsOf(history).filter((o) => o.key === note.key && o.op === 'setProfile').map((o) => o.index)],
+      );
+    }
+  }
   return pass(`Each profile ends with one winner in every region, and no write made after another region's write was lost: ${Object.entries(profiles).map(([u, v]) => `${u} ${show(v)}`).join(', ')}.`);
 }
 
@@ -308,7 +318,15 @@ export function checkAtomicApply(history: readonly E[]): Verdict {
     "Messages applied at the same moment as each other, or as a local write, lost an update: a read–merge–write done as separate commands lets another apply run in between, and the later write overwrites the other's merge. Make each apply one Lua script (store.eval: Redis runs it with nothing in between), or WATCH the keys on a session, read, MULTI, write, EXEC, and start again when EXEC answers null.";
   const problem = agreement(history, read.regions, ['likes', 'carts'], read.index) ?? countsMatch(history, read.regions, read.index, hint) ?? cartsMatch(history, read.regions, read.index);
   if (problem !== undefined) return { ...problem, hint };
-  return pass('Messages applied at the same moment as each other and as local writes lost nothing: every count and cart is complete in every region.');
+  const leaking = read.regions.find((r) => (r.openSessions ?? 0) > 0);
+  if (leaking !== undefined) {
+    return fail(
+      `Once all its work was done, region ${leaking.region} still had ${leaking.openSessions} session(s) open: each store.session() is a connection of its own to the store.`,
+      'Close every session you open, also when a command on it fails or EXEC answers null: open it, then do the WATCH / MULTI / EXEC loop inside try { ... } finally { session.close(); }. Sessions left open pile up until the store refuses connections.',
+      [read.index],
+    );
+  }
+  return pass('Messages applied at the same moment as each other and as local writes lost nothing: every count and cart is complete in every region, and every session opened was closed.');
 }
 
 export function checkIdempotence(history: readonly E[]): Verdict {

@@ -125,6 +125,11 @@ export class MultiMasterHarness {
     return result.ok;
   }
 
+  /** Notes what `key` must end as in every region, and why. */
+  expect(history: History, key: string, value: string, why: string): void {
+    history.record({ process: GRADER, type: 'note', op: 'expect', value: { key, value, why } });
+  }
+
   /** The channel loses this delivery: the message stays in flight, to come again. */
   drop(history: History, message: InFlight): void {
     history.record({ process: message.to, type: 'note', op: 'drop', value: { to: message.to }, message: message.id });
@@ -217,7 +222,9 @@ export class MultiMasterHarness {
       }
     }
     await this.collect(history);
-    const note: StateNote = { label, regions };
+    const open = await this.learner.client.call('openSessions', [], OP_TIMEOUT_MS);
+    const withSessions = regions.map((r) => ('unreadable' in r || !open.ok ? r : { ...r, openSessions: open.value[r.region] ?? 0 }));
+    const note: StateNote = { label, regions: withSessions };
     history.record({ process: GRADER, type: 'note', op: 'state', value: note });
     return note;
   }

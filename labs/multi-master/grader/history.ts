@@ -32,6 +32,24 @@ export interface RegionState {
   readonly conflicts: Readonly<Record<string, readonly string[]>>;
   readonly carts: Readonly<Record<string, readonly string[]>>;
   readonly likes: Readonly<Record<string, number>>;
+  /** Sessions the region opened (store.session()) and had not closed when it was read, all its work done. */
+  readonly openSessions?: number;
+}
+
+/** What the grader knows a key must end as, and why (the clocks it set). */
+export interface ExpectNote {
+  readonly key: string;
+  readonly value: string;
+  readonly why: string;
+}
+
+/** The grader's expectations, in order. */
+export function expectationsOf(history: readonly MultiMasterEvent[]): { note: ExpectNote; index: number }[] {
+  const found: { note: ExpectNote; index: number }[] = [];
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === 'expect') found.push({ note: e.value, index });
+  });
+  return found;
 }
 
 export interface StateNote {
@@ -49,6 +67,7 @@ export type MultiMasterEvent =
   | (ValueEvent<'note', 'drop', { readonly to: string }> & { readonly message: string })
   | ValueEvent<'note', 'state', StateNote>
   | ValueEvent<'note', 'case', { readonly name: string }>
+  | ValueEvent<'note', 'expect', ExpectNote>
   | PlainEvent<'note', 'clock'>
   | FaultEvent
   | HealEvent;

@@ -54,6 +54,8 @@ export interface MultiMasterAdapter {
   deliver(to: string, from: string, body: unknown): Promise<void>;
   /** The messages sent since the last drain, in the order they were sent. */
   drain(): Sent[];
+  /** How many sessions (store.session()) each live region opened and has not closed. */
+  openSessions(): Record<string, number>;
   /** Drops every region and closes its connections (the end of a scenario). */
   finish(): void;
 }

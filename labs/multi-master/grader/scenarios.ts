@@ -202,7 +202,7 @@ const cartOrSet = mmScenario({
 
 const lwwWinner = mmScenario({
   id: 'lww-winner',
-  cases: ['two-writes-with-the-same-timestamp', 'a-write-made-after-another-on-a-clock-that-is-behind', 'a-later-write-against-a-concurrent-one-on-clocks-that-disagree', 'seeded-writes-and-deliveries'],
+  cases: ['two-writes-with-the-same-timestamp', 'a-concurrent-write-on-a-clock-5-s-ahead', 'a-write-made-after-another-on-a-clock-that-is-behind', 'a-later-write-against-a-concurrent-one-on-clocks-that-disagree', 'seeded-writes-and-deliveries'],
   // Stopped clocks: us and ap read the same instant; eu is 5 s ahead of them.
   clocks: (rng) => {
     const t = 1_790_000_000_000 + rng.int(0, 1_000_000) * 1_000;
@@ -228,6 +228,17 @@ const lwwWinner = mmScenario({
     await must(h, history, later, { op: 'setProfile', key: 'user-causal', value: value(later) });
     await h.deliverAll(history, rng);
 
+    // Concurrent writes 5 s apart by their clocks: the greater timestamp wins, whichever
+    // region's id is greater (us > eu, and us is behind).
+    caseNote(history, 'a concurrent write on a clock 5 s ahead');
+    h.partition(history, ['eu']);
+    await must(h, history, 'us', { op: 'setProfile', key: 'user-ahead', value: value('us') });
+    const ahead = value('eu');
+    await must(h, history, 'eu', { op: 'setProfile', key: 'user-ahead', value: ahead });
+    h.healPartitions(history);
+    h.expect(history, 'user-ahead', ahead, "eu's clock was 5 s ahead of us's when both wrote, so eu's write has the greater timestamp");
+    await h.deliverAll(history, rng);
+
     // ap writes; eu (ahead) writes; us (behind) writes after receiving eu's write. ap then
     // receives eu's write and us's, in that order: us's write must win over eu's there too,
     // though ap's own write made them look concurrent with what ap held.
@@ -245,7 +256,7 @@ const lwwWinner = mmScenario({
       await must(h, history, region, { op: 'setProfile', key: 'user-mixed', value: value(region) });
       await chaos(h, history, rng, { drop: 0 });
     }
-    await h.settle(history, rng, { profiles: ['user-tie', 'user-causal', 'user-skew', 'user-mixed'] });
+    await h.settle(history, rng, { profiles: ['user-tie', 'user-ahead', 'user-causal', 'user-skew', 'user-mixed'] });
   },
 });
 
