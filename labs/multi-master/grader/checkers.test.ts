@@ -203,7 +203,7 @@ describe('last-write-wins', () => {
     expect(checkLwwWinner(run().state('final', split).events).actual).toMatch(/hold different profiles/);
   });
 
-  it('holds the winner of concurrent writes to what the grader's clocks decide', () => {
+  it("holds the winner of concurrent writes to what the grader's clocks decide", () => {
     const r = new Run();
     r.op('us', 'setProfile', 'v', 'behind');
     r.op('eu', 'setProfile', 'v', 'ahead');
