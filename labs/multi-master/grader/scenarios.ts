@@ -130,7 +130,7 @@ const restart = mmScenario({
 
 const cartOrSet = mmScenario({
   id: 'cart-or-set',
-  cases: ['an-add-concurrent-with-a-remove-survives', 'a-remove-removes-only-the-adds-it-saw', 'a-remove-that-arrives-before-its-add', 'an-add-delivered-again-after-its-remove', 'seeded-adds-and-removes'],
+  cases: ['an-add-concurrent-with-a-remove-survives', 'an-add-and-a-remove-in-both-orders', 'a-remove-removes-only-the-adds-it-saw', 'a-remove-that-arrives-before-its-add', 'an-add-delivered-again-after-its-remove', 'seeded-adds-and-removes'],
   check: checkCart,
   async run(h, { rng, history }) {
     const items = rng.shuffle(ITEMS);
@@ -141,15 +141,21 @@ const cartOrSet = mmScenario({
     };
 
     // An add concurrent with a remove survives it (add wins).
-    begin('an add concurrent with a remove survives', 'cart-a');
-    const [a1] = items as [string];
-    await must(h, history, 'eu', { op: 'addToCart', key: 'cart-a', value: a1 });
-    await h.deliverAll(history, rng);
-    h.partition(history, ['eu']);
-    await must(h, history, 'us', { op: 'removeFromCart', key: 'cart-a', value: a1 });
-    await must(h, history, 'eu', { op: 'addToCart', key: 'cart-a', value: a1 });
-    h.healPartitions(history);
-    await h.deliverAll(history, rng);
+    // ap receives the add and the remove in either order: both orders, one cart each.
+    const a1 = items[0] as string;
+    for (const removeFirst of [false, true]) {
+      const cart = `cart-a${removeFirst ? 1 : 0}`;
+      begin(`an add concurrent with a remove survives (ap gets the ${removeFirst ? 'remove' : 'add'} first)`, cart);
+      await must(h, history, 'eu', { op: 'addToCart', key: cart, value: a1 });
+      await h.deliverAll(history, rng);
+      h.partition(history, ['eu']);
+      await must(h, history, 'us', { op: 'removeFromCart', key: cart, value: a1 });
+      await must(h, history, 'eu', { op: 'addToCart', key: cart, value: a1 });
+      h.healPartitions(history);
+      const toAp = h.deliverable((m) => m.to === 'ap');
+      for (const m of removeFirst ? [...toAp].reverse() : toAp) await h.deliver(history, m);
+      await h.deliverAll(history, rng);
+    }
 
     // A remove removes only the adds its region had seen.
     begin('a remove removes only the adds it saw', 'cart-b');
@@ -267,7 +273,7 @@ const CONFLICT_SKEWS: Readonly<Record<string, number>> = { eu: 0, us: 40, ap: -6
 
 const lwwConflicts = mmScenario({
   id: 'lww-conflicts',
-  cases: ['concurrent-writes-one-region-writing-twice', 'writes-made-one-after-another', 'three-regions-writing-apart', 'seeded-writes-and-deliveries'],
+  cases: ['concurrent-writes-one-region-writing-twice', 'writes-made-one-after-another', 'three-regions-writing-apart', 'every-delivery-order-of-three-concurrent-writes', 'seeded-writes-and-deliveries'],
   clocks: () => (region) => ({ skewMs: CONFLICT_SKEWS[region] ?? 0 }),
   check: checkLwwConflicts,
   async run(h, { rng, history }) {
@@ -299,13 +305,29 @@ const lwwConflicts = mmScenario({
     await chaos(h, history, rng, { deliver: 1, duplicate: 0.5, drop: 0 });
     await h.deliverAll(history, rng);
 
+    // Three concurrent writes, and every order in which each region can receive the other
+    // two: 2 × 2 × 2 = 8 keys.
+    const orders: string[] = [];
+    for (let order = 0; order < 8; order++) {
+      const key = `user-o${order}`;
+      orders.push(key);
+      caseNote(history, `three concurrent writes, delivery order ${order + 1} of 8`);
+      for (const region of REGIONS) h.partition(history, [region]);
+      for (const region of REGIONS) await must(h, history, region, { op: 'setProfile', key, value: value(region) });
+      h.healPartitions(history);
+      for (const [k, region] of REGIONS.entries()) {
+        const incoming = h.deliverable((m) => m.to === region);
+        for (const m of (order >> k) % 2 === 1 ? [...incoming].reverse() : incoming) await h.deliver(history, m);
+      }
+    }
+
     caseNote(history, 'seeded writes and deliveries');
     for (let i = rng.int(6, 10); i > 0; i--) {
       const region = rng.pick(REGIONS);
       await must(h, history, region, { op: 'setProfile', key: 'user-d', value: value(region) });
       await chaos(h, history, rng, { drop: 0 });
     }
-    await h.settle(history, rng, { profiles: ['user-a', 'user-b', 'user-c', 'user-d'] });
+    await h.settle(history, rng, { profiles: ['user-a', 'user-b', 'user-c', ...orders, 'user-d'] });
   },
 });
 
