@@ -808,6 +808,9 @@ try {
   // so the next sweep would remove it anyway).
   for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID, REPLICATION_LAB_ID, MULTI_MASTER_LAB_ID]) {
     spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
+    // And their networks: each left behind takes one of the engine's few address pools, and
+    // after some thirty no lab network can be made on this machine.
+    spawnSync('sh', ['-c', `docker network ls -q --filter label=dev.datalabs.lab=${lab} | xargs -r docker network rm`], { stdio: 'ignore' });
   }
   fs.rmSync(work, { recursive: true, force: true });
 }
