@@ -8,7 +8,7 @@
  */
 import { fail, pass, undecided } from '../../../src/core/grading/outcome';
 import type { Verdict } from '../../../src/core/grading/report';
-import { Knowledge, type MultiMasterEvent, type RegionOperation, type RegionState, type StateNote, expectationsOf, operationsOf, stateOf } from './history';
+import { Knowledge, type MultiMasterEvent, type RegionOperation, type RegionState, expectationsOf, operationsOf, stateOf } from './history';
 
 type E = MultiMasterEvent;
 
@@ -16,22 +16,13 @@ const show = (value: string | null | undefined): string => (value === null || va
 const list = (values: readonly string[]): string => (values.length === 0 ? 'nothing' : values.map((v) => `'${v}'`).join(', '));
 const opText = (op: RegionOperation): string => `${op.region} ${op.op}(${op.key}${op.value !== undefined ? `, '${op.value}'` : ''})`;
 
-/** The index of the last state note with `label`. */
-function stateIndex(history: readonly E[], label: string): number {
-  let found = -1;
-  history.forEach((e, i) => {
-    if (e.type === 'note' && e.op === 'state' && e.value.label === label) found = i;
-  });
-  return found;
-}
-
 type Read = { ok: true; regions: RegionState[]; index: number } | { ok: false; verdict: Verdict };
 
 /** Every region's state at `label`, or the verdict when it is missing or a region could not be read. */
 function readState(history: readonly E[], label: string): Read {
-  const note: StateNote | undefined = stateOf(history, label);
-  const index = stateIndex(history, label);
-  if (note === undefined) return { ok: false, verdict: undecided(`The scenario did not get to read the regions (${label}).`) };
+  const found = stateOf(history, label);
+  if (found === undefined) return { ok: false, verdict: undecided(`The scenario did not get to read the regions (${label}).`) };
+  const { note, index } = found;
   const regions: RegionState[] = [];
   for (const r of note.regions) {
     if ('unreadable' in r) {
@@ -211,13 +202,12 @@ interface Register {
   readonly knowledge: Knowledge;
   readonly writes: readonly RegionOperation[];
   readonly winner: RegionOperation | undefined;
-  readonly final: string | null;
 }
 
 function register(history: readonly E[], user: string, final: string | null): Register {
   const knowledge = new Knowledge(history, (o) => o.key === user && o.op === 'setProfile');
   const writes = knowledge.operations.filter((o) => o.outcome === 'ok' || o.outcome === 'info');
-  return { knowledge, writes, winner: writes.find((w) => w.value === final), final };
+  return { knowledge, writes, winner: writes.find((w) => w.value === final) };
 }
 
 /** Whether two writes are concurrent: neither region knew the other's when it wrote. */
@@ -264,12 +254,12 @@ export function checkLwwWinner(history: readonly E[]): Verdict {
 }
 
 /** What the regions' reports must hold for one user, and may. */
-export function expectedReports(history: readonly E[], user: string, final: string | null): { required: RegionOperation[]; allowed: Set<string>; knowledge: Knowledge; writes: readonly RegionOperation[] } {
+export function expectedReports(history: readonly E[], user: string, final: string | null): Register & { required: RegionOperation[]; allowed: Set<string> } {
   const { knowledge, writes, winner } = register(history, user, final);
   const maximal = writes.filter((w) => w.outcome === 'ok' && !writes.some((other) => other !== w && knowledge.before(w, other)));
   const required = maximal.filter((w) => w !== winner);
   const allowed = new Set(writes.filter((w) => writes.some((other) => concurrent(knowledge, w, other))).flatMap((w) => (w.value !== undefined ? [w.value] : [])));
-  return { required, allowed, knowledge, writes };
+  return { required, allowed, knowledge, writes, winner };
 }
 
 export function checkLwwConflicts(history: readonly E[]): Verdict {
@@ -279,7 +269,7 @@ export function checkLwwConflicts(history: readonly E[]): Verdict {
   if (problem !== undefined) return problem;
   let reportedCount = 0;
   for (const [user, final] of Object.entries(read.regions[0]?.profiles ?? {})) {
-    const { required, allowed, knowledge, writes } = expectedReports(history, user, final);
+    const { required, allowed, knowledge, writes, winner } = expectedReports(history, user, final);
     const reported = new Set(read.regions.flatMap((r) => r.conflicts[user] ?? []));
     reportedCount += reported.size;
     for (const r of read.regions) {
@@ -291,7 +281,6 @@ export function checkLwwConflicts(history: readonly E[]): Verdict {
     const unreported = required.filter((w) => !reported.has(w.value ?? ''));
     if (unreported.length > 0) {
       const w = unreported[0] as RegionOperation;
-      const winner = writes.find((x) => x.value === final);
       return fail(
         `${opText(w)} was discarded for ${show(final)}, a write made concurrently with it (neither region had seen the other's), yet no region lists it in conflicts(${user}) (they list ${list([...reported])}).`,
         "A write lost to a concurrent one must be reported. Concurrency is decided by version vectors compared entry by entry: a ≤ b when every region's count in a is at most its count in b; neither a ≤ b nor b ≤ a is concurrent. Comparing sums, or timestamps, takes a concurrent write for an older one and drops it without a word.",

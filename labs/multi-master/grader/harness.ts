@@ -9,7 +9,7 @@ import type { HistoryRecorder } from '../../../src/core/grading/history';
 import { LearnerProcess } from '../../../src/core/grading/learnerProcess';
 import type { Sandbox } from '../../../src/core/grading/sandbox';
 import type { Rng } from '../../../src/core/random';
-import { GRADER, type MultiMasterEvent, NEMESIS, type OpName, REGIONS, type RegionState, type StateNote, lane, regionOf } from './history';
+import { GRADER, type MultiMasterEvent, NEMESIS, REGIONS, type RegionState, type StateNote, WRITE_OPS, lane } from './history';
 import { GRADING_DATABASE, OP_TIMEOUT_MS, STORE_TIMEOUT_MS } from './limits';
 import type { ClockSetting, MultiMasterAdapter, OpResult, RegionOp } from './protocol';
 import type { RegionStores } from './stores';
@@ -30,7 +30,14 @@ export interface Keys {
   readonly likes?: readonly string[];
 }
 
-const WRITES = new Set<OpName>(['setProfile', 'addToCart', 'removeFromCart', 'like', 'unlike']);
+/** The key of a pair of regions in `cut`, the same whichever way round. */
+const pair = (a: string, b: string): string => [a, b].sort().join('|');
+
+/** Makes region `region` with the learner's createRegion, on its store and clock; throws what createRegion threw. */
+async function openRegion(client: LearnerProcess<MultiMasterAdapter>['client'], region: string, clock: ClockSetting): Promise<void> {
+  const opened = await client.call('open', [region, clock], OP_TIMEOUT_MS);
+  if (!opened.ok) throw new Error(`createRegion threw for region ${region}: ${opened.message}`);
+}
 
 export class MultiMasterHarness {
   readonly learner: LearnerProcess<MultiMasterAdapter>;
@@ -51,10 +58,7 @@ export class MultiMasterHarness {
       const result = await client.call('configure', [{ stores: stores.addresses, timeoutMs: STORE_TIMEOUT_MS, database: GRADING_DATABASE }], 10_000);
       if (!result.ok) throw new Error(`The grader could not configure the learner's process: ${result.message}`);
       // A restarted process has lost its regions: make them again, on the clocks they had.
-      for (const [region, clock] of this.clocks) {
-        const opened = await client.call('open', [region, clock], OP_TIMEOUT_MS);
-        if (!opened.ok) throw new Error(`createRegion threw for ${region}: ${opened.message}`);
-      }
+      for (const [region, clock] of this.clocks) await openRegion(client, region, clock);
     });
   }
 
@@ -72,13 +76,12 @@ export class MultiMasterHarness {
 
   private async open(history: History, region: string, clock: ClockSetting): Promise<void> {
     this.clocks.set(region, clock);
-    const opened = await this.learner.client.call('open', [region, clock], OP_TIMEOUT_MS);
-    if (!opened.ok) throw new Error(`createRegion threw for region ${region}: ${opened.message}`);
+    await openRegion(this.learner.client, region, clock);
     const skew = 'fixed' in clock ? `stopped at ${clock.fixed}` : clock.skewMs === 0 ? 'on time' : `${clock.skewMs > 0 ? '+' : ''}${clock.skewMs} ms`;
     history.record({ process: GRADER, type: 'note', op: 'clock', detail: `${region}'s clock ${skew}` });
   }
 
-  /** Runs one region operation on `laneN` of the region; returns its result, or undefined if it failed. Collects what it sent. */
+  /** Runs one region operation on `laneN` of the region; returns its result, or why it failed. Collects what it sent. */
   async op(history: History, region: string, op: RegionOp, laneN = 1): Promise<{ ok: true; result: OpResult } | { ok: false; message: string }> {
     const process = lane(region, laneN);
     history.record({ process, type: 'invoke', op: op.op, value: 'value' in op ? { key: op.key, value: op.value } : { key: op.key } });
@@ -87,7 +90,7 @@ export class MultiMasterHarness {
       history.record({ process, type: 'ok', op: op.op, value: { result: result.value ?? null } });
     } else {
       // A write that failed may still have taken effect; a read that failed did nothing.
-      history.record({ process, type: WRITES.has(op.op) ? 'info' : 'fail', op: op.op, detail: result.message });
+      history.record({ process, type: WRITE_OPS.includes(op.op) ? 'info' : 'fail', op: op.op, detail: result.message });
     }
     await this.collect(history);
     return result.ok ? { ok: true, result: result.value } : { ok: false, message: result.message };
@@ -136,12 +139,12 @@ export class MultiMasterHarness {
   }
 
   reachable(from: string, to: string): boolean {
-    return !this.cut.has([from, to].sort().join('|'));
+    return !this.cut.has(pair(from, to));
   }
 
   /** Cuts `side` off from the other regions: nothing passes between them until healed. */
   partition(history: History, side: readonly string[]): void {
-    for (const a of side) for (const b of REGIONS) if (!side.includes(b)) this.cut.add([a, b].sort().join('|'));
+    for (const a of side) for (const b of REGIONS) if (!side.includes(b)) this.cut.add(pair(a, b));
     history.record({ process: NEMESIS, type: 'fault', op: `partition ${side.join(', ')} from ${REGIONS.filter((r) => !side.includes(r)).join(', ')}` });
   }
 
@@ -188,7 +191,7 @@ export class MultiMasterHarness {
    * whatever it kept in memory is gone.
    */
   async restart(history: History, region: string): Promise<void> {
-    history.record({ process: NEMESIS, type: 'fault', op: await this.stores.kill(region) });
+    await this.killStore(history, region);
     await this.stores.heal(region);
     const clock = this.clocks.get(region) ?? { skewMs: 0 };
     await this.open(history, region, clock);
@@ -243,6 +246,4 @@ export class MultiMasterHarness {
     this.clocks.clear();
     await this.learner.client.call('finish', [], 5_000);
   }
-
-  static regionOfLane = regionOf;
 }

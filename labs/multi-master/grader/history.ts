@@ -4,7 +4,7 @@
  * faults, and what the grader read from every region at the end. The checkers (checkers.ts)
  * read it back and rebuild from it who knew what when: the causal order the grader saw.
  */
-import type { FaultEvent, HealEvent, HistoryEvent, PlainEvent, ValueEvent } from '../../../src/core/grading/history';
+import type { FaultEvent, HealEvent, PlainEvent, ValueEvent } from '../../../src/core/grading/history';
 
 /** The regions, in the order of the lab's Redis containers. */
 export const REGIONS = ['eu', 'us', 'ap'] as const;
@@ -74,27 +74,24 @@ export type MultiMasterEvent =
 
 type E = MultiMasterEvent;
 
-/** One operation of a region, with its completion. */
+/** One operation of a region, with its outcome; indexes are positions in the history. */
 export interface RegionOperation {
   readonly index: number;
-  readonly process: string;
   readonly region: string;
   readonly op: OpName;
   readonly key: string;
   readonly value?: string;
-  readonly invokedAt: number;
-  /** The completion's index and time; its outcome: ok, fail (did not happen), info (may have happened), or none (never completed). */
+  /** ok, fail (did not happen), info (may have happened), or pending (never completed). */
   readonly outcome: 'ok' | 'fail' | 'info' | 'pending';
-  readonly completedAt?: number;
+  /** Its completion's index, when it completed. */
   readonly completion?: number;
-  readonly result?: string | number | readonly string[] | null;
 }
 
-/** Pairs invocations with completions per lane (a lane has one operation at a time). */
+/** Pairs invocations with completions per lane (a lane has one operation at a time); receipts are left out. */
 export function operationsOf(history: readonly E[]): RegionOperation[] {
   const open = new Map<string, { index: number; event: Extract<E, { type: 'invoke' }> }>();
   const ops: RegionOperation[] = [];
-  const close = (process: string, outcome: RegionOperation['outcome'], index?: number, event?: E): void => {
+  const close = (process: string, outcome: RegionOperation['outcome'], completion?: number): void => {
     const started = open.get(process);
     if (started === undefined) return;
     open.delete(process);
@@ -102,15 +99,12 @@ export function operationsOf(history: readonly E[]): RegionOperation[] {
     const input = started.event.value as OpInput;
     ops.push({
       index: started.index,
-      process,
       region: regionOf(process),
       op: started.event.op,
       key: input.key,
       ...(input.value !== undefined ? { value: input.value } : {}),
-      invokedAt: started.event.at,
       outcome,
-      ...(event !== undefined && index !== undefined ? { completedAt: event.at, completion: index } : {}),
-      ...(event?.type === 'ok' && event.op !== 'receive' && event.value !== undefined ? { result: event.value.result } : {}),
+      ...(completion !== undefined ? { completion } : {}),
     });
   };
   history.forEach((event, index) => {
@@ -118,37 +112,34 @@ export function operationsOf(history: readonly E[]): RegionOperation[] {
       close(event.process, 'pending');
       open.set(event.process, { index, event });
     } else if (event.type === 'ok' || event.type === 'fail' || event.type === 'info') {
-      close(event.process, event.type, index, event);
+      close(event.process, event.type, index);
     }
   });
   for (const process of [...open.keys()]) close(process, 'pending');
   return ops.sort((a, b) => a.index - b.index);
 }
 
-/** A message's life: who sent it, when, and each delivery and drop. */
+/** A message: who sent it to whom, where in the history, and where each receive of it resolved. */
 export interface MessageLife {
-  readonly id: string;
   readonly from: string;
   readonly to: string;
-  readonly body: unknown;
-  readonly sentAt: number;
   readonly sentIndex: number;
-  /** Receipts that completed: ok ones applied it (as far as the learner's code said). */
-  readonly receipts: readonly { readonly at: number; readonly index: number; readonly ok: boolean }[];
+  /** The indexes of the `ok` completions of its receipts (the learner's code said it applied it). */
+  readonly applied: readonly number[];
 }
 
 export function messagesOf(history: readonly E[]): Map<string, MessageLife> {
-  const lives = new Map<string, { -readonly [K in keyof MessageLife]: MessageLife[K] } & { receipts: { at: number; index: number; ok: boolean }[] }>();
+  const lives = new Map<string, MessageLife & { applied: number[] }>();
   const receiving = new Map<string, string>();
   history.forEach((event, index) => {
     if (event.type === 'note' && event.op === 'send') {
-      lives.set(event.message, { id: event.message, from: regionOf(event.process), to: event.value.to, body: event.value.body, sentAt: event.at, sentIndex: index, receipts: [] });
+      lives.set(event.message, { from: regionOf(event.process), to: event.value.to, sentIndex: index, applied: [] });
     } else if (event.type === 'invoke' && event.op === 'receive') {
       receiving.set(event.process, event.message);
     } else if ((event.type === 'ok' || event.type === 'fail') && event.op === 'receive') {
       const id = receiving.get(event.process);
       receiving.delete(event.process);
-      if (id !== undefined) lives.get(id)?.receipts.push({ at: event.at, index, ok: event.type === 'ok' });
+      if (id !== undefined && event.type === 'ok') lives.get(id)?.applied.push(index);
     }
   });
   return lives;
@@ -166,7 +157,7 @@ export class Knowledge {
   private readonly lives: MessageLife[];
   private readonly memo = new Map<string, Set<number>>();
 
-  constructor(history: readonly E[], readonly writes: (op: RegionOperation) => boolean) {
+  constructor(history: readonly E[], writes: (op: RegionOperation) => boolean) {
     this.ops = operationsOf(history).filter((o) => WRITE_OPS.includes(o.op) && writes(o));
     this.lives = [...messagesOf(history).values()];
   }
@@ -186,7 +177,7 @@ export class Knowledge {
     }
     for (const life of this.lives) {
       if (life.to !== region) continue;
-      if (!life.receipts.some((r) => r.ok && r.index < index)) continue;
+      if (!life.applied.some((i) => i < index)) continue;
       for (const w of this.known(life.from, life.sentIndex)) known.add(w);
     }
     this.memo.set(memoKey, known);
@@ -203,21 +194,11 @@ export class Knowledge {
   }
 }
 
-/** The last state note with `label`, if the scenario got that far. */
-export function stateOf(history: readonly E[], label: string): StateNote | undefined {
-  let found: StateNote | undefined;
-  for (const e of history) if (e.type === 'note' && e.op === 'state' && e.value.label === label) found = e.value;
+/** The last state note with `label` and its index, if the scenario got that far. */
+export function stateOf(history: readonly E[], label: string): { note: StateNote; index: number } | undefined {
+  let found: { note: StateNote; index: number } | undefined;
+  history.forEach((e, index) => {
+    if (e.type === 'note' && e.op === 'state' && e.value.label === label) found = { note: e.value, index };
+  });
   return found;
 }
-
-/** The events of one case (from its note to the next case's). */
-export function casesOf(history: readonly E[]): { name: string; events: E[] }[] {
-  const cases: { name: string; events: E[] }[] = [];
-  for (const e of history) {
-    if (e.type === 'note' && e.op === 'case') cases.push({ name: e.value.name, events: [] });
-    cases.at(-1)?.events.push(e);
-  }
-  return cases;
-}
-
-export type { HistoryEvent };

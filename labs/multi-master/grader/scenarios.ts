@@ -56,11 +56,6 @@ async function must(h: H, history: History, region: string, op: RegionOp): Promi
   if (!done.ok) throw new Error(`${region} ${op.op}(${JSON.stringify(op.key)}${'value' in op ? `, ${JSON.stringify(op.value)}` : ''}) threw: ${done.message}`);
 }
 
-/** Delivers every message in flight to `to` (a region about to remove sees all that was sent to it). */
-async function flushTo(h: H, history: History, rng: Rng, to: string): Promise<void> {
-  await h.deliverAll(history, rng, (m) => m.to === to);
-}
-
 /**
  * The channel's mischief after an operation: each message in flight is, by chance, left
  * waiting, delivered, delivered and kept for a second delivery later, or dropped (it stays
@@ -193,7 +188,8 @@ const cartOrSet = mmScenario({
     for (let i = rng.int(10, 16); i > 0; i--) {
       const region = rng.pick(REGIONS);
       if (rng.chance(0.4)) {
-        await flushTo(h, history, rng, region);
+        // A region removes only once every message sent to it has arrived (see the top of this file).
+        await h.deliverAll(history, rng, (m) => m.to === region);
         await must(h, history, region, { op: 'removeFromCart', key: 'cart-e', value: rng.pick(pool) });
       } else {
         await must(h, history, region, { op: 'addToCart', key: 'cart-e', value: rng.pick(pool) });

@@ -10,7 +10,7 @@
  * Its server and its faults (pause, kill, restart) are respServer.ts's.
  */
 import { LuaScripts, RespStatus, type CommandResult } from './redisLua';
-import { RespError, type RespValue, encodeReply, encodeStatus } from './resp';
+import { RespError, encodeReply, encodeStatus } from './resp';
 import { type CommandHandler, InProcessRespServer } from './respServer';
 
 type Entry = { type: 'string'; value: string } | { type: 'hash'; value: Map<string, string> } | { type: 'set'; value: Set<string> } | { type: 'list'; value: string[] };
@@ -124,7 +124,7 @@ class RedisData {
     const a = args.slice(1);
     const data = this.db(db);
     const key = a[0] ?? '';
-    const need = (min: number, even?: 'pairs'): RespError | undefined => (a.length < min || (even === 'pairs' && (a.length - 1) % 2 !== 0) ? arity(name) : undefined);
+    const need = (min: number): RespError | undefined => (a.length < min ? arity(name) : undefined);
     switch (name) {
       case 'PING':
         return a.length > 0 ? (a[0] as string) : new RespStatus('PONG');
@@ -451,4 +451,3 @@ export class InProcessRedis extends InProcessRespServer {
   }
 }
 
-export type { RespValue };
