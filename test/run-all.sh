@@ -73,7 +73,7 @@ DOCKER_HOST=unix:///nonexistent/docker.sock DATA_LABS_BACKEND=embedded tier npm 
 
 if [ "$docker_ready" = 1 ]; then
   step "labs: the same on PostgreSQL in Docker"
-  DATA_LABS_IMAGES='{"postgres":"data-labs-local/postgres:15","redis":"data-labs-local/redis:7"}' DATA_LABS_BACKEND=docker tier npm run test:lab
+  DATA_LABS_IMAGES='{"postgres":"data-labs-local/postgres:15","redis":"data-labs-local/redis:7","memcached":"data-labs-local/memcached:1.6"}' DATA_LABS_BACKEND=docker tier npm run test:lab
 fi
 
 step "package the .vsix"

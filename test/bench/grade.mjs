@@ -61,7 +61,7 @@ const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-grade-'));
 const env = {
   ...process.env,
-  DATA_LABS_IMAGES: process.env.DATA_LABS_IMAGES ?? JSON.stringify({ postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' }),
+  DATA_LABS_IMAGES: process.env.DATA_LABS_IMAGES ?? JSON.stringify({ postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7', memcached: 'data-labs-local/memcached:1.6' }),
   DATA_LABS_PROGRESS_DIR: path.join(work, 'progress'),
   DATA_LABS_STATE_DIR: path.join(work, 'state'),
 };

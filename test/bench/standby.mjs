@@ -57,7 +57,7 @@ esbuild.buildSync({ entryPoints: [path.join(dir, 'bench-standby.ts')], bundle: t
 
 const env = {
   ...process.env,
-  DATA_LABS_IMAGES: process.env.DATA_LABS_IMAGES ?? JSON.stringify({ postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' }),
+  DATA_LABS_IMAGES: process.env.DATA_LABS_IMAGES ?? JSON.stringify({ postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7', memcached: 'data-labs-local/memcached:1.6' }),
   DATA_LABS_STATE_DIR: path.join(work, 'state'),
 };
 const cli = (...a) => spawnSync(process.execPath, [path.join(root, 'dist', 'cli.js'), ...a], { env, encoding: 'utf8' });

@@ -18,6 +18,7 @@ import { respExchange } from '../../src/core/services/serviceCatalog';
 export const LOCAL_IMAGES = {
   postgres: 'data-labs-local/postgres:15',
   redis: 'data-labs-local/redis:7',
+  memcached: 'data-labs-local/memcached:1.6',
 } as const;
 
 /** Every lab id made here starts with this, so a final sweep can find strays of this run. */

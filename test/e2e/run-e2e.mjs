@@ -44,7 +44,7 @@ const REPLICATION_LAB_ID = 'replication';
 const REPLICATION_LAB_TITLE = 'Master-slave replication';
 const MULTI_MASTER_LAB_ID = 'multi-master';
 const MULTI_MASTER_LAB_TITLE = 'Multi-master replication';
-const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
+const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7', memcached: 'data-labs-local/memcached:1.6' };
 // What a cloned folder's own .vscode/settings.json asks for in the trust step: an image of the local registry
 // (test/setup/docker.sh), so that a pull is seen when it happens and is harmless when it does.
 const HOSTILE_IMAGE = '127.0.0.1:5000/data-labs-local/postgres:15';

@@ -308,7 +308,7 @@ export async function runExtensionTests(options) {
         // The walkthrough the first start shows (checked end to end) would take the editor area.
         'dataLabs.showWalkthroughOnFirstStart': false,
         // Labs' databases run in Docker from the local images test/setup/docker.sh builds.
-        'dataLabs.images': { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' },
+        'dataLabs.images': { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7', memcached: 'data-labs-local/memcached:1.6' },
       },
       startTimeoutMs: Math.min(120_000, remaining()),
       keep: options.keep,

@@ -58,7 +58,7 @@ import {
 
 const LABS_DIR = path.join(REPO_ROOT, 'labs');
 const STRYKER = path.join(REPO_ROOT, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
-const IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
+const IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7', memcached: 'data-labs-local/memcached:1.6' };
 /** Two seeds: a mutant must pass both to survive; a kill usually comes on the first (fail-fast). */
 const DEFAULT_SEEDS = [1, 2];
 

@@ -31,7 +31,7 @@ export const LABS_DIR = path.join(ROOT, 'labs');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 /** The sandbox's bundles (child harness and adapters), built by `node esbuild.js`. */
 export const SANDBOX_DIR = path.join(ROOT, 'dist', 'sandbox');
-export const IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7' };
+export const IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7', memcached: 'data-labs-local/memcached:1.6' };
 
 function seedCount(variable: string, fallback: number): number {
   const text = process.env[variable];

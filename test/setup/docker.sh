@@ -7,11 +7,12 @@
 #                                        was built or pushed)
 #   bash test/setup/docker.sh --verify   always run the verification at the end
 #   bash test/setup/docker.sh --no-verify / --no-registry
-#   bash test/setup/docker.sh --rebuild  rebuild both images (the cached base rootfs is reused)
+#   bash test/setup/docker.sh --rebuild  rebuild every image (the cached base rootfs is reused)
 #
 # 1. Installs Debian's docker.io when `dockerd` is missing and starts dockerd in the
 #    background when `docker info` does not answer (log: $CACHE/dockerd.log).
-# 2. Builds data-labs-local/postgres:15 and data-labs-local/redis:7 from Debian bookworm
+# 2. Builds data-labs-local/postgres:15, data-labs-local/redis:7 and
+#    data-labs-local/memcached:1.6 from Debian bookworm
 #    packages (debootstrap minbase + apt-get in a chroot + `docker import`), no registry
 #    needed. Their entrypoints honour the official images' contracts:
 #      postgres: POSTGRES_PASSWORD (required unless POSTGRES_HOST_AUTH_METHOD=trust),
@@ -20,8 +21,10 @@
 #                STOPSIGNAL SIGINT (fast shutdown), `docker run IMAGE postgres -c x=y` works.
 #      redis:    `docker run IMAGE redis-server --requirepass secret`; no args =
 #                `redis-server --protected-mode no` on all interfaces, port 6379, WORKDIR /data.
+#      memcached: runs as user memcache; `docker run IMAGE memcached -m 64` or `IMAGE -m 64`
+#                (flags alone get `memcached` put in front), port 11211, bash for the shell.
 # 3. Runs Debian's docker-registry on 127.0.0.1:5000 (storage in $CACHE/registry) and pushes
-#    both images as 127.0.0.1:5000/data-labs-local/{postgres:15,redis:7}, so a real
+#    the images as 127.0.0.1:5000/data-labs-local/{postgres:15,redis:7,memcached:1.6}, so a real
 #    `docker pull` can be exercised.
 # 4. Verifies: runs each image with a port published on 127.0.0.1, checks it answers, then
 #    docker stop (timed), start, pause/unpause, and removes the containers.
@@ -32,6 +35,7 @@ set -euo pipefail
 CACHE="${DATA_LABS_CACHE:-$HOME/.cache/data-labs}"
 PG_IMAGE=data-labs-local/postgres:15
 REDIS_IMAGE=data-labs-local/redis:7
+MEMCACHED_IMAGE=data-labs-local/memcached:1.6
 REGISTRY=127.0.0.1:5000
 MIRROR="${DATA_LABS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${DATA_LABS_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
@@ -320,6 +324,19 @@ EOF
   chmod 755 "$1"
 }
 
+write_memcached_entrypoint() {
+  cat >"$1" <<'EOF'
+#!/bin/sh
+# Entrypoint of data-labs-local/memcached:1.6, honouring the official memcached image's contract.
+set -eu
+if [ $# -eq 0 ] || [ "${1#-}" != "$1" ]; then
+  set -- memcached "$@"
+fi
+exec "$@"
+EOF
+  chmod 755 "$1"
+}
+
 build_postgres() {
   prepare_rootfs postgres
   local root="$WORK/postgres"
@@ -366,12 +383,27 @@ build_redis() {
     'CMD ["redis-server"]'
 }
 
+build_memcached() {
+  prepare_rootfs memcached
+  local root="$WORK/memcached"
+  chroot_apt memcached memcached
+  write_memcached_entrypoint "$root/usr/local/bin/docker-entrypoint.sh"
+  finish_rootfs memcached memcached
+  import_rootfs memcached "$MEMCACHED_IMAGE" SIGTERM \
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    'ENV LANG=C.UTF-8' \
+    'USER memcache' \
+    'EXPOSE 11211' \
+    'ENTRYPOINT ["docker-entrypoint.sh"]' \
+    'CMD ["memcached"]'
+}
+
 if [ $rebuild = 1 ]; then
-  for img in "$PG_IMAGE" "$REDIS_IMAGE"; do
+  for img in "$PG_IMAGE" "$REDIS_IMAGE" "$MEMCACHED_IMAGE"; do
     image_exists "$img" && { say "--rebuild: removing $img"; docker rmi "$img" >/dev/null; }
   done
 fi
-for spec in "postgres:$PG_IMAGE" "redis:$REDIS_IMAGE"; do
+for spec in "postgres:$PG_IMAGE" "redis:$REDIS_IMAGE" "memcached:$MEMCACHED_IMAGE"; do
   name="${spec%%:*}" img="${spec#*:}"
   if image_exists "$img"; then
     say "image $img exists ($(docker image inspect -f '{{.Size}}' "$img" | awk '{printf "%.0f MB", $1/1e6}'))"
@@ -422,7 +454,7 @@ EOF
     for _ in $(seq 1 40); do registry_up && break; sleep 0.25; done
     registry_up || { tail -20 "$CACHE/registry.log" >&2; die "docker-registry did not answer on $REGISTRY"; }
   fi
-  for img in "$PG_IMAGE" "$REDIS_IMAGE"; do
+  for img in "$PG_IMAGE" "$REDIS_IMAGE" "$MEMCACHED_IMAGE"; do
     repo="${img%%:*}" tag="${img#*:}"
     docker tag "$img" "$REGISTRY/$img"
     if registry_has "$repo" "$tag"; then
@@ -463,6 +495,15 @@ if [ $verify = 1 ]; then
     [[ "$out" == *"+PONG"* ]]
   }
   redis_ready() { redis_ping "$1" secret; }
+  memcached_ready() {  # memcached_ready PORT: true when the server answers `version`
+    local out
+    # shellcheck disable=SC2016
+    out="$(timeout 5 bash -c '
+      exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+      printf "version\r\n" >&3
+      read -t 2 -r line <&3 && echo "$line"' "$1" 2>/dev/null)" || true
+    [[ "$out" == VERSION* ]]
+  }
   noauth_ready() { redis_ping "$1"; }
   wait_ready() {  # wait_ready CHECK PORT CONTAINER: prints ms until ready (gives up after 60 s)
     local t0; t0=$(now_ms)
@@ -506,6 +547,7 @@ if [ $verify = 1 ]; then
   port="$(host_port "$c" 6379)"
   wait_ready noauth_ready "$port" "$c" >/dev/null || die "$REDIS_IMAGE without arguments: not reachable"
   say "  $REDIS_IMAGE without arguments ok (no password, protected mode off)"
+  RUN_CMD="-m 64" check_image "$MEMCACHED_IMAGE" memcached_ready 11211 "$MEMCACHED_IMAGE"
   # POSTGRES_PASSWORD is required, as in the official image.
   if docker run --rm "$PG_IMAGE" >/dev/null 2>&1; then die "$PG_IMAGE started without POSTGRES_PASSWORD"; fi
   say "  $PG_IMAGE refuses to start without POSTGRES_PASSWORD"
@@ -518,5 +560,5 @@ if [ $verify = 1 ]; then
   fi
 fi
 
-say "done in $(( ($(now_ms) - T0) / 1000 )) s: $(for i in "$PG_IMAGE" "$REDIS_IMAGE"; do
+say "done in $(( ($(now_ms) - T0) / 1000 )) s: $(for i in "$PG_IMAGE" "$REDIS_IMAGE" "$MEMCACHED_IMAGE"; do
   docker image inspect -f '{{.Size}}' "$i" | awk -v n="$i" '{printf "%s %.0f MB; ", n, $1/1e6}'; done)registry: $([ $registry = 1 ] && echo "$REGISTRY" || echo off)"

@@ -44,6 +44,17 @@ describe('the service catalog', () => {
     expect(SERVICE_CATALOG.redis.command(redis)).toEqual(['redis-server', '--requirepass', redis.password, '--appendonly', 'yes', '--appendfsync', 'always']);
   });
 
+  it('runs Memcached with no login: no password, a 64 MB cache, settings as long options', () => {
+    const memcached = generateCredentials('memcached', fixedBytes);
+    expect(memcached).toEqual({ user: '', password: '', database: '' });
+    expect(SERVICE_CATALOG.memcached.image).toBe('memcached:1.6');
+    expect(SERVICE_CATALOG.memcached.containerPort).toBe(11211);
+    expect(SERVICE_CATALOG.memcached.environment(memcached)).toEqual({});
+    expect(SERVICE_CATALOG.memcached.command(memcached)).toEqual(['memcached', '-m', '64']);
+    expect(SERVICE_CATALOG.memcached.command(memcached, { 'memory-limit': '8', 'max-item-size': '1m' })).toEqual(['memcached', '-m', '64', '--memory-limit=8', '--max-item-size=1m']);
+    expect(SERVICE_CATALOG.memcached.connectionUrl({ host: '127.0.0.1', port: 49160 }, memcached)).toBe('memcached://127.0.0.1:49160');
+  });
+
   it('generates a different password each time with real randomness', async () => {
     const { randomBytes } = await import('node:crypto');
     const a = generateCredentials('postgres', randomBytes);
@@ -123,6 +134,20 @@ describe('RESP', () => {
     const silent = await fakeRedis(() => {});
     await expect(respExchange({ host: '127.0.0.1', port: silent }, [['PING']], 150)).rejects.toThrow(/no answer within 150 ms/);
   });
+
+  it('checks Memcached with `version`: ready on VERSION, not on anything else, and gives up on a silent server', async () => {
+    const none = { user: '', password: '', database: '' };
+    const ready = await fakeRedis((received, socket) => {
+      if (received === 'version\r\n') socket.write('VERSION 1.6.18\r\n');
+    });
+    await expect(SERVICE_CATALOG.memcached.checkReady({ host: '127.0.0.1', port: ready }, none, 1000)).resolves.toBeUndefined();
+    const wrong = await fakeRedis((received, socket) => {
+      if (received.endsWith('\r\n')) socket.write('-ERR unknown command\r\n');
+    });
+    await expect(SERVICE_CATALOG.memcached.checkReady({ host: '127.0.0.1', port: wrong }, none, 1000)).rejects.toThrow(/version answered -ERR unknown command/);
+    const silent = await fakeRedis(() => {});
+    await expect(SERVICE_CATALOG.memcached.checkReady({ host: '127.0.0.1', port: silent }, none, 150)).rejects.toThrow(/no answer within 150 ms/);
+  });
 });
 
 describe('helpers of the runtime and lab services', () => {
@@ -151,6 +176,10 @@ describe('helpers of the runtime and lab services', () => {
     expect(text).toContain('REDIS_PASSWORD=r1\n');
     expect(text).toContain('REDIS_2_PORT=6002\n');
     expect(text).toContain('REDIS_2_URL=redis://default:r2@127.0.0.1:6002/0\n');
+    // Memcached has no login: no user, password or database lines.
+    const memcached = renderEnvFile([{ ...base, service: 'memcached', index: 1, name: 'memcached', port: 7001, user: '', password: '', database: '', url: 'memcached://127.0.0.1:7001' }]);
+    expect(memcached).toContain('MEMCACHED_HOST=127.0.0.1\nMEMCACHED_PORT=7001\nMEMCACHED_URL=memcached://127.0.0.1:7001\n');
+    expect(memcached).not.toMatch(/MEMCACHED_(USER|PASSWORD|DB)=/);
     // Without an engine (the embedded servers) there are no containers to name.
     expect(text).not.toContain('_CONTAINER=');
     expect(text).not.toContain('DATA_LABS_DOCKER_HOST');
@@ -171,6 +200,14 @@ describe('containerShellCommand (a database shell in its container)', () => {
     expect(postgres.args).toEqual(['exec', '-it', 'c0ffee', 'psql', '-U', 'lab', '-d', 'lab']);
     expect(postgres.args.join(' ')).not.toContain('pw');
     expect(containerShellCommand('redis', 'c0ffee', 'redis://127.0.0.1:6390')).toEqual({ args: ['exec', '-it', 'c0ffee', 'redis-cli'], env: {} });
-    expect(containerShellCommand('memcached', 'c0ffee', undefined).args).toEqual(['exec', '-it', 'c0ffee', 'sh']);
+    expect(containerShellCommand('other', 'c0ffee', undefined).args).toEqual(['exec', '-it', 'c0ffee', 'sh']);
+  });
+
+  it('opens Memcached, which ships no client, as a text-protocol session in bash that adds the \\r a terminal does not send', () => {
+    const memcached = containerShellCommand('memcached', 'c0ffee', 'memcached://127.0.0.1:49160');
+    expect(memcached.args.slice(0, 5)).toEqual(['exec', '-it', 'c0ffee', 'bash', '-c']);
+    expect(memcached.args[5]).toContain('/dev/tcp/127.0.0.1/11211');
+    expect(memcached.args[5]).toContain("sed -u 's/$/\\r/'");
+    expect(memcached.env).toEqual({});
   });
 });

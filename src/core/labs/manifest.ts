@@ -8,7 +8,7 @@ import * as z from '../schema';
 import { SECTION_IDS, findChecklistItem } from '../curriculum/curriculum';
 
 /** Services a lab can ask for. The container runtime that starts them arrives with issue 3. */
-export const SERVICE_KINDS = ['postgres', 'redis'] as const;
+export const SERVICE_KINDS = ['postgres', 'redis', 'memcached'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 
 const relativeFile = z.string().check(

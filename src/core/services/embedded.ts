@@ -45,7 +45,7 @@ export const EMBEDDED_LIMITATIONS: readonly string[] = [
     ? 'There is one database and one user: whatever user, password and database a client names, it is connected as "postgres" to "postgres". No password is checked: while the server runs, any program or user of this computer can connect to it on 127.0.0.1 (no other machine can). Keep nothing secret in it, and stop it when you are done.'
     : 'There is one database and one user: whatever user, password and database a client names, it is connected as "postgres" to "postgres". No password is checked, so the server listens only on a Unix socket in a folder only you can open (POSTGRES_HOST in .env): other users of this computer cannot connect, and no other machine can; any program you run can.',
   'Container faults (pause, kill, network cuts, restarts under load) are not available: they need Docker.',
-  'Only PostgreSQL can run embedded, one server per lab; Redis and labs with several PostgreSQL servers need Docker.',
+  'Only PostgreSQL can run embedded, one server per lab; Redis, Memcached and labs with several PostgreSQL servers need Docker.',
 ];
 
 /** The folder in a lab that holds the embedded server's state, data and log. */

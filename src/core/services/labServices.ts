@@ -669,9 +669,8 @@ export function renderEnvFile(connections: readonly ServiceConnection[], engine?
     lines.push(
       `${prefix}_HOST=${c.host}`,
       `${prefix}_PORT=${c.port}`,
-      `${prefix}_USER=${c.user}`,
-      `${prefix}_PASSWORD=${c.password}`,
-      `${prefix}_DB=${c.database}`,
+      // A server with no login (Memcached) gets no user, password or database lines.
+      ...(definition.authenticates ? [`${prefix}_USER=${c.user}`, `${prefix}_PASSWORD=${c.password}`, `${prefix}_DB=${c.database}`] : []),
       `${prefix}_URL=${c.url}`,
       ...(engine !== undefined ? [`${prefix}_CONTAINER=${c.containerId}`] : []),
     );

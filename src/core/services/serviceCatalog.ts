@@ -35,9 +35,11 @@ export interface ServiceDefinition {
   readonly containerPort: number;
   /** The prefix of this service's variables in the lab's `.env` (`POSTGRES_PORT`). */
   readonly envPrefix: string;
-  /** The user and database name to create; the password is always random. */
+  /** The user and database name to create; the password is random (empty for a server that takes none). */
   readonly defaultUser: string;
   readonly defaultDatabase: string;
+  /** False for a server with no login (Memcached): its credentials carry no password. */
+  readonly authenticates: boolean;
   /** The container's environment, as the image's documentation asks for it. */
   environment(credentials: ServiceCredentials): Record<string, string>;
   /** The container's command, or undefined for the image's own; `settings` are lab.json's server settings. */
@@ -152,6 +154,35 @@ export function respExchange(address: ServiceAddress, commands: readonly (readon
   });
 }
 
+/**
+ * Memcached's text protocol: `version` answers `VERSION 1.6.18`. Memcached has no login (the
+ * lab's container publishes its port on 127.0.0.1 only), so this is the whole check.
+ */
+export async function checkMemcached(address: ServiceAddress, timeoutMs: number): Promise<void> {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = net.createConnection({ host: address.host, port: address.port });
+    let received = '';
+    const finish = (error: Error | undefined): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (error) reject(error);
+      else resolve(received.slice(0, received.indexOf('\r\n')));
+    };
+    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write('version\r\n'));
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (received.includes('\r\n')) finish(undefined);
+    });
+    socket.on('error', (error) => finish(error));
+    socket.on('close', () => finish(new Error(`the server closed the connection after ${JSON.stringify(received)}`)));
+  });
+  if (!answer.startsWith('VERSION ')) {
+    throw new Error(`version answered ${answer === '' ? 'nothing' : answer}`);
+  }
+}
+
 /** `AUTH` then `PING` over raw RESP: ready means the password works and PING says PONG. */
 async function checkRedis(address: ServiceAddress, credentials: ServiceCredentials, timeoutMs: number): Promise<void> {
   const [auth, ping] = await respExchange(address, [['AUTH', credentials.password], ['PING']], timeoutMs);
@@ -173,6 +204,7 @@ export const SERVICE_CATALOG: Readonly<Record<ServiceKind, ServiceDefinition>> =
     envPrefix: 'POSTGRES',
     defaultUser: 'lab',
     defaultDatabase: 'lab',
+    authenticates: true,
     // POSTGRES_INITDB_ARGS goes to initdb on the first start only (the official image's
     // contract). --no-sync skips initdb's final flush of the new cluster to disk: a lab's data
     // is disposable ("Reset data" recreates it), and the flush was ~0.3 s of a cold start
@@ -202,6 +234,7 @@ export const SERVICE_CATALOG: Readonly<Record<ServiceKind, ServiceDefinition>> =
     envPrefix: 'REDIS',
     defaultUser: 'default',
     defaultDatabase: '0',
+    authenticates: true,
     environment: () => ({}),
     // The official image takes its server flags as the command. Every write is appended and
     // synced before its reply, from the first start: a killed Redis (the Quorum grader's kill
@@ -211,6 +244,25 @@ export const SERVICE_CATALOG: Readonly<Record<ServiceKind, ServiceDefinition>> =
     resources: { memoryBytes: 256 * MiB, nanoCpus: CPU / 2 },
     connectionUrl: (a, c) => `redis://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${a.host}:${a.port}/${c.database}`,
     checkReady: checkRedis,
+  },
+  memcached: {
+    kind: 'memcached',
+    displayName: 'Memcached',
+    image: 'memcached:1.6',
+    containerPort: 11211,
+    envPrefix: 'MEMCACHED',
+    defaultUser: '',
+    defaultDatabase: '',
+    // Memcached has no login in its text protocol; the container's port is published on
+    // 127.0.0.1 only, like every lab service's.
+    authenticates: false,
+    environment: () => ({}),
+    // A 64 MB cache, so that eviction under a memory limit can be seen; lab.json's settings
+    // become long options (`--memory-limit=128`), which memcached 1.6 takes.
+    command: (_c, settings) => ['memcached', '-m', '64', ...Object.entries(settings ?? {}).map(([name, value]) => `--${name}=${value}`)],
+    resources: { memoryBytes: 128 * MiB, nanoCpus: CPU / 2 },
+    connectionUrl: (a) => `memcached://${a.host}:${a.port}`,
+    checkReady: (address, _credentials, timeoutMs) => checkMemcached(address, timeoutMs),
   },
 };
 
@@ -235,12 +287,13 @@ export function resolveServiceImage(kind: ServiceKind, overrides: ImageOverrides
 export function generateCredentials(kind: ServiceKind, randomBytes: (size: number) => Buffer): ServiceCredentials {
   const definition = SERVICE_CATALOG[kind];
   // Hex keeps the password safe in URLs, shell commands and .env files without quoting.
-  return { user: definition.defaultUser, password: randomBytes(18).toString('hex'), database: definition.defaultDatabase };
+  return { user: definition.defaultUser, password: definition.authenticates ? randomBytes(18).toString('hex') : '', database: definition.defaultDatabase };
 }
 
 /**
  * The `docker` command line that opens a service's own shell in its container (psql,
- * redis-cli, else sh), and the environment to run it with. A password never goes on the
+ * redis-cli, a text-protocol session with Memcached, else sh), and the environment to run it
+ * with. A password never goes on the
  * command line, where every local user sees it in `ps`: redis-cli reads it from
  * REDISCLI_AUTH, which `docker exec -e REDISCLI_AUTH` passes on from the terminal's
  * environment; psql in the official image trusts connections from inside the container.
@@ -256,5 +309,20 @@ export function containerShellCommand(service: string, containerId: string, url:
       ? { args: ['exec', '-it', containerId, 'redis-cli'], env: {} }
       : { args: ['exec', '-e', 'REDISCLI_AUTH', '-it', containerId, 'redis-cli'], env: { REDISCLI_AUTH: password } };
   }
+  if (service === 'memcached') {
+    return { args: ['exec', '-it', containerId, 'bash', '-c', MEMCACHED_SHELL], env: {} };
+  }
   return { args: ['exec', '-it', containerId, 'sh'], env: {} };
 }
+
+/**
+ * Memcached ships no client, so its shell is bash talking its text protocol over /dev/tcp
+ * (the official image and the local test image both have bash and sed): what you type goes
+ * to the server with the \r\n it expects (a terminal sends \n), and what it answers is
+ * printed. Ctrl-D ends it.
+ */
+export const MEMCACHED_SHELL =
+  'exec 3<>/dev/tcp/127.0.0.1/11211 || exit 1; ' +
+  "echo 'Memcached text protocol: stats, get KEY, gets KEY, set KEY 0 SECONDS BYTES (then the value on the next line), delete KEY; Ctrl-D leaves.'; " +
+  'cat <&3 & ' +
+  "sed -u 's/$/\\r/' >&3";
