@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LabServicesResult, type ServiceConnection, startLabServices } from '../../src/core/services/labServices';
+import { MemcacheClient, MemcacheError, MemcacheUnavailableError } from '../../src/core/services/memcache';
 import { SERVICE_CATALOG, containerShellCommand } from '../../src/core/services/serviceCatalog';
 import { LOCAL_IMAGES, newRuntime, tempLabDir, testLogger, uniqueId, useLabCleanup } from './helpers';
 
@@ -91,5 +92,57 @@ describe('Memcached, a catalog service', () => {
     expect(output).toContain('VALUE shell-key 0 5\r\nhello\r\nEND');
     const read = await memcachedExchange(memcached.port, 'get shell-key\r\n', (r) => r.endsWith('END\r\n'));
     expect(read).toBe('VALUE shell-key 0 5\r\nhello\r\nEND\r\n');
+  });
+
+  it('MemcacheClient: get, gets and cas, add, delete, touch, incr and expiry on the real server', async () => {
+    const client = new MemcacheClient(memcached, 2_000, 'memcached');
+    try {
+      await client.flushAll();
+      expect(await client.get('k')).toBeNull();
+      await client.set('k', 'héllo wörld', 60);
+      expect(await client.get('k')).toBe('héllo wörld');
+      expect(await client.add('k', 'other', 60)).toBe(false);
+      expect(await client.add('fresh', 'x', 60)).toBe(true);
+      const item = await client.gets('k');
+      expect(item?.value).toBe('héllo wörld');
+      expect(await client.cas('k', 'v2', 60, item?.cas ?? '')).toBe('stored');
+      // The unique changed with that store: the same one is refused now.
+      expect(await client.cas('k', 'v3', 60, item?.cas ?? '')).toBe('exists');
+      expect(await client.get('k')).toBe('v2');
+      expect(await client.delete('k')).toBe(true);
+      expect(await client.delete('k')).toBe(false);
+      expect(await client.cas('k', 'v4', 60, item?.cas ?? '')).toBe('not-found');
+      await client.set('n', '41', 60);
+      expect(await client.incr('n')).toBe(42);
+      expect(await client.incr('missing')).toBeNull();
+      expect(await client.touch('n', 1)).toBe(true);
+      await client.set('short', 'x', 1);
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      expect(await client.get('short')).toBeNull();
+      expect(await client.get('n')).toBeNull();
+      const values = await Promise.all(Array.from({ length: 20 }, (_, i) => client.set(`p${i}`, `v${i}`, 60).then(() => client.get(`p${i}`))));
+      expect(values).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
+      expect((await client.stats())['limit_maxbytes']).toBe(String(64 * 1024 * 1024));
+      await expect(client.get('has space')).rejects.toThrow(MemcacheError);
+      await expect(client.set('k', 'x', -1)).rejects.toThrow(/whole number of seconds/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('MemcacheClient: a paused server is a timeout, and the client works again once it answers', async () => {
+    const client = new MemcacheClient(memcached, 300, 'memcached');
+    try {
+      await client.set('before', 'x', 60);
+      await runtime.pauseContainer(memcached.containerId);
+      try {
+        await expect(client.get('before')).rejects.toThrow(MemcacheUnavailableError);
+      } finally {
+        await runtime.unpauseContainer(memcached.containerId);
+      }
+      expect(await client.get('before')).toBe('x');
+    } finally {
+      client.close();
+    }
   });
 });
