@@ -1,0 +1,373 @@
+/**
+ * The Key-Value grader's scenarios, as data: each drives the learner's service against the
+ * lab's Redis, Memcached and PostgreSQL (many requests at once, the clock moved, database
+ * calls held at a gate to force a race, the process killed between Redis commands, Redis
+ * paused, killed, cut off and restarted) and names the pure checker (checkers.ts) that
+ * judges what it recorded. Ids and order are lab.json's checks.
+ */
+import type { ScenarioContext } from '../../../src/core/grading/engine';
+import type { HistoryRecorder } from '../../../src/core/grading/history';
+import type { ScenarioSpec } from '../../../src/core/grading/labGrader';
+import type { Rng } from '../../../src/core/random';
+import {
+  checkDegrade,
+  checkFixedWindow,
+  checkLimiterCrash,
+  checkMemcachedCache,
+  checkRedisCache,
+  checkSessionRestart,
+  checkSessions,
+  checkSlidingWindow,
+  checkStampede,
+} from './checkers';
+import { GRADER, type KvEvent } from './history';
+import type { KvHarness } from './harness';
+import { BASE_CONFIG, LOAD_DELAY_MS } from './limits';
+import type { CacheKind, KvOp, ServiceConfig } from './protocol';
+
+type Spec = ScenarioSpec<KvHarness, KvEvent>;
+type History = HistoryRecorder<KvEvent>;
+type H = KvHarness;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A scenario that starts with empty stores and the service made on `config`, and ends with every fault healed. */
+function kvScenario(spec: Omit<Spec, 'run'> & { config?: Partial<ServiceConfig>; run(h: H, ctx: ScenarioContext<KvEvent>): Promise<void> }): Spec {
+  return {
+    id: spec.id,
+    check: spec.check,
+    ...(spec.budgetMs !== undefined ? { budgetMs: spec.budgetMs } : {}),
+    ...(spec.cases !== undefined ? { cases: spec.cases } : {}),
+    async run(h, ctx) {
+      try {
+        await h.begin(ctx.history, spec.config);
+        await spec.run(h, ctx);
+      } finally {
+        await h.endScenario();
+      }
+    },
+  };
+}
+
+const CLIENTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
+
+/** `n` requests of the limiter at once, spread over `clients`, each on its own lane. */
+function limiterBurst(h: H, history: History, op: 'allowFixed' | 'allowSliding', clients: readonly string[], n: number, rng: Rng, lanePrefix = 'c'): Promise<unknown> {
+  const requests = Array.from({ length: n }, (_, i) => ({ process: `${lanePrefix}${i + 1}`, op: { op, client: clients.length === 1 ? (clients[0] as string) : rng.pick(clients) } as KvOp }));
+  return h.burst(history, requests);
+}
+
+// ─── limit ────────────────────────────────────────────────────────────────────────
+
+const limit = kvScenario({
+  id: 'limit',
+  check: checkFixedWindow,
+  cases: ['50 at once', 'several clients at once', 'the next window', 'a window filled in steps'],
+  async run(h, { history, rng }) {
+    const { windowMs, limit: max } = BASE_CONFIG;
+    await h.toWindowStart(history, windowMs);
+    h.case(history, '50 at once');
+    const client = rng.pick(CLIENTS);
+    await limiterBurst(h, history, 'allowFixed', [client], rng.int(50, 60), rng);
+    await h.noteOpenSessions(history);
+    h.case(history, 'several clients at once');
+    await limiterBurst(h, history, 'allowFixed', rng.shuffle(CLIENTS.filter((c) => c !== client)).slice(0, 3), 50, rng);
+    h.case(history, 'the next window');
+    await h.toWindowStart(history, windowMs);
+    await limiterBurst(h, history, 'allowFixed', [client], max + rng.int(3, 8), rng);
+    h.case(history, 'a window filled in steps');
+    await h.toWindowStart(history, windowMs);
+    for (let step = 0; step < 4; step++) await limiterBurst(h, history, 'allowFixed', [client], rng.int(2, 5), rng);
+    await h.noteOpenSessions(history);
+  },
+});
+
+// ─── sliding ──────────────────────────────────────────────────────────────────────
+
+const sliding = kvScenario({
+  id: 'sliding',
+  check: checkSlidingWindow,
+  cases: ['50 at once', 'half a window later', 'a window later', 'half the limit, twice'],
+  async run(h, { history, rng }) {
+    const { windowMs, limit: max } = BASE_CONFIG;
+    const client = rng.pick(CLIENTS);
+    h.case(history, '50 at once');
+    await limiterBurst(h, history, 'allowSliding', [client], rng.int(50, 60), rng);
+    h.case(history, 'half a window later');
+    await h.jump(history, windowMs / 2);
+    await limiterBurst(h, history, 'allowSliding', [client], 20, rng);
+    h.case(history, 'a window later');
+    await h.jump(history, windowMs / 2 + 300);
+    await limiterBurst(h, history, 'allowSliding', [client], 20, rng);
+    h.case(history, 'half the limit, twice');
+    const other = rng.pick(CLIENTS.filter((c) => c !== client));
+    await limiterBurst(h, history, 'allowSliding', [other], max / 2, rng);
+    await h.jump(history, windowMs / 2);
+    await limiterBurst(h, history, 'allowSliding', [other], max / 2, rng);
+    await h.jump(history, windowMs / 2 + 300);
+    // The first half left the window: exactly half the limit is admitted now.
+    await limiterBurst(h, history, 'allowSliding', [other], max, rng);
+  },
+});
+
+// ─── limiter-crash ────────────────────────────────────────────────────────────────
+
+const limiterCrash = kvScenario({
+  id: 'limiter-crash',
+  check: checkLimiterCrash,
+  budgetMs: 45_000,
+  cases: ['killed after each reply of a fixed-window request', 'killed after each reply of a sliding-window request', 'served again a window later'],
+  async run(h, { history, rng, signal }) {
+    const { windowMs } = BASE_CONFIG;
+    for (const op of ['allowFixed', 'allowSliding'] as const) {
+      // A clean request first: how many Redis replies one request takes.
+      await h.arm(null);
+      await h.must(history, 'service', { op, client: 'probe' });
+      const points = await h.replies();
+      for (let point = 1; point <= points && !signal.aborted; point++) {
+        const client = `${rng.pick(CLIENTS)}-${op === 'allowFixed' ? 'f' : 's'}${point}`;
+        h.case(history, `killed after each reply of a ${op === 'allowFixed' ? 'fixed' : 'sliding'}-window request`);
+        await h.arm(point);
+        await h.op(history, 'service', { op, client }, 10_000);
+        history.record({ process: 'service', type: 'crash', op: 'killed', detail: `just after Redis reply ${point} of ${points} of ${op}(${JSON.stringify(client)})` });
+        await h.restartLearner();
+        await h.arm(null);
+        await h.probeKeys(history);
+        h.case(history, `after the kill at reply ${point} of ${op}`);
+        await h.toWindowStart(history, windowMs, 20, windowMs);
+        await h.op(history, 'service', { op, client });
+      }
+    }
+  },
+});
+
+// ─── caches ───────────────────────────────────────────────────────────────────────
+
+/** Each product's values in the order they are written: `p1@v1`, `p1@v2`... */
+function valueMaker(): (id: string) => string {
+  const written = new Map<string, number>();
+  return (id) => {
+    const n = (written.get(id) ?? 0) + 1;
+    written.set(id, n);
+    return `${id}@v${n}`;
+  };
+}
+
+/**
+ * The races of cache-aside, on one cache: a load that read before an update and caches
+ * after it; a read while an update waits to write the database; reads and updates with
+ * seeded timing. Writes of one product never overlap.
+ */
+async function cacheRaces(h: H, history: History, rng: Rng, cache: CacheKind): Promise<void> {
+  const nextValue = valueMaker();
+  const get = (id: string): KvOp => ({ op: 'get', cache, id });
+  const update = (id: string): KvOp => ({ op: 'update', cache, id, value: nextValue(id) });
+  const ids = ['p1', 'p2', 'p3'];
+  for (const id of ids) await h.setTruth(history, id, nextValue(id));
+
+  h.case(history, 'read your write');
+  await h.must(history, 'reader', get('p1'));
+  await h.must(history, 'reader', get('p1'));
+  await h.must(history, 'writer', update('p1'));
+  await h.must(history, 'reader', get('p1'));
+
+  h.case(history, 'a load racing an update');
+  await h.hold({ kind: 'load', id: 'p2' });
+  const racing = h.op(history, 'loader', get('p2'));
+  if (!(await h.waitHeld())) {
+    await h.release();
+    await racing;
+    throw new Error('get(p2) of an uncached product did not load it from the database.');
+  }
+  await h.op(history, 'writer', update('p2'));
+  await h.release();
+  await racing;
+  await h.op(history, 'reader', get('p2'));
+  await sleep(50);
+  await h.op(history, 'reader', get('p2'));
+
+  h.case(history, 'a read while an update writes');
+  await h.must(history, 'reader', get('p3'));
+  await h.hold({ kind: 'save', id: 'p3' });
+  const writing = h.op(history, 'writer', update('p3'));
+  if (await h.waitHeld()) {
+    await h.op(history, 'reader', get('p3'));
+  }
+  await h.release();
+  await writing;
+  await h.op(history, 'reader', get('p3'));
+
+  h.case(history, 'reads and updates at seeded times');
+  for (let round = 0; round < 6; round++) {
+    const id = rng.pick(ids);
+    const readers = rng.int(1, 4);
+    const racing = rng.chance(0.5);
+    if (racing) {
+      // Uncached by an update, then several readers, one of them loading (held), and an update meanwhile.
+      await h.op(history, 'writer', update(id));
+      await h.hold({ kind: 'load', id });
+    }
+    const reads = Array.from({ length: readers }, (_, i) => h.op(history, `reader${i + 2}`, get(id)));
+    if (racing) await h.waitHeld(1_000);
+    await sleep(rng.int(0, 40));
+    const write = h.op(history, 'writer', update(id));
+    await sleep(rng.int(0, 40));
+    await h.release();
+    await Promise.all([...reads, write]);
+    await h.op(history, 'reader', get(id));
+  }
+}
+
+const cacheStale = kvScenario({
+  id: 'cache-stale',
+  check: checkRedisCache,
+  cases: ['read your write', 'a load racing an update', 'a read while an update writes', 'reads and updates at seeded times'],
+  async run(h, { history, rng }) {
+    await cacheRaces(h, history, rng, 'redis');
+    await h.probeKeys(history);
+  },
+});
+
+// ─── stampede ─────────────────────────────────────────────────────────────────────
+
+const stampede = kvScenario({
+  id: 'stampede',
+  check: checkStampede,
+  cases: ['misses at once on Redis', 'misses at once after an update on Redis', 'misses at once on Memcached'],
+  async run(h, { history, rng }) {
+    const nextValue = valueMaker();
+    for (const cache of ['redis', 'memcached'] as const) {
+      const id = `hot-${cache}`;
+      await h.setTruth(history, id, nextValue(id));
+      await h.takeLoads();
+      h.case(history, `misses at once on ${cache === 'redis' ? 'Redis' : 'Memcached'}`);
+      const readers = rng.int(15, 25);
+      await h.burst(history, Array.from({ length: readers }, (_, i) => ({ process: `r${i + 1}`, op: { op: 'get', cache, id } as KvOp })));
+      history.record({ process: GRADER, type: 'note', op: 'loads', value: { cache, id, count: (await h.takeLoads())[id] ?? 0, readers } });
+      if (cache === 'redis') {
+        h.case(history, 'misses at once after an update on Redis');
+        await h.must(history, 'writer', { op: 'update', cache, id, value: nextValue(id) });
+        await h.takeLoads();
+        await h.burst(history, Array.from({ length: readers }, (_, i) => ({ process: `r${i + 1}`, op: { op: 'get', cache, id } as KvOp })));
+        history.record({ process: GRADER, type: 'note', op: 'loads', value: { cache, id, count: (await h.takeLoads())[id] ?? 0, readers } });
+      }
+    }
+  },
+});
+
+// ─── memcached-cache ──────────────────────────────────────────────────────────────
+
+const memcachedCache = kvScenario({
+  id: 'memcached-cache',
+  check: checkMemcachedCache,
+  cases: ['read your write', 'a load racing an update', 'a read while an update writes', 'reads and updates at seeded times'],
+  async run(h, { history, rng }) {
+    await cacheRaces(h, history, rng, 'memcached');
+  },
+});
+
+// ─── sessions ─────────────────────────────────────────────────────────────────────
+
+const sessions = kvScenario({
+  id: 'sessions',
+  check: checkSessions,
+  cases: ['a session used keeps living', 'an unused session ends on time', 'logout ends it at once', 'another session stays', 'an unknown session'],
+  async run(h, { history, rng }) {
+    const ttl = BASE_CONFIG.sessionTtlMs;
+    const [user, other] = rng.shuffle(CLIENTS);
+    const s1 = String(await h.must(history, 'alice-1', { op: 'login', user: user as string }));
+    const s2 = String(await h.must(history, 'alice-2', { op: 'login', user: user as string }));
+    const s3 = String(await h.must(history, 'bob', { op: 'login', user: other as string }));
+    h.case(history, 'a session used keeps living');
+    await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
+    await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
+    await sleep(ttl * 0.6);
+    await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
+    await sleep(ttl * 0.6);
+    // 1.2 × ttl after the login: alive only if the use above renewed it.
+    await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
+    h.case(history, 'an unused session ends on time');
+    await h.op(history, 'bob', { op: 'currentUser', session: s3 });
+    h.case(history, 'logout ends it at once');
+    await h.must(history, 'alice-2', { op: 'logout', session: s2 });
+    await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
+    h.case(history, 'another session stays');
+    await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
+    h.case(history, 'an unknown session');
+    await h.op(history, 'mallory', { op: 'currentUser', session: `${s1.slice(0, -2)}xx` });
+    h.case(history, 'an unused session ends on time');
+    await sleep(ttl + 300);
+    await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
+    await h.probeKeys(history);
+  },
+});
+
+// ─── session-restart ──────────────────────────────────────────────────────────────
+
+const sessionRestart = kvScenario({
+  id: 'session-restart',
+  check: checkSessionRestart,
+  config: { sessionTtlMs: 60_000 },
+  cases: ['after Redis and the service restarted', 'after Redis was killed'],
+  async run(h, { history, rng }) {
+    const [a, b] = rng.shuffle(CLIENTS);
+    const s1 = String(await h.must(history, 'user-1', { op: 'login', user: a as string }));
+    await h.fault(history, () => h.services.restart());
+    await h.restartLearner();
+    h.case(history, 'after Redis and the service restarted');
+    await h.op(history, 'user-1', { op: 'currentUser', session: s1 });
+    const s2 = String(await h.must(history, 'user-2', { op: 'login', user: b as string }));
+    await h.fault(history, () => h.services.kill());
+    await h.healAll(history);
+    await sleep(200);
+    h.case(history, 'after Redis was killed');
+    await h.op(history, 'user-2', { op: 'currentUser', session: s2 });
+  },
+});
+
+// ─── degrade ──────────────────────────────────────────────────────────────────────
+
+const degrade = kvScenario({
+  id: 'degrade',
+  check: (history) => checkDegrade(history, LOAD_DELAY_MS),
+  budgetMs: 45_000,
+  cases: ['during a pause', 'during a kill', 'during a cut-off', 'after each fault'],
+  async run(h, { history, rng }) {
+    const faults = [
+      { name: 'pause', apply: () => h.services.pause() },
+      { name: 'kill', apply: () => h.services.kill() },
+      { name: 'cut-off', apply: () => Promise.resolve(h.services.cutOff()) },
+    ];
+    const nextValue = valueMaker();
+    const order = rng.shuffle(faults);
+    const firstOpen = rng.chance(0.5);
+    for (const [i, fault] of order.entries()) {
+      const failOpen = i % 2 === 0 ? firstOpen : !firstOpen;
+      await h.open(history, { failOpen, sessionTtlMs: 60_000 });
+      const id = `p-${fault.name}`;
+      await h.setTruth(history, id, nextValue(id));
+      const session = String(await h.must(history, 'user', { op: 'login', user: rng.pick(CLIENTS) }));
+      await h.must(history, 'reader', { op: 'get', cache: 'redis', id });
+      await h.fault(history, fault.apply);
+      h.case(history, `during a ${fault.name}`);
+      await h.burst(history, [
+        { process: 'c1', op: { op: 'allowFixed', client: `d-${fault.name}` } },
+        { process: 'c2', op: { op: 'allowSliding', client: `d-${fault.name}` } },
+        { process: 'reader', op: { op: 'get', cache: 'redis', id } },
+        { process: 'user', op: { op: 'currentUser', session } },
+      ]);
+      await h.reviveIfDead(history);
+      await h.healAll(history);
+      h.case(history, `after the ${fault.name}`);
+      // The connections the fault broke may fail a first call; the service answers in the next second.
+      await sleep(300);
+      await h.reviveIfDead(history);
+      await h.op(history, 'c1', { op: 'allowFixed', client: `a-${fault.name}` });
+      await h.op(history, 'reader', { op: 'get', cache: 'redis', id });
+      await h.op(history, 'user', { op: 'login', user: rng.pick(CLIENTS) });
+      await h.op(history, 'user', { op: 'currentUser', session });
+    }
+  },
+});
+
+export const scenarios: readonly Spec[] = [limit, sliding, limiterCrash, cacheStale, stampede, memcachedCache, sessions, sessionRestart, degrade];

@@ -1,0 +1,161 @@
+/**
+ * The Key-Value grader's services and its hands on them: the lab's Redis (behind the fault
+ * injector's proxy, which follows a container that was killed and started again), its
+ * Memcached and the grader's products table in a schema of its own in the lab's
+ * PostgreSQL. The learner's process reaches Redis only through the proxy; the grader reads
+ * and empties the grading database, Memcached and the table directly.
+ */
+import pg from 'pg';
+import { FaultInjector } from '../../../src/core/services/faults';
+import type { ServiceConnection } from '../../../src/core/services/labServices';
+import type { LabServicesForGrading } from '../../../src/core/services/labServicesController';
+import { MemcacheClient } from '../../../src/core/services/memcache';
+import { RespClient, RespError } from '../../../src/core/services/resp';
+import type { RuntimeLogger } from '../../../src/core/services/runtime';
+import type { KeyTtl } from './history';
+import { GRADING_DATABASE } from './limits';
+import type { KvAdapterConfig } from './protocol';
+
+const DIRECT_TIMEOUT_MS = 5_000;
+
+export class KvServices {
+  readonly engine = 'Redis, Memcached and PostgreSQL in Docker';
+  private direct: { client: RespClient; port: number } | undefined;
+
+  private constructor(
+    private readonly injector: FaultInjector,
+    private readonly redis: ServiceConnection,
+    private readonly memcached: ServiceConnection,
+    private readonly postgres: ServiceConnection,
+    private readonly pool: pg.Pool,
+    private readonly memcache: MemcacheClient,
+    readonly schema: string,
+  ) {}
+
+  static async start(lab: LabServicesForGrading, schema: string, random: () => number, logger: RuntimeLogger): Promise<KvServices> {
+    const find = (service: string): ServiceConnection => {
+      const found = lab.connections.find((c) => c.service === service);
+      if (found === undefined) throw new Error(`The Key-Value lab needs its ${service} container, which is not running. Start the lab's databases again.`);
+      return found;
+    };
+    const redis = find('redis');
+    const memcached = find('memcached');
+    const postgres = find('postgres');
+    const injector = await FaultInjector.create(lab.runtime, {
+      services: [redis],
+      ...(lab.network !== undefined ? { network: lab.network } : {}),
+      ...(lab.journalDir !== undefined ? { journalDir: lab.journalDir } : {}),
+      random,
+      logger,
+      readinessTimeoutMs: 30_000,
+    });
+    const pool = new pg.Pool({ connectionString: postgres.url, max: 4 });
+    pool.on('error', () => undefined);
+    const memcache = new MemcacheClient(memcached, DIRECT_TIMEOUT_MS, 'memcached');
+    const services = new KvServices(injector, redis, memcached, postgres, pool, memcache, schema);
+    try {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await pool.query(`CREATE TABLE IF NOT EXISTS "${schema}".products (id text PRIMARY KEY, value text NOT NULL)`);
+    } catch (error) {
+      await services.close();
+      throw error;
+    }
+    return services;
+  }
+
+  /** Where the learner's process reaches the services. */
+  adapterConfig(loadDelayMs: number, memcachedTimeoutMs: number): KvAdapterConfig {
+    const proxy = this.injector.proxyAddress(this.redis.name);
+    return {
+      redis: { host: proxy.host, port: proxy.port, password: this.redis.password, database: GRADING_DATABASE },
+      memcached: { host: this.memcached.host, port: this.memcached.port },
+      postgres: { url: this.postgres.url, schema: this.schema },
+      loadDelayMs,
+      memcachedTimeoutMs,
+    };
+  }
+
+  /** A client of the Redis container's published port as it is now (a restart may change it). */
+  private client(): RespClient {
+    const target = this.injector.proxy(this.redis.name).currentTarget;
+    if (this.direct !== undefined && this.direct.port === target.port) return this.direct.client;
+    this.direct?.client.close();
+    const client = new RespClient({ host: target.host, port: target.port, password: this.redis.password, database: GRADING_DATABASE }, DIRECT_TIMEOUT_MS, 'redis');
+    this.direct = { client, port: target.port };
+    return client;
+  }
+
+  private async redisCommand(args: string[]): Promise<unknown> {
+    const reply = await this.client().command(args);
+    if (reply instanceof RespError) throw new Error(`Redis refused ${args[0] ?? ''}: ${reply.message}`);
+    return reply;
+  }
+
+  /** Empties the grading database, Memcached and the products table (the start of a scenario). */
+  async flush(): Promise<void> {
+    await this.redisCommand(['FLUSHDB']);
+    await this.memcache.flushAll();
+    await this.pool.query(`TRUNCATE "${this.schema}".products`);
+  }
+
+  /** Every key of the grading database with its PTTL. */
+  async keys(): Promise<KeyTtl[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const reply = (await this.redisCommand(['SCAN', cursor, 'COUNT', '500'])) as [string, string[]];
+      cursor = reply[0];
+      keys.push(...reply[1]);
+    } while (cursor !== '0');
+    const found: KeyTtl[] = [];
+    for (const key of keys.sort()) found.push({ key, pttl: Number(await this.redisCommand(['PTTL', key])) });
+    return found.filter((k) => k.pttl !== -2);
+  }
+
+  /** Writes a product's value in the database directly (the grader's own write). */
+  async setTruth(id: string, value: string): Promise<void> {
+    await this.pool.query(`INSERT INTO "${this.schema}".products (id, value) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value`, [id, value]);
+  }
+
+  async truth(id: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ value: string }>(`SELECT value FROM "${this.schema}".products WHERE id = $1`, [id]);
+    return rows[0]?.value ?? null;
+  }
+
+  async pause(): Promise<string> {
+    await this.injector.pause(this.redis.name);
+    return 'pause Redis (its container is frozen: calls wait)';
+  }
+
+  async kill(): Promise<string> {
+    await this.injector.kill(this.redis.name);
+    return 'kill Redis (SIGKILL: connections reset, new ones refused)';
+  }
+
+  cutOff(): string {
+    this.injector.drop(this.redis.name);
+    return 'cut Redis off (its network drops every packet: calls wait)';
+  }
+
+  /** Stops and starts Redis (docker restart), and waits until it answers. */
+  async restart(): Promise<string> {
+    const fault = await this.injector.restart(this.redis.name);
+    await this.injector.undo(fault);
+    return 'restart Redis (docker restart: it reloads its append-only file)';
+  }
+
+  async healAll(): Promise<void> {
+    await this.injector.undoAll();
+  }
+
+  async close(): Promise<void> {
+    this.direct?.client.close();
+    this.memcache.close();
+    try {
+      await this.pool.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+    } finally {
+      await this.pool.end().catch(() => undefined);
+      await this.injector.close();
+    }
+  }
+}
