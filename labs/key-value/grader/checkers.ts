@@ -134,7 +134,7 @@ export function checkLimiterCrash(history: readonly E[]): Verdict {
       return fail(`After the process was killed ${killed?.detail ?? 'mid-request'}, Redis holds ${forever.map((k) => k.key).join(', ')} with no expiry: it never goes away.`, NO_TTL_HINT, [index, ...(killed ? [history.indexOf(killed)] : [])]);
     }
   }
-  const ops = operationsOf(history).filter((o) => (o.op === 'allowFixed' || o.op === 'allowSliding') && caseAt(history, o.index)?.startsWith('after ') === true);
+  const ops = operationsOf(history).filter((o) => (o.op === 'allowFixed' || o.op === 'allowSliding') && caseAt(history, o.index) === 'served-again-after-kill');
   const refused = ops.find((o) => o.outcome === 'ok' && o.end?.result === false);
   if (refused) {
     return fail(`Once the process was restarted and a window had passed, ${opText(refused)} was refused: the client is locked out (${caseAt(history, refused.index)}).`, NO_TTL_HINT, [refused.index, refused.completion ?? refused.index]);
@@ -262,8 +262,6 @@ export function checkSessions(history: readonly E[]): Verdict {
   if (dup !== undefined) return fail(`Two logins answered the same session id ${JSON.stringify(dup)}.`, ID_HINT, logins.filter((o) => o.end?.result === dup).map((o) => o.completion ?? o.index));
   const short = logins.find((o) => typeof o.end?.result === 'string' && o.end.result.length < 16);
   if (short) return fail(`login answered the session id ${JSON.stringify(short.end?.result)}: too short to be unguessable.`, ID_HINT, [short.completion ?? short.index]);
-  const otherSession = ops.find((o) => o.op === 'currentUser' && caseAt(history, o.index) === 'another session stays' && o.end?.result === null);
-  if (otherSession) return fail(`${opText(otherSession)} answered null: logging out one session of the user ended this one too.`, LOGOUT_HINT, [otherSession.index]);
   const issued = new Set(ids);
   const stranger = ops.find((o) => o.op === 'currentUser' && !issued.has(o.input.session) && o.end?.result !== null);
   if (stranger) return fail(`${opText(stranger)}, a session id no login gave, answered ${JSON.stringify(stranger.end?.result)}.`, ID_HINT, [stranger.index, stranger.completion ?? stranger.index]);
@@ -292,6 +290,9 @@ export function checkSessions(history: readonly E[]): Verdict {
       if (end.result !== null && end.result !== user) return fail(`${opText(o)} answered ${JSON.stringify(end.result)}; the session is ${JSON.stringify(user)}'s.`, LOGOUT_HINT, [login.index, o.completion ?? o.index]);
       const since = o.input.t - used.to;
       if (!alive && o.end !== undefined && end.t <= used.from + ttl - MARGIN_MS) {
+        if (caseAt(history, o.index) === 'another-session-stays') {
+          return fail(`${opText(o)} answered null ${Math.round(o.input.t - used.from)} ms after its last use, right after another session of ${JSON.stringify(user)} logged out: the logout ended this one too.`, LOGOUT_HINT, [o.index, o.completion ?? o.index]);
+        }
         return fail(`${opText(o)} answered null ${Math.round(o.input.t - used.from)} ms after the session was last used; it lasts ${ttl} ms from its last use.`, o.index > login.index && used.from !== login.input.t ? SLIDE_HINT : EXPIRE_HINT, [login.index, o.index, o.completion ?? o.index]);
       }
       if (alive && since >= ttl + MARGIN_MS) {
@@ -310,15 +311,15 @@ const RESTART_HINT = 'Keep sessions in Redis, not in your process: the lab\'s Re
 /** session-restart: a session outlives a restart (and a kill) of Redis and of the service's process. */
 export function checkSessionRestart(history: readonly E[]): Verdict {
   const ops = operationsOf(history);
-  const checks = ops.filter((o) => o.op === 'currentUser' && caseAt(history, o.index)?.startsWith('after ') === true);
+  const checks = ops.filter((o) => o.op === 'currentUser' && caseAt(history, o.index)?.startsWith('after-') === true);
   if (checks.length === 0) return undecided('The scenario did not get as far as the restarts.');
   for (const c of checks) {
     const login = ops.find((o) => o.op === 'login' && o.end?.result === c.input.session);
     if (c.outcome !== 'ok' || c.end?.result !== login?.input.user) {
-      return fail(`${caseAt(history, c.index) ?? ''}: ${opText(c)} answered ${c.outcome === 'ok' ? JSON.stringify(c.end?.result) : `an error (${c.detail ?? ''})`}, not ${JSON.stringify(login?.input.user)}.`, RESTART_HINT, [c.index, c.completion ?? c.index]);
+      return fail(`${(caseAt(history, c.index) ?? '').replaceAll('-', ' ')}: ${opText(c)} answered ${c.outcome === 'ok' ? JSON.stringify(c.end?.result) : `an error (${c.detail ?? ''})`}, not ${JSON.stringify(login?.input.user)}.`, RESTART_HINT, [c.index, c.completion ?? c.index]);
     }
   }
-  return pass(`${plural(checks.length, 'session')} outlived ${cases(history).filter((c) => c.startsWith('after ')).join(' and ')}.`);
+  return pass(`${plural(checks.length, 'session')} outlived ${cases(history).filter((c) => c.startsWith('after-')).map((c) => (c === 'after-kill' ? 'a kill of Redis' : 'a restart of Redis and of the service')).join(' and ')}.`);
 }
 
 // ─── degrade ──────────────────────────────────────────────────────────────────────
@@ -333,6 +334,8 @@ const DEGRADE_HINTS: Readonly<Record<string, string>> = {
   login: 'Once Redis answers again, the service must work again: a client that gave up on Redis must not stay broken.',
 };
 
+const REJECT_HINT = 'login, logout and update cannot do their job without Redis (a session nobody can read, a cached value nobody deleted): let the timeout or error through, so that the caller knows. Answering as if it worked hands out a session that does not exist.';
+
 /** The longest a request may take while Redis is down: two of its time limits, a product load and some slack. */
 export const degradedBudgetMs = (redisTimeoutMs: number, loadDelayMs: number): number => 2 * redisTimeoutMs + loadDelayMs + 400;
 
@@ -341,30 +344,36 @@ export function checkDegrade(history: readonly E[], loadDelayMs: number): Verdic
   const ops = operationsOf(history);
   const died = history.findIndex((e) => e.type === 'crash' && e.op === 'died');
   if (died >= 0) return fail(`The service's process ended while Redis was down: ${history[died]?.detail ?? ''}.`, 'An error of a Redis call that nobody awaits or catches (an unhandled rejection) ends the process. Catch what a Redis call can throw in every request.', [died]);
-  const during = ops.filter((o) => caseAt(history, o.index)?.startsWith('during ') === true);
+  const during = ops.filter((o) => caseAt(history, o.index)?.startsWith('during-') === true);
   if (during.length === 0) return undecided('The scenario did not get as far as a fault.');
   for (const o of ops) {
     const config = configAt(history, o.index);
     const phase = caseAt(history, o.index) ?? '';
     if (config === undefined) continue;
-    if (phase.startsWith('during ')) {
+    if (phase.startsWith('during-')) {
       const budget = degradedBudgetMs(config.redisTimeoutMs, loadDelayMs);
-      if (o.outcome !== 'ok' || o.end === undefined) {
-        return fail(`${phase}: ${opText(o)} ${o.outcome === 'pending' ? 'never answered' : `failed: ${o.detail ?? ''}`}.`, o.detail?.includes('within') === true ? SLOW_HINT : (DEGRADE_HINTS[o.op] ?? SLOW_HINT), [o.index, o.completion ?? o.index]);
+      if (o.op === 'login' || o.op === 'logout' || o.op === 'update') {
+        // They cannot do their job without Redis: they must reject, and in time.
+        if (o.outcome === 'ok') return fail(`${phase.replaceAll('-', ' ')}: ${opText(o)} resolved${o.op === 'login' ? ` with ${JSON.stringify(o.end?.result)}` : ''}, though Redis could not store it.`, REJECT_HINT, [o.index, o.completion ?? o.index]);
+        if (o.end === undefined || o.end.ms > budget || o.detail?.includes('did not finish within') === true) return fail(`${phase.replaceAll('-', ' ')}: ${opText(o)} took ${o.end === undefined ? 'for ever' : `${Math.round(o.end.ms)} ms`} to reject (with redisTimeoutMs = ${config.redisTimeoutMs}, at most ${budget} ms).`, SLOW_HINT, [o.index, o.completion ?? o.index]);
+        continue;
       }
-      if (o.end.ms > budget) return fail(`${phase}: ${opText(o)} took ${Math.round(o.end.ms)} ms (with redisTimeoutMs = ${config.redisTimeoutMs}, at most ${budget} ms).`, SLOW_HINT, [o.index, o.completion ?? o.index]);
+      if (o.outcome !== 'ok' || o.end === undefined) {
+        return fail(`${phase.replaceAll('-', ' ')}: ${opText(o)} ${o.outcome === 'pending' ? 'never answered' : `failed: ${o.detail ?? ''}`}.`, o.detail?.includes('within') === true ? SLOW_HINT : (DEGRADE_HINTS[o.op] ?? SLOW_HINT), [o.index, o.completion ?? o.index]);
+      }
+      if (o.end.ms > budget) return fail(`${phase.replaceAll('-', ' ')}: ${opText(o)} took ${Math.round(o.end.ms)} ms (with redisTimeoutMs = ${config.redisTimeoutMs}, at most ${budget} ms).`, SLOW_HINT, [o.index, o.completion ?? o.index]);
       const expected = o.op === 'allowFixed' || o.op === 'allowSliding' ? config.failOpen : o.op === 'currentUser' ? null : o.op === 'get' ? truthBefore(history, o.input.id ?? '', o.index) : undefined;
       if (expected !== undefined && o.end.result !== expected) {
-        return fail(`${phase}: ${opText(o)} answered ${JSON.stringify(o.end.result)}; ${o.op.startsWith('allow') ? `with failOpen = ${String(config.failOpen)}` : 'while Redis was down'} it must answer ${JSON.stringify(expected)}.`, DEGRADE_HINTS[o.op] ?? SLOW_HINT, [o.index, o.completion ?? o.index]);
+        return fail(`${phase.replaceAll('-', ' ')}: ${opText(o)} answered ${JSON.stringify(o.end.result)}; ${o.op.startsWith('allow') ? `with failOpen = ${String(config.failOpen)}` : 'while Redis was down'} it must answer ${JSON.stringify(expected)}.`, DEGRADE_HINTS[o.op] ?? SLOW_HINT, [o.index, o.completion ?? o.index]);
       }
-    } else if (phase.startsWith('after ')) {
+    } else if (phase.startsWith('after-')) {
       const expected = o.op === 'allowFixed' || o.op === 'allowSliding' ? true : o.op === 'get' ? truthBefore(history, o.input.id ?? '', o.index) : undefined;
       if (o.outcome !== 'ok' || (expected !== undefined && o.end?.result !== expected) || (o.op === 'currentUser' && o.end?.result === null)) {
-        return fail(`${phase}: ${opText(o)} ${o.outcome === 'ok' ? `answered ${JSON.stringify(o.end?.result)}` : `failed: ${o.detail ?? 'no answer'}`}, though Redis answered again.`, DEGRADE_HINTS['login'] ?? SLOW_HINT, [o.index, o.completion ?? o.index]);
+        return fail(`${phase.replaceAll('-', ' ')}: ${opText(o)} ${o.outcome === 'ok' ? `answered ${JSON.stringify(o.end?.result)}` : `failed: ${o.detail ?? 'no answer'}`}, though Redis answered again.`, DEGRADE_HINTS['login'] ?? SLOW_HINT, [o.index, o.completion ?? o.index]);
       }
     }
   }
-  const faults = cases(history).filter((c) => c.startsWith('during ')).length;
+  const faults = cases(history).filter((c) => c.startsWith('during-')).length;
   return pass(`${plural(during.length, 'request')} during ${plural(faults, 'fault')} of Redis (paused, killed, cut off), failing open and closed: each answered in time as configured, and the service worked again after each.`);
 }
 

@@ -91,8 +91,8 @@ export class KvHarness {
   }
 
   /** Runs requests at the same time, each on its own lane. */
-  burst(history: History, requests: readonly { readonly process: string; readonly op: KvOp }[]): Promise<Outcome[]> {
-    return Promise.all(requests.map((r) => this.op(history, r.process, r.op)));
+  burst(history: History, requests: readonly { readonly process: string; readonly op: KvOp }[], timeoutMs = OP_TIMEOUT_MS): Promise<Outcome[]> {
+    return Promise.all(requests.map((r) => this.op(history, r.process, r.op, timeoutMs)));
   }
 
   /** A request that must succeed: a failure ends the scenario with the learner's error. */
