@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LabServicesResult, type ServiceConnection, startLabServices } from '../../src/core/services/labServices';
+import { InProcessMemcached } from '../../src/core/services/inProcessMemcached';
 import { MemcacheClient, MemcacheError, MemcacheUnavailableError } from '../../src/core/services/memcache';
 import { SERVICE_CATALOG, containerShellCommand } from '../../src/core/services/serviceCatalog';
 import { LOCAL_IMAGES, newRuntime, tempLabDir, testLogger, uniqueId, useLabCleanup } from './helpers';
@@ -143,6 +144,47 @@ describe('Memcached, a catalog service', () => {
       expect(await client.get('before')).toBe('x');
     } finally {
       client.close();
+    }
+  });
+
+  it('the in-process stand-in answers the text protocol as Memcached does', async () => {
+    const standIn = await InProcessMemcached.start('stand-in');
+    try {
+      // Each exchange: what is sent, and how many answer lines end it.
+      const exchanges: readonly (readonly [string, (r: string) => boolean])[] = [
+        ['flush_all\r\n', (r) => r.endsWith('\r\n')],
+        ['get a b\r\n', (r) => r.endsWith('END\r\n')],
+        ['set a 5 60 3\r\nabc\r\n', (r) => r.endsWith('\r\n')],
+        ['add a 0 60 1\r\nx\r\n', (r) => r.endsWith('\r\n')],
+        ['replace b 0 60 1\r\nx\r\n', (r) => r.endsWith('\r\n')],
+        ['add b 0 60 2\r\nxy\r\n', (r) => r.endsWith('\r\n')],
+        ['get a b missing\r\n', (r) => r.endsWith('END\r\n')],
+        ['gets a\r\n', (r) => r.endsWith('END\r\n')],
+        ['cas a 0 60 1 987654321\r\nz\r\n', (r) => r.endsWith('\r\n')],
+        ['cas missing 0 60 1 1\r\nz\r\n', (r) => r.endsWith('\r\n')],
+        ['set n 0 0 2\r\n41\r\n', (r) => r.endsWith('\r\n')],
+        ['incr n 1\r\n', (r) => r.endsWith('\r\n')],
+        ['decr n 50\r\n', (r) => r.endsWith('\r\n')],
+        ['incr a 1\r\n', (r) => r.endsWith('\r\n')],
+        ['incr missing 1\r\n', (r) => r.endsWith('\r\n')],
+        ['touch b 100\r\n', (r) => r.endsWith('\r\n')],
+        ['touch missing 100\r\n', (r) => r.endsWith('\r\n')],
+        ['delete b\r\n', (r) => r.endsWith('\r\n')],
+        ['delete b\r\n', (r) => r.endsWith('\r\n')],
+        ['set gone 0 -1 1\r\nx\r\n', (r) => r.endsWith('\r\n')],
+        ['get gone\r\n', (r) => r.endsWith('END\r\n')],
+        ['bogus\r\n', (r) => r.endsWith('\r\n')],
+      ];
+      const differences: string[] = [];
+      for (const [text, done] of exchanges) {
+        // CAS uniques are each server's own numbers.
+        const real = (await memcachedExchange(memcached.port, text, done)).replace(/^(VALUE \S+ \d+ \d+) \d+/gm, '$1 <cas>');
+        const fake = (await memcachedExchange(standIn.port, text, done)).replace(/^(VALUE \S+ \d+ \d+) \d+/gm, '$1 <cas>');
+        if (real !== fake) differences.push(`${JSON.stringify(text)}: Memcached ${JSON.stringify(real)}, stand-in ${JSON.stringify(fake)}`);
+      }
+      expect(differences).toEqual([]);
+    } finally {
+      await standIn.close();
     }
   });
 });

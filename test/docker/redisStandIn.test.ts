@@ -71,12 +71,70 @@ const SCRIPT: readonly (readonly (string | number)[])[] = [
   ['SCRIPT', 'LOAD', 'return ARGV[1]'],
   ['PING'],
   ['ECHO', 'hello'],
+  // Expiry (the Key-Value lab): PTTL and TTL compared as "positive", the milliseconds left differ.
+  ['SET', 'e', 'v', 'PX', 100_000],
+  ['PTTL', 'e'],
+  ['SET', 'e', 'w', 'KEEPTTL'],
+  ['PTTL', 'e'],
+  ['SET', 'e', 'x'],
+  ['PTTL', 'e'],
+  ['PTTL', 'missing'],
+  ['PEXPIRE', 'e', 50_000, 'NX'],
+  ['PEXPIRE', 'e', 60_000, 'NX'],
+  ['PEXPIRE', 'e', 70_000, 'GT'],
+  ['PEXPIRE', 'missing', 1_000],
+  ['PERSIST', 'e'],
+  ['PERSIST', 'e'],
+  ['TTL', 'e'],
+  ['GETEX', 'e', 'PX', 100_000],
+  ['PTTL', 'e'],
+  ['GETEX', 'missing', 'PX', 100],
+  ['EXPIRE', 'e', 100],
+  ['TTL', 'e'],
+  ['SET', 'n', '0', 'NX', 'PX', 60_000],
+  ['SET', 'n', '9', 'NX', 'PX', 60_000],
+  ['INCR', 'n'],
+  ['PTTL', 'n'],
+  ['SET', 'n', '5', 'GET'],
+  ['PTTL', 'n'],
+  ['SET', 'bad', 'v', 'PX', 0],
+  ['SET', 'bad', 'v', 'NX', 'XX'],
+  ['UNLINK', 'e', 'n', 'missing'],
+  // Sorted sets (the sliding window).
+  ['ZADD', 'z', 1, 'a', 2, 'b', 3, 'c'],
+  ['ZADD', 'z', 2, 'a'],
+  ['ZADD', 'z', 'NX', 9, 'a', 4, 'd'],
+  ['ZCARD', 'z'],
+  ['ZCOUNT', 'z', '(1', '+inf'],
+  ['ZCOUNT', 'z', '-inf', '(3'],
+  ['ZRANGE', 'z', 0, -1, 'WITHSCORES'],
+  ['ZRANGE', 'z', 1, 2],
+  ['ZSCORE', 'z', 'a'],
+  ['ZSCORE', 'z', 'none'],
+  ['ZREMRANGEBYSCORE', 'z', '-inf', 2],
+  ['ZRANGE', 'z', 0, -1],
+  ['ZREM', 'z', 'c', 'nope'],
+  ['ZADD', 'z', 'x', 'm'],
+  ['ZREM', 'z', 'd'],
+  ['EXISTS', 'z'],
+  ['TYPE', 'z'],
+  ['ZADD', 'z2', 1.5, 'm'],
+  ['TYPE', 'z2'],
+  ['ZCOUNT', 'z2', 'nope', 3],
+  ['GET', 'z2'],
+  ['EVAL', "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return {n, redis.call('PTTL', KEYS[1]) > 0}", 1, 'win', 2_000],
+  ['EVAL', "local now = tonumber(ARGV[1]) redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 2000) if redis.call('ZCARD', KEYS[1]) < 2 then redis.call('ZADD', KEYS[1], now, ARGV[2]) redis.call('PEXPIRE', KEYS[1], 2000) return 1 end return 0", 1, 'log', 1_796_431_408_230, 'r1'],
+  ['EVAL', "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) redis.call('DEL', KEYS[2]) return 1 end return 0", 2, 'product:p', 'product:p:lease', 'tok', 'lamp', 60_000],
+  ['SET', 'product:p:lease', 'tok', 'NX', 'PX', 2_000],
+  ['EVAL', "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) redis.call('DEL', KEYS[2]) return 1 end return 0", 2, 'product:p', 'product:p:lease', 'tok', 'lamp', 60_000],
+  ['GET', 'product:p'],
 ];
 
 /** A reply as compared: errors by their first word (the rest is each server's own wording), sets sorted. */
 function comparable(command: readonly (string | number)[], reply: RespValue): unknown {
   if (reply instanceof RespError) return `error ${reply.message.split(' ')[0]}`;
   if (command[0] === 'SMEMBERS' && Array.isArray(reply)) return [...reply].sort();
+  if ((command[0] === 'PTTL' || command[0] === 'TTL') && typeof reply === 'number' && reply > 0) return 'positive';
   return reply;
 }
 
@@ -110,6 +168,22 @@ describe('the in-process Redis stand-in and a real Redis', () => {
       if (JSON.stringify(a) !== JSON.stringify(b)) differences.push(`${args.join(' ').slice(0, 80)}: Redis ${JSON.stringify(a)}, stand-in ${JSON.stringify(b)}`);
     }
     expect(differences).toEqual([]);
+  });
+
+  it('forget a key once its expiry has passed, and keep one whose expiry was renewed', async () => {
+    for (const client of [real, fake]) {
+      await client.command(['SET', 'short', 'v', 'PX', '150']);
+      await client.command(['SET', 'renewed', 'v', 'PX', '150']);
+      await client.command(['ZADD', 'log', '1', 'a']);
+      await client.command(['PEXPIRE', 'log', '150']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await client.command(['GETEX', 'renewed', 'PX', '400'])).toBe('v');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(await client.command(['GET', 'short'])).toBeNull();
+      expect(await client.command(['EXISTS', 'short', 'log'])).toBe(0);
+      expect(await client.command(['PTTL', 'short'])).toBe(-2);
+      expect(await client.command(['GET', 'renewed'])).toBe('v');
+    }
   });
 
   it('abort a transaction whose watched key another connection changed, and run one whose key nobody touched', async () => {

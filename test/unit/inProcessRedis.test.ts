@@ -47,7 +47,55 @@ describe('commands', () => {
     expect(errorText(await run(c, 'HGET', 'k', 'f'))).toMatch(/^WRONGTYPE /);
     expect(await run(c, 'HDEL', 'h', 'a', 'b')).toBe(2);
     expect(await run(c, 'EXISTS', 'h')).toBe(0);
-    expect(errorText(await run(c, 'EXPIRE', 'k', 10))).toMatch(/unknown command 'EXPIRE' \(the in-process Redis stand-in knows .*HSET/);
+    expect(errorText(await run(c, 'OBJECT', 'ENCODING', 'k'))).toMatch(/unknown command 'OBJECT' \(the in-process Redis stand-in knows .*HSET/);
+  });
+
+  it('expires keys on its clock: SET PX and EX, PEXPIRE with NX, GETEX renewing, INCR and KEEPTTL keeping the expiry', async () => {
+    await redis.close();
+    let now = 1_000_000;
+    redis = await InProcessRedis.start('stand-in', 'secret', () => now);
+    const c = client();
+    expect(await run(c, 'SET', 'session', 'alice', 'PX', 800)).toBe('OK');
+    expect(await run(c, 'SET', 'lock', 't', 'NX', 'EX', 2)).toBe('OK');
+    expect(await run(c, 'SET', 'lock', 'u', 'NX', 'EX', 2)).toBeNull();
+    expect(await run(c, 'PTTL', 'session')).toBe(800);
+    expect(await run(c, 'TTL', 'lock')).toBe(2);
+    now += 500;
+    expect(await run(c, 'GETEX', 'session', 'PX', 800)).toBe('alice');
+    now += 700;
+    expect(await run(c, 'GET', 'session')).toBe('alice');
+    expect(await run(c, 'PTTL', 'session')).toBe(100);
+    now += 100;
+    expect(await run(c, 'GET', 'session')).toBeNull();
+    expect(await run(c, 'PTTL', 'session')).toBe(-2);
+    expect(await run(c, 'INCR', 'count')).toBe(1);
+    expect(await run(c, 'PEXPIRE', 'count', 1_000, 'NX')).toBe(1);
+    expect(await run(c, 'PEXPIRE', 'count', 5_000, 'NX')).toBe(0);
+    expect(await run(c, 'INCR', 'count')).toBe(2);
+    expect(await run(c, 'SET', 'count', '7', 'KEEPTTL')).toBe('OK');
+    expect(await run(c, 'PTTL', 'count')).toBe(1_000);
+    expect(await run(c, 'SET', 'count', '8')).toBe('OK');
+    expect(await run(c, 'PTTL', 'count')).toBe(-1);
+    expect(await run(c, 'SCAN', 0, 'MATCH', 'c*')).toEqual(['0', ['count']]);
+    expect(await run(c, 'PERSIST', 'lock')).toBe(1);
+    now += 10_000;
+    expect(await run(c, 'KEYS', '*')).toEqual(['lock', 'count']);
+    expect(errorText(await run(c, 'SET', 'x', 'v', 'PX', 0))).toMatch(/invalid expire time/);
+    expect(errorText(await run(c, 'SET', 'x', 'v', 'PX'))).toMatch(/not an integer/);
+  });
+
+  it('keeps sorted sets by score, counts and removes ranges of scores, and drops an emptied one', async () => {
+    const c = client();
+    expect(await run(c, 'ZADD', 'log', 100, 'a', 200, 'b', 300, 'c')).toBe(3);
+    expect(await run(c, 'ZADD', 'log', 'NX', 50, 'a', 400, 'd')).toBe(1);
+    expect(await run(c, 'ZRANGE', 'log', 0, -1, 'WITHSCORES')).toEqual(['a', '100', 'b', '200', 'c', '300', 'd', '400']);
+    expect(await run(c, 'ZCOUNT', 'log', '(100', 300)).toBe(2);
+    expect(await run(c, 'ZREMRANGEBYSCORE', 'log', '-inf', 200)).toBe(2);
+    expect(await run(c, 'ZCARD', 'log')).toBe(2);
+    expect(await run(c, 'ZSCORE', 'log', 'd')).toBe('400');
+    expect(await run(c, 'ZREM', 'log', 'c', 'd')).toBe(2);
+    expect(await run(c, 'EXISTS', 'log')).toBe(0);
+    expect(errorText(await run(c, 'ZCOUNT', 'log', 'x', 1))).toMatch(/not a float/);
   });
 
   it('asks for the password, and keeps numbered databases apart', async () => {
