@@ -8,7 +8,6 @@
  * come. Bundled on its own into dist/sandbox/adapters/key-value.cjs; it imports nothing of
  * the extension or the grader but the protocol and the two clients.
  */
-import type * as PgModule from 'pg';
 import { labPg } from '../../../src/core/grading/adapters/pgDb';
 import type { AdapterFactory } from '../../../src/core/grading/sandbox';
 import { MemcacheClient } from '../../../src/core/services/memcache';
@@ -69,7 +68,7 @@ function checked(op: KvOp, value: unknown): OpResult {
 
 export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
   let config: KvAdapterConfig | undefined;
-  let pool: PgModule.Pool | undefined;
+  let table: ReturnType<typeof tableOf> | undefined;
   let learner: Learner | undefined;
   let offsetMs = 0;
   const clients = new Set<RespClient>();
@@ -148,24 +147,50 @@ export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
     await g.go;
   };
 
-  const dbOf = (c: KvAdapterConfig, p: PgModule.Pool): unknown => {
-    const table = `"${c.postgres.schema.replaceAll('"', '""')}".products`;
-    return Object.freeze({
+  /** The table's two statements, on PostgreSQL or on the stand-in's hash. */
+  const tableOf = (c: KvAdapterConfig): { read(id: string): Promise<string | null>; write(id: string, value: string): Promise<void>; close(): Promise<void> } => {
+    const products = c.products;
+    if (products.kind === 'postgres') {
+      const pool = new (labPg().Pool)({ connectionString: products.url, max: 8 });
+      pool.on('error', () => undefined);
+      const table = `"${products.schema.replaceAll('"', '""')}".products`;
+      return {
+        read: async (id) => (await pool.query<{ value: string }>(`SELECT value FROM ${table} WHERE id = $1`, [id])).rows[0]?.value ?? null,
+        write: async (id, value) => void (await pool.query(`INSERT INTO ${table} (id, value) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value`, [id, value])),
+        close: () => pool.end(),
+      };
+    }
+    const client = new RespClient({ host: products.host, port: products.port, password: products.password }, 10_000, 'products');
+    const ok = (value: RespValue): RespValue => {
+      if (value instanceof RespError) throw new Error(`the products table: ${value.message}`);
+      return value;
+    };
+    return {
+      read: async (id) => {
+        const value = ok(await client.command(['HGET', 'products', id]));
+        return typeof value === 'string' ? value : null;
+      },
+      write: async (id, value) => void ok(await client.command(['HSET', 'products', id, value])),
+      close: async () => client.close(),
+    };
+  };
+
+  const dbOf = (c: KvAdapterConfig, t: ReturnType<typeof tableOf>): unknown =>
+    Object.freeze({
       load: async (id: string): Promise<string | null> => {
         const key = String(id);
         loads[key] = (loads[key] ?? 0) + 1;
-        const { rows } = await p.query<{ value: string }>(`SELECT value FROM ${table} WHERE id = $1`, [key]);
+        const value = await t.read(key);
         await new Promise((resolve) => setTimeout(resolve, c.loadDelayMs));
         await atGate('load', key);
-        return rows[0]?.value ?? null;
+        return value;
       },
       save: async (id: string, value: string): Promise<void> => {
         const key = String(id);
         await atGate('save', key);
-        await p.query(`INSERT INTO ${table} (id, value) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value`, [key, String(value)]);
+        await t.write(key, String(value));
       },
     });
-  };
 
   const closeClients = (): void => {
     for (const c of clients) c.close();
@@ -176,21 +201,19 @@ export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
   return {
     async configure(next: KvAdapterConfig): Promise<void> {
       config = next;
-      const pg = labPg();
-      pool = new pg.Pool({ connectionString: next.postgres.url, max: 8 });
-      pool.on('error', () => undefined);
+      table = tableOf(next);
       memcache = new MemcacheClient(next.memcached, next.memcachedTimeoutMs, 'Memcached');
-      await pool.query('SELECT 1');
+      await table.read('');
     },
 
     open(service: ServiceConfig, offset: number): void {
-      if (config === undefined || pool === undefined || memcache === undefined) throw new Error('The grader did not configure the adapter.');
+      if (config === undefined || table === undefined || memcache === undefined) throw new Error('The grader did not configure the adapter.');
       closeClients();
       offsetMs = offset;
       const deps = Object.freeze({
         redis: redisOf(config),
         memcached: memcachedOf(memcache),
-        db: dbOf(config, pool),
+        db: dbOf(config, table),
         clock: Object.freeze({ now: () => Date.now() + offsetMs }),
         config: Object.freeze({ ...service }),
       });

@@ -11,20 +11,23 @@ import { defineLabGrader, openedRun } from '../../../src/core/grading/labGrader'
 import { seededRandom } from '../../../src/core/random';
 import { KvHarness } from './harness';
 import { scenarios } from './scenarios';
-import { KvServices } from './stores';
+import { type KvServices, startDockerKvServices, startInProcessKvServices } from './stores';
 
 export const grader = defineLabGrader({
   entry: 'src/service.ts',
   contract: { createSessions: 'function', createLimiter: 'function', createRedisCache: 'function', createMemcachedCache: 'function' },
   memoryMb: 256,
   services: 'containers',
-  engineLabel: () => 'Redis, Memcached and PostgreSQL in Docker',
+  engineLabel: (backend) => (backend === 'docker' ? 'Redis, Memcached and PostgreSQL in Docker' : 'in-process Redis and Memcached stand-ins, products in a stand-in table (no Docker)'),
   scenarios,
   async open(run) {
-    if (run.backend !== 'docker' || run.labServices === undefined) {
-      throw new Error("Grading key-value needs the lab's Redis, Memcached and PostgreSQL containers, so Docker: start the lab's databases first.");
+    let services: KvServices;
+    if (run.backend === 'docker') {
+      if (run.labServices === undefined) throw new Error("Grading key-value on Docker needs the lab's Redis, Memcached and PostgreSQL containers: start its databases first.");
+      services = await startDockerKvServices(run.labServices, run.runName, seededRandom(0x4b), run.logger);
+    } else {
+      services = await startInProcessKvServices(run.runName);
     }
-    const services = await KvServices.start(run.labServices, run.runName, seededRandom(0x4b), run.logger);
     const harness = new KvHarness(run.sandbox, services);
     return openedRun(harness, {
       setUp: () => harness.learner.connect(),

@@ -8,8 +8,13 @@ export interface KvAdapterConfig {
   /** The lab's Redis, behind the grader's fault proxy, in the grading database. */
   readonly redis: { readonly host: string; readonly port: number; readonly password: string; readonly database: number };
   readonly memcached: { readonly host: string; readonly port: number };
-  /** The lab's PostgreSQL, and the grader's schema in it that holds the products table. */
-  readonly postgres: { readonly url: string; readonly schema: string };
+  /**
+   * The products table: in the lab's PostgreSQL, in a schema of the grader's; or, without
+   * Docker, a hash `products` in an in-process Redis stand-in of the grader's.
+   */
+  readonly products:
+    | { readonly kind: 'postgres'; readonly url: string; readonly schema: string }
+    | { readonly kind: 'hash'; readonly host: string; readonly port: number; readonly password: string };
   /** How long a product load takes beyond its query (an expensive query, as behind any cache). */
   readonly loadDelayMs: number;
   /** The Memcached client's time limit per request. */

@@ -339,7 +339,7 @@ const degrade = kvScenario({
     const faults = [
       { name: 'pause', apply: () => h.services.pause() },
       { name: 'kill', apply: () => h.services.kill() },
-      { name: 'cut-off', apply: () => Promise.resolve(h.services.cutOff()) },
+      { name: 'cut-off', apply: () => h.services.cutOff() },
     ];
     const nextValue = valueMaker();
     const order = rng.shuffle(faults);
