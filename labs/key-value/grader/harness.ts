@@ -31,13 +31,18 @@ export class KvHarness {
     sandbox: Sandbox,
     readonly services: KvServices,
   ) {
-    this.learner = new LearnerProcess<KvAdapter>(sandbox, async (client) => {
-      const configured = await client.call('configure', [services.adapterConfig(LOAD_DELAY_MS, MEMCACHED_TIMEOUT_MS)], 15_000);
-      if (!configured.ok) throw new Error(`The grader could not configure the learner's process: ${configured.message}`);
-      // A restarted process has lost the service: make it again, as it was.
-      const opened = await client.call('open', [this.config, this.offsetMs], OP_TIMEOUT_MS);
-      if (!opened.ok) throw new Error(`Making the service failed: ${opened.message}`);
-    });
+    this.learner = new LearnerProcess<KvAdapter>(
+      sandbox,
+      async (client) => {
+        const configured = await client.call('configure', [services.adapterConfig(LOAD_DELAY_MS, MEMCACHED_TIMEOUT_MS)], 15_000);
+        if (!configured.ok) throw new Error(`The grader could not configure the learner's process: ${configured.message}`);
+      },
+      // Each time a process becomes the current one (a spare was connected earlier): the service as it is now.
+      async (client) => {
+        const opened = await client.call('open', [this.config, this.offsetMs], OP_TIMEOUT_MS);
+        if (!opened.ok) throw new Error(`Making the service failed: ${opened.message}`);
+      },
+    );
   }
 
   /** The service's clock now. */

@@ -198,7 +198,7 @@ async function cacheRaces(h: H, history: History, rng: Rng, cache: CacheKind): P
   await h.op(history, 'reader', get('p3'));
 
   h.case(history, 'seeded-reads-and-updates');
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < 4; round++) {
     const id = rng.pick(ids);
     const readers = rng.int(1, 4);
     const racing = rng.chance(0.5);
@@ -327,6 +327,8 @@ const sessionRestart = kvScenario({
 
 // ─── degrade ──────────────────────────────────────────────────────────────────────
 
+/** The service's time limit on Redis calls while Redis is down (elsewhere a loaded machine gets a generous one). */
+const DEGRADED_REDIS_TIMEOUT_MS = 200;
 /** How long a request during a fault may run before the grader gives up on it (and its process). */
 const DEGRADED_OP_TIMEOUT_MS = 2_500;
 
@@ -346,7 +348,7 @@ const degrade = kvScenario({
     const firstOpen = rng.chance(0.5);
     for (const [i, fault] of order.entries()) {
       const failOpen = i % 2 === 0 ? firstOpen : !firstOpen;
-      await h.open(history, { failOpen, sessionTtlMs: 60_000 });
+      await h.open(history, { failOpen, sessionTtlMs: 60_000, redisTimeoutMs: DEGRADED_REDIS_TIMEOUT_MS });
       const id = `p-${fault.name}`;
       await h.setTruth(history, id, nextValue(id));
       const session = String(await h.must(history, 'user', { op: 'login', user: rng.pick(CLIENTS) }));
@@ -364,8 +366,8 @@ const degrade = kvScenario({
       await h.reviveIfDead(history);
       await h.healAll(history);
       h.case(history, `after-${fault.name}`);
-      // The connections the fault broke may fail a first call; the service answers in the next second.
-      await sleep(300);
+      // The connections the fault broke are closed by now; a first call may still meet one.
+      await sleep(150);
       await h.reviveIfDead(history);
       await h.op(history, 'c1', { op: 'allowFixed', client: `a-${fault.name}` });
       await h.op(history, 'reader', { op: 'get', cache: 'redis', id });

@@ -38,7 +38,7 @@ export const NO_SERVERS =
     : "the lab's Redis, Memcached and PostgreSQL are not running (no .env with REDIS_URL, MEMCACHED_URL and DATABASE_URL): start the lab's databases, which needs Docker";
 
 /** The configuration the tests use: short times, so that they run in seconds. */
-export const TEST_CONFIG: Config = { limit: 10, windowMs: 1_000, sessionTtlMs: 300, cacheTtlMs: 10_000, redisTimeoutMs: 150, failOpen: true };
+export const TEST_CONFIG: Config = { limit: 10, windowMs: 1_000, sessionTtlMs: 300, cacheTtlMs: 10_000, redisTimeoutMs: 1_000, failOpen: true };
 
 // ─── Redis (RESP) ─────────────────────────────────────────────────────────────────
 
