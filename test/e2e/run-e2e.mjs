@@ -44,6 +44,8 @@ const REPLICATION_LAB_ID = 'replication';
 const REPLICATION_LAB_TITLE = 'Master-slave replication';
 const MULTI_MASTER_LAB_ID = 'multi-master';
 const MULTI_MASTER_LAB_TITLE = 'Multi-master replication';
+const KEY_VALUE_LAB_ID = 'key-value';
+const KEY_VALUE_LAB_TITLE = 'Key-value stores: sessions, a cache and a rate limiter';
 const LOCAL_IMAGES = { postgres: 'data-labs-local/postgres:15', redis: 'data-labs-local/redis:7', memcached: 'data-labs-local/memcached:1.6' };
 // What a cloned folder's own .vscode/settings.json asks for in the trust step: an image of the local registry
 // (test/setup/docker.sh), so that a pull is seen when it happens and is harmless when it does.
@@ -68,6 +70,7 @@ const quorumLabDir = path.join(labsRoot, QUORUM_LAB_ID);
 const twoPcLabDir = path.join(labsRoot, TWO_PC_LAB_ID);
 const replicationLabDir = path.join(labsRoot, REPLICATION_LAB_ID);
 const multiMasterLabDir = path.join(labsRoot, MULTI_MASTER_LAB_ID);
+const keyValueLabDir = path.join(labsRoot, KEY_VALUE_LAB_ID);
 
 const results = [];
 let page;
@@ -797,6 +800,19 @@ try {
     if (!frame) throw new Error('the report frame is gone');
     if ((await frame.locator('.message-arrow').count()) === 0) throw new Error('the report draws no message between the regions');
   });
+  await check('the Key-value lab grades on its Redis, Memcached and PostgreSQL: an update that sets the cache instead of deleting it loses to a racing load, drawn as the reads and updates', () =>
+    gradeMutantInEditor({
+      labId: KEY_VALUE_LAB_ID,
+      title: KEY_VALUE_LAB_TITLE,
+      labDir: keyValueLabDir,
+      services: 'its Redis, Memcached and PostgreSQL',
+      mutant: 'cache-set-on-write',
+      file: 'service.ts',
+      shows: 'a read answering an older value after an update had resolved',
+      done: (text) => text.includes('Redis, Memcached and PostgreSQL in Docker') && text.includes('an older value, after redis update'),
+      screenshot: 'key-value-report',
+    }),
+  );
 } catch {
   failed = true;
   console.log(cs.describeLogs({ lines: 40 }));
@@ -806,7 +822,7 @@ try {
   await cs.stop();
   // The editor is gone: what it left of this lab on the engine goes too (its owner is dead,
   // so the next sweep would remove it anyway).
-  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID, REPLICATION_LAB_ID, MULTI_MASTER_LAB_ID]) {
+  for (const lab of [LAB_ID, GRADED_LAB_ID, SAGA_LAB_ID, QUORUM_LAB_ID, TWO_PC_LAB_ID, REPLICATION_LAB_ID, MULTI_MASTER_LAB_ID, KEY_VALUE_LAB_ID]) {
     spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.datalabs.lab=${lab} | xargs -r docker rm -f -v`], { stdio: 'ignore' });
     // And their networks: each left behind takes one of the engine's few address pools, and
     // after some thirty no lab network can be made on this machine.

@@ -220,7 +220,7 @@ export function checkMemcachedCache(history: readonly E[]): Verdict {
 // ─── stampede ─────────────────────────────────────────────────────────────────────
 
 const STAMPEDE_HINT: Readonly<Record<CacheKind, string>> = {
-  redis: 'One loader per product: on a miss, take a lease (SET product:id:lease token NX PX ms); the request that got it loads and caches; the others wait a little and read the cache again (or take the lease once it expired).',
+  redis: 'One loader per product: on a miss, take a lease (SET product:id:lease token NX PX ms), in the same Lua script as the look in the cache: a request that missed just before the loader cached the value, and then took the lease it had given up, loads a second time. The request that got the lease loads and caches; the others wait a little and look again.',
   memcached: 'One loader per product: on a miss, add a lease under the key (add succeeds for one request only); that request loads and stores the value with cas; the others see the lease, wait a little and read again.',
 };
 

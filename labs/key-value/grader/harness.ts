@@ -18,8 +18,9 @@ type History = HistoryRecorder<KvEvent>;
 export type Outcome = { readonly ok: true; readonly result: OpResult } | { readonly ok: false; readonly message: string };
 
 function inputOf(op: KvOp, t: number): OpInput {
-  const { op: _name, ...rest } = op;
-  return { ...rest, t };
+  const input: Record<string, unknown> = { ...op, t };
+  delete input['op'];
+  return input as unknown as OpInput;
 }
 
 export class KvHarness {

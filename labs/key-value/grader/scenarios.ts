@@ -230,28 +230,52 @@ const cacheStale = kvScenario({
 
 // ─── stampede ─────────────────────────────────────────────────────────────────────
 
+/** How much slower Redis answers during the Redis bursts (a reader's two commands are that far apart). */
+const STAMPEDE_LATENCY_MS = 40;
+
 const stampede = kvScenario({
   id: 'stampede',
   check: checkStampede,
-  cases: ['misses-at-once-redis', 'misses-after-update-redis', 'misses-at-once-memcached'],
+  cases: ['misses-at-once-redis', 'misses-as-the-loader-caches', 'misses-after-update-redis', 'misses-at-once-memcached'],
   async run(h, { history, rng }) {
     const nextValue = valueMaker();
-    for (const cache of ['redis', 'memcached'] as const) {
-      const id = `hot-${cache}`;
-      await h.setTruth(history, id, nextValue(id));
-      await h.takeLoads();
-      h.case(history, `misses-at-once-${cache}`);
-      const readers = rng.int(15, 25);
-      await h.burst(history, Array.from({ length: readers }, (_, i) => ({ process: `r${i + 1}`, op: { op: 'get', cache, id } as KvOp })));
+    const gets = (cache: CacheKind, id: string, n: number, lane: string): { process: string; op: KvOp }[] => Array.from({ length: n }, (_, i) => ({ process: `${lane}${i + 1}`, op: { op: 'get', cache, id } }));
+    const loads = async (cache: CacheKind, id: string, readers: number): Promise<void> => {
       history.record({ process: GRADER, type: 'note', op: 'loads', value: { cache, id, count: (await h.takeLoads())[id] ?? 0, readers } });
-      if (cache === 'redis') {
-        h.case(history, 'misses-after-update-redis');
-        await h.must(history, 'writer', { op: 'update', cache, id, value: nextValue(id) });
-        await h.takeLoads();
-        await h.burst(history, Array.from({ length: readers }, (_, i) => ({ process: `r${i + 1}`, op: { op: 'get', cache, id } as KvOp })));
-        history.record({ process: GRADER, type: 'note', op: 'loads', value: { cache, id, count: (await h.takeLoads())[id] ?? 0, readers } });
-      }
-    }
+    };
+
+    // Redis, on a slow network: a request's two commands are far enough apart for the loader to finish in between.
+    const id = 'hot-redis';
+    await h.setTruth(history, id, nextValue(id));
+    await h.fault(history, () => h.services.slow(STAMPEDE_LATENCY_MS));
+    await h.takeLoads();
+    h.case(history, 'misses-at-once-redis');
+    const first = rng.int(15, 25);
+    await h.hold({ kind: 'load', id });
+    const waiting = h.burst(history, gets('redis', id, first, 'r'));
+    const held = await h.waitHeld();
+    // A second wave misses just before the loader caches: what it does next must not be a second load.
+    h.case(history, 'misses-as-the-loader-caches');
+    const second = rng.int(5, 10);
+    const late = h.burst(history, gets('redis', id, second, 'w'));
+    await sleep(held ? STAMPEDE_LATENCY_MS * 0.75 : 0);
+    await h.release();
+    await Promise.all([waiting, late]);
+    await loads('redis', id, first + second);
+
+    h.case(history, 'misses-after-update-redis');
+    await h.must(history, 'writer', { op: 'update', cache: 'redis', id, value: nextValue(id) });
+    await h.takeLoads();
+    await h.burst(history, gets('redis', id, first, 'r'));
+    await loads('redis', id, first);
+    await h.healAll(history);
+
+    const mc = 'hot-memcached';
+    await h.setTruth(history, mc, nextValue(mc));
+    await h.takeLoads();
+    h.case(history, 'misses-at-once-memcached');
+    await h.burst(history, gets('memcached', mc, first, 'r'));
+    await loads('memcached', mc, first);
   },
 });
 

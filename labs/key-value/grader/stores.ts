@@ -35,6 +35,8 @@ export interface KvServices {
   pause(): Promise<string>;
   kill(): Promise<string>;
   cutOff(): Promise<string>;
+  /** Every Redis command from now takes `ms` more (until healed). */
+  slow(ms: number): Promise<string>;
   /** Stops and starts Redis, which keeps what it acknowledged; waits until it answers. */
   restart(): Promise<string>;
   healAll(): Promise<void>;
@@ -155,6 +157,11 @@ class DockerKvServices implements KvServices {
     return 'cut Redis off (its network drops every packet: calls wait)';
   }
 
+  async slow(ms: number): Promise<string> {
+    this.injector.latency(this.redis.name, ms);
+    return `slow Redis down (${ms} ms more on every packet to it and back)`;
+  }
+
   async restart(): Promise<string> {
     const fault = await this.injector.restart(this.redis.name);
     await this.injector.undo(fault);
@@ -243,6 +250,11 @@ class InProcessKvServices implements KvServices {
     return 'cut Redis off (the stand-in answers nothing: calls wait)';
   }
 
+  async slow(ms: number): Promise<string> {
+    this.redis.setLatency(ms);
+    return `slow Redis down (the stand-in waits ${ms} ms before each command)`;
+  }
+
   async restart(): Promise<string> {
     await this.redis.kill();
     await this.redis.restart();
@@ -252,6 +264,7 @@ class InProcessKvServices implements KvServices {
   async healAll(): Promise<void> {
     if (!this.redis.running) await this.redis.restart();
     this.redis.resume();
+    this.redis.setLatency(0);
   }
 
   async close(): Promise<void> {

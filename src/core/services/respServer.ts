@@ -20,6 +20,7 @@ export abstract class InProcessRespServer {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private paused = false;
+  private latencyMs = 0;
   private readonly waiting: (() => void)[] = [];
   private portNumber = 0;
 
@@ -45,6 +46,11 @@ export abstract class InProcessRespServer {
 
   pause(): void {
     this.paused = true;
+  }
+
+  /** Every command from now waits `ms` before it runs, as over a slow network (0: none). */
+  setLatency(ms: number): void {
+    this.latencyMs = ms;
   }
 
   resume(): void {
@@ -107,6 +113,7 @@ export abstract class InProcessRespServer {
           const args = value;
           queue = queue.then(async () => {
             if (this.paused) await new Promise<void>((resolve) => this.waiting.push(resolve));
+            if (this.latencyMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.latencyMs));
             if (socket.destroyed) return;
             if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string')) {
               socket.write(encodeReply(new RespError('ERR Protocol error: expected an array of bulk strings')));

@@ -103,9 +103,11 @@ const POLL_MS = 20;
 
 export async function redisGet(deps: Deps, id: string): Promise<string | null> {
   // TODO(4): productKey(id) from the cache if it is there. On a miss, one request loads:
-  // the one that takes the lease (SET leaseKey(id) token NX PX LEASE_MS). It loads from
-  // deps.db and caches the value (PX config.cacheTtlMs) only if its lease is still there
-  // (a Lua script that compares and sets); the others sleep(POLL_MS) and look again.
+  // the one that takes the lease (SET leaseKey(id) token NX PX LEASE_MS), in the same Lua
+  // script as the look in the cache (else a request that missed just before the value was
+  // cached takes the lease the loader gave up, and loads again). It loads from deps.db and
+  // caches the value (PX config.cacheTtlMs) only if its lease is still there (a Lua script
+  // that compares and sets); the others sleep(POLL_MS) and look again.
   // When Redis fails or does not answer in time: deps.db.load(id).
   throw new Error('TODO(4): redisGet is not written yet');
 }

@@ -170,6 +170,12 @@ export async function redisGet(deps: Deps, id: string): Promise<string | null> {
         await sleep(POLL_MS);
         continue;
       }
+      // Looked again with the lock held: the loader before may have cached it since the miss.
+      const since = await redisCall(deps, 'GET', productKey(id));
+      if (typeof since === 'string') {
+        await redisCall(deps, 'DEL', lockKey(id));
+        return since;
+      }
       const generation = String((await redisCall(deps, 'GET', generationKey(id))) ?? '0');
       const value = await deps.db.load(id);
       if (value !== null) await redisEval(deps, FILL_IF_SAME_GENERATION, [productKey(id), generationKey(id), lockKey(id)], [generation, value, deps.config.cacheTtlMs, token]);

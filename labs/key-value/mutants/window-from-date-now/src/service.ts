@@ -127,6 +127,16 @@ const LEASE_MS = 2_000;
 /** How often a request that found another's lease looks again. */
 const POLL_MS = 20;
 
+/**
+ * The cached value, or else the lease if nobody holds it, in one step: a request that saw
+ * a miss and then took a lease the loader had just given up would load a second time.
+ */
+const GET_OR_LEASE = `
+local cached = redis.call('GET', KEYS[1])
+if cached then return {'value', cached} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'lease'} end
+return {'wait'}`;
+
 /** Caches the loaded value only if this loader's lease is still there: an update since took it away. */
 const FILL_IF_LEASED = `
 if redis.call('GET', KEYS[2]) == ARGV[1] then
@@ -144,11 +154,10 @@ export async function redisGet(deps: Deps, id: string): Promise<string | null> {
   const deadline = Date.now() + LEASE_MS + 500;
   try {
     while (Date.now() < deadline) {
-      const cached = await redisCall(deps, 'GET', productKey(id));
-      if (typeof cached === 'string') return cached;
       const token = newToken();
-      // One loader per product: the one whose SET NX takes the lease.
-      if ((await redisCall(deps, 'SET', leaseKey(id), token, 'NX', 'PX', LEASE_MS)) === 'OK') {
+      const [state, cached] = (await redisEval(deps, GET_OR_LEASE, [productKey(id), leaseKey(id)], [token, LEASE_MS])) as [string, string | undefined];
+      if (state === 'value') return cached ?? null;
+      if (state === 'lease') {
         const value = await deps.db.load(id);
         if (value === null) await redisEval(deps, RELEASE_IF_LEASED, [leaseKey(id)], [token]);
         else await redisEval(deps, FILL_IF_LEASED, [productKey(id), leaseKey(id)], [token, value, deps.config.cacheTtlMs]);
