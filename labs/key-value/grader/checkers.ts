@@ -183,10 +183,12 @@ export function staleRead(history: readonly E[], cache: CacheKind): Verdict | un
     if (floor >= 0 && !allowed.some((v) => v.value === got)) {
       const owed = versions[floor];
       const older = versions.findIndex((v) => v.value === got);
+      // The reads that ran across that update and answered the same old value: the loads that may have cached it.
+      const racing = owed?.op === undefined ? [] : ops.filter((o) => o.op === 'get' && o.input.id === id && o.end?.result === got && o.index < (owed.op?.completion ?? 0) && (o.completion ?? Infinity) > (owed.op?.index ?? 0));
       return fail(
         `${opText(read)} answered ${JSON.stringify(got)}${older >= 0 && older < floor ? ', an older value' : ''}, after ${owed?.op ? `${opText(owed.op)} had resolved` : `the database held ${JSON.stringify(owed?.value)}`} (${caseAt(history, read.index) ?? 'a read'}).`,
         STALE_HINTS[cache],
-        [read.index, read.completion ?? read.index, ...(owed?.op ? [owed.op.index, owed.op.completion ?? owed.op.index] : [])],
+        [read.index, read.completion ?? read.index, ...(owed?.op ? [owed.op.index, owed.op.completion ?? owed.op.index] : []), ...racing.flatMap((o) => [o.index, o.completion ?? o.index])],
       );
     }
   }
