@@ -77,8 +77,10 @@ export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
   let loads: Record<string, number> = {};
   let counted = 0;
   let crashAfter: number | null = null;
-  let gate: (Gate & { arrived?: () => void; go?: Promise<void>; open?: () => void; reached: boolean }) | undefined;
+  /** The calls held at a gate (one per product and kind), until `release`. */
+  let gates: (Gate & { go: Promise<void>; open: () => void; reached: boolean })[] = [];
   let arrivedWaiters: (() => void)[] = [];
+  const allReached = (): boolean => gates.length > 0 && gates.every((g) => g.reached);
 
   const counting = async (pending: Promise<RespValue>, what: string): Promise<Reply> => {
     let value: RespValue;
@@ -140,10 +142,10 @@ export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
 
   /** Waits at the gate if this call is the one held. */
   const atGate = async (kind: Gate['kind'], id: string): Promise<void> => {
-    const g = gate;
-    if (g === undefined || g.reached || g.kind !== kind || g.id !== id) return;
+    const g = gates.find((x) => !x.reached && x.kind === kind && x.id === id);
+    if (g === undefined) return;
     g.reached = true;
-    for (const w of arrivedWaiters.splice(0)) w();
+    if (allReached()) for (const w of arrivedWaiters.splice(0)) w();
     await g.go;
   };
 
@@ -261,11 +263,11 @@ export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
       const go = new Promise<void>((resolve) => {
         open = resolve;
       });
-      gate = { ...next, go, open, reached: false };
+      gates.push({ ...next, go, open, reached: false });
     },
 
     waitHeld(timeoutMs: number): Promise<boolean> {
-      if (gate?.reached === true) return Promise.resolve(true);
+      if (allReached()) return Promise.resolve(true);
       return new Promise((resolve) => {
         const timer = setTimeout(() => resolve(false), timeoutMs);
         arrivedWaiters.push(() => {
@@ -276,10 +278,10 @@ export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
     },
 
     release(): void {
-      const g = gate;
-      gate = undefined;
+      const held = gates;
+      gates = [];
       arrivedWaiters = [];
-      g?.open?.();
+      for (const g of held) g.open();
     },
 
     takeLoads(): Record<string, number> {
@@ -304,9 +306,8 @@ export const createAdapter: AdapterFactory<KvAdapter> = (learnerModule) => {
     async finish(): Promise<void> {
       learner = undefined;
       closeClients();
-      const g = gate;
-      gate = undefined;
-      g?.open?.();
+      for (const g of gates) g.open();
+      gates = [];
       loads = {};
       crashAfter = null;
       await Promise.resolve();

@@ -195,18 +195,34 @@ export function staleRead(history: readonly E[], cache: CacheKind): Verdict | un
   return undefined;
 }
 
+const LEASE_LEFT_HINT = 'When the database has no such product, the loader gives its lease up (a Lua script that deletes it if it is still its own) and caches nothing: a lease left behind makes every read wait for it to expire.';
+
+/** missing-product: a product that does not exist answers null; once created, it is read at once, not after a lease left behind expired. */
+function missingProduct(history: readonly E[], cache: CacheKind): Verdict | undefined {
+  const ops = operationsOf(history).filter((o) => o.op === 'get' && o.input.cache === cache && caseAt(history, o.index) === 'missing-product');
+  const [before, after] = ops;
+  if (before?.outcome === 'ok' && before.end?.result !== null) return fail(`${opText(before)} answered ${JSON.stringify(before.end?.result)}; the database had no such product.`, 'A product the database does not have is null: answer what the load returned.', [before.index, before.completion ?? before.index]);
+  if (after?.end !== undefined && after.end.ms > 500) {
+    return fail(`${opText(after)}, once the product existed, took ${Math.round(after.end.ms)} ms: it waited for the lease the read before it left behind.`, LEASE_LEFT_HINT, [before?.index ?? after.index, after.index, after.completion ?? after.index]);
+  }
+  return undefined;
+}
+
 const CACHE_TTL_HINT = 'Cache a value with an expiry (SET key value PX cacheTtlMs): a value that missed an invalidation is then wrong for a while, not for ever, and the cache does not fill up with products nobody reads.';
 
 /** cache-stale: no stale read from the Redis cache, and every cached value expires. */
 export function checkRedisCache(history: readonly E[]): Verdict {
   const reads = operationsOf(history).filter((o) => o.op === 'get' && o.input.cache === 'redis');
   if (reads.length === 0) return undecided('The scenario read no product.');
-  const stale = staleRead(history, 'redis');
+  const stale = staleRead(history, 'redis') ?? missingProduct(history, 'redis');
   if (stale) return stale;
   for (const [index, e] of history.entries()) {
     if (e.type === 'note' && e.op === 'keys') {
       const forever = e.value.keys.filter((k) => k.pttl === -1);
       if (forever.length > 0) return fail(`Redis holds ${forever.map((k) => k.key).join(', ')} with no expiry.`, CACHE_TTL_HINT, [index]);
+      const ttl = configAt(history, index)?.cacheTtlMs ?? Infinity;
+      const long = e.value.keys.filter((k) => k.pttl > ttl + 1_000);
+      if (long.length > 0) return fail(`Redis holds ${long.map((k) => `${k.key} for ${Math.round(k.pttl / 1000)} s more`).join(', ')}, longer than cacheTtlMs (${ttl} ms).`, CACHE_TTL_HINT, [index]);
     }
   }
   return pass(`${plural(reads.length, 'read')} around updates, with loads racing them: none answered a value older than an update that had resolved, and every cached value expires.`);
@@ -216,7 +232,14 @@ export function checkRedisCache(history: readonly E[]): Verdict {
 export function checkMemcachedCache(history: readonly E[]): Verdict {
   const reads = operationsOf(history).filter((o) => o.op === 'get' && o.input.cache === 'memcached');
   if (reads.length === 0) return undecided('The scenario read no product.');
-  return staleRead(history, 'memcached') ?? pass(`${plural(reads.length, 'read')} on Memcached around updates, with loads racing them: none answered a value older than an update that had resolved.`);
+  const problem = staleRead(history, 'memcached') ?? missingProduct(history, 'memcached');
+  if (problem) return problem;
+  for (const [index, e] of history.entries()) {
+    if (e.type === 'note' && e.op === 'loads' && e.value.count > 1) {
+      return fail(`Product ${JSON.stringify(e.value.id)}, cached and read again a little over a second later, was loaded ${plural(e.value.count, 'time')}: it did not stay cached for cacheTtlMs.`, 'Memcached takes expiries in whole seconds: store the value for Math.ceil(cacheTtlMs / 1000) seconds (60 here), never fewer than asked.', [index]);
+    }
+  }
+  return pass(`${plural(reads.length, 'read')} on Memcached around updates, with loads racing them: none answered a value older than an update that had resolved.`);
 }
 
 // ─── stampede ─────────────────────────────────────────────────────────────────────

@@ -60,11 +60,11 @@ export interface KvAdapter {
   /** Moves the clock: it reads Date.now() + offsetMs. */
   setClock(offsetMs: number): void;
   run(op: KvOp): Promise<OpResult>;
-  /** Holds the next database call that matches at its gate. */
+  /** Holds the next database call that matches at its gate (several gates may wait at once). */
   hold(gate: Gate): void;
-  /** Resolves true once the held call is waiting at its gate, false if none came within `timeoutMs`. */
+  /** Resolves true once every held call is waiting at its gate, false if they did not all come within `timeoutMs`. */
   waitHeld(timeoutMs: number): Promise<boolean>;
-  /** Lets a held call go on (and holds nothing more). */
+  /** Lets every held call go on (and holds nothing more). */
   release(): void;
   /** How many times each product was loaded from the database since the last call. */
   takeLoads(): Record<string, number>;

@@ -171,6 +171,12 @@ async function cacheRaces(h: H, history: History, rng: Rng, cache: CacheKind): P
   await h.must(history, 'writer', update('p1'));
   await h.must(history, 'reader', get('p1'));
 
+  h.case(history, 'missing-product');
+  // No such product: null; then it is created (by another service, straight in the table) and read again.
+  await h.op(history, 'reader', get('p-new'));
+  await h.setTruth(history, 'p-new', nextValue('p-new'));
+  await h.op(history, 'reader', get('p-new'));
+
   h.case(history, 'load-racing-update');
   await h.hold({ kind: 'load', id: 'p2' });
   const racing = h.op(history, 'loader', get('p2'));
@@ -221,7 +227,7 @@ async function cacheRaces(h: H, history: History, rng: Rng, cache: CacheKind): P
 const cacheStale = kvScenario({
   id: 'cache-stale',
   check: checkRedisCache,
-  cases: ['read-your-write', 'load-racing-update', 'read-while-update-writes', 'seeded-reads-and-updates'],
+  cases: ['read-your-write', 'missing-product', 'load-racing-update', 'read-while-update-writes', 'seeded-reads-and-updates'],
   async run(h, { history, rng }) {
     await cacheRaces(h, history, rng, 'redis');
     await h.probeKeys(history);
@@ -232,11 +238,13 @@ const cacheStale = kvScenario({
 
 /** How much slower Redis answers during the Redis bursts (a reader's two commands are that far apart). */
 const STAMPEDE_LATENCY_MS = 40;
+/** How long the slow load takes: within the reference's lease (1 s on Redis; Memcached's 2 s, which may end after 1), so nobody may load meanwhile. */
+const SLOW_LOAD_MS = 700;
 
 const stampede = kvScenario({
   id: 'stampede',
   check: checkStampede,
-  cases: ['misses-at-once-redis', 'misses-as-the-loader-caches', 'misses-after-update-redis', 'misses-at-once-memcached'],
+  cases: ['misses-at-once-redis', 'misses-as-the-loader-caches', 'misses-after-update-redis', 'misses-at-once-memcached', 'a-slow-load'],
   async run(h, { history, rng }) {
     const nextValue = valueMaker();
     const gets = (cache: CacheKind, id: string, n: number, lane: string): { process: string; op: KvOp }[] => Array.from({ length: n }, (_, i) => ({ process: `${lane}${i + 1}`, op: { op: 'get', cache, id } }));
@@ -276,6 +284,20 @@ const stampede = kvScenario({
     h.case(history, 'misses-at-once-memcached');
     await h.burst(history, gets('memcached', mc, first, 'r'));
     await loads('memcached', mc, first);
+
+    // A load that takes most of a lease's time, on both caches at once: the others keep waiting for it.
+    h.case(history, 'a-slow-load');
+    const slow = ['slow-redis', 'slow-memcached'];
+    for (const s of slow) await h.setTruth(history, s, nextValue(s));
+    for (const s of slow) await h.hold({ kind: 'load', id: s });
+    const started = Date.now();
+    const waitingSlow = Promise.all([h.burst(history, gets('redis', 'slow-redis', 8, 'r')), h.burst(history, gets('memcached', 'slow-memcached', 8, 'm'))]);
+    await h.waitHeld();
+    await sleep(Math.max(0, SLOW_LOAD_MS - (Date.now() - started)));
+    await h.release();
+    await waitingSlow;
+    const counted = await h.takeLoads();
+    for (const [cache, s] of [['redis', 'slow-redis'], ['memcached', 'slow-memcached']] as const) history.record({ process: GRADER, type: 'note', op: 'loads', value: { cache, id: s, count: counted[s] ?? 0, readers: 8 } });
   },
 });
 
@@ -284,9 +306,18 @@ const stampede = kvScenario({
 const memcachedCache = kvScenario({
   id: 'memcached-cache',
   check: checkMemcachedCache,
-  cases: ['read-your-write', 'load-racing-update', 'read-while-update-writes', 'seeded-reads-and-updates'],
+  cases: ['read-your-write', 'missing-product', 'load-racing-update', 'read-while-update-writes', 'seeded-reads-and-updates', 'cached-for-its-time'],
   async run(h, { history, rng }) {
+    const started = Date.now();
+    await h.setTruth(history, 'p-kept', 'p-kept@v1');
+    await h.takeLoads();
+    await h.op(history, 'reader', { op: 'get', cache: 'memcached', id: 'p-kept' });
     await cacheRaces(h, history, rng, 'memcached');
+    // More than a second later (Memcached counts whole seconds): still cached, as cacheTtlMs says.
+    h.case(history, 'cached-for-its-time');
+    await sleep(Math.max(0, 1_100 - (Date.now() - started)));
+    await h.op(history, 'reader', { op: 'get', cache: 'memcached', id: 'p-kept' });
+    history.record({ process: GRADER, type: 'note', op: 'loads', value: { cache: 'memcached', id: 'p-kept', count: (await h.takeLoads())['p-kept'] ?? 0, readers: 2 } });
   },
 });
 
@@ -307,12 +338,15 @@ const sessions = kvScenario({
     await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
     await sleep(ttl * 0.6);
     await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
+    await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
     await sleep(ttl * 0.6);
     // 1.2 × ttl after the login: alive only if the use above renewed it.
     await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
     h.case(history, 'unused-session-ends');
     await h.op(history, 'bob', { op: 'currentUser', session: s3 });
     h.case(history, 'logout-at-once');
+    // Still alive (used 0.6 of its time ago), then logged out.
+    await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
     await h.must(history, 'alice-2', { op: 'logout', session: s2 });
     await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
     h.case(history, 'another-session-stays');

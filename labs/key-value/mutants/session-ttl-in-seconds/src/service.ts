@@ -123,7 +123,7 @@ export async function allowSliding(deps: Deps, client: string): Promise<boolean>
 // ─── TODO(4): cache-aside on Redis ────────────────────────────────────────────────
 
 /** How long a loader's lease lasts: past it, another request may load. */
-const LEASE_MS = 2_000;
+const LEASE_MS = 1_000;
 /** How often a request that found another's lease looks again. */
 const POLL_MS = 20;
 
