@@ -430,8 +430,10 @@ class RedisData {
         const entries = [...(e?.value ?? new Map<string, string>())];
         return name === 'HGETALL' ? entries.flat() : name === 'HKEYS' ? entries.map(([k]) => k) : name === 'HVALS' ? entries.map(([, v]) => v) : entries.length;
       }
-      case 'HDEL': {
-        const e = this.typed(db, key, 'hash');
+      case 'HDEL':
+      case 'ZREM': {
+        // Fields of a hash, members of a sorted set: both kept as maps.
+        const e = this.typed(db, key, name === 'HDEL' ? 'hash' : 'zset');
         if (need(2)) return arity(name);
         if (e instanceof RespError) return e;
         let n = 0;
@@ -528,15 +530,6 @@ class RedisData {
       }
       case 'ZADD':
         return need(3) ?? this.zadd(db, key, a.slice(1));
-      case 'ZREM': {
-        const e = this.typed(db, key, 'zset');
-        if (need(2)) return arity(name);
-        if (e instanceof RespError) return e;
-        let n = 0;
-        for (const m of a.slice(1)) if (e?.value.delete(m)) n++;
-        if (n > 0) this.changed(db, key);
-        return n;
-      }
       case 'ZCARD': {
         const e = this.typed(db, key, 'zset');
         return need(1) ?? (e instanceof RespError ? e : (e?.value.size ?? 0));
