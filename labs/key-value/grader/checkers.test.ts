@@ -157,6 +157,10 @@ describe('the caches', () => {
   it('fails a cached value with no expiry, and a get that threw while the cache was up', () => {
     const forever = new Run().truth('p', 'p@v1').one(get('redis', 'p', 'p@v1')).note({ process: GRADER, type: 'note', op: 'keys', value: { keys: [{ key: 'product:p', pttl: -1 }] } });
     expectFail(checkRedisCache(forever.events), /product:p with no expiry/, /PX cacheTtlMs/);
+    const long = (key: string, value: string): Run => new Run().truth('p', 'p@v1').one(get('redis', 'p', 'p@v1')).note({ process: GRADER, type: 'note', op: 'keys', value: { keys: [{ key, pttl: 3_600_000, value }] } });
+    expectFail(checkRedisCache(long('product:p', 'p@v1').events), /product:p for 3600 s more, longer than cacheTtlMs/, /PX cacheTtlMs/);
+    // A key of the design's own (a generation counter) may outlive the values.
+    expect(checkRedisCache(long('product:p:generation', '4').events).status).toBe('pass');
     const threw = new Run().truth('p', 'p@v1').one({ process: 'reader', op: 'get', input: { cache: 'redis', id: 'p' }, t0: 0, error: 'RedisError: WRONGTYPE' });
     expectFail(checkRedisCache(threw.events), /failed while Redis was up: RedisError: WRONGTYPE/, /must not fail/);
   });

@@ -221,7 +221,8 @@ export function checkRedisCache(history: readonly E[]): Verdict {
       const forever = e.value.keys.filter((k) => k.pttl === -1);
       if (forever.length > 0) return fail(`Redis holds ${forever.map((k) => k.key).join(', ')} with no expiry.`, CACHE_TTL_HINT, [index]);
       const ttl = configAt(history, index)?.cacheTtlMs ?? Infinity;
-      const long = e.value.keys.filter((k) => k.pttl > ttl + 1_000);
+      // Cached values (a key whose value holds a product's value, `p1@v2`), not the design's own keys (a generation may outlive them).
+      const long = e.value.keys.filter((k) => k.pttl > ttl + 1_000 && /@v\d/.test(k.value ?? ''));
       if (long.length > 0) return fail(`Redis holds ${long.map((k) => `${k.key} for ${Math.round(k.pttl / 1000)} s more`).join(', ')}, longer than cacheTtlMs (${ttl} ms).`, CACHE_TTL_HINT, [index]);
     }
   }

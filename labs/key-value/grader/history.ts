@@ -32,10 +32,11 @@ export interface OpEnd {
   readonly ms: number;
 }
 
-/** One Redis key and its remaining time to live (PTTL: -1 = none). */
+/** One Redis key, its remaining time to live (PTTL: -1 = none), and its value when it is a string. */
 export interface KeyTtl {
   readonly key: string;
   readonly pttl: number;
+  readonly value?: string;
 }
 
 export type KvEvent =

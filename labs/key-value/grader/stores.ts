@@ -52,7 +52,12 @@ async function scanKeys(command: (args: string[]) => Promise<unknown>): Promise<
     keys.push(...reply[1]);
   } while (cursor !== '0');
   const found: KeyTtl[] = [];
-  for (const key of keys.sort()) found.push({ key, pttl: Number(await command(['PTTL', key])) });
+  for (const key of keys.sort()) {
+    const pttl = Number(await command(['PTTL', key]));
+    const type = await command(['TYPE', key]);
+    const value = type === 'string' ? await command(['GET', key]) : undefined;
+    found.push({ key, pttl, ...(typeof value === 'string' ? { value } : {}) });
+  }
   return found.filter((k) => k.pttl !== -2);
 }
 
