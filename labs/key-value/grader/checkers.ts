@@ -274,7 +274,7 @@ const EXPIRE_HINT = 'Store the session with an expiry of sessionTtlMs in millise
 const LOGOUT_HINT = 'logout deletes that session\'s key (DEL session:id) and only that one: the next currentUser of it answers null, and the user\'s other sessions stay.';
 const ID_HINT = 'Make each session id new and unguessable: 16 or more random bytes (crypto.randomBytes), never derived from the user name or a counter.';
 /** How far from its expiry a session's state is judged (requests take time; Redis expires on the millisecond). */
-const MARGIN_MS = 150;
+const MARGIN_MS = 100;
 
 /** sessions: alive within sessionTtlMs of its last use, gone after, logout at once, ids distinct. */
 export function checkSessions(history: readonly E[]): Verdict {

@@ -17,7 +17,7 @@ export const OP_TIMEOUT_MS = 5_000;
 export const BASE_CONFIG: ServiceConfig = {
   limit: 10,
   windowMs: 2_000,
-  sessionTtlMs: 500,
+  sessionTtlMs: 400,
   cacheTtlMs: 60_000,
   redisTimeoutMs: 1_000,
   failOpen: true,

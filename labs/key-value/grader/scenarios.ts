@@ -239,7 +239,7 @@ const cacheStale = kvScenario({
 /** How much slower Redis answers during the Redis bursts (a reader's two commands are that far apart). */
 const STAMPEDE_LATENCY_MS = 40;
 /** How long the slow load takes: within the reference's lease (1 s on Redis; Memcached's 2 s, which may end after 1), so nobody may load meanwhile. */
-const SLOW_LOAD_MS = 700;
+const SLOW_LOAD_MS = 600;
 
 const stampede = kvScenario({
   id: 'stampede',
@@ -315,7 +315,7 @@ const memcachedCache = kvScenario({
     await cacheRaces(h, history, rng, 'memcached');
     // More than a second later (Memcached counts whole seconds): still cached, as cacheTtlMs says.
     h.case(history, 'cached-for-its-time');
-    await sleep(Math.max(0, 1_100 - (Date.now() - started)));
+    await sleep(Math.max(0, 1_050 - (Date.now() - started)));
     await h.op(history, 'reader', { op: 'get', cache: 'memcached', id: 'p-kept' });
     history.record({ process: GRADER, type: 'note', op: 'loads', value: { cache: 'memcached', id: 'p-kept', count: (await h.takeLoads())['p-kept'] ?? 0, readers: 2 } });
   },
@@ -336,11 +336,13 @@ const sessions = kvScenario({
     h.case(history, 'used-session-lives');
     await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
     await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
-    await sleep(ttl * 0.6);
-    await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
-    await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
-    await sleep(ttl * 0.6);
-    // 1.2 × ttl after the login: alive only if the use above renewed it.
+    for (let use = 0; use < 2; use++) {
+      await sleep(ttl * 0.45);
+      await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
+      await h.op(history, 'alice-2', { op: 'currentUser', session: s2 });
+    }
+    await sleep(ttl * 0.45);
+    // 1.35 × ttl after the login: alive only if the uses above renewed it.
     await h.op(history, 'alice-1', { op: 'currentUser', session: s1 });
     h.case(history, 'unused-session-ends');
     await h.op(history, 'bob', { op: 'currentUser', session: s3 });
@@ -377,7 +379,7 @@ const sessionRestart = kvScenario({
     const s2 = String(await h.must(history, 'user-2', { op: 'login', user: b as string }));
     await h.fault(history, () => h.services.kill());
     await h.healAll(history);
-    await sleep(200);
+    await sleep(100);
     h.case(history, 'after-kill');
     await h.op(history, 'user-2', { op: 'currentUser', session: s2 });
   },
@@ -425,7 +427,7 @@ const degrade = kvScenario({
       await h.healAll(history);
       h.case(history, `after-${fault.name}`);
       // The connections the fault broke are closed by now; a first call may still meet one.
-      await sleep(150);
+      await sleep(50);
       await h.reviveIfDead(history);
       await h.op(history, 'c1', { op: 'allowFixed', client: `a-${fault.name}` });
       await h.op(history, 'reader', { op: 'get', cache: 'redis', id });
