@@ -18,7 +18,12 @@ interface KitFile {
   readonly kind: (lab: Lab) => boolean;
 }
 
-const usesPostgres = (lab: Lab): boolean => lab.manifest.services.some((s) => s.service === 'postgres');
+/**
+ * PostgreSQL is the lab's only kind of database, so the learner's code works in it through the
+ * kit's Db. (Where PostgreSQL sits beside Redis behind a contract of the lab's own, as the
+ * Key-value lab's products table, the learner's code never touches it.)
+ */
+const usesPostgres = (lab: Lab): boolean => lab.manifest.services.length > 0 && lab.manifest.services.every((s) => s.service === 'postgres');
 /** One PostgreSQL and nothing else: every test file needs that one database, and checks it first. */
 const usesOneDatabase = (lab: Lab): boolean => lab.manifest.services.length === 1 && lab.manifest.services.every((s) => s.service === 'postgres' && s.count === 1);
 
