@@ -47,7 +47,6 @@ function method(target: Record<string, unknown>, name: string, made: string): (.
 }
 
 function checked(op: KvOp, value: unknown): OpResult {
-  const call = `${op.op}(…)`;
   switch (op.op) {
     case 'login':
       if (typeof value === 'string' && value !== '') return value;
@@ -61,7 +60,6 @@ function checked(op: KvOp, value: unknown): OpResult {
       if (typeof value === 'boolean') return value;
       throw new TypeError(`${op.op} must resolve with true or false; it returned ${JSON.stringify(value)}.`);
     default:
-      void call;
       return undefined;
   }
 }

@@ -52,8 +52,8 @@ function kvScenario(spec: Omit<Spec, 'run'> & { config?: Partial<ServiceConfig>;
 const CLIENTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
 
 /** `n` requests of the limiter at once, spread over `clients`, each on its own lane. */
-function limiterBurst(h: H, history: History, op: 'allowFixed' | 'allowSliding', clients: readonly string[], n: number, rng: Rng, lanePrefix = 'c'): Promise<unknown> {
-  const requests = Array.from({ length: n }, (_, i) => ({ process: `${lanePrefix}${i + 1}`, op: { op, client: clients.length === 1 ? (clients[0] as string) : rng.pick(clients) } as KvOp }));
+function limiterBurst(h: H, history: History, op: 'allowFixed' | 'allowSliding', clients: readonly string[], n: number, rng: Rng): Promise<unknown> {
+  const requests = Array.from({ length: n }, (_, i) => ({ process: `c${i + 1}`, op: { op, client: clients.length === 1 ? (clients[0] as string) : rng.pick(clients) } as KvOp }));
   return h.burst(history, requests);
 }
 

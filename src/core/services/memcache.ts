@@ -219,6 +219,11 @@ export class MemcacheClient {
     throw new MemcacheError(`${this.name}: incr answered ${line}`);
   }
 
+  /** The server's answer to `version` (`VERSION 1.6.18`), whatever it is. */
+  async version(): Promise<string> {
+    return (await this.request('version\r\n', false)).lines[0] ?? '';
+  }
+
   async flushAll(): Promise<void> {
     const [line = ''] = (await this.request('flush_all\r\n', false)).lines;
     if (line !== 'OK') throw new MemcacheError(`${this.name}: flush_all answered ${line}`);

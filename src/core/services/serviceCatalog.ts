@@ -10,6 +10,7 @@
 import * as net from 'node:net';
 import pg from 'pg';
 import type { ServiceKind } from '../labs/manifest';
+import { MemcacheClient } from './memcache';
 import { encodeCommand } from './resp';
 
 /** The credentials a lab's service is created with; generated per lab, never fixed. */
@@ -159,27 +160,14 @@ export function respExchange(address: ServiceAddress, commands: readonly (readon
  * lab's container publishes its port on 127.0.0.1 only), so this is the whole check.
  */
 export async function checkMemcached(address: ServiceAddress, timeoutMs: number): Promise<void> {
-  const answer = await new Promise<string>((resolve, reject) => {
-    const socket = net.createConnection({ host: address.host, port: address.port });
-    let received = '';
-    const finish = (error: Error | undefined): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(received.slice(0, received.indexOf('\r\n')));
-    };
-    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write('version\r\n'));
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      if (received.includes('\r\n')) finish(undefined);
-    });
-    socket.on('error', (error) => finish(error));
-    socket.on('close', () => finish(new Error(`the server closed the connection after ${JSON.stringify(received)}`)));
-  });
-  if (!answer.startsWith('VERSION ')) {
-    throw new Error(`version answered ${answer === '' ? 'nothing' : answer}`);
+  const client = new MemcacheClient(address, timeoutMs, 'memcached');
+  try {
+    const answer = await client.version();
+    if (!answer.startsWith('VERSION ')) {
+      throw new Error(`version answered ${answer === '' ? 'nothing' : answer}`);
+    }
+  } finally {
+    client.close();
   }
 }
 
